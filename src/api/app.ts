@@ -1,0 +1,63 @@
+import { Hono } from 'hono';
+import type { Clock } from '../core/clock.ts';
+import type { OutboxStore } from '../core/outbox-store.ts';
+import type { Registry } from '../core/registry.ts';
+import { type Authenticator, createAuthenticator, type TokenConfig } from './auth.ts';
+import { createEventsRoutes } from './events-routes.ts';
+import { createIngestService } from './ingest.ts';
+import { problem, problemFromError } from './problem.ts';
+
+export interface ApiOptions {
+  readonly registry: Registry;
+  readonly store: OutboxStore;
+  readonly tokens: TokenConfig;
+  readonly clock: Clock;
+  readonly newId: () => string;
+  /** Resolves true once migrations are applied; /healthz answers 503 until then. */
+  readonly ready?: () => Promise<boolean>;
+  readonly maxBodyBytes?: number;
+  readonly maxInFlight?: number;
+  /** Where unexpected errors go; never given secrets. */
+  readonly onError?: (error: unknown) => void;
+}
+
+/**
+ * The mesh's HTTP API, on web standards only: runs on Node, Deno and Workers alike.
+ * @example const app = createApi({ registry, store, tokens, clock: systemClock, newId });
+ */
+export function createApi(options: ApiOptions) {
+  const auth: Authenticator = createAuthenticator(options.tokens);
+  const ingest = createIngestService(options);
+  const app = new Hono();
+
+  app.onError((error, c) => {
+    const response = problemFromError(c, error);
+    if (response.status >= 500) options.onError?.(error);
+    return response;
+  });
+  app.notFound((c) => problem(c, 404, 'not-found', `no route ${c.req.method} ${c.req.path}`));
+
+  app.get('/healthz', async (c) => {
+    try {
+      await options.store.ping();
+      if (options.ready && !(await options.ready())) {
+        return problem(c, 503, 'unavailable', 'migrations are not applied yet');
+      }
+      return c.json({ status: 'ok' });
+    } catch {
+      return problem(c, 503, 'unavailable', 'the database does not answer');
+    }
+  });
+
+  app.route(
+    '/v1/events',
+    createEventsRoutes({
+      ingest,
+      store: options.store,
+      auth,
+      maxBodyBytes: options.maxBodyBytes ?? 256 * 1024,
+      maxInFlight: options.maxInFlight ?? 256,
+    }),
+  );
+  return app;
+}

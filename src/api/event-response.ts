@@ -1,0 +1,37 @@
+import type { EventView } from '../core/outbox-store.ts';
+
+/** `GET /v1/events/:id`'s shape (DESIGN.md): stored JSON text becomes JSON again, times ISO 8601. */
+export function toEventResponse(event: EventView) {
+  return {
+    id: event.id,
+    type: event.type,
+    source: event.source,
+    receivedAt: new Date(event.receivedAt).toISOString(),
+    occurredAt: event.occurredAt,
+    data: JSON.parse(event.data) as unknown,
+    metadata: event.metadata === null ? null : (JSON.parse(event.metadata) as unknown),
+    integrationEvents: event.integrationEvents.map((ie) => ({
+      id: ie.id,
+      type: ie.type,
+      source: ie.source,
+      time: ie.time,
+      data: JSON.parse(ie.data) as unknown,
+      deliveries: ie.deliveries.map((d) => ({
+        id: d.id,
+        subscriptionId: d.subscriptionId,
+        url: d.url,
+        status: d.status,
+        nextAttemptAt:
+          d.status === 'delivered' || d.status === 'dead' ? null : new Date(d.nextAttemptAt).toISOString(),
+        attempts: d.attempts.map((a) => ({
+          number: a.number,
+          at: new Date(a.at).toISOString(),
+          status: a.status,
+          durationMs: a.durationMs,
+          error: a.error,
+          responseExcerpt: a.responseExcerpt,
+        })),
+      })),
+    })),
+  };
+}

@@ -1,0 +1,230 @@
+import * as v from 'valibot';
+import type { Clock } from '../core/clock.ts';
+import { ConflictError } from '../core/errors.ts';
+import { checkEventId } from '../core/event-id.ts';
+import type { Issue } from '../core/issues.ts';
+import { toIssues } from '../core/issues.ts';
+import type { NewDomainEvent, OutboxStore, StoredDomainEvent } from '../core/outbox-store.ts';
+import type { Registry } from '../core/registry.ts';
+import { toCanonicalJson } from './canonical-json.ts';
+
+export const MAX_EVENTS_PER_REQUEST = 100;
+
+/** The answer for one event: its id and the integration events it became. */
+export interface EventReceipt {
+  readonly id: string;
+  readonly integrationEvents: readonly { readonly id: string; readonly type: string }[];
+}
+
+export type IngestResult =
+  | { readonly kind: 'accepted'; readonly created: boolean; readonly receipts: readonly EventReceipt[] }
+  | { readonly kind: 'invalid'; readonly detail: string; readonly issues: readonly Issue[] }
+  | { readonly kind: 'unknown_type'; readonly detail: string; readonly issues: readonly Issue[] };
+
+const EnvelopeSchema = v.strictObject({
+  id: v.optional(v.string()),
+  type: v.pipe(v.string(), v.minLength(1), v.maxLength(200)),
+  data: v.unknown(),
+  occurredAt: v.optional(v.pipe(v.string(), v.isoTimestamp('occurredAt must be an RFC 3339 timestamp'))),
+  metadata: v.optional(v.record(v.string(), v.unknown())),
+});
+
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+export interface IngestService {
+  /**
+   * Validates, converts and writes one request's events, all or nothing. A copy of an event
+   * already accepted (same id, same body) is answered as the first was; a different body under
+   * the same id throws `ConflictError`. A copy arriving while the first is being written waits.
+   */
+  ingest(request: {
+    body: unknown;
+    source: string;
+    idempotencyKey: string | null;
+    traceparent: string | null;
+  }): Promise<IngestResult>;
+}
+
+export function createIngestService(deps: {
+  registry: Registry;
+  store: OutboxStore;
+  clock: Clock;
+  newId: () => string;
+}): IngestService {
+  const { registry, store, clock, newId } = deps;
+  // Ids being written by this process right now: a copy waits for the first to settle.
+  const writing = new Map<string, Promise<unknown>>();
+
+  const validate = (
+    body: unknown,
+    idempotencyKey: string | null,
+  ):
+    | { ok: true; events: v.InferOutput<typeof EnvelopeSchema>[]; data: unknown[] }
+    | Exclude<IngestResult, { kind: 'accepted' }> => {
+    const single = !Array.isArray(body);
+    const items: unknown[] = single ? [body] : (body as unknown[]);
+    if (!single && idempotencyKey !== null) {
+      return invalid(
+        'Idempotency-Key applies to a single event; in an array each event carries its own id',
+        [],
+      );
+    }
+    if (items.length === 0) return invalid('the array holds no events', []);
+    if (items.length > MAX_EVENTS_PER_REQUEST) {
+      return invalid(`an array holds at most ${MAX_EVENTS_PER_REQUEST} events, this one ${items.length}`, []);
+    }
+    const issues: Issue[] = [];
+    const unknownTypes: Issue[] = [];
+    const events: v.InferOutput<typeof EnvelopeSchema>[] = [];
+    const data: unknown[] = [];
+    const seen = new Set<string>();
+    items.forEach((item, index) => {
+      const at = single ? '' : `/${index}`;
+      const envelope = v.safeParse(EnvelopeSchema, item);
+      if (!envelope.success) {
+        issues.push(...toIssues(envelope.issues, at));
+        return;
+      }
+      const event = { ...envelope.output };
+      if (single && idempotencyKey !== null) {
+        if (event.id !== undefined && event.id !== idempotencyKey) {
+          issues.push({ path: `${at}/id`, message: 'differs from the Idempotency-Key header' });
+          return;
+        }
+        event.id = idempotencyKey;
+      }
+      if (event.id !== undefined) {
+        const problem = checkEventId(event.id);
+        if (problem) issues.push({ path: `${at}/id`, message: `id ${problem}` });
+        else if (seen.has(event.id))
+          issues.push({ path: `${at}/id`, message: 'id appears twice in this request' });
+        seen.add(event.id);
+      }
+      const checked = registry.validate(event.type, event.data, `${at}/data`);
+      if (!checked.ok) {
+        if (checked.reason === 'unknown_type') {
+          unknownTypes.push({
+            path: `${at}/type`,
+            message: `no domain event is named ${JSON.stringify(event.type)}`,
+          });
+        } else {
+          issues.push(...checked.issues);
+        }
+        return;
+      }
+      events.push(event);
+      data.push(checked.data);
+    });
+    if (issues.length > 0)
+      return invalid(issues.length === 1 ? issues[0]!.message : 'the request has invalid fields', issues);
+    if (unknownTypes.length > 0) {
+      return { kind: 'unknown_type', detail: unknownTypes[0]!.message, issues: unknownTypes };
+    }
+    return { ok: true, events, data };
+  };
+
+  const compareWithStored = (stored: StoredDomainEvent, incoming: NewDomainEvent) =>
+    stored.type === incoming.type &&
+    stored.source === incoming.source &&
+    stored.occurredAt === incoming.occurredAt &&
+    toCanonicalJson(JSON.parse(stored.data)) === toCanonicalJson(JSON.parse(incoming.data)) &&
+    (stored.metadata === null ? null : toCanonicalJson(JSON.parse(stored.metadata))) ===
+      (incoming.metadata === null ? null : toCanonicalJson(JSON.parse(incoming.metadata)));
+
+  const write = async (events: NewDomainEvent[]): Promise<{ created: boolean; receipts: EventReceipt[] }> => {
+    const receipts = new Map<string, EventReceipt>();
+    let pending = events;
+    let created = false;
+    // A conflict means another writer got there first; a few rounds settle any interleaving.
+    for (let round = 0; pending.length > 0; round++) {
+      const result = await store.appendEvents(pending);
+      if (result.ok) {
+        created = true;
+        for (const e of pending) receipts.set(e.id, toReceipt(e));
+        break;
+      }
+      if (round >= 3) throw new Error('the outbox kept refusing the write with conflicting ids');
+      const stored = await store.findEvents(result.existing);
+      for (const s of stored) {
+        const incoming = pending.find((e) => e.id === s.id)!;
+        if (!compareWithStored(s, incoming)) {
+          throw new ConflictError(`event ${JSON.stringify(s.id)} was already accepted with a different body`);
+        }
+        receipts.set(s.id, {
+          id: s.id,
+          integrationEvents: s.integrationEvents.map((ie) => ({ id: ie.id, type: ie.type })),
+        });
+      }
+      pending = pending.filter((e) => !receipts.has(e.id));
+    }
+    return { created, receipts: events.map((e) => receipts.get(e.id)!) };
+  };
+
+  return {
+    async ingest({ body, source, idempotencyKey, traceparent }) {
+      const checked = validate(body, idempotencyKey);
+      if (!('ok' in checked)) return checked;
+      const receivedAt = clock.now();
+      const receivedIso = new Date(receivedAt).toISOString();
+      const trace = traceparent !== null && TRACEPARENT.test(traceparent) ? traceparent : null;
+      const events: NewDomainEvent[] = checked.events.map((envelope, index) => {
+        const data = checked.data[index];
+        const id = envelope.id ?? newId();
+        const occurredAt = envelope.occurredAt ?? null;
+        const metadata = envelope.metadata ?? null;
+        const drafts = registry.convert({
+          id,
+          type: envelope.type,
+          data,
+          source,
+          occurredAt,
+          receivedAt: receivedIso,
+          metadata,
+        });
+        return {
+          id,
+          type: envelope.type,
+          source,
+          data: JSON.stringify(data),
+          occurredAt,
+          metadata: metadata === null ? null : JSON.stringify(metadata),
+          traceparent: trace,
+          receivedAt,
+          integrationEvents: drafts.map((draft) => ({
+            id: newId(),
+            type: draft.type,
+            source: `/producers/${encodeURIComponent(source)}`,
+            time: occurredAt ?? receivedIso,
+            data: draft.json,
+          })),
+        };
+      });
+
+      const ids = events.map((e) => e.id);
+      const earlier = ids.map((id) => writing.get(id)).filter((p) => p !== undefined);
+      if (earlier.length > 0) await Promise.allSettled(earlier);
+      const done = write(events);
+      for (const id of ids) writing.set(id, done);
+      try {
+        const { created, receipts } = await done;
+        return { kind: 'accepted', created, receipts };
+      } finally {
+        for (const id of ids) if (writing.get(id) === done) writing.delete(id);
+      }
+    },
+  };
+}
+
+function invalid(
+  detail: string,
+  issues: Issue[],
+): Exclude<IngestResult, { kind: 'accepted' | 'unknown_type' }> {
+  return { kind: 'invalid', detail, issues };
+}
+
+function toReceipt(event: NewDomainEvent): EventReceipt {
+  return {
+    id: event.id,
+    integrationEvents: event.integrationEvents.map((ie) => ({ id: ie.id, type: ie.type })),
+  };
+}

@@ -1,0 +1,33 @@
+import type { Clock } from './clock.ts';
+
+/** Randomness, injected like time. Fills the array with random bytes. */
+export type RandomSource = (bytes: Uint8Array) => Uint8Array;
+
+export const cryptoRandom: RandomSource = (bytes) => crypto.getRandomValues(bytes);
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/**
+ * UUIDv7 (RFC 9562): a 48-bit millisecond timestamp then random bits, so ids sort by creation
+ * time — which keeps B-tree inserts at the end of the index and gives cursors a natural order.
+ * @example const newId = createIdGenerator(systemClock, cryptoRandom); newId();
+ */
+export function createIdGenerator(clock: Clock, random: RandomSource = cryptoRandom): () => string {
+  const bytes = new Uint8Array(16);
+  return () => {
+    random(bytes);
+    let ms = clock.now();
+    for (let i = 5; i >= 0; i--) {
+      bytes[i] = ms % 256;
+      ms = Math.floor(ms / 256);
+    }
+    bytes[6] = (bytes[6]! & 0x0f) | 0x70;
+    bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+    let s = '';
+    for (let i = 0; i < 16; i++) {
+      s += HEX[bytes[i]!];
+      if (i === 3 || i === 5 || i === 7 || i === 9) s += '-';
+    }
+    return s;
+  };
+}

@@ -1,0 +1,69 @@
+import { DefinitionError } from './errors.ts';
+import { isSubscriptionPattern } from './event-type.ts';
+import type { IntegrationEventDefinition } from './integration-event.ts';
+
+export const DEFAULT_RETRIES = 10;
+export const MAX_RETRIES = 20;
+
+/** An integration event type (or `prefix.*`) bound to a handler URL, with its retry policy. */
+export interface Subscription {
+  readonly id: string;
+  /** Exact integration event type, or `prefix.*`. */
+  readonly type: string;
+  readonly url: string;
+  /** Retries after the first attempt (total attempts = retries + 1). */
+  readonly retries: number;
+  /** QStash delay expression in milliseconds over `retried`; null = QStash's default backoff. */
+  readonly retryDelay: string | null;
+  /** `code` = declared by the operator (trusted); `api` = created through the admin API. */
+  readonly origin: 'code' | 'api';
+}
+
+export interface SubscriptionOptions {
+  /** A stable id; by default derived from the type and URL. */
+  id?: string;
+  retries?: number;
+  retryDelay?: string;
+}
+
+/**
+ * Declares, in code, that `url` receives every integration event of a type (or `prefix.*`).
+ * @example defineSubscription(OrderCreatedV1, 'https://billing.example.com/webhooks/order.created.v1')
+ */
+export function defineSubscription(
+  event: IntegrationEventDefinition | string,
+  url: string,
+  options: SubscriptionOptions = {},
+): Subscription {
+  const type = typeof event === 'string' ? event : event.type;
+  if (!isSubscriptionPattern(type)) {
+    throw new DefinitionError(
+      `subscription type ${JSON.stringify(type)} is neither an integration type nor prefix.*`,
+    );
+  }
+  if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
+    throw new DefinitionError(`subscription URL ${JSON.stringify(url)} must be an absolute http(s) URL`);
+  }
+  const retries = options.retries ?? DEFAULT_RETRIES;
+  if (!Number.isInteger(retries) || retries < 0 || retries > MAX_RETRIES) {
+    throw new DefinitionError(`subscription retries must be an integer from 0 to ${MAX_RETRIES}`);
+  }
+  return Object.freeze({
+    id: options.id ?? `sub_${stableHash(`${type} ${url}`)}`,
+    type,
+    url,
+    retries,
+    retryDelay: options.retryDelay ?? null,
+    origin: 'code',
+  });
+}
+
+/** FNV-1a, 64-bit: a short, stable, synchronous name for a code-declared subscription. */
+function stableHash(text: string): string {
+  let h = 0xcbf29ce484222325n;
+  for (const byte of new TextEncoder().encode(text)) {
+    h ^= BigInt(byte);
+    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return h.toString(16).padStart(16, '0');
+}

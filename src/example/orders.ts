@@ -1,0 +1,72 @@
+import * as v from 'valibot';
+import { defineConverter } from '../core/converter.ts';
+import { defineDomainEvent } from '../core/domain-event.ts';
+import { defineIntegrationEvent } from '../core/integration-event.ts';
+import type { MeshDefinitions } from '../core/registry.ts';
+import { defineSubscription } from '../core/subscription.ts';
+
+// The example app of DESIGN.md: an order is created, billing charges it and says it was paid.
+
+const Money = v.pipe(v.number(), v.finite(), v.minValue(0));
+const Currency = v.pipe(v.string(), v.regex(/^[A-Z]{3}$/, 'currency must be an ISO 4217 code such as EUR'));
+
+export const OrderCreated = defineDomainEvent(
+  'OrderCreated',
+  v.object({
+    order: v.object({
+      id: v.pipe(v.string(), v.minLength(1)),
+      customerId: v.pipe(v.string(), v.minLength(1)),
+      total: Money,
+      currency: Currency,
+    }),
+  }),
+);
+
+export const OrderPaid = defineDomainEvent(
+  'OrderPaid',
+  v.object({
+    orderId: v.pipe(v.string(), v.minLength(1)),
+    amount: Money,
+    paidAt: v.pipe(v.string(), v.isoTimestamp()),
+  }),
+);
+
+export const OrderCreatedV1 = defineIntegrationEvent(
+  'order.created.v1',
+  v.object({ orderId: v.string(), customerId: v.string(), total: v.number(), currency: v.string() }),
+);
+
+export const OrderPaidV1 = defineIntegrationEvent(
+  'order.paid.v1',
+  v.object({ orderId: v.string(), amount: v.number(), paidAt: v.string() }),
+);
+
+export const orderConverters = [
+  defineConverter(OrderCreated, OrderCreatedV1, (e) => ({
+    orderId: e.data.order.id,
+    customerId: e.data.order.customerId,
+    total: e.data.order.total,
+    currency: e.data.order.currency,
+  })),
+  defineConverter(OrderPaid, OrderPaidV1, (e) => ({
+    orderId: e.data.orderId,
+    amount: e.data.amount,
+    paidAt: e.data.paidAt,
+  })),
+];
+
+/**
+ * The example mesh: both integration events go to the example handler routes served by the mesh
+ * itself (`<publicUrl>/webhooks/<type>`), declared in code and therefore trusted.
+ * @example createOrdersMesh('http://127.0.0.1:8787')
+ */
+export function createOrdersMesh(publicUrl: string): MeshDefinitions {
+  const base = publicUrl.replace(/\/+$/, '');
+  return {
+    converters: orderConverters,
+    subscriptions: [
+      defineSubscription(OrderCreatedV1, `${base}/webhooks/order.created.v1`, { id: 'example-billing' }),
+      defineSubscription(OrderPaidV1, `${base}/webhooks/order.paid.v1`, { id: 'example-notifications' }),
+    ],
+  };
+}

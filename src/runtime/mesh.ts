@@ -1,0 +1,38 @@
+import { createApi } from '../api/app.ts';
+import type { TokenConfig } from '../api/auth.ts';
+import type { Clock } from '../core/clock.ts';
+import { createIdGenerator, type RandomSource } from '../core/ids.ts';
+import type { OutboxStore } from '../core/outbox-store.ts';
+import { createRegistry, type MeshDefinitions } from '../core/registry.ts';
+import type { Logger } from './log.ts';
+import { describeError } from './log.ts';
+
+export interface MeshParts {
+  readonly definitions: MeshDefinitions;
+  readonly store: OutboxStore;
+  readonly tokens: TokenConfig;
+  readonly clock: Clock;
+  readonly random?: RandomSource;
+  readonly log: Logger;
+  readonly ready?: () => Promise<boolean>;
+}
+
+/**
+ * Composes the mesh from its parts, the same on every runtime: the runtime entries only read
+ * their environment, open the database and serve `app.fetch`.
+ */
+export async function createMesh(parts: MeshParts) {
+  const registry = createRegistry(parts.definitions);
+  await parts.store.syncCodeSubscriptions(registry.subscriptions, parts.clock.now());
+  const newId = createIdGenerator(parts.clock, parts.random);
+  const app = createApi({
+    registry,
+    store: parts.store,
+    tokens: parts.tokens,
+    clock: parts.clock,
+    newId,
+    ...(parts.ready ? { ready: parts.ready } : {}),
+    onError: (error) => parts.log('error', 'request failed', describeError(error)),
+  });
+  return { app, registry };
+}

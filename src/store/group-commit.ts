@@ -1,0 +1,99 @@
+/**
+ * Group commit: requests that arrive together share one transaction, and each is answered only
+ * after that transaction is durable. No timer adds latency: a lone request is written on the next
+ * turn of the event loop; under load, everything that queued while a commit ran goes in the next
+ * one. Durability stays at `synchronous=FULL` — fewer fsyncs, not weaker ones.
+ *
+ * When a shared commit fails on a constraint (a duplicate id), each request is retried alone so
+ * one bad request cannot fail its neighbours.
+ */
+export interface GroupCommit<TItem> {
+  /** Resolves once `items` are committed; rejects with the error of their own commit. */
+  submit(items: readonly TItem[]): Promise<void>;
+}
+
+interface Pending<TItem> {
+  readonly items: readonly TItem[];
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+const defer: (fn: () => void) => void =
+  typeof globalThis.setImmediate === 'function' ? (fn) => setImmediate(fn) : (fn) => setTimeout(fn, 0);
+
+export function createGroupCommit<TItem>(options: {
+  /** Writes the items atomically. */
+  write(items: readonly TItem[]): Promise<void>;
+  /** Whether a failed shared write should be retried request by request. */
+  isIsolatable(error: unknown): boolean;
+  /** Most items in one transaction. */
+  maxItems: number;
+}): GroupCommit<TItem> {
+  const queue: Pending<TItem>[] = [];
+  let running = false;
+  let scheduled = false;
+
+  const schedule = () => {
+    if (scheduled || running || queue.length === 0) return;
+    scheduled = true;
+    defer(() => {
+      scheduled = false;
+      void drain();
+    });
+  };
+
+  const drain = async () => {
+    running = true;
+    try {
+      while (queue.length > 0) {
+        const group = take();
+        await commit(group);
+      }
+    } finally {
+      running = false;
+      schedule();
+    }
+  };
+
+  const take = (): Pending<TItem>[] => {
+    const group: Pending<TItem>[] = [];
+    let count = 0;
+    while (queue.length > 0) {
+      const next = queue[0]!;
+      if (group.length > 0 && count + next.items.length > options.maxItems) break;
+      group.push(next);
+      count += next.items.length;
+      queue.shift();
+    }
+    return group;
+  };
+
+  const commit = async (group: Pending<TItem>[]) => {
+    try {
+      await options.write(group.flatMap((p) => p.items));
+      for (const p of group) p.resolve();
+    } catch (error) {
+      if (group.length === 1 || !options.isIsolatable(error)) {
+        for (const p of group) p.reject(error);
+        return;
+      }
+      for (const p of group) {
+        try {
+          await options.write(p.items);
+          p.resolve();
+        } catch (own) {
+          p.reject(own);
+        }
+      }
+    }
+  };
+
+  return {
+    submit(items) {
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ items, resolve, reject });
+        schedule();
+      });
+    },
+  };
+}

@@ -1,0 +1,117 @@
+import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+// Times are integer milliseconds since the epoch; JSON payloads are stored as the exact text that
+// is delivered, so "byte for byte as stored" holds on every transport and every retry.
+
+export const domainEvents = sqliteTable(
+  'domain_events',
+  {
+    id: text('id').primaryKey(),
+    type: text('type').notNull(),
+    source: text('source').notNull(),
+    data: text('data').notNull(),
+    occurredAt: text('occurred_at'),
+    metadata: text('metadata'),
+    traceparent: text('traceparent'),
+    receivedAt: integer('received_at').notNull(),
+  },
+  (t) => [index('domain_events_received_at').on(t.receivedAt)],
+);
+
+export const integrationEvents = sqliteTable(
+  'integration_events',
+  {
+    id: text('id').primaryKey(),
+    domainEventId: text('domain_event_id')
+      .notNull()
+      .references(() => domainEvents.id),
+    /** Position among the domain event's integration events, so answers list them in order. */
+    seq: integer('seq').notNull(),
+    type: text('type').notNull(),
+    source: text('source').notNull(),
+    time: text('time').notNull(),
+    data: text('data').notNull(),
+  },
+  (t) => [index('integration_events_domain_event').on(t.domainEventId, t.seq)],
+);
+
+export const subscriptions = sqliteTable(
+  'subscriptions',
+  {
+    id: text('id').primaryKey(),
+    /** Exact integration type or `prefix.*`. */
+    type: text('type').notNull(),
+    url: text('url').notNull(),
+    retries: integer('retries').notNull().default(10),
+    retryDelay: text('retry_delay'),
+    origin: text('origin', { enum: ['code', 'api'] }).notNull(),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    deletedAt: integer('deleted_at'),
+  },
+  (t) => [index('subscriptions_type').on(t.type)],
+);
+
+export const deliveries = sqliteTable(
+  'deliveries',
+  {
+    id: text('id').primaryKey(),
+    integrationEventId: text('integration_event_id')
+      .notNull()
+      .references(() => integrationEvents.id),
+    subscriptionId: text('subscription_id').notNull(),
+    /** Copied from the subscription at acceptance: later edits do not redirect accepted events. */
+    url: text('url').notNull(),
+    status: text('status', { enum: ['pending', 'in_flight', 'retrying', 'delivered', 'dead'] }).notNull(),
+    /** Attempts made so far (the next attempt's number is this + 1). */
+    attempts: integer('attempts').notNull().default(0),
+    maxRetries: integer('max_retries').notNull(),
+    retryDelay: text('retry_delay'),
+    nextAttemptAt: integer('next_attempt_at').notNull(),
+    leaseOwner: text('lease_owner'),
+    leaseExpiresAt: integer('lease_expires_at'),
+    /** Bumped by every replay, so a re-publish never reuses a transport's deduplication id. */
+    generation: integer('generation').notNull().default(0),
+    /** The transport's id for the current publish (QStash `messageId`). */
+    messageId: text('message_id'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [
+    index('deliveries_due').on(t.status, t.nextAttemptAt),
+    index('deliveries_integration_event').on(t.integrationEventId),
+    index('deliveries_message').on(t.messageId),
+    index('deliveries_created').on(t.createdAt, t.id),
+  ],
+);
+
+export const attempts = sqliteTable(
+  'attempts',
+  {
+    deliveryId: text('delivery_id')
+      .notNull()
+      .references(() => deliveries.id),
+    number: integer('number').notNull(),
+    at: integer('at').notNull(),
+    /** HTTP status, or null when no response came (network error, timeout). */
+    status: integer('status'),
+    durationMs: integer('duration_ms').notNull(),
+    error: text('error'),
+    responseExcerpt: text('response_excerpt'),
+  },
+  (t) => [primaryKey({ columns: [t.deliveryId, t.number] })],
+);
+
+export const inbox = sqliteTable(
+  'inbox',
+  {
+    handler: text('handler').notNull(),
+    eventId: text('event_id').notNull(),
+    status: text('status', { enum: ['running', 'done'] }).notNull(),
+    /** Until when the running claim holds: a crashed handler's claim lapses and a retry may run. */
+    leaseExpiresAt: integer('lease_expires_at'),
+    startedAt: integer('started_at').notNull(),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [primaryKey({ columns: [t.handler, t.eventId] })],
+);

@@ -1,0 +1,24 @@
+/** A value SQLite stores; integers beyond 2^53 never occur in hookmesh's schema. */
+export type SqlValue = string | number | null;
+
+export interface SqlStatement {
+  readonly sql: string;
+  readonly args: readonly SqlValue[];
+}
+
+export type SqlRow = Record<string, unknown>;
+
+/**
+ * The few raw operations the outbox's hot paths need, implemented once per database driver
+ * (libSQL, D1). Everything else goes through Drizzle's query builder.
+ */
+export interface SqlDriver {
+  query(sql: string, args?: readonly SqlValue[]): Promise<SqlRow[]>;
+  /** Runs the statements in one transaction; all or nothing. Returns rows changed per statement. */
+  batch(statements: readonly SqlStatement[]): Promise<number[]>;
+  /** Bound parameters one statement may carry (D1: 100). Multi-row writes are chunked to fit. */
+  readonly maxParams: number;
+  /** Whether an error means a UNIQUE / PRIMARY KEY constraint refused a row. */
+  isConstraintError(error: unknown): boolean;
+  close(): Promise<void>;
+}
