@@ -26,7 +26,12 @@ const EnvelopeSchema = v.strictObject({
   type: v.pipe(v.string(), v.minLength(1), v.maxLength(200)),
   data: v.unknown(),
   occurredAt: v.optional(v.pipe(v.string(), v.isoTimestamp('occurredAt must be an RFC 3339 timestamp'))),
-  metadata: v.optional(v.record(v.string(), v.unknown())),
+  metadata: v.optional(
+    v.custom<Record<string, unknown>>(
+      (m) => typeof m === 'object' && m !== null && !Array.isArray(m),
+      'metadata must be a JSON object',
+    ),
+  ),
 });
 
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;

@@ -1,0 +1,272 @@
+/**
+ * QStash's `Upstash-Signature`: a compact HS256 JWT over the destination URL and a hash of the raw
+ * body. hookmesh mints it for local deliveries and verifies it in handlers, so a handler cannot
+ * tell (and need not care) whether QStash or the local dispatcher sent a request — and
+ * `@upstash/qstash`'s `Receiver` accepts hookmesh's tokens as well.
+ */
+
+/** The claims of a verified token, exactly as QStash mints them. */
+export interface QStashClaims {
+  readonly iss: 'Upstash';
+  /** The destination URL the token was minted for. */
+  readonly sub: string;
+  /** Seconds since the Unix epoch. */
+  readonly iat: number;
+  readonly nbf: number;
+  readonly exp: number;
+  readonly jti: string;
+  /** base64url(SHA-256(raw body)), as sent (padding is not significant). */
+  readonly body: string;
+}
+
+export type QStashSignatureFailure =
+  | 'missing'
+  | 'malformed'
+  | 'algorithm'
+  | 'signature'
+  | 'issuer'
+  | 'subject'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'body';
+
+export type QStashVerifyResult =
+  | { ok: true; claims: QStashClaims }
+  | { ok: false; reason: QStashSignatureFailure };
+
+export interface SignQStashJwtInput {
+  /** The signing key string; its UTF-8 bytes are the HMAC key (QStash does not base64-decode it). */
+  key: string;
+  /** The exact destination URL: verifiers compare `sub` with their own URL byte for byte. */
+  url: string;
+  /** The raw body, exactly as it goes on the wire. */
+  body: string | Uint8Array;
+  nowMs: number;
+  /** Fixed token id, for tests; random by default. */
+  jti?: string;
+}
+
+export interface VerifyQStashSignatureInput {
+  /** The `Upstash-Signature` header as received (null when absent). */
+  signature: string | null | undefined;
+  /** The raw body as received — not a re-serialised parse of it. */
+  body: string | Uint8Array;
+  /** This handler's own public URL, as the sender addressed it. */
+  url: string;
+  /** Current signs; next is accepted too so a key rotation never rejects requests in flight. */
+  keys: { current: string; next?: string | undefined };
+  nowMs: number;
+  /** Allowed clock skew for `exp` and `nbf`, in seconds. Default 5. */
+  clockToleranceSec?: number;
+}
+
+/** QStash's tokens live five minutes; retries span days, which is why every attempt is signed anew. */
+export const QSTASH_TOKEN_TTL_SEC = 300;
+export const DEFAULT_CLOCK_TOLERANCE_SEC = 5;
+
+/** base64url('{"alg":"HS256","typ":"JWT"}'): the header never varies, so it is encoded once. */
+const HEADER_SEGMENT = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9';
+const HMAC_SHA256 = { name: 'HMAC', hash: 'SHA-256' } as const;
+/** A real token is a few hundred characters; refusing giants early bounds the work a stranger can cause. */
+const MAX_TOKEN_LENGTH = 16 * 1024;
+const SEGMENT = /^[A-Za-z0-9_-]+$/;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Mints the `Upstash-Signature` token for one delivery attempt.
+ * @example
+ * const token = await signQStashJwt({ key: signingKeys.current, url: sub.url, body, nowMs: clock.now() });
+ * headers.set('Upstash-Signature', token);
+ */
+export async function signQStashJwt(input: SignQStashJwtInput): Promise<string> {
+  const iat = Math.floor(input.nowMs / 1000);
+  const claims: QStashClaims = {
+    iss: 'Upstash',
+    sub: input.url,
+    iat,
+    nbf: iat,
+    exp: iat + QSTASH_TOKEN_TTL_SEC,
+    jti: input.jti ?? randomJti(),
+    body: await sha256Base64url(input.body),
+  };
+  const signingInput = `${HEADER_SEGMENT}.${toBase64url(encoder.encode(JSON.stringify(claims)))}`;
+  const mac = await crypto.subtle.sign('HMAC', await hmacKey(input.key), encoder.encode(signingInput));
+  return `${signingInput}.${toBase64url(new Uint8Array(mac))}`;
+}
+
+/**
+ * Verifies an `Upstash-Signature` strictly: HS256 only, issuer `Upstash`, subject = `url` exactly,
+ * `exp`/`nbf` within the tolerance, and the body hash. Tries the current key, then the next one.
+ * Returns why it failed rather than throwing — a bad signature is an expected 401, not a crash;
+ * it throws only on a broken configuration (an empty current key, a negative tolerance).
+ * @example
+ * const result = await verifyQStashSignature({
+ *   signature: req.headers.get('upstash-signature'), body: rawBody, url: publicUrl,
+ *   keys: { current: env.QSTASH_CURRENT_SIGNING_KEY, next: env.QSTASH_NEXT_SIGNING_KEY }, nowMs: Date.now(),
+ * });
+ * if (!result.ok) return new Response(null, { status: 401 });
+ */
+export async function verifyQStashSignature(input: VerifyQStashSignatureInput): Promise<QStashVerifyResult> {
+  const tolerance = input.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC;
+  if (!Number.isFinite(tolerance) || tolerance < 0) {
+    throw new RangeError('clockToleranceSec must be a finite, non-negative number of seconds');
+  }
+  const token = input.signature;
+  if (token === null || token === undefined || token === '') return fail('missing');
+  if (token.length > MAX_TOKEN_LENGTH) return fail('malformed');
+  const parts = token.split('.');
+  if (parts.length !== 3) return fail('malformed');
+  const [headerSegment, payloadSegment, macSegment] = parts as [string, string, string];
+  const header = SEGMENT.test(headerSegment) ? decodeJsonObject(headerSegment) : null;
+  if (header === null) return fail('malformed');
+  // The algorithm is pinned, never taken from the token: that is what shuts out `none` and
+  // algorithm-confusion tokens (HS512 with the same key, RS256 with the key as a "public key").
+  if (header.alg !== 'HS256') return fail('algorithm');
+  if (header.typ !== undefined && header.typ !== 'JWT') return fail('malformed');
+  // RFC 7515 §4.1.11: extensions listed in `crit` must be understood or the token refused; we know none.
+  if (header.crit !== undefined) return fail('malformed');
+  // Checked after the header so an unsigned `alg: none` token (empty third part) reads as what it is.
+  if (!SEGMENT.test(payloadSegment) || !SEGMENT.test(macSegment)) return fail('malformed');
+
+  const mac = fromBase64url(macSegment);
+  // A non-canonical spelling of the same MAC (stray low bits in the last character) is refused, so
+  // one signed request has exactly one valid token string.
+  if (mac === null || toBase64url(mac) !== macSegment) return fail('malformed');
+
+  const signingInput = encoder.encode(`${headerSegment}.${payloadSegment}`);
+  const keys = [input.keys.current];
+  if (input.keys.next !== undefined && input.keys.next !== '' && input.keys.next !== input.keys.current) {
+    keys.push(input.keys.next);
+  }
+  let signed = false;
+  for (const key of keys) {
+    // crypto.subtle.verify compares in constant time; comparing MAC strings would leak timing.
+    if (await crypto.subtle.verify('HMAC', await hmacKey(key), mac, signingInput)) {
+      signed = true;
+      break;
+    }
+  }
+  if (!signed) return fail('signature');
+
+  // Claims are read only once the MAC holds: until then they are a stranger's words.
+  const claims = toClaims(decodeJsonObject(payloadSegment));
+  if (claims === null) return fail('malformed');
+  if (claims.iss !== 'Upstash') return fail('issuer');
+  if (claims.sub !== input.url) return fail('subject');
+  const nowSec = Math.floor(input.nowMs / 1000);
+  // RFC 7519: a token is invalid "on or after" exp, and before nbf — the same bounds jose applies.
+  if (claims.exp <= nowSec - tolerance) return fail('expired');
+  if (claims.nbf > nowSec + tolerance) return fail('not_yet_valid');
+  // QStash documents the hash "with or without = padding"; only the digest itself counts.
+  if (claims.body.replace(/={1,2}$/, '') !== (await sha256Base64url(input.body))) return fail('body');
+  return { ok: true, claims: { ...claims, iss: 'Upstash' } };
+}
+
+function fail(reason: QStashSignatureFailure): QStashVerifyResult {
+  return { ok: false, reason };
+}
+
+/**
+ * Imported HMAC keys, by key string. Importing costs about as much as the HMAC itself and happens on
+ * every attempt, so it is done once per key. The promise is cached so concurrent first uses share
+ * one import; the bound keeps a stream of distinct keys (a misuse) from growing memory.
+ */
+const KEY_CACHE_LIMIT = 8;
+const keyCache = new Map<string, Promise<CryptoKey>>();
+
+function hmacKey(secret: string): Promise<CryptoKey> {
+  const cached = keyCache.get(secret);
+  if (cached !== undefined) return cached;
+  // An empty key is a secret everybody knows: that is a broken deployment, not a bad request,
+  // hence a throw (WebCrypto would refuse a zero-length HMAC key anyway, less clearly).
+  if (secret === '') return Promise.reject(new TypeError('QStash signing key must be a non-empty string'));
+  const imported = crypto.subtle.importKey('raw', encoder.encode(secret), HMAC_SHA256, false, [
+    'sign',
+    'verify',
+  ]);
+  if (keyCache.size >= KEY_CACHE_LIMIT) {
+    const oldest = keyCache.keys().next();
+    if (!oldest.done) keyCache.delete(oldest.value);
+  }
+  keyCache.set(secret, imported);
+  imported.catch(() => {
+    if (keyCache.get(secret) === imported) keyCache.delete(secret);
+  });
+  return imported;
+}
+
+async function sha256Base64url(body: string | Uint8Array): Promise<string> {
+  const bytes = typeof body === 'string' ? encoder.encode(body) : ownBuffer(body);
+  return toBase64url(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)));
+}
+
+/**
+ * WebCrypto's types take views over a plain ArrayBuffer only; a view over a SharedArrayBuffer
+ * (which another thread could change mid-hash) is copied first.
+ */
+function ownBuffer(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  return bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer>) : new Uint8Array(bytes);
+}
+
+function randomJti(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  let hex = '';
+  for (const byte of bytes) hex += byte.toString(16).padStart(2, '0');
+  return `jwt_${hex}`;
+}
+
+function toBase64url(bytes: Uint8Array): string {
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function fromBase64url(segment: string): Uint8Array<ArrayBuffer> | null {
+  if (segment.length % 4 === 1) return null;
+  let binary: string;
+  try {
+    binary = atob(segment.replace(/-/g, '+').replace(/_/g, '/'));
+  } catch {
+    return null;
+  }
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+function decodeJsonObject(segment: string): Record<string, unknown> | null {
+  const bytes = fromBase64url(segment);
+  if (bytes === null) return null;
+  try {
+    const value: unknown = JSON.parse(decoder.decode(bytes));
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Every claim QStash always sends must be present with its type; anything else is not its token. */
+function toClaims(
+  payload: Record<string, unknown> | null,
+): (Omit<QStashClaims, 'iss'> & { iss: string }) | null {
+  if (payload === null) return null;
+  const { iss, sub, iat, nbf, exp, jti, body } = payload;
+  if (
+    typeof iss !== 'string' ||
+    typeof sub !== 'string' ||
+    typeof jti !== 'string' ||
+    typeof body !== 'string'
+  ) {
+    return null;
+  }
+  if (!isTime(iat) || !isTime(nbf) || !isTime(exp)) return null;
+  return { iss, sub, iat, nbf, exp, jti, body };
+}
+
+function isTime(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
