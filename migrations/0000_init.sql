@@ -17,6 +17,7 @@ CREATE TABLE `deliveries` (
 	`url` text NOT NULL,
 	`status` text NOT NULL,
 	`attempts` integer DEFAULT 0 NOT NULL,
+	`retried` integer DEFAULT 0 NOT NULL,
 	`max_retries` integer NOT NULL,
 	`retry_delay` text,
 	`next_attempt_at` integer NOT NULL,

@@ -63,8 +63,10 @@ export const deliveries = sqliteTable(
     /** Copied from the subscription at acceptance: later edits do not redirect accepted events. */
     url: text('url').notNull(),
     status: text('status', { enum: ['pending', 'in_flight', 'retrying', 'delivered', 'dead'] }).notNull(),
-    /** Attempts made so far (the next attempt's number is this + 1). */
+    /** Attempts made so far, over every generation (the next attempt's number is this + 1). */
     attempts: integer('attempts').notNull().default(0),
+    /** Retries made in the current generation (`Upstash-Retried`); a replay starts again at 0. */
+    retried: integer('retried').notNull().default(0),
     maxRetries: integer('max_retries').notNull(),
     retryDelay: text('retry_delay'),
     nextAttemptAt: integer('next_attempt_at').notNull(),

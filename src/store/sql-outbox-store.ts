@@ -2,9 +2,11 @@ import { asc, eq, inArray } from 'drizzle-orm';
 import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';
 import type { DeliveryStatus } from '../core/delivery-state.ts';
 import type {
+  AttemptRecord,
   AttemptView,
   DeliveryView,
   EventView,
+  LeasedDelivery,
   NewDomainEvent,
   OutboxStore,
   StoredDomainEvent,
@@ -39,6 +41,15 @@ export function createSqlOutboxStore(options: {
     },
     isIsolatable: (error) => driver.isConstraintError(error),
     maxItems: options.maxEventsPerCommit ?? 500,
+  });
+
+  // Attempt outcomes are group-committed like ingest: many attempts finish together under load.
+  const attemptCommit = createGroupCommit<AttemptRecord>({
+    write: async (records) => {
+      await driver.batch(toAttemptStatements(records, driver.maxParams));
+    },
+    isIsolatable: () => false,
+    maxItems: 500,
   });
 
   const findEvents = async (ids: readonly string[]): Promise<StoredDomainEvent[]> => {
@@ -181,6 +192,65 @@ export function createSqlOutboxStore(options: {
       await driver.batch(statements);
     },
 
+    async leaseDue({ owner, now, leaseMs, limit }) {
+      if (limit <= 0) return [];
+      // Each arm walks the (status, next_attempt_at) index and stops at the limit, so a large
+      // backlog costs no more than a small one. One statement: atomic under SQLite's write lock.
+      const leased = await driver.query(
+        `UPDATE deliveries SET status = 'in_flight', lease_owner = ?1, lease_expires_at = ?2, updated_at = ?3
+         WHERE id IN (
+           SELECT id FROM (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= ?3
+                           ORDER BY next_attempt_at LIMIT ?4)
+           UNION ALL
+           SELECT id FROM (SELECT id FROM deliveries WHERE status = 'retrying' AND next_attempt_at <= ?3
+                           ORDER BY next_attempt_at LIMIT ?4)
+           UNION ALL
+           SELECT id FROM (SELECT id FROM deliveries WHERE status = 'in_flight' AND lease_expires_at <= ?3
+                           ORDER BY lease_expires_at LIMIT ?4)
+           LIMIT ?4)
+         RETURNING id`,
+        [owner, now + leaseMs, now, limit],
+      );
+      if (leased.length === 0) return [];
+      const rows = await driver.query(
+        `SELECT d.id, d.url, d.subscription_id, d.attempts, d.retried, d.max_retries, d.retry_delay, d.generation,
+                coalesce(s.origin, 'api') AS origin, de.traceparent,
+                ie.id AS event_id, ie.type AS event_type, ie.source AS event_source, ie.time AS event_time,
+                ie.data AS event_data
+         FROM deliveries d
+         JOIN integration_events ie ON ie.id = d.integration_event_id
+         JOIN domain_events de ON de.id = ie.domain_event_id
+         LEFT JOIN subscriptions s ON s.id = d.subscription_id
+         WHERE d.id IN (SELECT value FROM json_each(?1)) AND d.lease_owner = ?2`,
+        [JSON.stringify(leased.map((r) => r.id)), owner],
+      );
+      return rows.map(
+        (r): LeasedDelivery => ({
+          id: String(r.id),
+          url: String(r.url),
+          subscriptionId: String(r.subscription_id),
+          origin: r.origin === 'code' ? 'code' : 'api',
+          attempts: Number(r.attempts),
+          retried: Number(r.retried),
+          maxRetries: Number(r.max_retries),
+          retryDelay: r.retry_delay === null ? null : String(r.retry_delay),
+          generation: Number(r.generation),
+          traceparent: r.traceparent === null ? null : String(r.traceparent),
+          event: {
+            id: String(r.event_id),
+            type: String(r.event_type),
+            source: String(r.event_source),
+            time: String(r.event_time),
+            data: String(r.event_data),
+          },
+        }),
+      );
+    },
+
+    async recordAttempts(records) {
+      if (records.length > 0) await attemptCommit.submit(records);
+    },
+
     async ping() {
       await driver.query('SELECT 1');
     },
@@ -224,13 +294,59 @@ function toInsertStatements(events: readonly NewDomainEvent[], maxParams: number
     const chunk = withIntegration.slice(i, i + idsPerStatement);
     const now = chunk[0]!.receivedAt;
     statements.push({
-      sql: `INSERT INTO deliveries (id, integration_event_id, subscription_id, url, status, attempts, max_retries,
-              retry_delay, next_attempt_at, generation, created_at, updated_at)
-            SELECT lower(hex(randomblob(16))), ie.id, s.id, s.url, 'pending', 0, s.retries, s.retry_delay,
+      sql: `INSERT INTO deliveries (id, integration_event_id, subscription_id, url, status, attempts, retried,
+              max_retries, retry_delay, next_attempt_at, generation, created_at, updated_at)
+            SELECT lower(hex(randomblob(16))), ie.id, s.id, s.url, 'pending', 0, 0, s.retries, s.retry_delay,
               ?1, 0, ?1, ?1
             FROM integration_events ie JOIN subscriptions s ON ${MATCHES}
             WHERE ie.domain_event_id IN (${chunk.map((_, j) => `?${j + 2}`).join(', ')})`,
       args: [now, ...chunk.map((e) => e.id)],
+    });
+  }
+  return statements;
+}
+
+/**
+ * Two statements for any number of attempts: insert the attempt rows, then move the deliveries —
+ * each only where the writer still holds the lease (a dispatcher that lost its lease to a
+ * takeover must not overwrite the new holder's state).
+ */
+function toAttemptStatements(records: readonly AttemptRecord[], maxParams: number): SqlStatement[] {
+  const statements: SqlStatement[] = [];
+  const width = 11;
+  const perStatement = Math.max(1, Math.floor(maxParams / width));
+  for (let i = 0; i < records.length; i += perStatement) {
+    const chunk = records.slice(i, i + perStatement);
+    const values = chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+    const args = chunk.flatMap((r) => [
+      r.deliveryId,
+      r.owner,
+      r.number,
+      r.at,
+      r.status,
+      r.durationMs,
+      r.error,
+      r.responseExcerpt,
+      r.next,
+      r.nextAttemptAt,
+      r.retried,
+    ]);
+    const cte = `WITH r(delivery_id, owner, number, at, status, duration_ms, error, excerpt, next, next_at, retried)
+                 AS (VALUES ${values})`;
+    statements.push({
+      sql: `${cte}
+            INSERT OR IGNORE INTO attempts (delivery_id, number, at, status, duration_ms, error, response_excerpt)
+            SELECT r.delivery_id, r.number, r.at, r.status, r.duration_ms, r.error, r.excerpt
+            FROM r JOIN deliveries d ON d.id = r.delivery_id AND d.status = 'in_flight' AND d.lease_owner = r.owner`,
+      args,
+    });
+    statements.push({
+      sql: `${cte}
+            UPDATE deliveries SET status = r.next, attempts = max(deliveries.attempts, r.number), retried = r.retried,
+              next_attempt_at = r.next_at, lease_owner = NULL, lease_expires_at = NULL, updated_at = r.at
+            FROM r
+            WHERE deliveries.id = r.delivery_id AND deliveries.status = 'in_flight' AND deliveries.lease_owner = r.owner`,
+      args,
     });
   }
   return statements;

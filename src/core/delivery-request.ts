@@ -1,0 +1,70 @@
+import { signQStashJwt } from './signature.ts';
+
+/** What one attempt of a delivery sends: the same on every transport (DESIGN.md, "on the wire"). */
+export interface DeliveryRequest {
+  readonly url: string;
+  readonly headers: Record<string, string>;
+  /** The integration event's JSON, byte for byte as stored. */
+  readonly body: string;
+}
+
+export interface DeliveryRequestInput {
+  readonly url: string;
+  readonly event: {
+    readonly id: string;
+    readonly type: string;
+    readonly source: string;
+    readonly time: string;
+    readonly data: string;
+  };
+  readonly traceparent: string | null;
+  /** Retries made before this attempt: 0 on the first (`Upstash-Retried`). */
+  readonly retried: number;
+  readonly messageId: string;
+  readonly signingKey: string;
+  readonly nowMs: number;
+}
+
+/**
+ * The CloudEvents (binary mode) headers of an integration event, without transport headers. The
+ * QStash transport sends them as `Upstash-Forward-*`; the local dispatcher sends them as they are.
+ */
+export function toCloudEventHeaders(
+  event: DeliveryRequestInput['event'],
+  traceparent: string | null,
+): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    'ce-specversion': '1.0',
+    'ce-id': event.id,
+    'ce-type': event.type,
+    'ce-source': event.source,
+    'ce-time': event.time,
+    ...(traceparent ? { traceparent } : {}),
+  };
+}
+
+/**
+ * Builds one attempt's request, with a signature minted for this attempt (tokens live 5 minutes,
+ * retries span days).
+ * @example const req = await toDeliveryRequest({ url, event, traceparent: null, retried: 0, messageId, signingKey, nowMs });
+ */
+export async function toDeliveryRequest(input: DeliveryRequestInput): Promise<DeliveryRequest> {
+  const signature = await signQStashJwt({
+    key: input.signingKey,
+    url: input.url,
+    body: input.event.data,
+    nowMs: input.nowMs,
+  });
+  return {
+    url: input.url,
+    body: input.event.data,
+    headers: {
+      ...toCloudEventHeaders(input.event, input.traceparent),
+      'upstash-signature': signature,
+      'upstash-message-id': input.messageId,
+      'upstash-retried': String(input.retried),
+      'user-agent': 'hookmesh',
+    },
+  };
+}

@@ -1,0 +1,190 @@
+import type { Clock } from '../core/clock.ts';
+import { toDeliveryRequest } from '../core/delivery-request.ts';
+import { decideAttemptOutcome } from '../core/delivery-state.ts';
+import type { HttpSender, SendResult } from '../core/http-sender.ts';
+import type { AttemptRecord, LeasedDelivery, OutboxStore } from '../core/outbox-store.ts';
+import { type DelayExpression, parseDelayExpression } from '../core/retry-delay-expression.ts';
+import { parseRetryAfter } from '../core/retry-policy.ts';
+
+export interface LocalDispatcherOptions {
+  readonly store: OutboxStore;
+  readonly send: HttpSender;
+  readonly clock: Clock;
+  /** `QSTASH_CURRENT_SIGNING_KEY`: every attempt carries a signature minted with it. */
+  readonly signingKey: string;
+  /** Unique per process: leases name their holder. */
+  readonly owner: string;
+  readonly leaseMs: number;
+  readonly attemptTimeoutMs: number;
+  /** Most attempts in flight at once (default 64). */
+  readonly concurrency?: number;
+  /** How often to look for due deliveries when nothing nudges (default 250 ms). */
+  readonly pollMs?: number;
+  readonly onError?: (error: unknown) => void;
+  /** Called after each attempt is recorded (logs, metrics). */
+  readonly onAttempt?: (delivery: LeasedDelivery, record: AttemptRecord) => void;
+}
+
+export interface LocalDispatcher {
+  /**
+   * Attempts every delivery due now and resolves when all those attempts are recorded. Tests drive
+   * retry schedules with this and a manual clock — no timers, no sleeping.
+   */
+  runOnce(): Promise<number>;
+  /** Starts polling (and reacting to `nudge`). */
+  start(): void;
+  /** Look now: something was just accepted. */
+  nudge(): void;
+  /** Stops taking new work and waits for attempts in flight to be recorded. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The embedded transport: takes due deliveries from the outbox under a lease (safe with several
+ * processes on one database), sends them signed exactly as QStash would, and records each attempt.
+ * @example const d = createLocalDispatcher({ store, send, clock, signingKey, owner, leaseMs: 30_000, attemptTimeoutMs: 15_000 }); d.start();
+ */
+export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDispatcher {
+  const { store, send, clock } = options;
+  const concurrency = options.concurrency ?? 64;
+  const pollMs = options.pollMs ?? 250;
+  const inFlight = new Set<Promise<void>>();
+  const expressions = new Map<string, DelayExpression | null>();
+  let timer: ReturnType<typeof setInterval> | null = null;
+  let pumping: Promise<void> | null = null;
+  let again = false;
+  let stopped = false;
+
+  const delayExpression = (source: string | null): DelayExpression | null => {
+    if (source === null) return null;
+    let parsed = expressions.get(source);
+    if (parsed === undefined) {
+      const result = parseDelayExpression(source);
+      // Validated when the subscription was made; a bad one falls back to the default backoff.
+      parsed = result.ok ? result.expression : null;
+      expressions.set(source, parsed);
+    }
+    return parsed;
+  };
+
+  const attempt = async (delivery: LeasedDelivery): Promise<void> => {
+    const at = clock.now();
+    const started = performance.now();
+    let result: SendResult | null = null;
+    let error: string | null = null;
+    try {
+      const request = await toDeliveryRequest({
+        url: delivery.url,
+        event: delivery.event,
+        traceparent: delivery.traceparent,
+        retried: delivery.retried,
+        messageId: `msg_${delivery.id}_${delivery.generation}`,
+        signingKey: options.signingKey,
+        nowMs: at,
+      });
+      result = await send(request, {
+        trusted: delivery.origin === 'code',
+        timeoutMs: options.attemptTimeoutMs,
+      });
+    } catch (cause) {
+      error = cause instanceof Error ? cause.message : String(cause);
+    }
+    const durationMs = Math.round(performance.now() - started);
+    const outcome = decideAttemptOutcome({
+      status: result?.status ?? null,
+      nonRetryable: result?.headers['upstash-nonretryable-error']?.toLowerCase() === 'true',
+      retried: delivery.retried,
+      maxRetries: delivery.maxRetries,
+      retryDelay: delayExpression(delivery.retryDelay),
+      retryAfterMs: parseRetryAfter(result?.headers['retry-after'], at),
+    });
+    const record: AttemptRecord = {
+      deliveryId: delivery.id,
+      owner: options.owner,
+      number: delivery.attempts + 1,
+      at,
+      status: result?.status ?? null,
+      durationMs,
+      error,
+      responseExcerpt: result?.excerpt || null,
+      next: outcome.status,
+      nextAttemptAt: outcome.status === 'retrying' ? at + outcome.delayMs : at,
+      retried: outcome.status === 'retrying' ? delivery.retried + 1 : delivery.retried,
+    };
+    await store.recordAttempts([record]);
+    options.onAttempt?.(delivery, record);
+  };
+
+  const track = (delivery: LeasedDelivery) => {
+    const p: Promise<void> = attempt(delivery)
+      .catch((e) => options.onError?.(e))
+      .finally(() => {
+        inFlight.delete(p);
+        if (!stopped) pump();
+      });
+    inFlight.add(p);
+  };
+
+  // One lease query at a time; a request to pump while one runs makes it go round once more.
+  const pump = (): Promise<void> => {
+    if (pumping) {
+      again = true;
+      return pumping;
+    }
+    pumping = (async () => {
+      try {
+        do {
+          again = false;
+          while (!stopped && inFlight.size < concurrency) {
+            const leased = await store.leaseDue({
+              owner: options.owner,
+              now: clock.now(),
+              leaseMs: options.leaseMs,
+              limit: concurrency - inFlight.size,
+            });
+            for (const delivery of leased) track(delivery);
+            if (leased.length === 0) break;
+          }
+        } while (again && !stopped);
+      } catch (error) {
+        options.onError?.(error);
+      } finally {
+        pumping = null;
+      }
+    })();
+    return pumping;
+  };
+
+  return {
+    async runOnce() {
+      let attempted = 0;
+      for (;;) {
+        const leased = await store.leaseDue({
+          owner: options.owner,
+          now: clock.now(),
+          leaseMs: options.leaseMs,
+          limit: concurrency,
+        });
+        if (leased.length === 0) return attempted;
+        attempted += leased.length;
+        await Promise.all(leased.map((d) => attempt(d)));
+      }
+    },
+    start() {
+      stopped = false;
+      if (timer) return;
+      timer = setInterval(() => void pump(), pollMs);
+      void pump();
+    },
+    nudge() {
+      if (!stopped && timer) void pump();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      timer = null;
+      await pumping;
+      await Promise.allSettled([...inFlight]);
+    },
+  };
+}

@@ -1,0 +1,308 @@
+import { Receiver } from '@upstash/qstash';
+import { afterEach, describe, expect, it } from 'vitest';
+import { defaultRetryDelayMs } from '../../src/core/retry-policy.ts';
+import { verifyQStashSignature } from '../../src/core/signature.ts';
+import { defineSubscription, type SubscriptionOptions } from '../../src/core/subscription.ts';
+import { OrderCreatedV1, orderConverters } from '../../src/example/orders.ts';
+import { createLocalDispatcher, type LocalDispatcher } from '../../src/transports/local-dispatcher.ts';
+import { createUndiciSender } from '../../src/transports/undici-sender.ts';
+import { type LoopbackServer, type Reply, startLoopbackServer } from '../support/loopback-server.ts';
+import { createTestMesh, orderCreated, type TestMesh } from '../support/test-mesh.ts';
+
+const KEY = 'sig_current_0123456789abcdef';
+const NEXT_KEY = 'sig_next_0123456789abcdef';
+
+let mesh: TestMesh;
+let server: LoopbackServer;
+let sender: ReturnType<typeof createUndiciSender>;
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+  await sender?.close();
+  await server?.close();
+  await mesh?.dispose();
+});
+
+async function setup(
+  reply: (req: import('../support/loopback-server.ts').ReceivedRequest, i: number) => Reply,
+  sub: SubscriptionOptions = {},
+) {
+  server = await startLoopbackServer(reply);
+  mesh = await createTestMesh({
+    definitions: {
+      converters: orderConverters,
+      subscriptions: [
+        defineSubscription(OrderCreatedV1, `${server.url}/webhooks/order.created.v1`, {
+          id: 'sub-1',
+          ...sub,
+        }),
+      ],
+    },
+  });
+  sender = createUndiciSender({ allowPrivateNetwork: true });
+  const dispatcher = createLocalDispatcher({
+    store: mesh.store,
+    send: sender,
+    clock: mesh.clock,
+    signingKey: KEY,
+    owner: 'test-dispatcher',
+    leaseMs: 30_000,
+    attemptTimeoutMs: 5_000,
+  });
+  return dispatcher;
+}
+
+async function deliveryOf(eventId: string) {
+  const res = await mesh.get(`/v1/events/${eventId}`);
+  const body = (await res.json()) as {
+    integrationEvents: {
+      deliveries: {
+        status: string;
+        attempts: { number: number; at: string; status: number | null; error: string | null }[];
+        nextAttemptAt: string | null;
+      }[];
+    }[];
+  };
+  return body.integrationEvents[0]!.deliveries[0]!;
+}
+
+/** Runs the schedule with the manual clock: attempts what is due, then jumps to the next due time. */
+async function runSchedule(dispatcher: LocalDispatcher, eventId: string, maxSteps = 30) {
+  for (let step = 0; step < maxSteps; step++) {
+    await dispatcher.runOnce();
+    const d = await deliveryOf(eventId);
+    if (d.status === 'delivered' || d.status === 'dead') return d;
+    const due = Date.parse(d.nextAttemptAt!);
+    // One millisecond early, nothing is attempted.
+    mesh.clock.set(due - 1);
+    expect(await dispatcher.runOnce()).toBe(0);
+    mesh.clock.set(due);
+  }
+  throw new Error('schedule did not finish');
+}
+
+describe('local dispatcher — the wire', () => {
+  it('POSTs the stored body byte for byte with CloudEvents and QStash headers, verifiable by Receiver', async () => {
+    const dispatcher = await setup(() => ({ status: 200, body: '{"ok":true}' }));
+    // Receiver checks the signature's time window against the real clock.
+    mesh.clock.set(Date.now());
+    const posted = (await (
+      await mesh.post(orderCreated('e1'), {
+        headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+      })
+    ).json()) as {
+      integrationEvents: { id: string }[];
+    };
+    expect(await dispatcher.runOnce()).toBe(1);
+    expect(server.requests).toHaveLength(1);
+    const req = server.requests[0]!;
+    expect(req.method).toBe('POST');
+    expect(req.path).toBe('/webhooks/order.created.v1');
+    expect(req.body).toBe('{"orderId":"o-e1","customerId":"c-1","total":42.5,"currency":"EUR"}');
+    expect(req.headers).toMatchObject({
+      'content-type': 'application/json',
+      'ce-specversion': '1.0',
+      'ce-id': posted.integrationEvents[0]!.id,
+      'ce-type': 'order.created.v1',
+      'ce-source': '/producers/billing',
+      'ce-time': new Date(mesh.clock.now()).toISOString(),
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      'upstash-retried': '0',
+    });
+    expect(req.headers['upstash-message-id']).toMatch(/^msg_/);
+    const url = `${server.url}/webhooks/order.created.v1`;
+    const signature = String(req.headers['upstash-signature']);
+    const receiver = new Receiver({ currentSigningKey: KEY, nextSigningKey: NEXT_KEY });
+    expect(await receiver.verify({ signature, body: req.body, url, clockTolerance: 5 })).toBe(true);
+    expect(
+      await verifyQStashSignature({
+        signature,
+        body: req.body,
+        url,
+        keys: { current: KEY },
+        nowMs: Date.now(),
+      }),
+    ).toMatchObject({ ok: true });
+
+    const d = await deliveryOf('e1');
+    expect(d.status).toBe('delivered');
+    expect(d.attempts).toEqual([
+      {
+        number: 1,
+        at: expect.any(String),
+        status: 200,
+        durationMs: expect.any(Number),
+        error: null,
+        responseExcerpt: '{"ok":true}',
+      },
+    ]);
+  });
+
+  it('mints a fresh signature for every attempt and counts Upstash-Retried', async () => {
+    const dispatcher = await setup((_, i) => ({ status: i < 2 ? 503 : 200 }));
+    await mesh.post(orderCreated('e1'));
+    await runSchedule(dispatcher, 'e1');
+    expect(server.requests.map((r) => r.headers['upstash-retried'])).toEqual(['0', '1', '2']);
+    const signatures = new Set(server.requests.map((r) => r.headers['upstash-signature']));
+    expect(signatures.size).toBe(3);
+    expect(new Set(server.requests.map((r) => r.headers['ce-id'])).size).toBe(1);
+  });
+});
+
+describe('local dispatcher — retries with an injected clock', () => {
+  it('an always-500 endpoint gets exactly 11 attempts at the default delays, then dead', async () => {
+    const dispatcher = await setup(() => ({ status: 500, body: 'down' }));
+    await mesh.post(orderCreated('e1'));
+    const d = await runSchedule(dispatcher, 'e1');
+    expect(d.status).toBe('dead');
+    expect(server.requests).toHaveLength(11);
+    expect(d.attempts.map((a) => a.number)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    const gaps = d.attempts.slice(1).map((a, i) => Date.parse(a.at) - Date.parse(d.attempts[i]!.at));
+    expect(gaps).toEqual(Array.from({ length: 10 }, (_, n) => defaultRetryDelayMs(n)));
+    // QStash's schedule: 12 s, 2 m 28 s, 30 m, 6 h 7 m, then a day each.
+    expect(gaps.slice(0, 5).map((g) => Math.round(g / 1000))).toEqual([12, 148, 1808, 22026, 86400]);
+  });
+
+  it('500 ×3 then 200 → delivered on attempt 4', async () => {
+    const dispatcher = await setup((_, i) => ({ status: i < 3 ? 500 : 200 }));
+    await mesh.post(orderCreated('e1'));
+    const d = await runSchedule(dispatcher, 'e1');
+    expect(d.status).toBe('delivered');
+    expect(d.attempts.map((a) => a.status)).toEqual([500, 500, 500, 200]);
+  });
+
+  it('489 with Upstash-NonRetryable-Error → dead after 1 attempt; without the header it retries', async () => {
+    const dispatcher = await setup(() => ({
+      status: 489,
+      headers: { 'upstash-nonretryable-error': 'true' },
+    }));
+    await mesh.post(orderCreated('e1'));
+    await dispatcher.runOnce();
+    expect((await deliveryOf('e1')).status).toBe('dead');
+    expect(server.requests).toHaveLength(1);
+
+    server.reply(() => ({ status: 489 }));
+    await mesh.post(orderCreated('e2'));
+    await dispatcher.runOnce();
+    expect((await deliveryOf('e2')).status).toBe('retrying');
+  });
+
+  it('Retry-After sets the next delay (seconds, or a QStash duration), capped at a day', async () => {
+    const answers: Reply[] = [
+      { status: 503, headers: { 'retry-after': '120' } },
+      { status: 429, headers: { 'retry-after': '6m5s' } },
+      { status: 503, headers: { 'retry-after': '999999' } },
+      { status: 200 },
+    ];
+    const dispatcher = await setup((_, i) => answers[i]!);
+    await mesh.post(orderCreated('e1'));
+    const d = await runSchedule(dispatcher, 'e1');
+    const gaps = d.attempts.slice(1).map((a, i) => Date.parse(a.at) - Date.parse(d.attempts[i]!.at));
+    expect(gaps).toEqual([120_000, 365_000, 86_400_000]);
+  });
+
+  it("a subscription's retryDelay expression and retries are respected", async () => {
+    const dispatcher = await setup(() => ({ status: 500 }), {
+      retries: 3,
+      retryDelay: '1000 * pow(2, retried)',
+    });
+    await mesh.post(orderCreated('e1'));
+    const d = await runSchedule(dispatcher, 'e1');
+    expect(d.status).toBe('dead');
+    const gaps = d.attempts.slice(1).map((a, i) => Date.parse(a.at) - Date.parse(d.attempts[i]!.at));
+    expect(gaps).toEqual([1000, 2000, 4000]);
+  });
+
+  it('a network error or a timeout is a failed attempt, recorded with its error', async () => {
+    const dispatcher = await setup(() => new Promise<Reply>(() => {}));
+    const fast = createLocalDispatcher({
+      store: mesh.store,
+      send: sender,
+      clock: mesh.clock,
+      signingKey: KEY,
+      owner: 'impatient',
+      leaseMs: 30_000,
+      attemptTimeoutMs: 200,
+    });
+    await mesh.post(orderCreated('e1'));
+    await fast.runOnce();
+    const d = await deliveryOf('e1');
+    expect(d.status).toBe('retrying');
+    expect(d.attempts[0]).toMatchObject({
+      number: 1,
+      status: null,
+      error: expect.stringMatching(/timeout|abort/i),
+    });
+    void dispatcher;
+  });
+
+  it('a redirect is never followed: it is a failed attempt', async () => {
+    const target = await startLoopbackServer();
+    cleanups.push(() => target.close());
+    const dispatcher = await setup(() => ({ status: 302, headers: { location: `${target.url}/stolen` } }));
+    await mesh.post(orderCreated('e1'));
+    await dispatcher.runOnce();
+    expect((await deliveryOf('e1')).attempts[0]).toMatchObject({ status: 302 });
+    expect(target.requests).toHaveLength(0);
+  });
+});
+
+describe('local dispatcher — leases', () => {
+  it('two dispatchers on one database never send the same attempt', async () => {
+    const dispatcher = await setup(() => ({ status: 200 }));
+    const { createLibsqlStore, openLibsql } = await import('../../src/store/libsql-store.ts');
+    const second = await openLibsql({ url: mesh.db.url });
+    cleanups.push(async () => second.client.close());
+    const other = createLocalDispatcher({
+      store: createLibsqlStore(second.client, second.driver),
+      send: sender,
+      clock: mesh.clock,
+      signingKey: KEY,
+      owner: 'other-dispatcher',
+      leaseMs: 30_000,
+      attemptTimeoutMs: 5_000,
+      concurrency: 7,
+    });
+    for (let i = 0; i < 5; i++) {
+      await mesh.post(Array.from({ length: 40 }, (_, j) => orderCreated(`e${i}-${j}`)));
+    }
+    const [a, b] = await Promise.all([dispatcher.runOnce(), other.runOnce()]);
+    expect(a + b).toBe(200);
+    expect(server.requests).toHaveLength(200);
+    expect(new Set(server.requests.map((r) => r.headers['ce-id'])).size).toBe(200);
+    expect(await mesh.db.count('attempts')).toBe(200);
+  });
+
+  it("a crashed holder's lease expires and is taken over; its late record is dropped", async () => {
+    const dispatcher = await setup(() => ({ status: 200 }));
+    await mesh.post(orderCreated('e1'));
+    const [leased] = await mesh.store.leaseDue({
+      owner: 'crashed',
+      now: mesh.clock.now(),
+      leaseMs: 30_000,
+      limit: 10,
+    });
+    expect(leased).toBeDefined();
+    expect(await dispatcher.runOnce()).toBe(0);
+    mesh.clock.advance(30_000);
+    expect(await dispatcher.runOnce()).toBe(1);
+    const late = {
+      deliveryId: leased!.id,
+      owner: 'crashed',
+      number: 1,
+      at: mesh.clock.now(),
+      status: 500,
+      durationMs: 1,
+      error: null,
+      responseExcerpt: null,
+      next: 'retrying' as const,
+      nextAttemptAt: mesh.clock.now() + 1000,
+      retried: 1,
+    };
+    await mesh.store.recordAttempts([late]);
+    const d = await deliveryOf('e1');
+    expect(d.status).toBe('delivered');
+    expect(d.attempts).toHaveLength(1);
+    expect(d.attempts[0]!.status).toBe(200);
+  });
+});

@@ -1,0 +1,118 @@
+import type { LookupAddress, LookupOptions } from 'node:dns';
+import { lookup } from 'node:dns';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createFetchSender } from '../../src/transports/fetch-sender.ts';
+import { createUndiciSender } from '../../src/transports/undici-sender.ts';
+import { type LoopbackServer, startLoopbackServer } from '../support/loopback-server.ts';
+
+// Only loopback listeners are ever targeted: the guard must refuse before connecting, and the
+// listener's hit count proves it did. Other private ranges are covered by the pure address rules
+// (test/core/network-address.test.ts) so that no test ever sends traffic off this machine.
+
+const request = (url: string) => ({ url, headers: { 'content-type': 'application/json' }, body: '{}' });
+
+/** A resolver that answers like a rebinding DNS server: `rebind.test` → 127.0.0.1. */
+const rebindingResolver = ((
+  hostname: string,
+  options: LookupOptions,
+  callback: (e: Error | null, a: LookupAddress[]) => void,
+) => {
+  if (hostname === 'rebind.test' || hostname === 'rebind6.test') {
+    callback(null, [
+      {
+        address: hostname === 'rebind.test' ? '127.0.0.1' : '::1',
+        family: hostname === 'rebind.test' ? 4 : 6,
+      },
+    ]);
+    return;
+  }
+  lookup(hostname, { ...options, all: true }, callback as never);
+}) as unknown as typeof lookup;
+
+let server: LoopbackServer;
+beforeEach(async () => {
+  server = await startLoopbackServer(() => ({ status: 200, body: 'ok' }));
+});
+afterEach(async () => {
+  await server.close();
+});
+
+describe('untrusted subscriptions cannot reach private addresses', () => {
+  const spellings = (port: number) => [
+    `http://127.0.0.1:${port}/`,
+    `http://127.1:${port}/`,
+    `http://2130706433:${port}/`,
+    `http://0x7f000001:${port}/`,
+    `http://0177.0.0.1:${port}/`,
+    `http://[::ffff:127.0.0.1]:${port}/`,
+    `http://[::1]:${port}/`,
+    `http://localhost:${port}/`,
+    `http://rebind.test:${port}/`,
+    `http://rebind6.test:${port}/`,
+  ];
+
+  it('refuses every spelling of loopback, and a name resolving to it, with zero hits on the listener', async () => {
+    const send = createUndiciSender({ allowPrivateNetwork: false, resolve: rebindingResolver });
+    try {
+      for (const url of spellings(server.port)) {
+        await expect(send(request(url), { trusted: false, timeoutMs: 2000 }), url).rejects.toThrow(
+          /refused|ENOTFOUND|ECONNREFUSED/,
+        );
+      }
+      expect(server.requests).toHaveLength(0);
+    } finally {
+      await send.close();
+    }
+  });
+
+  it('the same sender reaches the listener for a trusted (code-declared) subscription', async () => {
+    const send = createUndiciSender({ allowPrivateNetwork: false, resolve: rebindingResolver });
+    try {
+      const res = await send(request(`http://127.0.0.1:${server.port}/`), { trusted: true, timeoutMs: 2000 });
+      expect(res).toMatchObject({ status: 200, excerpt: 'ok' });
+      expect(server.requests).toHaveLength(1);
+    } finally {
+      await send.close();
+    }
+  });
+
+  it('HOOKMESH_ALLOW_PRIVATE_NETWORK=true lets untrusted subscriptions reach loopback', async () => {
+    const send = createUndiciSender({ allowPrivateNetwork: true, resolve: rebindingResolver });
+    try {
+      await send(request(`http://localhost:${server.port}/`), { trusted: false, timeoutMs: 2000 });
+      await send(request(`http://127.0.0.1:${server.port}/`), { trusted: false, timeoutMs: 2000 });
+      expect(server.requests).toHaveLength(2);
+    } finally {
+      await send.close();
+    }
+  });
+
+  it('the fetch sender refuses literal and named loopback too, and never follows redirects', async () => {
+    const send = createFetchSender({ allowPrivateNetwork: false });
+    for (const url of spellings(server.port).filter((u) => !u.includes('rebind'))) {
+      await expect(send(request(url), { trusted: false, timeoutMs: 2000 }), url).rejects.toThrow(/refused/);
+    }
+    expect(server.requests).toHaveLength(0);
+    const target = await startLoopbackServer();
+    server.reply(() => ({ status: 307, headers: { location: `${target.url}/stolen` } }));
+    const res = await send(request(`${server.url}/`), { trusted: true, timeoutMs: 2000 });
+    expect(res.status).toBe(307);
+    expect(target.requests).toHaveLength(0);
+    await target.close();
+  });
+});
+
+describe('responses', () => {
+  it('keeps a capped excerpt of the body and lower-case headers', async () => {
+    server.reply(() => ({ status: 500, headers: { 'Retry-After': '30' }, body: 'x'.repeat(10_000) }));
+    const send = createUndiciSender({ allowPrivateNetwork: true });
+    try {
+      const res = await send(request(`${server.url}/`), { trusted: true, timeoutMs: 2000 });
+      expect(res.status).toBe(500);
+      expect(res.headers['retry-after']).toBe('30');
+      expect(res.excerpt).toHaveLength(2048);
+    } finally {
+      await send.close();
+    }
+  });
+});
