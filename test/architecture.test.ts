@@ -1,0 +1,340 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { describe, expect, it } from 'vitest';
+
+// STYLE.md rules 1, 5, 9 and 17: the core speaks web standards only, the handler SDK stands
+// alone, relative imports carry `.ts`. Read from the source text, so it holds before any build.
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SRC = join(ROOT, 'src');
+
+interface ImportRef {
+  /** Path relative to the repository, with `/`. */
+  readonly file: string;
+  readonly line: number;
+  readonly specifier: string;
+}
+
+interface SourceFile {
+  readonly file: string;
+  readonly text: string;
+}
+
+/**
+ * `import … from`, `import type … from`, `import '…'`, `export … from` (also `export *` and
+ * `export type`), statements spanning several lines included. Between the keyword and `from` only
+ * binding syntax may stand (names, braces, commas, `*`, `as`, `type`), so `export const x = '…'`
+ * is no import, and a statement is recognised only at the start of a line, so examples in doc
+ * comments (` * import … from …`) don't count.
+ */
+const STATIC_IMPORT = /^[ \t]*(?:(?:import|export)\b[\w$\s{},*]*?\bfrom|import)\s*['"]([^'"\n]+)['"]/gm;
+/** `import('…')` with a literal specifier. */
+const DYNAMIC_IMPORT = /\bimport\s*\(\s*['"]([^'"\n]+)['"]\s*\)/g;
+
+/** Every module specifier a file's text names. */
+function parseImports(file: string, text: string): ImportRef[] {
+  const refs: ImportRef[] = [];
+  const lineAt = (index: number) => text.slice(0, index).split('\n').length;
+  for (const match of text.matchAll(STATIC_IMPORT)) {
+    // The match may start with the previous line's newline: count from the keyword.
+    refs.push({ file, line: lineAt(match.index + match[0].search(/\S/)), specifier: match[1]! });
+  }
+  for (const match of text.matchAll(DYNAMIC_IMPORT)) {
+    const lineStart = text.lastIndexOf('\n', match.index) + 1;
+    if (/^\s*(\/\/|\*|\/\*)/.test(text.slice(lineStart, match.index))) continue;
+    refs.push({ file, line: lineAt(match.index), specifier: match[1]! });
+  }
+  return refs.sort((a, b) => a.line - b.line);
+}
+
+function listTs(dir: string): string[] {
+  return readdirSync(dir)
+    .sort()
+    .flatMap((name) => {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) return listTs(path);
+      return /\.(m|c)?tsx?$/.test(name) ? [path] : [];
+    });
+}
+
+function readSources(under: string): SourceFile[] {
+  const dir = join(SRC, under);
+  if (!existsSync(dir)) return [];
+  return listTs(dir).map((path) => ({
+    file: relative(ROOT, path).split(sep).join('/'),
+    text: readFileSync(path, 'utf8'),
+  }));
+}
+
+/** Where a relative specifier points, as a repository path with `/`; null for a package. */
+function target(ref: ImportRef): string | null {
+  if (!ref.specifier.startsWith('.')) return null;
+  return relative(ROOT, resolve(ROOT, dirname(ref.file), ref.specifier))
+    .split(sep)
+    .join('/');
+}
+
+const within = (path: string, folder: string) => path === folder || path.startsWith(`${folder}/`);
+
+const describeRef = (ref: ImportRef, why: string) =>
+  `${ref.file}:${ref.line} imports '${ref.specifier}' (${why})`;
+
+/** Core imports only core and valibot (rule 1). */
+function coreImportViolations(files: readonly SourceFile[]): string[] {
+  return files.flatMap(({ file, text }) =>
+    parseImports(file, text).flatMap((ref) => {
+      const to = target(ref);
+      if (to === null) {
+        return ref.specifier === 'valibot' ? [] : [describeRef(ref, 'src/core may import only valibot')];
+      }
+      return within(to, 'src/core') ? [] : [describeRef(ref, 'src/core may not reach outside src/core')];
+    }),
+  );
+}
+
+/** Hono's runtime adapters are what the SDK must not pull in: they are runtime-specific. */
+const HONO_RUNTIME_ADAPTER =
+  /^hono\/(adapter|aws-lambda|bun|cloudflare-pages|cloudflare-workers|deno|lambda-edge|netlify|node|service-worker|vercel)(\/|$)/;
+
+/** The handler SDK imports only core, itself, valibot and hono (rule 5). */
+function handlerImportViolations(files: readonly SourceFile[]): string[] {
+  return files.flatMap(({ file, text }) =>
+    parseImports(file, text).flatMap((ref) => {
+      const to = target(ref);
+      if (to === null) {
+        const allowed =
+          ref.specifier === 'valibot' ||
+          ref.specifier === 'hono' ||
+          (ref.specifier.startsWith('hono/') && !HONO_RUNTIME_ADAPTER.test(ref.specifier));
+        return allowed
+          ? []
+          : [describeRef(ref, 'src/handler may import only src/core, src/handler, valibot, hono')];
+      }
+      return within(to, 'src/core') || within(to, 'src/handler')
+        ? []
+        : [describeRef(ref, 'src/handler may import only src/core and src/handler')];
+    }),
+  );
+}
+
+/** Relative imports name the file, `.ts` included, and the file exists (rule 9). */
+function relativeImportViolations(files: readonly SourceFile[]): string[] {
+  return files.flatMap(({ file, text }) =>
+    parseImports(file, text).flatMap((ref) => {
+      const to = target(ref);
+      if (to === null) return [];
+      if (!ref.specifier.endsWith('.ts')) return [describeRef(ref, 'relative imports end with .ts')];
+      return existsSync(join(ROOT, to)) ? [] : [describeRef(ref, `${to} does not exist`)];
+    }),
+  );
+}
+
+const RUNTIME_GLOBALS = new Set(['process', 'Buffer', 'Deno']);
+
+/**
+ * Uses of `process.`, `Buffer.`, `Deno.` (also through `globalThis.`), read from the syntax tree
+ * so comments and strings that mention them don't count.
+ */
+function runtimeGlobalViolations(files: readonly SourceFile[]): string[] {
+  return files.flatMap(({ file, text }) => {
+    const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+    const found: string[] = [];
+    const visit = (node: ts.Node) => {
+      if (ts.isPropertyAccessExpression(node) || ts.isElementAccessExpression(node)) {
+        let object = node.expression;
+        if (
+          ts.isPropertyAccessExpression(object) &&
+          ts.isIdentifier(object.expression) &&
+          object.expression.text === 'globalThis'
+        ) {
+          object = object.name;
+        }
+        const viaGlobalThis =
+          ts.isElementAccessExpression(node) &&
+          ts.isIdentifier(node.expression) &&
+          node.expression.text === 'globalThis' &&
+          ts.isStringLiteralLike(node.argumentExpression) &&
+          RUNTIME_GLOBALS.has(node.argumentExpression.text);
+        if (viaGlobalThis || (ts.isIdentifier(object) && RUNTIME_GLOBALS.has(object.text))) {
+          const { line } = source.getLineAndCharacterOfPosition(node.getStart(source));
+          found.push(
+            `${file}:${line + 1} uses '${node.getText(source)}' (src/core speaks web standards only)`,
+          );
+        }
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
+    return found;
+  });
+}
+
+/** The specifiers TypeScript itself sees, to hold the regex to account. */
+function importsByTypeScript(file: string, text: string): string[] {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const found: string[] = [];
+  const visit = (node: ts.Node) => {
+    if (
+      (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
+      node.moduleSpecifier &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
+      found.push(node.moduleSpecifier.text);
+    } else if (
+      ts.isCallExpression(node) &&
+      node.expression.kind === ts.SyntaxKind.ImportKeyword &&
+      node.arguments[0] &&
+      ts.isStringLiteral(node.arguments[0])
+    ) {
+      found.push(node.arguments[0].text);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
+}
+
+describe('architecture', () => {
+  const core = readSources('core');
+  const handler = readSources('handler');
+  const all = readSources('.');
+
+  it('finds the sources', () => {
+    expect(core.length).toBeGreaterThan(5);
+    expect(handler.length).toBeGreaterThan(0);
+  });
+
+  it('keeps src/core free of imports outside core except valibot (rule 1)', () => {
+    expect(coreImportViolations(core)).toEqual([]);
+  });
+
+  it('keeps src/core free of process, Buffer and Deno (rule 1)', () => {
+    expect(runtimeGlobalViolations(core)).toEqual([]);
+  });
+
+  it('keeps the handler SDK to core, itself, valibot and hono (rule 5)', () => {
+    expect(handlerImportViolations(handler)).toEqual([]);
+  });
+
+  it('writes relative imports in src/ with their .ts extension (rule 9)', () => {
+    expect(relativeImportViolations(all)).toEqual([]);
+  });
+
+  it('reads every import of src/ that TypeScript sees', () => {
+    const missed = all.flatMap(({ file, text }) => {
+      const byRegex = parseImports(file, text).map((r) => r.specifier);
+      return importsByTypeScript(file, text)
+        .filter((s) => !byRegex.includes(s))
+        .map((s) => `${file}: '${s}'`);
+    });
+    expect(missed).toEqual([]);
+  });
+});
+
+describe('the architecture checks themselves', () => {
+  const fixture = (file: string, text: string): SourceFile[] => [{ file, text }];
+
+  it('parse multi-line, type-only, side-effect, re-export and dynamic imports with their lines', () => {
+    const text = [
+      "import * as v from 'valibot';",
+      'import type {',
+      '  A,',
+      '  B,',
+      "} from './a.ts';",
+      "import './side-effect.ts';",
+      "export { c } from './c.ts';",
+      "export type { D } from './d.ts';",
+      "export * from './e.ts';",
+      "export const url = 'https://example.com';",
+      '/**',
+      " * @example import { x } from 'hookmesh';",
+      " * await import('node:fs');",
+      ' */',
+      "const lazy = () => import('./lazy.ts');",
+    ].join('\n');
+
+    expect(parseImports('src/core/x.ts', text)).toEqual([
+      { file: 'src/core/x.ts', line: 1, specifier: 'valibot' },
+      { file: 'src/core/x.ts', line: 2, specifier: './a.ts' },
+      { file: 'src/core/x.ts', line: 6, specifier: './side-effect.ts' },
+      { file: 'src/core/x.ts', line: 7, specifier: './c.ts' },
+      { file: 'src/core/x.ts', line: 8, specifier: './d.ts' },
+      { file: 'src/core/x.ts', line: 9, specifier: './e.ts' },
+      { file: 'src/core/x.ts', line: 15, specifier: './lazy.ts' },
+    ]);
+  });
+
+  it('flag what core must not import, with file:line', () => {
+    const text = [
+      "import { x } from './ok.ts';",
+      "import { readFileSync } from 'node:fs';",
+      "import type {\n  Client,\n} from '@libsql/client';",
+      "import { Hono } from 'hono';",
+      "import { eq } from 'drizzle-orm';",
+      "import type { OutboxDatabase } from '../store/sql-outbox-store.ts';",
+    ].join('\n');
+
+    expect(coreImportViolations(fixture('src/core/bad.ts', text))).toEqual([
+      "src/core/bad.ts:2 imports 'node:fs' (src/core may import only valibot)",
+      "src/core/bad.ts:3 imports '@libsql/client' (src/core may import only valibot)",
+      "src/core/bad.ts:6 imports 'hono' (src/core may import only valibot)",
+      "src/core/bad.ts:7 imports 'drizzle-orm' (src/core may import only valibot)",
+      "src/core/bad.ts:8 imports '../store/sql-outbox-store.ts' (src/core may not reach outside src/core)",
+    ]);
+  });
+
+  it('flag process, Buffer and Deno in code but not in comments or strings', () => {
+    const text = [
+      '// process.exit() would be wrong here',
+      "const msg = 'set process.env.X';",
+      'const env = process.env.NODE_ENV;',
+      "const b = Buffer.from('x');",
+      'const d = globalThis.Deno?.version;',
+      "const p = globalThis['process'];",
+      "const q = process['env'];",
+    ].join('\n');
+
+    expect(runtimeGlobalViolations(fixture('src/core/bad.ts', text))).toEqual([
+      "src/core/bad.ts:3 uses 'process.env' (src/core speaks web standards only)",
+      "src/core/bad.ts:4 uses 'Buffer.from' (src/core speaks web standards only)",
+      "src/core/bad.ts:5 uses 'globalThis.Deno?.version' (src/core speaks web standards only)",
+      "src/core/bad.ts:6 uses 'globalThis['process']' (src/core speaks web standards only)",
+      "src/core/bad.ts:7 uses 'process['env']' (src/core speaks web standards only)",
+    ]);
+  });
+
+  it('flag what the handler SDK must not import', () => {
+    const text = [
+      "import { Hono } from 'hono';",
+      "import { HTTPException } from 'hono/http-exception';",
+      "import * as v from 'valibot';",
+      "import type { Subscription } from '../core/subscription.ts';",
+      "import { verify } from './verify.ts';",
+      "import { createLibsqlStore } from '../store/libsql-store.ts';",
+      "import { createQStashTransport } from '../transports/qstash.ts';",
+      "import { Agent } from 'undici';",
+      "import { Receiver } from '@upstash/qstash';",
+      "import { handle } from 'hono/aws-lambda';",
+    ].join('\n');
+
+    expect(handlerImportViolations(fixture('src/handler/bad.ts', text))).toEqual([
+      "src/handler/bad.ts:6 imports '../store/libsql-store.ts' (src/handler may import only src/core and src/handler)",
+      "src/handler/bad.ts:7 imports '../transports/qstash.ts' (src/handler may import only src/core and src/handler)",
+      "src/handler/bad.ts:8 imports 'undici' (src/handler may import only src/core, src/handler, valibot, hono)",
+      "src/handler/bad.ts:9 imports '@upstash/qstash' (src/handler may import only src/core, src/handler, valibot, hono)",
+      "src/handler/bad.ts:10 imports 'hono/aws-lambda' (src/handler may import only src/core, src/handler, valibot, hono)",
+    ]);
+  });
+
+  it('flag relative imports without .ts', () => {
+    const text =
+      "import { a } from './errors';\nimport { b } from './errors.js';\nimport { c } from './errors.ts';";
+
+    expect(relativeImportViolations(fixture('src/core/x.ts', text))).toEqual([
+      "src/core/x.ts:1 imports './errors' (relative imports end with .ts)",
+      "src/core/x.ts:2 imports './errors.js' (relative imports end with .ts)",
+    ]);
+  });
+});
