@@ -1,15 +1,24 @@
 import { Hono } from 'hono';
 import type { Clock } from '../core/clock.ts';
+import type { DeliveryAdminStore } from '../core/delivery-admin-store.ts';
+import type { SubscriptionUrlRules } from '../core/network-address.ts';
 import type { OutboxStore } from '../core/outbox-store.ts';
 import type { Registry } from '../core/registry.ts';
+import type { SubscriptionStore } from '../core/subscription-store.ts';
 import { type Authenticator, createAuthenticator, type TokenConfig } from './auth.ts';
+import { createDeliveriesRoutes } from './deliveries-routes.ts';
 import { createEventsRoutes } from './events-routes.ts';
 import { createIngestService } from './ingest.ts';
 import { problem, problemFromError } from './problem.ts';
+import { createSubscriptionsRoutes } from './subscriptions-routes.ts';
 
 export interface ApiOptions {
   readonly registry: Registry;
   readonly store: OutboxStore;
+  readonly subscriptions: SubscriptionStore;
+  readonly deliveries: DeliveryAdminStore;
+  /** What API-created subscriptions may target (DESIGN "Trust"); production: https, no private network. */
+  readonly urlRules: SubscriptionUrlRules;
   readonly tokens: TokenConfig;
   readonly clock: Clock;
   readonly newId: () => string;
@@ -23,7 +32,7 @@ export interface ApiOptions {
 
 /**
  * The mesh's HTTP API, on web standards only: runs on Node, Deno and Workers alike.
- * @example const app = createApi({ registry, store, tokens, clock: systemClock, newId });
+ * @example const app = createApi({ registry, store, subscriptions, deliveries, urlRules, tokens, clock: systemClock, newId });
  */
 export function createApi(options: ApiOptions) {
   const auth: Authenticator = createAuthenticator(options.tokens);
@@ -58,6 +67,20 @@ export function createApi(options: ApiOptions) {
       maxBodyBytes: options.maxBodyBytes ?? 256 * 1024,
       maxInFlight: options.maxInFlight ?? 256,
     }),
+  );
+  app.route(
+    '/v1/subscriptions',
+    createSubscriptionsRoutes({
+      subscriptions: options.subscriptions,
+      auth,
+      clock: options.clock,
+      newId: options.newId,
+      urlRules: options.urlRules,
+    }),
+  );
+  app.route(
+    '/v1/deliveries',
+    createDeliveriesRoutes({ deliveries: options.deliveries, auth, clock: options.clock }),
   );
   return app;
 }

@@ -1,15 +1,21 @@
 import { createApi } from '../api/app.ts';
 import type { TokenConfig } from '../api/auth.ts';
 import type { Clock } from '../core/clock.ts';
+import type { DeliveryAdminStore } from '../core/delivery-admin-store.ts';
 import { createIdGenerator, type RandomSource } from '../core/ids.ts';
+import type { SubscriptionUrlRules } from '../core/network-address.ts';
 import type { OutboxStore } from '../core/outbox-store.ts';
 import { createRegistry, type MeshDefinitions } from '../core/registry.ts';
+import type { SubscriptionStore } from '../core/subscription-store.ts';
 import type { Logger } from './log.ts';
 import { describeError } from './log.ts';
 
 export interface MeshParts {
   readonly definitions: MeshDefinitions;
   readonly store: OutboxStore;
+  readonly subscriptions: SubscriptionStore;
+  readonly deliveries: DeliveryAdminStore;
+  readonly urlRules: SubscriptionUrlRules;
   readonly tokens: TokenConfig;
   readonly clock: Clock;
   readonly random?: RandomSource;
@@ -28,6 +34,9 @@ export async function createMesh(parts: MeshParts) {
   const app = createApi({
     registry,
     store: parts.store,
+    subscriptions: parts.subscriptions,
+    deliveries: parts.deliveries,
+    urlRules: parts.urlRules,
     tokens: parts.tokens,
     clock: parts.clock,
     newId,

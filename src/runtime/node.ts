@@ -3,11 +3,15 @@ import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
+import { drizzle } from 'drizzle-orm/libsql';
 import { systemClock } from '../core/clock.ts';
 import type { MeshDefinitions } from '../core/registry.ts';
 import { createOrdersMesh } from '../example/orders.ts';
 import { createLibsqlStore, openLibsql } from '../store/libsql-store.ts';
 import { applyMigrations, type Migration } from '../store/migrate.ts';
+import * as schema from '../store/schema.ts';
+import { createSqlDeliveryAdminStore } from '../store/sql-delivery-admin-store.ts';
+import { createSqlSubscriptionStore } from '../store/sql-subscription-store.ts';
 import { type MeshConfig, readConfig } from './config.ts';
 import { loadDevSecrets } from './dev-secrets.ts';
 import { consoleLogger, type Logger } from './log.ts';
@@ -53,11 +57,15 @@ export async function startNodeMesh(
   const applied = await applyMigrations(driver, readMigrations());
   if (applied.length > 0) log('info', 'migrations applied', { applied });
   const store = createLibsqlStore(client, driver);
+  const db = drizzle(client, { schema });
 
   const definitions = (options.definitions ?? ((c) => createOrdersMesh(c.publicUrl)))(config);
   const { app } = await createMesh({
     definitions,
     store,
+    subscriptions: createSqlSubscriptionStore({ db, driver }),
+    deliveries: createSqlDeliveryAdminStore({ db, driver }),
+    urlRules: { requireHttps: config.production, allowPrivateNetwork: config.allowPrivateNetwork },
     tokens: { producers, admin: adminToken },
     clock: systemClock,
     log,

@@ -521,6 +521,9 @@ describe('GET /healthz before migrations', () => {
       clock: mesh.clock,
       newId: () => 'id',
       tokens: { producers: [], admin: null },
+      subscriptions: mesh.subscriptions,
+      deliveries: mesh.deliveries,
+      urlRules: { requireHttps: false, allowPrivateNetwork: true },
       ready: async () => ready,
     });
     expect((await app.request('/healthz')).status).toBe(503);

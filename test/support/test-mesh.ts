@@ -1,11 +1,18 @@
+import { drizzle } from 'drizzle-orm/libsql';
 import { createApi } from '../../src/api/app.ts';
 import { createManualClock } from '../../src/core/clock.ts';
+import type { DeliveryAdminStore } from '../../src/core/delivery-admin-store.ts';
 import { createIdGenerator } from '../../src/core/ids.ts';
+import type { SubscriptionUrlRules } from '../../src/core/network-address.ts';
 import type { OutboxStore } from '../../src/core/outbox-store.ts';
 import { createRegistry, type MeshDefinitions } from '../../src/core/registry.ts';
+import type { SubscriptionStore } from '../../src/core/subscription-store.ts';
 import { createOrdersMesh } from '../../src/example/orders.ts';
 import { createLibsqlStore } from '../../src/store/libsql-store.ts';
+import * as schema from '../../src/store/schema.ts';
+import { createSqlDeliveryAdminStore } from '../../src/store/sql-delivery-admin-store.ts';
 import type { SqlDriver } from '../../src/store/sql-driver.ts';
+import { createSqlSubscriptionStore } from '../../src/store/sql-subscription-store.ts';
 import { createTempDb, type TempDb } from './temp-db.ts';
 
 export const PRODUCER_TOKEN = 'billing-token-0123456789abcdef';
@@ -15,6 +22,8 @@ export const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
 export interface TestMesh {
   readonly db: TempDb;
   readonly store: OutboxStore;
+  readonly subscriptions: SubscriptionStore;
+  readonly deliveries: DeliveryAdminStore;
   readonly app: ReturnType<typeof createApi>;
   readonly clock: ReturnType<typeof createManualClock>;
   /** `app.request` with a producer token and JSON content type by default. */
@@ -35,17 +44,26 @@ export async function createTestMesh(
     wrapDriver?: (driver: SqlDriver) => SqlDriver;
     maxInFlight?: number;
     maxBodyBytes?: number;
+    /** Rules for API-created subscription URLs; by default development's (http, private network). */
+    urlRules?: SubscriptionUrlRules;
   } = {},
 ): Promise<TestMesh> {
   const db = await createTempDb();
   const clock = createManualClock(Date.UTC(2026, 10, 30, 12, 0, 0));
-  const base = createLibsqlStore(db.client, options.wrapDriver ? options.wrapDriver(db.driver) : db.driver);
+  const driver = options.wrapDriver ? options.wrapDriver(db.driver) : db.driver;
+  const base = createLibsqlStore(db.client, driver);
+  const orm = drizzle(db.client, { schema });
   const store = options.wrapStore ? options.wrapStore(base) : base;
+  const subscriptions = createSqlSubscriptionStore({ db: orm, driver });
+  const deliveries = createSqlDeliveryAdminStore({ db: orm, driver });
   const registry = createRegistry(options.definitions ?? createOrdersMesh('http://127.0.0.1:9'));
   await store.syncCodeSubscriptions(registry.subscriptions, clock.now());
   const app = createApi({
     registry,
     store,
+    subscriptions,
+    deliveries,
+    urlRules: options.urlRules ?? { requireHttps: false, allowPrivateNetwork: true },
     clock,
     newId: createIdGenerator(clock),
     tokens: {
@@ -63,6 +81,8 @@ export async function createTestMesh(
   return {
     db,
     store,
+    subscriptions,
+    deliveries,
     app,
     clock,
     post(body, init = {}) {

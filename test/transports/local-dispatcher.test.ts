@@ -6,7 +6,12 @@ import { defineSubscription, type SubscriptionOptions } from '../../src/core/sub
 import { OrderCreatedV1, orderConverters } from '../../src/example/orders.ts';
 import { createLocalDispatcher, type LocalDispatcher } from '../../src/transports/local-dispatcher.ts';
 import { createUndiciSender } from '../../src/transports/undici-sender.ts';
-import { type LoopbackServer, type Reply, startLoopbackServer } from '../support/loopback-server.ts';
+import {
+  type LoopbackServer,
+  type ReceivedRequest,
+  type Reply,
+  startLoopbackServer,
+} from '../support/loopback-server.ts';
 import { createTestMesh, orderCreated, type TestMesh } from '../support/test-mesh.ts';
 
 const KEY = 'sig_current_0123456789abcdef';
@@ -24,7 +29,7 @@ afterEach(async () => {
 });
 
 async function setup(
-  reply: (req: import('../support/loopback-server.ts').ReceivedRequest, i: number) => Reply,
+  reply: (req: ReceivedRequest, i: number) => Reply | Promise<Reply>,
   sub: SubscriptionOptions = {},
 ) {
   server = await startLoopbackServer(reply);

@@ -1,0 +1,223 @@
+// npm run bench:ingest — durable ingest throughput and p99 of POST /v1/events, next to a bare Hono
+// baseline measured in the same run. Server on core 0, wrk on core 1 (when taskset is available).
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type CpuShares, cpuShares, snapshotCpu } from './lib/cpu.ts';
+import { checkDatabase } from './lib/db-check.ts';
+import {
+  freePort,
+  killServerNow,
+  type ServerProcess,
+  startServer,
+  stopServer,
+  tail,
+  waitUntilReady,
+} from './lib/server.ts';
+import { runWrk, socketErrorCount, type WrkResult } from './lib/wrk.ts';
+
+const GOAL_RATIO = 0.4;
+const GOAL_P99_MS = 25;
+/** Percent of one core used by other processes (tick-sampled, so only roughly) that makes figures suspect. */
+const OTHER_CPU_WARNING = 20;
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const script = join(root, 'bench/post-event.lua');
+const meshEntry = 'src/runtime/node-main.ts';
+const duration = positiveInt('BENCH_DURATION', 10);
+const warmup = positiveInt('BENCH_WARMUP', 2);
+const connections = positiveInt('BENCH_CONNECTIONS', 50);
+const cores = availableParallelism();
+const pinned = canPin();
+const nonce = randomBytes(4).toString('hex');
+
+const dir = mkdtempSync(join(tmpdir(), 'hookmesh-bench-'));
+const dbUrl = `file:${join(dir, 'bench.db')}`;
+const live = new Set<ServerProcess>();
+
+// Servers run in their own process groups, so a Ctrl-C does not reach them: kill them here.
+process.on('exit', () => {
+  for (const server of live) killServerNow(server);
+  rmSync(dir, { recursive: true, force: true });
+});
+process.on('SIGINT', () => process.exit(130));
+process.on('SIGTERM', () => process.exit(143));
+
+interface Run {
+  name: string;
+  warm: WrkResult;
+  measured: WrkResult;
+  cpu: CpuShares | null;
+}
+
+async function bench(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+): Promise<Run & { server: ServerProcess }> {
+  const server = startServer({
+    name,
+    args,
+    env,
+    port: await freePort(),
+    cwd: root,
+    cpus: pinned ? '0' : null,
+    logFile: join(dir, `${name}.log`),
+  });
+  live.add(server);
+  await waitUntilReady(server);
+  const wrk = { url: `${server.url}/v1/events`, script, connections, cpus: pinned ? '1' : null };
+  process.stdout.write(`${name}: warming up ${warmup} s, measuring ${duration} s…\n`);
+  const warm = await runWrk({ ...wrk, durationSeconds: warmup, nonce: `${nonce}${name[0]}w` });
+  const pid = server.child.pid ?? 0;
+  const before = snapshotCpu(pid, cores);
+  const measured = await runWrk({ ...wrk, durationSeconds: duration, nonce: `${nonce}${name[0]}m` });
+  const after = snapshotCpu(pid, cores);
+  const cpu = before === null || after === null ? null : cpuShares(before, after);
+  return { name, warm, measured, cpu, server };
+}
+
+async function stop(server: ServerProcess, signal: NodeJS.Signals): Promise<void> {
+  await stopServer(server, signal);
+  live.delete(server);
+}
+
+async function main(): Promise<number> {
+  const fsType = spawnSync('stat', ['-f', '-c', '%T', dir], { encoding: 'utf8' }).stdout.trim() || '?';
+  console.log(`hookmesh ingest bench: POST /v1/events, ~523 B JSON, unique ids, wrk -t1 -c${connections}`);
+  console.log(`measured ${duration} s after a ${warmup} s warm-up per server; db ${dbUrl} (${fsType})`);
+  console.log(
+    pinned
+      ? 'pinned: server on core 0, wrk on core 1'
+      : 'UNPINNED: taskset or a second core is missing, server and wrk share cores (noisier figures)',
+  );
+
+  const baseline = await bench('baseline', ['--import', 'tsx', 'bench/baseline-server.ts'], {
+    NODE_ENV: 'production',
+  });
+  await stop(baseline.server, 'SIGTERM');
+
+  if (!existsSync(join(root, meshEntry))) {
+    printTable([baseline]);
+    console.log(`\nmesh: SKIPPED, ${meshEntry} does not exist yet`);
+    return 1;
+  }
+
+  let mesh: Run & { server: ServerProcess };
+  try {
+    mesh = await bench('mesh', ['--import', 'tsx', meshEntry], {
+      HOOKMESH_PRODUCER_TOKENS: 'bench:bench-token-0123456789abcdef',
+      HOOKMESH_ADMIN_TOKEN: 'bench-admin-0123456789abcdef',
+      HOOKMESH_ROLE: 'api',
+      NODE_ENV: 'production',
+      DATABASE_URL: dbUrl,
+    });
+  } catch (error) {
+    printTable([baseline]);
+    console.log(`\nmesh: FAILED: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+  // kill -9, as a crash would: whatever was acknowledged must already be committed.
+  await stop(mesh.server, 'SIGKILL');
+
+  printTable([baseline, mesh]);
+  const ratio = mesh.measured.okPerSecond / baseline.measured.okPerSecond;
+  const errors = errorCount(mesh.measured) + errorCount(baseline.measured);
+  const verdict = (met: boolean) => (errors > 0 ? 'not met (the run had errors)' : met ? 'met' : 'not met');
+  console.log(`\nratio (mesh / baseline): ${ratio.toFixed(2)}`);
+  console.log(`goal ratio >= ${GOAL_RATIO.toFixed(2)}: ${verdict(ratio >= GOAL_RATIO)}`);
+  console.log(
+    `goal mesh p99 <= ${GOAL_P99_MS} ms: ${verdict(mesh.measured.p99Ms <= GOAL_P99_MS)} (${mesh.measured.p99Ms.toFixed(2)} ms)`,
+  );
+  if (errorCount(mesh.measured) > 0)
+    console.log(`\nmesh log (tail):\n${tail(mesh.server.logFile).trimEnd()}`);
+
+  return await printDurability(mesh);
+}
+
+async function printDurability(mesh: Run & { server: ServerProcess }): Promise<number> {
+  const db = await checkDatabase(dbUrl);
+  const runs = [mesh.warm, mesh.measured];
+  const accepted = sum(runs.map((r) => r.statuses.s202 + r.statuses.s200));
+  const replays = sum(runs.map((r) => r.statuses.s200));
+  console.log('\ndurability (mesh killed with SIGKILL, then the db file read):');
+  console.log(`  2xx seen by wrk, warm-up + measured: ${accepted} (of which 200 replays: ${replays})`);
+  console.log(`  rows in domain_events:               ${db.domainEvents ?? 'unknown'}`);
+  let lost = false;
+  if (db.domainEvents !== null) {
+    lost = db.domainEvents < accepted;
+    console.log(
+      lost
+        ? `  LOST: ${accepted - db.domainEvents} acknowledged events are not in the database`
+        : '  ok: every acknowledged event is in the database',
+    );
+  }
+  console.log(`  journal_mode: ${db.journalMode ?? 'unknown'} (stored in the file)`);
+  // PRAGMA synchronous is per connection and not stored in the file, so this cannot show the mesh's.
+  console.log(
+    `  synchronous:  ${db.synchronous ?? 'unknown'} (default of a fresh connection, not the mesh's)`,
+  );
+  for (const error of db.errors) console.log(`  query failed: ${error}`);
+  return lost ? 1 : 0;
+}
+
+function printTable(runs: Run[]): void {
+  const rows = [
+    ['name', 'req/s (2xx)', 'p50', 'p99', 'non-2xx', 'socket errors', 'cpu % server/wrk/other'],
+    ...runs.map(({ name, measured: m, cpu }) => [
+      name,
+      m.okPerSecond.toFixed(0),
+      `${m.p50Ms.toFixed(2)} ms`,
+      `${m.p99Ms.toFixed(2)} ms`,
+      String(m.non2xx),
+      formatSocketErrors(m),
+      cpu === null ? '?' : [cpu.server, cpu.wrk, cpu.other].map((x) => x.toFixed(0)).join('/'),
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  const line = (row: string[]) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ');
+  console.log(`\n${rows.map((row) => line(row).trimEnd()).join('\n')}`);
+  const busy = runs.filter((run) => (run.cpu?.other ?? 0) > OTHER_CPU_WARNING);
+  for (const run of busy) {
+    console.log(`WARNING: other processes used ${run.cpu!.other.toFixed(0)}% of a core during ${run.name}`);
+  }
+}
+
+function formatSocketErrors(result: WrkResult): string {
+  if (socketErrorCount(result) === 0) return '0';
+  const { connect, read, write, timeout } = result.socketErrors;
+  return `connect ${connect}, read ${read}, write ${write}, timeout ${timeout}`;
+}
+
+function errorCount(result: WrkResult): number {
+  return result.non2xx + socketErrorCount(result) + result.statuses.other;
+}
+
+function sum(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}
+
+function positiveInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new Error(`${name} must be a positive integer, got ${raw}`);
+  return value;
+}
+
+function canPin(): boolean {
+  if (cores < 2) return false;
+  return spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exit(1);
+  },
+);
