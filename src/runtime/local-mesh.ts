@@ -1,0 +1,142 @@
+import type { Client } from '@libsql/client';
+import { drizzle } from 'drizzle-orm/libsql';
+import type { Clock } from '../core/clock.ts';
+import type { HttpSender } from '../core/http-sender.ts';
+import type { OutboxStore } from '../core/outbox-store.ts';
+import type { MeshDefinitions } from '../core/registry.ts';
+import type { HandlerDefinition } from '../handler/define-handler.ts';
+import { createWebhookApp } from '../handler/webhook-app.ts';
+import { createLibsqlInbox } from '../store/libsql-inbox.ts';
+import { createLibsqlStore } from '../store/libsql-store.ts';
+import * as schema from '../store/schema.ts';
+import { createSqlDeliveryAdminStore } from '../store/sql-delivery-admin-store.ts';
+import type { SqlDriver } from '../store/sql-driver.ts';
+import { createSqlSubscriptionStore } from '../store/sql-subscription-store.ts';
+import { createLocalDispatcher, type LocalDispatcher } from '../transports/local-dispatcher.ts';
+import type { MeshConfig } from './config.ts';
+import { describeError, type Logger } from './log.ts';
+import { createMesh } from './mesh.ts';
+import type { MeshSecrets } from './secrets.ts';
+
+export interface LocalMeshInput {
+  readonly config: MeshConfig;
+  readonly secrets: MeshSecrets;
+  /** The mesh's base URL as handlers and callbacks reach it (the listening address when not configured). */
+  readonly publicUrl: string;
+  readonly database: { readonly client: Client; readonly driver: SqlDriver };
+  readonly definitions: MeshDefinitions;
+  /** Handlers this process serves under `/webhooks/<type>` (the example's billing and notifications). */
+  readonly handlers: readonly HandlerDefinition[];
+  readonly send: HttpSender;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** A name for this process's leases (host, pid, a random part). */
+  readonly owner: string;
+}
+
+export interface LocalMesh {
+  readonly fetch: (request: Request) => Response | Promise<Response>;
+  readonly dispatcher: LocalDispatcher | null;
+  /** Stops dispatching and waits for attempts in flight to be recorded. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The mesh on a libSQL database with the local transport — what Node and Deno both run. The role
+ * decides what this process does: `api` serves the API (and handlers), `dispatcher` only delivers,
+ * `all` does both and wakes its dispatcher the moment an event is accepted.
+ */
+export async function createLocalMesh(input: LocalMeshInput): Promise<LocalMesh> {
+  const { config, secrets, database, clock, log } = input;
+  const base = createLibsqlStore(database.client, database.driver);
+  const db = drizzle(database.client, { schema });
+  const servesApi = config.role !== 'dispatcher';
+  const delivers = config.role !== 'api';
+
+  const dispatcher = delivers
+    ? createLocalDispatcher({
+        store: base,
+        send: input.send,
+        clock,
+        signingKey: secrets.signingKeys.current,
+        owner: input.owner,
+        leaseMs: config.leaseMs,
+        attemptTimeoutMs: config.attemptTimeoutMs,
+        onError: (error) => log('error', 'dispatcher error', describeError(error)),
+        onAttempt: (delivery, record) => {
+          if (record.next !== 'delivered') {
+            log('warn', 'delivery attempt failed', {
+              deliveryId: delivery.id,
+              type: delivery.event.type,
+              attempt: record.number,
+              status: record.status,
+              error: record.error,
+              next: record.next,
+              nextAttemptAt: record.next === 'retrying' ? new Date(record.nextAttemptAt).toISOString() : null,
+            });
+          }
+        },
+      })
+    : null;
+
+  // Accepting an event wakes this process's dispatcher: a due delivery goes out at once instead of
+  // at the next poll.
+  const store: OutboxStore = dispatcher
+    ? {
+        ...base,
+        async appendEvents(events) {
+          const result = await base.appendEvents(events);
+          if (result.ok) dispatcher.nudge();
+          return result;
+        },
+      }
+    : base;
+
+  const { app: api } = await createMesh({
+    definitions: input.definitions,
+    store,
+    subscriptions: createSqlSubscriptionStore({ db, driver: database.driver }),
+    deliveries: createSqlDeliveryAdminStore({ db, driver: database.driver }),
+    urlRules: { requireHttps: config.production, allowPrivateNetwork: config.allowPrivateNetwork },
+    tokens: { producers: secrets.producers, admin: secrets.adminToken },
+    clock,
+    log,
+  });
+
+  const webhooks =
+    servesApi && input.handlers.length > 0
+      ? createWebhookApp({
+          handlers: input.handlers,
+          signingKeys: secrets.signingKeys,
+          inbox: createLibsqlInbox(database.client, database.driver),
+          publicUrl: input.publicUrl,
+          clock,
+          onError: (error, ctx) => log('error', 'handler failed', { ...describeError(error), ...ctx }),
+        })
+      : null;
+  const fetch = (request: Request): Response | Promise<Response> => {
+    if (webhooks && isWebhookPath(request.url)) return webhooks.fetch(request);
+    if (!servesApi && !request.url.endsWith('/healthz')) {
+      return Response.json(
+        { error: 'this process only delivers (HOOKMESH_ROLE=dispatcher)' },
+        { status: 404 },
+      );
+    }
+    return api.fetch(request);
+  };
+  dispatcher?.start();
+
+  return {
+    fetch,
+    dispatcher,
+    async stop() {
+      await dispatcher?.stop();
+    },
+  };
+}
+
+/** `/webhooks/…` without parsing the URL: this runs for every request. */
+function isWebhookPath(url: string): boolean {
+  const path = url.indexOf('/', url.indexOf('//') + 2);
+  return path >= 0 && url.startsWith('/webhooks/', path);
+}
