@@ -126,12 +126,15 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
   };
 
   // One lease query at a time; a request to pump while one runs makes it go round once more.
+  // `active` is set before the first await: a pass that finds nothing to do finishes synchronously.
+  let active = false;
   const pump = (): Promise<void> => {
-    if (pumping) {
+    if (active) {
       again = true;
-      return pumping;
+      return pumping ?? Promise.resolve();
     }
-    pumping = (async () => {
+    active = true;
+    const pass = (async () => {
       try {
         do {
           again = false;
@@ -149,10 +152,12 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
       } catch (error) {
         options.onError?.(error);
       } finally {
+        active = false;
         pumping = null;
       }
     })();
-    return pumping;
+    if (active) pumping = pass;
+    return pass;
   };
 
   return {

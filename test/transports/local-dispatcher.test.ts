@@ -311,3 +311,41 @@ describe('local dispatcher — leases', () => {
     expect(d.attempts[0]!.status).toBe(200);
   });
 });
+
+describe('local dispatcher — running', () => {
+  it('started, it keeps taking work as attempts finish, beyond its concurrency, without waiting for a poll', async () => {
+    await setup(() => ({ status: 200 }));
+    mesh.clock.set(Date.now());
+    const running = createLocalDispatcher({
+      store: mesh.store,
+      send: sender,
+      clock: mesh.clock,
+      signingKey: KEY,
+      owner: 'running',
+      leaseMs: 30_000,
+      attemptTimeoutMs: 5_000,
+      concurrency: 2,
+      // No poll would come in this test's lifetime: only finished attempts can pull more work.
+      pollMs: 3_600_000,
+    });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    server.reply(async () => {
+      await gate;
+      return { status: 200 };
+    });
+    await mesh.post(Array.from({ length: 10 }, (_, i) => orderCreated(`e${i}`)));
+    running.start();
+    // A nudge while every slot is busy (an event accepted meanwhile) must not wedge the pump.
+    while (server.requests.length < 2) await new Promise((r) => setTimeout(r, 5));
+    running.nudge();
+    release();
+    const deadline = Date.now() + 10_000;
+    while (server.requests.length < 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await running.stop();
+    expect(server.requests).toHaveLength(10);
+    expect(await mesh.db.count('attempts')).toBe(10);
+  });
+});
