@@ -13,6 +13,8 @@ export interface MeshConfig {
   readonly allowPrivateNetwork: boolean;
   readonly leaseMs: number;
   readonly attemptTimeoutMs: number;
+  /** Delivered deliveries and handled inbox entries older than this are purged; 0 keeps them. */
+  readonly retentionDays: number;
   readonly qstash: {
     readonly token: string | undefined;
     readonly url: string | undefined;
@@ -75,6 +77,7 @@ export function readConfig(
       allowPrivate === undefined || allowPrivate === '' ? !production : allowPrivate === 'true',
     leaseMs,
     attemptTimeoutMs,
+    retentionDays: integer(env, 'HOOKMESH_RETENTION_DAYS', 7, 0, 3650),
     qstash: {
       token: env.QSTASH_TOKEN || undefined,
       url: env.QSTASH_URL || undefined,

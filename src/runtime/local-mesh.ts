@@ -11,6 +11,7 @@ import { createLibsqlStore } from '../store/libsql-store.ts';
 import * as schema from '../store/schema.ts';
 import { createSqlDeliveryAdminStore } from '../store/sql-delivery-admin-store.ts';
 import type { SqlDriver } from '../store/sql-driver.ts';
+import { createSqlRetention } from '../store/sql-retention.ts';
 import { createSqlSubscriptionStore } from '../store/sql-subscription-store.ts';
 import { createLocalDispatcher, type LocalDispatcher } from '../transports/local-dispatcher.ts';
 import type { MeshConfig } from './config.ts';
@@ -125,11 +126,13 @@ export async function createLocalMesh(input: LocalMeshInput): Promise<LocalMesh>
     return api.fetch(request);
   };
   dispatcher?.start();
+  const retention = delivers && config.retentionDays > 0 ? startRetention(input) : null;
 
   return {
     fetch,
     dispatcher,
     async stop() {
+      retention?.();
       await dispatcher?.stop();
     },
   };
@@ -139,4 +142,34 @@ export async function createLocalMesh(input: LocalMeshInput): Promise<LocalMesh>
 function isWebhookPath(url: string): boolean {
   const path = url.indexOf('/', url.indexOf('//') + 2);
   return path >= 0 && url.startsWith('/webhooks/', path);
+}
+
+const RETENTION_EVERY_MS = 3_600_000;
+
+/** Purges delivered rows past the retention age every hour (bounded batches, oldest first). */
+function startRetention(input: LocalMeshInput): () => void {
+  const retention = createSqlRetention(input.database.driver);
+  const pass = async () => {
+    try {
+      const deliveredBefore = input.clock.now() - input.config.retentionDays * 86_400_000;
+      let purged = 0;
+      for (let round = 0; round < 100; round++) {
+        const result = await retention.purge({ deliveredBefore, limit: 1000 });
+        purged += result.deliveries;
+        if (result.deliveries < 1000) break;
+      }
+      if (purged > 0) input.log('info', 'retention purged delivered deliveries', { purged });
+    } catch (error) {
+      input.log('error', 'retention failed', describeError(error));
+    }
+  };
+  const timer = setInterval(() => void pass(), RETENTION_EVERY_MS);
+  // A mesh that restarts often must still purge: one pass shortly after start, off the hot path.
+  const first = setTimeout(() => void pass(), 10_000);
+  first.unref?.();
+  timer.unref?.();
+  return () => {
+    clearTimeout(first);
+    clearInterval(timer);
+  };
 }
