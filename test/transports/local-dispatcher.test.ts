@@ -1,4 +1,5 @@
 import { Receiver } from '@upstash/qstash';
+import { type CloudEvent, HTTP } from 'cloudevents';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultRetryDelayMs } from '../../src/core/retry-policy.ts';
 import { verifyQStashSignature } from '../../src/core/signature.ts';
@@ -128,6 +129,19 @@ describe('local dispatcher — the wire', () => {
         nowMs: Date.now(),
       }),
     ).toMatchObject({ ok: true });
+
+    // The official CloudEvents SDK reads the delivery as it arrived.
+    const ce = HTTP.toEvent({
+      headers: req.headers as Record<string, string>,
+      body: req.body,
+    }) as CloudEvent<unknown>;
+    expect(ce).toMatchObject({
+      id: posted.integrationEvents[0]!.id,
+      type: 'order.created.v1',
+      source: '/producers/billing',
+      specversion: '1.0',
+      data: { orderId: 'o-e1', customerId: 'c-1', total: 42.5, currency: 'EUR' },
+    });
 
     const d = await deliveryOf('e1');
     expect(d.status).toBe('delivered');
