@@ -1,7 +1,7 @@
 import type { Clock } from './clock.ts';
 
 /** Randomness, injected like time. Fills the array with random bytes. */
-export type RandomSource = (bytes: Uint8Array) => Uint8Array;
+export type RandomSource = (bytes: Uint8Array<ArrayBuffer>) => Uint8Array<ArrayBuffer>;
 
 export const cryptoRandom: RandomSource = (bytes) => crypto.getRandomValues(bytes);
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NewDomainEvent } from '../../src/core/outbox-store.ts';
 import { defineSubscription } from '../../src/core/subscription.ts';
-import { readMigrations } from '../../src/runtime/node.ts';
+import { readMigrations } from '../../src/runtime/migrations.ts';
 import { createLibsqlStore, openLibsql } from '../../src/store/libsql-store.ts';
 import { applyMigrations, type Migration, pendingMigrations } from '../../src/store/migrate.ts';
 import type { SqlDriver, SqlStatement } from '../../src/store/sql-driver.ts';

@@ -8,7 +8,7 @@ import { Hono } from 'hono';
 import { OrderPaidV1 } from '../../src/example/orders.ts';
 import { defineHandler } from '../../src/handler/define-handler.ts';
 import { createWebhookApp } from '../../src/handler/webhook-app.ts';
-import { readMigrations } from '../../src/runtime/node.ts';
+import { readMigrations } from '../../src/runtime/migrations.ts';
 import { createLibsqlInbox } from '../../src/store/libsql-inbox.ts';
 import { openLibsql } from '../../src/store/libsql-store.ts';
 import { applyMigrations } from '../../src/store/migrate.ts';

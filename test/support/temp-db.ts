@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@libsql/client';
-import { readMigrations } from '../../src/runtime/node.ts';
+import { readMigrations } from '../../src/runtime/migrations.ts';
 import { openLibsql } from '../../src/store/libsql-store.ts';
 import { applyMigrations } from '../../src/store/migrate.ts';
 import type { SqlDriver } from '../../src/store/sql-driver.ts';
