@@ -10,6 +10,7 @@ import { createDeliveriesRoutes } from './deliveries-routes.ts';
 import { createEventsRoutes } from './events-routes.ts';
 import { createIngestService } from './ingest.ts';
 import { problem, problemFromError } from './problem.ts';
+import { createQStashCallbackRoutes, type QStashCallbackOptions } from './qstash-callback-routes.ts';
 import { createSubscriptionsRoutes } from './subscriptions-routes.ts';
 
 export interface ApiOptions {
@@ -28,6 +29,8 @@ export interface ApiOptions {
   readonly maxInFlight?: number;
   /** Where unexpected errors go; never given secrets. */
   readonly onError?: (error: unknown) => void;
+  /** The QStash transport runs: mount `POST /v1/qstash/callback` with these keys and its own URL. */
+  readonly qstash?: QStashCallbackOptions;
 }
 
 /**
@@ -82,5 +85,11 @@ export function createApi(options: ApiOptions) {
     '/v1/deliveries',
     createDeliveriesRoutes({ deliveries: options.deliveries, auth, clock: options.clock }),
   );
+  if (options.qstash) {
+    app.route(
+      '/v1/qstash',
+      createQStashCallbackRoutes({ ...options.qstash, store: options.store, clock: options.clock }),
+    );
+  }
   return app;
 }

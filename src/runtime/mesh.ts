@@ -1,4 +1,4 @@
-import { createApi } from '../api/app.ts';
+import { type ApiOptions, createApi } from '../api/app.ts';
 import type { TokenConfig } from '../api/auth.ts';
 import type { Clock } from '../core/clock.ts';
 import type { DeliveryAdminStore } from '../core/delivery-admin-store.ts';
@@ -21,6 +21,8 @@ export interface MeshParts {
   readonly random?: RandomSource;
   readonly log: Logger;
   readonly ready?: () => Promise<boolean>;
+  /** With the QStash transport: where QStash reports outcomes, and the keys its calls are signed with. */
+  readonly qstash?: ApiOptions['qstash'];
 }
 
 /**
@@ -41,6 +43,7 @@ export async function createMesh(parts: MeshParts) {
     clock: parts.clock,
     newId,
     ...(parts.ready ? { ready: parts.ready } : {}),
+    ...(parts.qstash ? { qstash: parts.qstash } : {}),
     onError: (error) => parts.log('error', 'request failed', describeError(error)),
   });
   return { app, registry };

@@ -1,5 +1,5 @@
 import { drizzle } from 'drizzle-orm/libsql';
-import { createApi } from '../../src/api/app.ts';
+import { type ApiOptions, createApi } from '../../src/api/app.ts';
 import { createManualClock } from '../../src/core/clock.ts';
 import type { DeliveryAdminStore } from '../../src/core/delivery-admin-store.ts';
 import { createIdGenerator } from '../../src/core/ids.ts';
@@ -46,6 +46,8 @@ export async function createTestMesh(
     maxBodyBytes?: number;
     /** Rules for API-created subscription URLs; by default development's (http, private network). */
     urlRules?: SubscriptionUrlRules;
+    /** Mounts the QStash callback route (`POST /v1/qstash/callback`). */
+    qstash?: ApiOptions['qstash'];
   } = {},
 ): Promise<TestMesh> {
   const db = await createTempDb();
@@ -75,6 +77,7 @@ export async function createTestMesh(
     },
     ...(options.maxInFlight === undefined ? {} : { maxInFlight: options.maxInFlight }),
     ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
+    ...(options.qstash === undefined ? {} : { qstash: options.qstash }),
   });
   const auth = (token: string | null | undefined): Record<string, string> =>
     token === null ? {} : { authorization: `Bearer ${token ?? PRODUCER_TOKEN}` };

@@ -1,0 +1,142 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import * as v from 'valibot';
+import type { Clock } from '../core/clock.ts';
+import { RESPONSE_EXCERPT_BYTES } from '../core/http-sender.ts';
+import type { CallbackReport, OutboxStore } from '../core/outbox-store.ts';
+import { parseRetryAfter } from '../core/retry-policy.ts';
+import { verifyQStashSignature } from '../core/signature.ts';
+import { problem } from './problem.ts';
+
+export interface QStashCallbackOptions {
+  /** `QSTASH_CURRENT_SIGNING_KEY` / `QSTASH_NEXT_SIGNING_KEY`: QStash signs callbacks like deliveries. */
+  readonly signingKeys: { readonly current: string; readonly next?: string | undefined };
+  /** The exact URL published as `callback` / `failureCallback`: the token's subject must be it. */
+  readonly callbackUrl: string;
+}
+
+export interface QStashCallbackRoutesOptions extends QStashCallbackOptions {
+  readonly store: OutboxStore;
+  readonly clock: Clock;
+}
+
+/**
+ * A callback carries the destination's response and the original message, both base64 (a 1 MB
+ * message is 1.4 MB of it), so the limit is well above the event body limit.
+ */
+export const CALLBACK_MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+const Count = v.pipe(v.number(), v.integer(), v.minValue(0));
+
+/** The fields of QStash's callback body that hookmesh reads; the rest (sourceBody, url, …) is ignored. */
+const CallbackBodySchema = v.object({
+  status: Count,
+  header: v.optional(v.nullable(v.record(v.string(), v.array(v.string())))),
+  body: v.optional(v.nullable(v.string())),
+  retried: Count,
+  maxRetries: Count,
+  sourceMessageId: v.pipe(v.string(), v.minLength(1)),
+  dlqId: v.optional(v.nullable(v.string())),
+});
+
+type CallbackBody = v.InferOutput<typeof CallbackBodySchema>;
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * `POST /v1/qstash/callback`: QStash reports each attempt (callback) and a message's final failure
+ * (failure callback, recognised by its `dlqId`) to this one URL. Signed like a delivery; the body
+ * decides what happens (DESIGN "Transports"). 200 once recorded (also for a repeat), 404 for a
+ * message no delivery knows yet — QStash retries the callback, which covers a callback that
+ * overtakes the write of its message id.
+ * @example app.route('/v1/qstash', createQStashCallbackRoutes({ store, clock, signingKeys, callbackUrl }));
+ */
+export function createQStashCallbackRoutes(options: QStashCallbackRoutesOptions) {
+  const { store, clock } = options;
+
+  return new Hono().post(
+    '/callback',
+    bodyLimit({
+      maxSize: CALLBACK_MAX_BODY_BYTES,
+      onError: (c) =>
+        problem(c, 413, 'payload-too-large', `the body exceeds ${CALLBACK_MAX_BODY_BYTES} bytes`),
+    }),
+    async (c) => {
+      const raw = new Uint8Array(await c.req.arrayBuffer());
+      const now = clock.now();
+      const verified = await verifyQStashSignature({
+        signature: c.req.header('upstash-signature'),
+        body: raw,
+        url: options.callbackUrl,
+        keys: options.signingKeys,
+        nowMs: now,
+      });
+      if (!verified.ok) {
+        return problem(c, 401, 'unauthorized', `the Upstash-Signature is not valid (${verified.reason})`);
+      }
+
+      let json: unknown;
+      try {
+        json = JSON.parse(decoder.decode(raw));
+      } catch {
+        return problem(c, 400, 'malformed-json', 'the callback body is not UTF-8 JSON');
+      }
+      const parsed = v.safeParse(CallbackBodySchema, json);
+      if (!parsed.success) {
+        const issue = parsed.issues[0];
+        const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
+        return problem(c, 400, 'bad-request', `not a QStash callback body: ${path} ${issue.message}`.trim());
+      }
+
+      const outcome = await store.applyCallback(toCallbackReport(parsed.output, now));
+      if (outcome === 'unknown') {
+        return problem(
+          c,
+          404,
+          'not-found',
+          `no delivery has message ${JSON.stringify(parsed.output.sourceMessageId)}`,
+        );
+      }
+      return c.json({ outcome });
+    },
+  );
+}
+
+/**
+ * Reads a callback body into the store's report. QStash reports a timeout or a network error as
+ * status 0 with no answer, recorded as an attempt without a status.
+ */
+function toCallbackReport(body: CallbackBody, now: number): CallbackReport {
+  const header = (name: string) =>
+    Object.entries(body.header ?? {}).find(([key]) => key.toLowerCase() === name)?.[1]?.[0];
+  const answered = body.status > 0;
+  return {
+    messageId: body.sourceMessageId,
+    status: answered ? body.status : null,
+    retried: body.retried,
+    maxRetries: body.maxRetries,
+    nonRetryable: header('upstash-nonretryable-error')?.toLowerCase() === 'true',
+    failure: typeof body.dlqId === 'string' && body.dlqId !== '',
+    at: now,
+    error: answered ? null : 'no answer from the destination (timeout or connection error)',
+    responseExcerpt: toExcerpt(body.body),
+    retryAfterMs: parseRetryAfter(header('retry-after'), now),
+  };
+}
+
+/** The decoded response body, cut to the excerpt size like a local attempt's; null when empty or not base64. */
+function toExcerpt(base64: string | null | undefined): string | null {
+  if (!base64) return null;
+  let binary: string;
+  try {
+    // Whole 4-character groups only: enough for the excerpt, without decoding a large body.
+    binary = atob(base64.slice(0, Math.ceil(RESPONSE_EXCERPT_BYTES / 3) * 4));
+  } catch {
+    return null;
+  }
+  const length = Math.min(binary.length, RESPONSE_EXCERPT_BYTES);
+  const bytes = new Uint8Array(length);
+  for (let i = 0; i < length; i++) bytes[i] = binary.charCodeAt(i);
+  // `stream: true` on a fresh decoder leaves out a character cut in half, as local attempts do.
+  return new TextDecoder().decode(bytes, { stream: true }) || null;
+}

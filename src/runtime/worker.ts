@@ -1,0 +1,311 @@
+import { createClient } from '@libsql/client/web';
+import { Client } from '@upstash/qstash';
+import { drizzle } from 'drizzle-orm/libsql/web';
+import { systemClock } from '../core/clock.ts';
+import type { OutboxStore } from '../core/outbox-store.ts';
+import { createExampleHandlers } from '../example/handlers.ts';
+import { createOrdersMesh } from '../example/orders.ts';
+import type { Inbox } from '../handler/inbox.ts';
+import { createWebhookApp } from '../handler/webhook-app.ts';
+import type { D1Database } from '../store/d1-driver.ts';
+import { openD1 } from '../store/d1-store.ts';
+import { createLibsqlDriver } from '../store/libsql-driver.ts';
+import { createSqlInbox } from '../store/libsql-inbox.ts';
+import { pendingMigrations } from '../store/migrate.ts';
+import * as schema from '../store/schema.ts';
+import { createSqlDeliveryAdminStore } from '../store/sql-delivery-admin-store.ts';
+import type { SqlDriver } from '../store/sql-driver.ts';
+import { createSqlOutboxStore, type OutboxDatabase } from '../store/sql-outbox-store.ts';
+import { createSqlRetention } from '../store/sql-retention.ts';
+import { createSqlSubscriptionStore } from '../store/sql-subscription-store.ts';
+import { createQStashTransport } from '../transports/qstash-transport.ts';
+import { ConfigError, type MeshConfig, readConfig } from './config.ts';
+import { consoleLogger, describeError, type Logger } from './log.ts';
+import { createMesh } from './mesh.ts';
+import { resolveSecrets } from './secrets.ts';
+
+/** The bindings hookmesh reads: `DB` (D1) when bound, and vars/secrets as strings (DESIGN.md). */
+export interface WorkerEnv {
+  readonly DB?: D1Database;
+  readonly [name: string]: unknown;
+}
+
+/** The parts of the Workers `ExecutionContext` and `ScheduledController` used here. */
+export interface WorkerContext {
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+export interface WorkerScheduledEvent {
+  readonly scheduledTime: number;
+  readonly cron: string;
+}
+
+export interface WorkerEntryOptions {
+  /** `migrations/*.sql` names wrangler applies; /healthz answers 503 until all are recorded. */
+  readonly migrations: readonly string[];
+  readonly log?: Logger;
+}
+
+export interface WorkerEntry {
+  fetch(request: Request, env: WorkerEnv, ctx: WorkerContext): Promise<Response>;
+  scheduled(event: WorkerScheduledEvent, env: WorkerEnv, ctx: WorkerContext): Promise<void>;
+}
+
+/** The mesh as one isolate composes it for one `env`. */
+interface WorkerMesh {
+  /** The API, the QStash callback and the example handler routes. */
+  handle(request: Request): Promise<Response>;
+  /** Hands what is due to QStash. */
+  publishDue(): Promise<unknown>;
+  /** The cron's work: the QStash sweep and, hourly, retention. */
+  sweep(event: WorkerScheduledEvent): Promise<void>;
+}
+
+/** Delivered rows older than the retention age go in passes of this many, at most a few per tick. */
+const RETENTION_BATCH = 1000;
+const RETENTION_ROUNDS = 5;
+
+/**
+ * The Cloudflare Worker: the mesh on D1 (`env.DB`) or on libSQL over HTTP (`DATABASE_URL`
+ * `libsql://` / `https://`), with the QStash transport (the default here). The Worker never
+ * migrates — `wrangler d1 migrations apply` does. The mesh is composed on the first request and
+ * kept for the isolate's life, one per `env` object.
+ * @example export default createWorkerEntry({ migrations: ['0000_init.sql'] });
+ */
+export function createWorkerEntry(options: WorkerEntryOptions): WorkerEntry {
+  const log = options.log ?? consoleLogger;
+  const meshes = new WeakMap<object, Promise<WorkerMesh>>();
+
+  const meshFor = (env: WorkerEnv, request: Request | null): Promise<WorkerMesh> => {
+    let mesh = meshes.get(env);
+    if (!mesh) {
+      mesh = composeWorkerMesh(env, request, options.migrations, log);
+      meshes.set(env, mesh);
+      // A failed start (database not migrated yet, a missing secret) is tried again next time.
+      mesh.catch(() => meshes.delete(env));
+    }
+    return mesh;
+  };
+
+  return {
+    async fetch(request, env, ctx) {
+      let mesh: WorkerMesh;
+      try {
+        mesh = await meshFor(env, request);
+      } catch (error) {
+        log('error', 'the mesh could not start', describeError(error));
+        return startFailure(error);
+      }
+      const response = await mesh.handle(request);
+      if (mayHaveAccepted(request, response)) {
+        ctx.waitUntil(
+          mesh.publishDue().catch((error) => log('error', 'publish failed', describeError(error))),
+        );
+      }
+      return response;
+    },
+
+    async scheduled(event, env, ctx) {
+      try {
+        const mesh = await meshFor(env, null);
+        ctx.waitUntil(mesh.sweep(event).catch((error) => log('error', 'sweep failed', describeError(error))));
+      } catch (error) {
+        log('error', 'the mesh could not start', describeError(error));
+        throw error;
+      }
+    },
+  };
+}
+
+async function composeWorkerMesh(
+  env: WorkerEnv,
+  request: Request | null,
+  migrations: readonly string[],
+  log: Logger,
+): Promise<WorkerMesh> {
+  const vars = toVars(env);
+  const config = readConfig(vars, { transport: 'qstash' });
+  if (config.transport !== 'qstash') {
+    throw new ConfigError(
+      'HOOKMESH_TRANSPORT=local runs on Node and Deno; the Worker delivers through QStash',
+    );
+  }
+  // No dev secrets on a Worker (no file to keep them in, and isolates would each make their own).
+  const secrets = resolveSecrets(config, null);
+  // QStash calls back there and the example subscriptions point there. Outside production it may be
+  // left unset: it is then where the Worker was first reached (`wrangler dev`).
+  if (config.production && !vars.HOOKMESH_PUBLIC_URL) {
+    throw new ConfigError('HOOKMESH_PUBLIC_URL is required in production (QStash calls back there)');
+  }
+  const publicUrl = vars.HOOKMESH_PUBLIC_URL || (request ? new URL(request.url).origin : config.publicUrl);
+  if (!config.qstash.token)
+    throw new ConfigError('QSTASH_TOKEN is required: the Worker publishes through QStash');
+  const callbackUrl = `${publicUrl}/v1/qstash/callback`;
+  const database = openWorkerDatabase(env, config);
+  const { db, driver } = database;
+  const clock = systemClock;
+  const store = writesPerRequest(() => createSqlOutboxStore({ db, driver }));
+
+  const expected = migrations.map((name) => ({ name, sql: '' }));
+  let migrated = false;
+  const { app: api } = await createMesh({
+    definitions: createOrdersMesh(publicUrl),
+    store,
+    subscriptions: createSqlSubscriptionStore({ db, driver }),
+    deliveries: createSqlDeliveryAdminStore({ db, driver }),
+    urlRules: { requireHttps: config.production, allowPrivateNetwork: config.allowPrivateNetwork },
+    tokens: { producers: secrets.producers, admin: secrets.adminToken },
+    clock,
+    log,
+    // Ready once wrangler has recorded every migration the bundle knows; remembered once true.
+    ready: async () => {
+      migrated ||= (await pendingMigrations(driver, expected)).length === 0;
+      return migrated;
+    },
+    // QStash reports every attempt here; the signature's subject must be this exact URL.
+    qstash: { signingKeys: secrets.signingKeys, callbackUrl },
+  });
+
+  const transport = createQStashTransport({
+    store,
+    client: new Client({
+      token: config.qstash.token ?? '',
+      // A failed publish is simply due again (with back-off) at the next sweep; retrying inside one
+      // waitUntil would only hold the request's context open.
+      retry: false,
+      ...(config.qstash.url ? { baseUrl: config.qstash.url } : {}),
+    }),
+    callbackUrl,
+    clock,
+    owner: `worker-${crypto.randomUUID()}`,
+    onError: (error) => log('error', 'qstash publish failed', describeError(error)),
+  });
+  const publishDue = () => transport.publishDue();
+
+  let handle: (request: Request) => Promise<Response>;
+  // The example's billing handler posts OrderPaid back to the mesh. Requests to the mesh's own URL
+  // are answered in this isolate: a Worker's subrequest to its own hostname does not reach it.
+  const selfFetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const outgoing = new Request(input, init);
+    return outgoing.url.startsWith(`${publicUrl}/`) ? handle(outgoing) : fetch(outgoing);
+  }) as typeof fetch;
+  const webhooks = createWebhookApp({
+    handlers: createExampleHandlers({
+      meshUrl: publicUrl,
+      producerToken: secrets.producers[0]!.token,
+      fetch: selfFetch,
+      log: (message, fields) => log('info', message, fields),
+    }),
+    signingKeys: secrets.signingKeys,
+    inbox: database.inbox,
+    publicUrl,
+    clock,
+    onError: (error, ctx) => log('error', 'handler failed', { ...describeError(error), ...ctx }),
+  });
+  handle = async (request) => (isWebhookPath(request.url) ? webhooks.fetch(request) : api.fetch(request));
+
+  const retention = createSqlRetention(driver);
+  const sweep = async (event: WorkerScheduledEvent) => {
+    // Whatever the waitUntil after an ingest missed (QStash down, an isolate evicted) goes now.
+    await publishDue();
+    if (config.retentionDays > 0 && new Date(event.scheduledTime).getUTCMinutes() === 0) {
+      const deliveredBefore = clock.now() - config.retentionDays * 86_400_000;
+      for (let round = 0; round < RETENTION_ROUNDS; round++) {
+        const purged = await retention.purge({ deliveredBefore, limit: RETENTION_BATCH });
+        if (purged.deliveries < RETENTION_BATCH) break;
+      }
+    }
+  };
+
+  log('info', 'hookmesh worker composed', {
+    database: env.DB ? 'd1' : 'libsql',
+    transport: config.transport,
+    publicUrl,
+  });
+  return { handle, publishDue, sweep };
+}
+
+interface WorkerDatabase {
+  readonly db: OutboxDatabase;
+  readonly driver: SqlDriver;
+  readonly inbox: Inbox;
+}
+
+function openWorkerDatabase(env: WorkerEnv, config: MeshConfig): WorkerDatabase {
+  if (env.DB) {
+    const parts = openD1(env.DB);
+    return { ...parts, inbox: createSqlInbox(parts) };
+  }
+  if (!/^(libsql|https?):\/\//.test(config.databaseUrl)) {
+    throw new ConfigError(
+      'the Worker needs a D1 binding named DB, or DATABASE_URL set to a libsql:// or https:// URL',
+    );
+  }
+  const client = createClient({
+    url: config.databaseUrl,
+    ...(config.databaseAuthToken ? { authToken: config.databaseAuthToken } : {}),
+  });
+  const driver = createLibsqlDriver(client);
+  const db = drizzle(client, { schema }) as unknown as OutboxDatabase;
+  return { db, driver, inbox: createSqlInbox({ db, driver }) };
+}
+
+/**
+ * Each request's writes in a store of their own. A Worker runs every request in its own I/O
+ * context, and what a request started may be cancelled once it has answered; group commit lets
+ * one caller's commit carry writes that others queued meanwhile, which in an isolate would put
+ * request B's write in request A's context. A store per call costs a few closures (the database
+ * handles are shared) and keeps every write in the request that asked for it.
+ */
+function writesPerRequest(open: () => OutboxStore): OutboxStore {
+  const shared = open();
+  return {
+    ...shared,
+    appendEvents: (events) => open().appendEvents(events),
+    recordAttempts: (records) => open().recordAttempts(records),
+  };
+}
+
+/** Worker vars and secrets are strings; bindings (D1, services) are objects and are left out. */
+function toVars(env: WorkerEnv): Record<string, string | undefined> {
+  const vars: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(env)) if (typeof value === 'string') vars[name] = value;
+  return vars;
+}
+
+/**
+ * Something new may be due for publishing: an accepted POST /v1/events, a replay (POST
+ * /v1/deliveries/…/retry), or a handler run (the example's handlers post events in-process).
+ */
+function mayHaveAccepted(request: Request, response: Response): boolean {
+  if (request.method !== 'POST') return false;
+  if (isWebhookPath(request.url)) return response.ok;
+  const path = pathOf(request.url);
+  return response.status === 202 && (path === '/v1/events' || path.startsWith('/v1/deliveries/'));
+}
+
+function startFailure(error: unknown): Response {
+  // Configuration messages name variables, never their values; anything else stays in the log.
+  const detail = error instanceof ConfigError ? error.message : 'the mesh could not start; see the logs';
+  const body = {
+    type: 'urn:hookmesh:problem:unavailable',
+    title: 'Service unavailable',
+    status: 503,
+    detail,
+  };
+  return new Response(JSON.stringify(body), {
+    status: 503,
+    headers: { 'content-type': 'application/problem+json', 'retry-after': '5' },
+  });
+}
+
+function pathOf(url: string): string {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  if (start < 0) return '/';
+  const end = url.slice(start).search(/[?#]/);
+  return end < 0 ? url.slice(start) : url.slice(start, start + end);
+}
+
+function isWebhookPath(url: string): boolean {
+  return pathOf(url).startsWith('/webhooks/');
+}

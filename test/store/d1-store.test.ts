@@ -1,0 +1,264 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { NewDomainEvent } from '../../src/core/outbox-store.ts';
+import { defineSubscription } from '../../src/core/subscription.ts';
+import { readMigrations } from '../../src/runtime/migrations.ts';
+import { createD1Driver, type D1Database } from '../../src/store/d1-driver.ts';
+import {
+  createD1DeliveryAdminStore,
+  createD1Inbox,
+  createD1Store,
+  createD1SubscriptionStore,
+  openD1,
+} from '../../src/store/d1-store.ts';
+import { applyMigrations, type Migration, pendingMigrations } from '../../src/store/migrate.ts';
+import type { SqlDriver } from '../../src/store/sql-driver.ts';
+import { describeInboxContract } from '../handler/inbox.contract.ts';
+import { applyD1Migrations, countRows, createD1Miniflare, dropAllTables, getD1 } from '../support/d1.ts';
+import { describeOutboxStoreContract } from './outbox-store.contract.ts';
+
+// D1 as miniflare runs it (workerd's D1 on a local SQLite file), reached from Node. One Miniflare
+// serves the whole file; each test starts from an emptied, freshly migrated database.
+
+const mf = createD1Miniflare(['DB', 'WRANGLER_WAY']);
+let d1: D1Database;
+
+beforeAll(async () => {
+  d1 = await getD1(mf, 'DB');
+});
+
+afterAll(async () => {
+  await mf.dispose();
+});
+
+async function freshD1(): Promise<D1Database> {
+  d1 ??= await getD1(mf, 'DB');
+  await dropAllTables(d1);
+  await applyD1Migrations(d1);
+  return d1;
+}
+
+describeOutboxStoreContract('D1 (miniflare)', async () => {
+  const db = await freshD1();
+  return { store: createD1Store(db), count: (table) => countRows(db, table), dispose: async () => {} };
+});
+
+describeInboxContract('D1 (miniflare)', async () => {
+  const db = await freshD1();
+  return { inbox: createD1Inbox(db), dispose: async () => {} };
+});
+
+const MIGRATIONS = readMigrations();
+const MIGRATION_NAMES = MIGRATIONS.map((m) => m.name);
+const RECEIVED_AT = Date.UTC(2026, 0, 15);
+
+function event(id: string, integrationTypes: readonly string[] = ['order.created.v1']): NewDomainEvent {
+  return {
+    id,
+    type: 'OrderCreated',
+    source: 'billing',
+    data: '{"order":{"id":"o-1"}}',
+    occurredAt: null,
+    metadata: null,
+    traceparent: null,
+    receivedAt: RECEIVED_AT,
+    integrationEvents: integrationTypes.map((type, n) => ({
+      id: `${id}/ie${n}`,
+      type,
+      source: '/producers/billing',
+      time: '2026-01-15T00:00:00Z',
+      data: '{}',
+    })),
+  };
+}
+
+/**
+ * Applies a migration file as `wrangler d1 migrations apply` does: the whole file with the
+ * `d1_migrations` INSERT appended, cut at its `;`s, sent as one `d1.batch`. (wrangler's splitter
+ * also skips `;` inside quotes, comments and BEGIN…END; generated migrations have none.)
+ */
+async function applyLikeWrangler(db: D1Database, migrations: readonly Migration[]): Promise<void> {
+  await db.exec(
+    'CREATE TABLE IF NOT EXISTS d1_migrations( id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL );',
+  );
+  for (const migration of migrations) {
+    const text = `${migration.sql}\nINSERT INTO d1_migrations (name) values ('${migration.name}');\n`;
+    const statements = text
+      .split(/;\s*(?:\n|$)/)
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
+    await db.batch(statements.map((s) => db.prepare(s)));
+  }
+}
+
+/** The schema, with whitespace runs made one space (wrangler indents its d1_migrations DDL otherwise). */
+async function schemaOf(db: D1Database): Promise<unknown[]> {
+  const rows = await createD1Driver(db).query(
+    "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE '_cf_%' ORDER BY type, name",
+  );
+  return rows.map((r) => ({ ...r, sql: typeof r.sql === 'string' ? r.sql.replace(/\s+/g, ' ') : r.sql }));
+}
+
+describe('D1', () => {
+  let driver: SqlDriver;
+
+  beforeEach(async () => {
+    driver = createD1Driver(await freshD1());
+  });
+
+  describe('migrations', () => {
+    it('records every applied migration in d1_migrations, as wrangler does', async () => {
+      const rows = await driver.query('SELECT id, name, applied_at FROM d1_migrations ORDER BY id');
+      expect(rows.map((r) => r.name)).toEqual(MIGRATION_NAMES);
+      for (const r of rows) {
+        expect(r.id).toEqual(expect.any(Number));
+        expect(r.applied_at).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+      }
+      expect(await pendingMigrations(driver, MIGRATIONS)).toEqual([]);
+      expect(await applyD1Migrations(d1)).toEqual([]);
+    });
+
+    it("gives the same database as wrangler's procedure (whole file, cut at `;`)", async () => {
+      const other = await getD1(mf, 'WRANGLER_WAY');
+      await dropAllTables(other);
+      await applyLikeWrangler(other, MIGRATIONS);
+
+      expect(await schemaOf(other)).toEqual(await schemaOf(d1));
+      expect(await createD1Driver(other).query('SELECT id, name FROM d1_migrations ORDER BY id')).toEqual(
+        await driver.query('SELECT id, name FROM d1_migrations ORDER BY id'),
+      );
+      // …and hookmesh sees a wrangler-migrated database as fully migrated.
+      expect(await pendingMigrations(createD1Driver(other), MIGRATIONS)).toEqual([]);
+      expect(await applyMigrations(createD1Driver(other), MIGRATIONS)).toEqual([]);
+    });
+
+    it('rolls a failing migration back whole and records nothing of it', async () => {
+      const broken: Migration = {
+        name: '9999_broken.sql',
+        sql: 'CREATE TABLE half_done (id text);\n--> statement-breakpoint\nCREATE TABLE oops (;',
+      };
+
+      await expect(applyD1Migrations(d1, [...MIGRATIONS, broken])).rejects.toThrow(/syntax error/);
+
+      const tables = await driver.query("SELECT name FROM sqlite_master WHERE name = 'half_done'");
+      expect(tables).toEqual([]);
+      expect(await pendingMigrations(driver, [...MIGRATIONS, broken])).toEqual(['9999_broken.sql']);
+    });
+  });
+
+  describe('driver', () => {
+    it('binds at most 100 parameters per statement', async () => {
+      const select = (n: number) =>
+        driver.query(`SELECT ${Array.from({ length: n }, () => '?').join(', ')}`, Array(n).fill(1));
+      expect(driver.maxParams).toBe(100);
+      await expect(select(100)).resolves.toHaveLength(1);
+      await expect(select(101)).rejects.toThrow(/too many SQL variables/);
+    });
+
+    it('runs a batch atomically and reports the rows each statement changed', async () => {
+      const insert = (id: string) => ({
+        sql: "INSERT INTO inbox (handler, event_id, status, started_at) VALUES ('h', ?, 'done', 0)",
+        args: [id],
+      });
+      expect(
+        await driver.batch([
+          insert('a'),
+          insert('b'),
+          { sql: "UPDATE inbox SET finished_at = 1 WHERE handler = 'h'", args: [] },
+          { sql: "DELETE FROM inbox WHERE event_id = 'nope'", args: [] },
+        ]),
+      ).toEqual([1, 1, 2, 0]);
+
+      const failing = driver.batch([insert('c'), insert('a')]);
+
+      await expect(failing).rejects.toThrow(/UNIQUE constraint failed/);
+      expect(driver.isConstraintError(await failing.catch((e: unknown) => e))).toBe(true);
+      expect(await countRows(d1, 'inbox')).toBe(2);
+    });
+
+    it('treats an empty batch as nothing to do (D1 itself refuses one)', async () => {
+      expect(await driver.batch([])).toEqual([]);
+      await expect(d1.batch([])).rejects.toThrow(/No SQL statements/);
+    });
+
+    it('tells a UNIQUE / PRIMARY KEY conflict from other failures', async () => {
+      const error = async (sql: string) => driver.query(sql).catch((e: unknown) => e);
+      await driver.query("INSERT INTO subscriptions VALUES ('s', 't', 'u', 1, NULL, 'code', 0, 0, NULL)");
+
+      expect(
+        driver.isConstraintError(
+          await error("INSERT INTO subscriptions VALUES ('s', 't', 'u', 1, NULL, 'code', 0, 0, NULL)"),
+        ),
+      ).toBe(true);
+      expect(driver.isConstraintError(await error('SELECT * FROM no_such_table'))).toBe(false);
+      expect(driver.isConstraintError(await error('INSERT INTO subscriptions (id) VALUES (1)'))).toBe(false);
+      expect(driver.isConstraintError(new Error('disk I/O error'))).toBe(false);
+    });
+
+    it('enforces foreign keys (libSQL does not by default)', async () => {
+      expect(await driver.query('PRAGMA foreign_keys')).toEqual([{ foreign_keys: 1 }]);
+      await expect(
+        driver.query(
+          "INSERT INTO integration_events VALUES ('ie', 'no-such-event', 0, 't.v1', 's', 't', '{}')",
+        ),
+      ).rejects.toThrow(/FOREIGN KEY constraint failed/);
+    });
+  });
+
+  describe('store', () => {
+    it('reads an event with more deliveries than one statement may bind', async () => {
+      const store = createD1Store(d1);
+      const subscriptions = [
+        defineSubscription('order.created.v1', 'https://a.example.com/', { id: 'sub-a' }),
+        defineSubscription('order.*', 'https://b.example.com/', { id: 'sub-b' }),
+      ];
+      await store.syncCodeSubscriptions(subscriptions, 1);
+      const big = event(
+        'evt-wide',
+        Array.from({ length: 130 }, () => 'order.created.v1'),
+      );
+
+      expect(await store.appendEvents([big])).toEqual({ ok: true });
+
+      const view = await store.getEvent('evt-wide');
+      expect(view?.integrationEvents).toHaveLength(130);
+      expect(view?.integrationEvents.map((ie) => ie.id)).toEqual(big.integrationEvents.map((ie) => ie.id));
+      expect(view?.integrationEvents.every((ie) => ie.deliveries.length === 2)).toBe(true);
+      const [found] = await store.findEvents(['evt-wide']);
+      expect(found?.integrationEvents).toHaveLength(130);
+    });
+
+    it('runs the subscription and delivery admin stores', async () => {
+      const parts = openD1(d1);
+      const store = createD1Store(parts);
+      const subscriptions = createD1SubscriptionStore(parts);
+      const deliveries = createD1DeliveryAdminStore(parts);
+      const created = await subscriptions.createSubscription({
+        id: 'sub-api',
+        type: 'order.*',
+        url: 'https://hooks.example.com/',
+        retries: 3,
+        retryDelay: null,
+        now: 10,
+      });
+      expect(created).toMatchObject({ id: 'sub-api', origin: 'api', retries: 3 });
+      expect(await subscriptions.updateSubscription('sub-api', { retries: 5 }, 11)).toMatchObject({
+        retries: 5,
+        updatedAt: 11,
+      });
+      await store.appendEvents([event('evt-1'), event('evt-2')]);
+
+      const listed = await deliveries.listDeliveries({ limit: 10, type: 'order.*' });
+      expect(listed.map((d) => [d.eventId, d.status])).toEqual(
+        expect.arrayContaining([
+          ['evt-1', 'pending'],
+          ['evt-2', 'pending'],
+        ]),
+      );
+      await driver.query("UPDATE deliveries SET status = 'dead'");
+      expect(await deliveries.replayDeliveries({ status: 'dead', type: 'order.created.v1' }, 20)).toBe(2);
+      expect(await deliveries.replayDeliveries({ status: 'dead' }, 21)).toBe(0);
+      expect(await subscriptions.deleteSubscription('sub-api', 30)).toBe(true);
+      expect(await subscriptions.listSubscriptions()).toEqual([]);
+    });
+  });
+});

@@ -1,0 +1,299 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Miniflare } from 'miniflare';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toDeliveryRequest } from '../../src/core/delivery-request.ts';
+import type { D1Database } from '../../src/store/d1-driver.ts';
+import { buildWorker, type WorkerBundle } from '../../worker/build.ts';
+import { applyD1Migrations, COMPATIBILITY_DATE, countRows, getD1 } from '../support/d1.ts';
+
+// The bundle `npm run build:worker` makes, run by workerd (miniflare) with a D1 database that
+// wrangler's procedure migrated beforehand — the Worker itself never migrates.
+
+const PUBLIC_URL = 'https://hookmesh.example.com';
+const PRODUCER_TOKEN = 'billing-token-0123456789abcdef';
+const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
+const SIGNING_KEY = 'sig_current_7kYjw48mhY7kAjqNGcy6cr29RJ6r';
+
+const BINDINGS = {
+  NODE_ENV: 'production',
+  HOOKMESH_PUBLIC_URL: PUBLIC_URL,
+  HOOKMESH_TRANSPORT: 'qstash',
+  HOOKMESH_PRODUCER_TOKENS: `billing:${PRODUCER_TOKEN}`,
+  HOOKMESH_ADMIN_TOKEN: ADMIN_TOKEN,
+  QSTASH_TOKEN: 'qstash-token-for-tests',
+  // Nothing listens there: these tests are about the API in workerd; publishes fail and stay due (test/worker/worker-qstash.test.ts covers QStash).
+  QSTASH_URL: 'http://127.0.0.1:9',
+  QSTASH_CURRENT_SIGNING_KEY: SIGNING_KEY,
+  QSTASH_NEXT_SIGNING_KEY: 'sig_next_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs',
+};
+
+function startWorker(bundle: WorkerBundle, persist: string | false): Miniflare {
+  return new Miniflare({
+    // An explicit module list, as wrangler hands a bundle to workerd (see TOOLCHAIN.md).
+    modules: [{ type: 'ESModule', path: bundle.path }],
+    // Module names are paths relative to this root; a bundle outside the cwd needs its own.
+    modulesRoot: dirname(bundle.path),
+    compatibilityDate: COMPATIBILITY_DATE,
+    d1Databases: { DB: 'hookmesh' },
+    d1Persist: persist,
+    bindings: BINDINGS,
+  });
+}
+
+interface ScheduledFetcher {
+  scheduled(options: { cron: string; scheduledTime: Date }): Promise<{ outcome: string }>;
+}
+
+const orderCreated = (id: string) => ({
+  id,
+  type: 'OrderCreated',
+  data: { order: { id: `o-${id}`, customerId: 'c-1', total: 42.5, currency: 'EUR' } },
+});
+
+describe('the Worker bundle in workerd (miniflare, D1)', () => {
+  let dir: string;
+  let bundle: WorkerBundle;
+  let mf: Miniflare;
+  let d1: D1Database;
+
+  const post = (body: unknown, token: string | null = PRODUCER_TOKEN) =>
+    mf.dispatchFetch(`${PUBLIC_URL}/v1/events`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+      },
+      body: JSON.stringify(body),
+    });
+  const get = (path: string, token = PRODUCER_TOKEN) =>
+    mf.dispatchFetch(`${PUBLIC_URL}${path}`, { headers: { authorization: `Bearer ${token}` } });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hookmesh-worker-'));
+    const built = performance.now();
+    bundle = await buildWorker({ outfile: join(dir, 'worker.js') });
+    const buildMs = performance.now() - built;
+
+    // Migrate first, in a Miniflare of its own over the same persisted D1, as `wrangler d1
+    // migrations apply` would before a deploy; the measured start below then finds it ready.
+    const migrator = new Miniflare({
+      modules: true,
+      script: 'export default { fetch() { return new Response(null) } }',
+      compatibilityDate: COMPATIBILITY_DATE,
+      d1Databases: { DB: 'hookmesh' },
+      d1Persist: join(dir, 'd1'),
+    });
+    await applyD1Migrations(await getD1(migrator));
+    await migrator.dispose();
+
+    const started = performance.now();
+    mf = startWorker(bundle, join(dir, 'd1'));
+    await mf.ready;
+    const ready = performance.now();
+    const first = await mf.dispatchFetch(`${PUBLIC_URL}/healthz`);
+    const answered = performance.now();
+    expect(first.status).toBe(200);
+    await first.arrayBuffer();
+    const warmStart = performance.now();
+    await (await mf.dispatchFetch(`${PUBLIC_URL}/healthz`)).arrayBuffer();
+    const warm = performance.now() - warmStart;
+    d1 = await getD1(mf);
+
+    const ms = (n: number) => `${n.toFixed(0)} ms`;
+    console.log(
+      [
+        `worker bundle: ${(bundle.bytes / 1024).toFixed(1)} KiB, gzip ${(bundle.gzipBytes / 1024).toFixed(1)} KiB (built in ${ms(buildMs)})`,
+        `cold start, new Miniflare → first /healthz answer: ${ms(answered - started)}`,
+        `  of which workerd start (mf.ready): ${ms(ready - started)}; first request (composes the mesh): ${ms(answered - ready)}`,
+        `warm /healthz: ${warm.toFixed(1)} ms`,
+      ].join('\n'),
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await mf?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers /healthz once the database is migrated', async () => {
+    const res = await mf.dispatchFetch(`${PUBLIC_URL}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok' });
+  });
+
+  it('accepts an event (202), writes it to D1, shows it, and answers a repeat with 200', async () => {
+    const res = await post(orderCreated('evt-1'));
+    expect(res.status).toBe(202);
+    const accepted = (await res.json()) as { id: string; integrationEvents: { id: string; type: string }[] };
+    expect(accepted).toMatchObject({ id: 'evt-1', integrationEvents: [{ type: 'order.created.v1' }] });
+    expect(await countRows(d1, 'domain_events')).toBe(1);
+    expect(await countRows(d1, 'integration_events')).toBe(1);
+    expect(await countRows(d1, 'deliveries')).toBe(1);
+
+    const shown = await get('/v1/events/evt-1');
+    expect(shown.status).toBe(200);
+    expect(await shown.json()).toMatchObject({
+      id: 'evt-1',
+      type: 'OrderCreated',
+      source: 'billing',
+      integrationEvents: [
+        {
+          id: accepted.integrationEvents[0]!.id,
+          type: 'order.created.v1',
+          deliveries: [
+            {
+              subscriptionId: 'example-billing',
+              url: `${PUBLIC_URL}/webhooks/order.created.v1`,
+              status: 'pending',
+              attempts: [],
+            },
+          ],
+        },
+      ],
+    });
+
+    const again = await post(orderCreated('evt-1'));
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual(accepted);
+    expect(await countRows(d1, 'domain_events')).toBe(1);
+  });
+
+  it('refuses a request without a token (401)', async () => {
+    const res = await post(orderCreated('evt-anon'), null);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    await res.arrayBuffer();
+    expect((await d1.prepare("SELECT id FROM domain_events WHERE id = 'evt-anon'").all()).results).toEqual(
+      [],
+    );
+  });
+
+  it('keeps simultaneous requests apart: each new event in, exactly one copy of a raced id', async () => {
+    const fresh = await Promise.all(Array.from({ length: 20 }, (_, i) => post(orderCreated(`par-${i}`))));
+    const raced = await Promise.all(Array.from({ length: 10 }, () => post(orderCreated('evt-raced'))));
+
+    expect(fresh.map((r) => r.status)).toEqual(Array(20).fill(202));
+    expect(raced.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 200, 202]);
+    await Promise.all([...fresh, ...raced].map((r) => r.arrayBuffer()));
+    const rows = await d1
+      .prepare("SELECT count(*) AS n FROM domain_events WHERE id LIKE 'par-%' OR id = 'evt-raced'")
+      .all<{ n: number }>();
+    expect(rows.results?.[0]?.n).toBe(21);
+  });
+
+  it("runs the example's billing handler, which posts OrderPaid back to the mesh in-process", async () => {
+    const url = `${PUBLIC_URL}/webhooks/order.created.v1`;
+    const req = await toDeliveryRequest({
+      url,
+      event: {
+        id: 'ie-handler-1',
+        type: 'order.created.v1',
+        source: '/producers/billing',
+        time: '2026-04-26T10:00:00.000Z',
+        data: JSON.stringify({ orderId: 'o-9', customerId: 'c-9', total: 12, currency: 'EUR' }),
+      },
+      traceparent: null,
+      retried: 0,
+      messageId: 'msg-1',
+      signingKey: SIGNING_KEY,
+      nowMs: Date.now(),
+    });
+
+    const res = await mf.dispatchFetch(url, { method: 'POST', headers: req.headers, body: req.body });
+
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    const paid = await get('/v1/events/paid-ie-handler-1');
+    expect(paid.status).toBe(200);
+    expect(await paid.json()).toMatchObject({
+      type: 'OrderPaid',
+      data: { orderId: 'o-9', amount: 12, paidAt: '2026-04-26T10:00:00.000Z' },
+      integrationEvents: [{ type: 'order.paid.v1' }],
+    });
+    expect(
+      (await d1.prepare("SELECT status FROM inbox WHERE event_id = 'ie-handler-1'").all()).results,
+    ).toEqual([{ status: 'done' }]);
+  });
+
+  it('refuses an unsigned delivery to a handler route (401)', async () => {
+    const res = await mf.dispatchFetch(`${PUBLIC_URL}/webhooks/order.created.v1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'ce-id': 'ie-forged' },
+      body: '{}',
+    });
+    expect(res.status).toBe(401);
+    await res.arrayBuffer();
+  });
+
+  it('runs the cron handler', async () => {
+    // miniflare types its Fetcher with @cloudflare/workers-types, which is not installed here.
+    const worker = (await mf.getWorker()) as unknown as ScheduledFetcher;
+    const result = await worker.scheduled({ cron: '* * * * *', scheduledTime: new Date() });
+    expect(result.outcome).toBe('ok');
+  });
+});
+
+describe('the Worker before wrangler migrated its database', () => {
+  let dir: string;
+  let bundle: WorkerBundle;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hookmesh-worker-'));
+    bundle = await buildWorker({ outfile: join(dir, 'worker.js') });
+  }, 60_000);
+
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('never migrates: 503 until every migration is recorded in d1_migrations, then 200', async () => {
+    const mf = startWorker(bundle, false);
+    const healthz = async () => {
+      const res = await mf.dispatchFetch(`${PUBLIC_URL}/healthz`);
+      return { status: res.status, body: (await res.json()) as { detail?: string } };
+    };
+    try {
+      const d1 = await getD1(mf);
+      const tables = () =>
+        d1.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%'").all();
+
+      expect((await healthz()).status).toBe(503);
+      expect((await tables()).results).toEqual([]);
+
+      // The tables are there, but the record of a migration is not (as if wrangler were midway).
+      await applyD1Migrations(d1);
+      const [first] = (await d1.prepare('SELECT name FROM d1_migrations ORDER BY id').all<{ name: string }>())
+        .results!;
+      await d1.prepare('DELETE FROM d1_migrations WHERE name = ?').bind(first!.name).all();
+      expect(await healthz()).toMatchObject({
+        status: 503,
+        body: { detail: 'migrations are not applied yet' },
+      });
+
+      await d1.prepare('INSERT INTO d1_migrations (name) VALUES (?)').bind(first!.name).all();
+      expect((await healthz()).status).toBe(200);
+    } finally {
+      await mf.dispose();
+    }
+  });
+
+  it('refuses to start without a D1 binding or a libSQL URL it can reach over HTTP', async () => {
+    const mf = new Miniflare({
+      modules: [{ type: 'ESModule', path: bundle.path }],
+      modulesRoot: dirname(bundle.path),
+      compatibilityDate: COMPATIBILITY_DATE,
+      bindings: { ...BINDINGS, DATABASE_URL: 'file:./data/hookmesh.db' },
+    });
+    try {
+      const res = await mf.dispatchFetch(`${PUBLIC_URL}/v1/events/evt-1`, {
+        headers: { authorization: `Bearer ${PRODUCER_TOKEN}` },
+      });
+      expect(res.status).toBe(503);
+      expect(await res.json()).toMatchObject({ detail: expect.stringMatching(/D1 binding named DB/) });
+    } finally {
+      await mf.dispose();
+    }
+  });
+});
