@@ -11,7 +11,9 @@ import { eventually, freePort, type Proc, waitForOutput } from '../support/proce
 // OrderCreated → billing → OrderPaid → notifications, all over loopback HTTP.
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const DENO = join(ROOT, 'node_modules', '.bin', 'deno');
+// The binary itself, not `.bin/deno`: without its install script (npm here runs none) that is a
+// Node shim which runs deno as a child and would take the test's SIGTERM in its place.
+const DENO = join(ROOT, 'node_modules', 'deno', process.platform === 'win32' ? 'deno.exe' : 'deno');
 /** What `npm run start:deno` passes, plus the two flags that forbid any download. */
 const DENO_ARGS = [
   'run',
