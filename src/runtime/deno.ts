@@ -1,13 +1,6 @@
-import { systemClock } from '../core/clock.ts';
-import type { MeshDefinitions } from '../core/registry.ts';
-import { createOrdersMesh } from '../example/orders.ts';
-import type { HandlerDefinition } from '../handler/define-handler.ts';
 import { createFetchSender } from '../transports/fetch-sender.ts';
-import { type MeshConfig, readConfig } from './config.ts';
-import { createLocalMesh } from './local-mesh.ts';
-import { consoleLogger, describeError, type Logger } from './log.ts';
-import type { MeshSecrets } from './secrets.ts';
-import { exampleHandlers, loadSecrets, openMigratedDatabase, printDevBanner, redactUrl } from './startup.ts';
+import { consoleLogger, describeError } from './log.ts';
+import { type LocalEntryOptions, type RunningMesh, startLocalEntry, toOrigin } from './startup.ts';
 
 /**
  * The few Deno APIs the Deno entry uses. Declared here rather than through `@types/deno` so the
@@ -32,23 +25,8 @@ export interface DenoApi {
 
 declare const Deno: DenoApi;
 
-export interface DenoMesh {
-  readonly url: string;
-  readonly config: MeshConfig;
-  close(): Promise<void>;
-}
-
-export interface DenoMeshOptions {
-  readonly log?: Logger;
-  /** The app's definitions; the example orders app by default. */
-  readonly definitions?: (config: MeshConfig, publicUrl: string) => MeshDefinitions;
-  /** Handlers served by this process; the example's billing and notifications by default. */
-  readonly handlers?: (deps: {
-    publicUrl: string;
-    secrets: MeshSecrets;
-    log: Logger;
-  }) => readonly HandlerDefinition[];
-}
+export type DenoMesh = RunningMesh;
+export type DenoMeshOptions = LocalEntryOptions;
 
 /**
  * Starts the mesh on Deno — what `startNodeMesh` does on Node: libSQL (a file by default) with
@@ -56,76 +34,39 @@ export interface DenoMeshOptions {
  * handlers, as `HOOKMESH_ROLE` says.
  * @example const mesh = await startDenoMesh(Deno.env.toObject());
  */
-export async function startDenoMesh(
+export function startDenoMesh(
   env: Readonly<Record<string, string | undefined>>,
   options: DenoMeshOptions = {},
 ): Promise<DenoMesh> {
   const log = options.log ?? consoleLogger;
-  const config = readConfig(env, { transport: 'local' });
-  if (config.transport !== 'local') {
-    log(
-      'warn',
-      'HOOKMESH_TRANSPORT=qstash runs on the Worker entry; Deno delivers with the local dispatcher',
-    );
-  }
-  const secrets = loadSecrets(config);
-  const database = await openMigratedDatabase(config, log);
-
-  // Listen first: with PORT=0 the public URL (which handlers and callbacks use) is known only then.
-  let handle: (request: Request) => Response | Promise<Response> = () =>
-    new Response('starting', { status: 503, headers: { 'retry-after': '1' } });
-  let address: { hostname: string; port: number } | undefined;
-  // Deno.serve binds before it returns (and throws if it cannot); onListen reports the address.
-  const server = Deno.serve(
+  return startLocalEntry(
     {
-      port: config.port,
-      hostname: config.host,
-      onListen: (addr) => {
-        address = addr;
+      name: 'Deno',
+      processName: `${Deno.hostname()}-${Deno.pid}`,
+      async listen({ port, hostname }, handle) {
+        let address: { hostname: string; port: number } | undefined;
+        // Deno.serve binds before it returns (and throws if it cannot); onListen reports the address.
+        const server = Deno.serve(
+          {
+            port,
+            hostname,
+            onListen: (addr) => {
+              address = addr;
+            },
+            onError: (error) => {
+              log('error', 'request failed', describeError(error));
+              return new Response('internal error', { status: 500 });
+            },
+          },
+          handle,
+        );
+        if (!address) throw new Error('Deno.serve returned without reporting its address');
+        // shutdown: stops accepting and lets requests in flight finish.
+        return { url: toOrigin(address.hostname, address.port), close: () => server.shutdown() };
       },
-      onError: (error) => {
-        log('error', 'request failed', describeError(error));
-        return new Response('internal error', { status: 500 });
-      },
+      createSender: (allowPrivateNetwork) => createFetchSender({ allowPrivateNetwork }),
     },
-    (request) => handle(request),
+    env,
+    { ...options, log },
   );
-  if (!address) throw new Error('Deno.serve returned without reporting its address');
-  const url = `http://${address.hostname.includes(':') ? `[${address.hostname}]` : address.hostname}:${address.port}`;
-  const publicUrl = env.HOOKMESH_PUBLIC_URL ? config.publicUrl : url;
-
-  const mesh = await createLocalMesh({
-    config,
-    secrets,
-    publicUrl,
-    database,
-    definitions: (options.definitions ?? ((_, base) => createOrdersMesh(base)))(config, publicUrl),
-    handlers: (options.handlers ?? exampleHandlers)({ publicUrl, secrets, log }),
-    send: createFetchSender({ allowPrivateNetwork: config.allowPrivateNetwork }),
-    clock: systemClock,
-    log,
-    owner: `${Deno.hostname()}-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`,
-  });
-  handle = mesh.fetch;
-
-  log('info', 'hookmesh listening', {
-    url,
-    publicUrl,
-    role: config.role,
-    transport: 'local',
-    runtime: 'deno',
-    database: redactUrl(config.databaseUrl),
-  });
-  if (!config.production) printDevBanner(url, secrets, 'Deno');
-
-  return {
-    url,
-    config,
-    async close() {
-      // Stops accepting, lets requests in flight finish, then the dispatcher records its attempts.
-      await server.shutdown();
-      await mesh.stop();
-      database.client.close();
-    },
-  };
 }

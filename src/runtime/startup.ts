@@ -1,11 +1,17 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { systemClock } from '../core/clock.ts';
+import type { HttpSender } from '../core/http-sender.ts';
+import type { MeshDefinitions } from '../core/registry.ts';
 import { createExampleHandlers } from '../example/handlers.ts';
+import { createOrdersMesh } from '../example/orders.ts';
+import type { HandlerDefinition } from '../handler/define-handler.ts';
 import { openLibsql } from '../store/libsql-store.ts';
 import { applyMigrations } from '../store/migrate.ts';
-import type { MeshConfig } from './config.ts';
+import { type MeshConfig, readConfig } from './config.ts';
 import { loadDevSecrets } from './dev-secrets.ts';
-import type { Logger } from './log.ts';
+import { createLocalMesh } from './local-mesh.ts';
+import { consoleLogger, type Logger } from './log.ts';
 import { readMigrations } from './migrations.ts';
 import { type MeshSecrets, resolveSecrets } from './secrets.ts';
 
@@ -58,4 +64,107 @@ Try it:
   curl -s -X POST ${url}/v1/events -H 'authorization: Bearer ${token}' -H 'content-type: application/json' \\
     -d '{"type":"OrderCreated","data":{"order":{"id":"o-1","customerId":"c-1","total":42.5,"currency":"EUR"}}}'
 `);
+}
+
+export interface RunningMesh {
+  readonly url: string;
+  readonly config: MeshConfig;
+  /** Stops accepting, lets requests in flight finish, waits for attempts in flight to be recorded. */
+  close(): Promise<void>;
+}
+
+export interface LocalEntryOptions {
+  readonly log?: Logger;
+  /** The app's definitions; the example orders app by default. */
+  readonly definitions?: (config: MeshConfig, publicUrl: string) => MeshDefinitions;
+  /** Handlers served by this process; the example's billing and notifications by default. */
+  readonly handlers?: (deps: {
+    publicUrl: string;
+    secrets: MeshSecrets;
+    log: Logger;
+  }) => readonly HandlerDefinition[];
+}
+
+/** What a runtime brings: a server, an outbound HTTP client and a name for its leases. */
+export interface LocalRuntime {
+  readonly name: 'Node' | 'Deno';
+  /** Serves `handle` on host:port; resolves once bound, with the address it got. */
+  listen(
+    options: { port: number; hostname: string },
+    handle: (request: Request) => Response | Promise<Response>,
+  ): Promise<{ url: string; close(): Promise<void> }>;
+  createSender(allowPrivateNetwork: boolean): HttpSender & { close?(): Promise<void> };
+  /** `host-pid`, to which a random part is added. */
+  readonly processName: string;
+}
+
+/**
+ * Starts the mesh with the local transport — the body of both the Node and the Deno entry: libSQL
+ * with migrations applied, the API, the dispatcher and the example handlers, as `HOOKMESH_ROLE`
+ * says.
+ */
+export async function startLocalEntry(
+  runtime: LocalRuntime,
+  env: Readonly<Record<string, string | undefined>>,
+  options: LocalEntryOptions = {},
+): Promise<RunningMesh> {
+  const log = options.log ?? consoleLogger;
+  const config = readConfig(env, { transport: 'local' });
+  if (config.transport !== 'local') {
+    log(
+      'warn',
+      `HOOKMESH_TRANSPORT=qstash runs on the Worker entry; ${runtime.name} delivers with the local dispatcher`,
+    );
+  }
+  const secrets = loadSecrets(config);
+  const database = await openMigratedDatabase(config, log);
+
+  // Listen first: with PORT=0 the public URL (which handlers and callbacks use) is known only then.
+  let handle: (request: Request) => Response | Promise<Response> = () =>
+    new Response('starting', { status: 503, headers: { 'retry-after': '1' } });
+  const server = await runtime.listen({ port: config.port, hostname: config.host }, (request) =>
+    handle(request),
+  );
+  const publicUrl = env.HOOKMESH_PUBLIC_URL ? config.publicUrl : server.url;
+
+  const send = runtime.createSender(config.allowPrivateNetwork);
+  const mesh = await createLocalMesh({
+    config,
+    secrets,
+    publicUrl,
+    database,
+    definitions: (options.definitions ?? ((_, base) => createOrdersMesh(base)))(config, publicUrl),
+    handlers: (options.handlers ?? exampleHandlers)({ publicUrl, secrets, log }),
+    send,
+    clock: systemClock,
+    log,
+    owner: `${runtime.processName}-${crypto.randomUUID().slice(0, 8)}`,
+  });
+  handle = mesh.fetch;
+
+  log('info', 'hookmesh listening', {
+    url: server.url,
+    publicUrl,
+    role: config.role,
+    transport: 'local',
+    runtime: runtime.name.toLowerCase(),
+    database: redactUrl(config.databaseUrl),
+  });
+  if (!config.production) printDevBanner(server.url, secrets, runtime.name);
+
+  return {
+    url: server.url,
+    config,
+    async close() {
+      await server.close();
+      await mesh.stop();
+      await send.close?.();
+      database.client.close();
+    },
+  };
+}
+
+/** `http://host:port`, brackets around an IPv6 address. */
+export function toOrigin(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
