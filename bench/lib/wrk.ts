@@ -9,6 +9,8 @@ export interface WrkOptions {
   nonce: string;
   /** CPU list for `taskset -c`, or null to run unpinned. */
   cpus: string | null;
+  /** More arguments for the Lua script, after the nonce. */
+  scriptArgs?: readonly string[];
 }
 
 export interface WrkResult {
@@ -38,6 +40,7 @@ export async function runWrk(options: WrkOptions): Promise<WrkResult> {
     options.url,
     '--',
     options.nonce,
+    ...(options.scriptArgs ?? []),
   ];
   const [command, args] =
     options.cpus === null ? ['wrk', wrkArgs] : ['taskset', ['-c', options.cpus, 'wrk', ...wrkArgs]];

@@ -1,0 +1,67 @@
+// The handler side for bench:delivery: createWebhookApp with one trivial handler and the durable
+// libSQL inbox (a file in WAL mode, synchronous=FULL), served by @hono/node-server — what a
+// consuming service runs. BENCH_INBOX picks the inbox: `client` (default, the documented
+// `createLibsqlInbox(client)`), `mesh` (the mesh's own opening: openLibsql, whose second,
+// prepared-statement connection takes the inbox's writes) or `memory` (createMemoryInbox, not
+// durable: to split the inbox's cost from the rest of the route).
+import { serve } from '@hono/node-server';
+import { createClient } from '@libsql/client';
+import { OrderPaidV1 } from '../src/example/orders.ts';
+import { defineHandler } from '../src/handler/define-handler.ts';
+import { createMemoryInbox } from '../src/handler/memory-inbox.ts';
+import { createWebhookApp } from '../src/handler/webhook-app.ts';
+import { readMigrations } from '../src/runtime/migrations.ts';
+import { createLibsqlDriver } from '../src/store/libsql-driver.ts';
+import { createLibsqlInbox } from '../src/store/libsql-inbox.ts';
+import { openLibsql } from '../src/store/libsql-store.ts';
+import { applyMigrations } from '../src/store/migrate.ts';
+
+const url = process.env.DATABASE_URL;
+const key = process.env.QSTASH_CURRENT_SIGNING_KEY;
+if (!url || !key) throw new Error('DATABASE_URL and QSTASH_CURRENT_SIGNING_KEY are required');
+
+const mode = process.env.BENCH_INBOX || 'client';
+if (!['client', 'mesh', 'memory'].includes(mode))
+  throw new Error(`BENCH_INBOX=${mode}: client, mesh or memory`);
+const database = mode === 'mesh' ? await openLibsql({ url }) : await openConsumerDatabase(url);
+await applyMigrations(database.driver, readMigrations());
+
+let handled = 0;
+const onOrderPaid = defineHandler(OrderPaidV1, () => {
+  handled++;
+});
+const webhooks = createWebhookApp({
+  handlers: [onOrderPaid],
+  signingKeys: { current: key },
+  inbox:
+    mode === 'memory'
+      ? createMemoryInbox()
+      : mode === 'mesh'
+        ? createLibsqlInbox(database.client, database.driver)
+        : createLibsqlInbox(database.client),
+  onError: (error) => console.error('handler side error', error),
+});
+
+const server = serve({
+  fetch: (request) =>
+    request.url.endsWith('/healthz') ? Response.json({ ok: true, handled }) : webhooks.fetch(request),
+  port: Number(process.env.PORT ?? 8791),
+  hostname: process.env.HOST ?? '127.0.0.1',
+});
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () =>
+    server.close(() => {
+      database.client.close();
+      process.exit(0);
+    }),
+  );
+}
+
+/** As README.md shows a consumer: one `@libsql/client` on a file, made durable like the mesh's. */
+async function openConsumerDatabase(url: string) {
+  const client = createClient({ url });
+  await client.execute('PRAGMA journal_mode = WAL');
+  await client.execute('PRAGMA synchronous = FULL');
+  return { client, driver: createLibsqlDriver(client) };
+}

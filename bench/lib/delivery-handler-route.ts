@@ -1,0 +1,130 @@
+import { join } from 'node:path';
+import { createClient } from '@libsql/client';
+import { signQStashJwt } from '../../src/core/signature.ts';
+import { type BenchContext, cpuProfileOptions, withServerLog } from './bench-context.ts';
+import { type CpuShares, cpuShares, snapshotCpu } from './cpu.ts';
+import { orderPaidBody, PAID_TYPE, SIGNING_KEY } from './delivery-fixture.ts';
+import { runWrk, type WrkResult } from './wrk.ts';
+
+// Part 3 of bench:delivery: the handler side (createWebhookApp + the durable libSQL inbox) next to
+// a bare Hono route, each alone on core 0, loaded by wrk from core 1 with valid deliveries.
+
+export type HandlerKind = 'webhook' | 'hono';
+
+/** Which inbox the webhook server runs (BENCH_INBOX, see bench/delivery-webhook-server.ts). */
+export function inboxMode(): string {
+  return process.env.BENCH_INBOX || 'client';
+}
+
+export function describeInbox(): string {
+  const mode = inboxMode();
+  if (mode === 'memory') return 'memory inbox (NOT durable)';
+  return mode === 'mesh' ? 'libSQL inbox (mesh driver)' : 'libSQL inbox';
+}
+
+export interface HandlerRouteRun {
+  kind: HandlerKind;
+  measured: WrkResult;
+  cpu: CpuShares | null;
+  /** Inbox rows marked done after the run (webhook only): one per distinct ce-id answered 200. */
+  inboxDone: number | null;
+  /** 200s wrk saw over warm-up and measurement, plus the probe. */
+  answered200: number;
+}
+
+export async function runHandlerRoute(
+  ctx: BenchContext,
+  kind: HandlerKind,
+  options: { warmupS: number; durationS: number; connections: number; run: number; nonce: string },
+): Promise<HandlerRouteRun> {
+  const dbFile = join(ctx.dir, `inbox-${options.run}.db`);
+  const server = await ctx.start({
+    name: `handler-${kind}`,
+    script: kind === 'webhook' ? 'bench/delivery-webhook-server.ts' : 'bench/delivery-hono-server.ts',
+    env: { DATABASE_URL: `file:${dbFile}`, QSTASH_CURRENT_SIGNING_KEY: SIGNING_KEY },
+    core: 0,
+    nodeOptions: cpuProfileOptions(kind),
+  });
+  try {
+    return await withServerLog(server, async () => {
+      const url = `${server.url}/webhooks/${PAID_TYPE}`;
+      const body = orderPaidBody(1);
+      await probe(kind, url, body, `probe-${options.nonce}-${options.run}`);
+      const wrk = async (durationSeconds: number, tag: string) => {
+        // Minted right before each run: a token lives 5 minutes.
+        const signature = await signQStashJwt({ key: SIGNING_KEY, url, body, nowMs: Date.now() });
+        return await runWrk({
+          url,
+          script: join(ctx.root, 'bench/webhook-delivery.lua'),
+          durationSeconds,
+          connections: options.connections,
+          nonce: `${options.nonce}-${options.run}${tag}`,
+          cpus: ctx.pinned ? '1' : null,
+          scriptArgs: [signature, body, new Date().toISOString()],
+        });
+      };
+      const warm = await wrk(options.warmupS, 'w');
+      const pid = server.child.pid ?? 0;
+      const before = snapshotCpu(pid, ctx.cores);
+      const measured = await wrk(options.durationS, 'm');
+      const after = snapshotCpu(pid, ctx.cores);
+      const answered200 = warm.statuses.s200 + measured.statuses.s200 + 1;
+      return {
+        kind,
+        measured,
+        cpu: before === null || after === null ? null : cpuShares(before, after),
+        inboxDone: kind === 'webhook' && inboxMode() !== 'memory' ? await countDone(dbFile) : null,
+        answered200,
+      };
+    });
+  } finally {
+    await ctx.stop(server);
+  }
+}
+
+/**
+ * Checks that the requests wrk will send are accepted: a valid delivery gets 200 and is handled, the
+ * same ce-id again gets 200 as a duplicate, and (on the webhook app) a bad signature gets 401 — so
+ * the figure is the cost of real, verified, deduplicated deliveries.
+ */
+async function probe(kind: HandlerKind, url: string, body: string, ceId: string): Promise<void> {
+  const send = async (key: string) => {
+    const signature = await signQStashJwt({ key, url, body, nowMs: Date.now() });
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'ce-specversion': '1.0',
+        'ce-id': ceId,
+        'ce-type': PAID_TYPE,
+        'ce-source': '/producers/bench',
+        'ce-time': new Date().toISOString(),
+        'upstash-signature': signature,
+        'upstash-message-id': `msg_${ceId}`,
+        'upstash-retried': '0',
+      },
+      body,
+    });
+    return { status: response.status, text: await response.text() };
+  };
+  const expect = (what: string, got: { status: number; text: string }, status: number, text?: string) => {
+    if (got.status !== status || (text !== undefined && !got.text.includes(text))) {
+      throw new Error(`${kind} probe, ${what}: expected ${status}, got ${got.status} ${got.text}`);
+    }
+  };
+  expect('a valid delivery', await send(SIGNING_KEY), 200, kind === 'webhook' ? 'handled' : undefined);
+  if (kind !== 'webhook') return;
+  expect('the same ce-id again', await send(SIGNING_KEY), 200, 'duplicate');
+  expect('a wrong key', await send(`${SIGNING_KEY}-wrong`), 401);
+}
+
+async function countDone(file: string): Promise<number | null> {
+  const db = createClient({ url: `file:${file}` });
+  try {
+    return Number((await db.execute("SELECT count(*) FROM inbox WHERE status = 'done'")).rows[0]![0]);
+  } catch {
+    return null;
+  } finally {
+    db.close();
+  }
+}

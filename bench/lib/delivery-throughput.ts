@@ -1,0 +1,211 @@
+import { createInterface } from 'node:readline';
+import { type Client, createClient } from '@libsql/client';
+import { type BenchContext, cpuProfileOptions, withServerLog } from './bench-context.ts';
+import { type ProcessesShares, processesShares, snapshotProcesses } from './cpu.ts';
+import { meshEnv, orderPaidEvent, PAID_TYPE } from './delivery-fixture.ts';
+import { createSubscription, now, postEvents, resetSink, sinkStats } from './mesh-client.ts';
+import type { ServerProcess } from './server.ts';
+
+// Part 1 of bench:delivery: how many deliveries per second the mesh's dispatcher gets through,
+// next to what raw undici gets from the same loopback receiver.
+
+/** The mesh as `npm start` runs it (BENCH_MESH_ENTRY: another entry, for experiments). */
+export const MESH_ENTRY = process.env.BENCH_MESH_ENTRY || 'src/runtime/node-main.ts';
+
+export interface RawRun {
+  perSecond: number;
+  ok: number;
+  failed: number;
+  /** client, sink */
+  cpu: ProcessesShares | null;
+}
+
+export interface DispatchRun {
+  events: number;
+  /** Every delivery the preload created: ours and the example's `order.paid.v1` subscription. */
+  deliveries: number;
+  /** All of them `delivered`, counted from the first request at the sink to the last commit seen. */
+  perSecond: number;
+  /** Requests per second at the sink, first to last (excludes the tail of recording attempts). */
+  sinkPerSecond: number;
+  seconds: number;
+  preloadPerSecond: number;
+  statuses: Record<string, number>;
+  attempts: number;
+  /** mesh (dispatcher), sink */
+  cpu: ProcessesShares | null;
+}
+
+/** Raw undici from core 0 to the sink on core 1, `concurrency` requests in flight. */
+export async function runRaw(
+  ctx: BenchContext,
+  sink: ServerProcess,
+  options: { warmupS: number; durationS: number; concurrency: number },
+): Promise<RawRun> {
+  const child = ctx.spawnPiped(
+    'bench/delivery-raw-client.ts',
+    {
+      TARGET_URL: `${sink.url}/hook`,
+      CONCURRENCY: String(options.concurrency),
+      WARMUP_MS: String(options.warmupS * 1000),
+      DURATION_MS: String(options.durationS * 1000),
+    },
+    0,
+  );
+  const pids = [child.pid ?? 0, sink.child.pid ?? 0];
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) => reject(new Error(`the raw client exited with ${code} before its result`))),
+  );
+  const lines = createInterface({ input: child.stdout! });
+  const result = (async () => {
+    let before: ReturnType<typeof snapshotProcesses> = null;
+    for await (const line of lines) {
+      if (line === 'measuring') before = snapshotProcesses(pids, ctx.cores);
+      if (line.startsWith('result ')) {
+        const after = snapshotProcesses(pids, ctx.cores);
+        const parsed = JSON.parse(line.slice('result '.length)) as {
+          ok: number;
+          failed: number;
+          seconds: number;
+        };
+        return {
+          perSecond: parsed.ok / parsed.seconds,
+          ok: parsed.ok,
+          failed: parsed.failed,
+          cpu: before === null || after === null ? null : processesShares(before, after),
+        };
+      }
+    }
+    throw new Error('the raw client closed its output before its result');
+  })();
+  try {
+    return await Promise.race([result, exited]);
+  } finally {
+    exited.catch(() => {});
+    if (child.exitCode === null && child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
+  }
+}
+
+/**
+ * Preloads the outbox through the API (HOOKMESH_ROLE=api, so nothing is delivered yet), then starts
+ * HOOKMESH_ROLE=dispatcher on core 0 and times until every delivery is `delivered`.
+ */
+export async function runDispatch(
+  ctx: BenchContext,
+  sink: ServerProcess,
+  options: { events: number; run: number },
+): Promise<DispatchRun> {
+  const dbUrl = `file:${ctx.dir}/dispatch-${options.run}.db`;
+  const env = { ...meshEnv(sink.url), DATABASE_URL: dbUrl };
+
+  const api = await ctx.start({
+    name: 'mesh-api',
+    script: MESH_ENTRY,
+    env: { ...env, HOOKMESH_ROLE: 'api' },
+    core: 0,
+  });
+  let preloadPerSecond: number;
+  try {
+    preloadPerSecond = await withServerLog(api, async () => {
+      await createSubscription(api.url, PAID_TYPE, `${sink.url}/hook`);
+      const started = now();
+      await preload(api.url, options.events, `d${options.run}`);
+      return options.events / ((now() - started) / 1000);
+    });
+  } finally {
+    await ctx.stop(api);
+  }
+
+  const db = createClient({ url: dbUrl });
+  try {
+    const deliveries = await count(db, 'SELECT count(*) FROM deliveries');
+    await resetSink(sink.url);
+    const dispatcher = await ctx.start({
+      name: 'mesh-dispatcher',
+      script: MESH_ENTRY,
+      env: { ...env, HOOKMESH_ROLE: 'dispatcher' },
+      core: 0,
+      ready: false,
+      nodeOptions: cpuProfileOptions('dispatcher'),
+    });
+    try {
+      const measured = await withServerLog(dispatcher, () =>
+        measureDispatch(ctx, { sink, dispatcher, db, deliveries }),
+      );
+      return { events: options.events, deliveries, preloadPerSecond, ...measured };
+    } finally {
+      await ctx.stop(dispatcher);
+    }
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * From the dispatcher's first request at the sink until the database shows every delivery
+ * `delivered` (the sink's count gates the costlier database polling).
+ */
+async function measureDispatch(
+  ctx: BenchContext,
+  run: { sink: ServerProcess; dispatcher: ServerProcess; db: Client; deliveries: number },
+): Promise<Omit<DispatchRun, 'events' | 'deliveries' | 'preloadPerSecond'>> {
+  const { sink, dispatcher, db, deliveries } = run;
+  const pids = [dispatcher.child.pid ?? 0, sink.child.pid ?? 0];
+  const deadline = Date.now() + 60_000 + deliveries * 5;
+  const alive = () => {
+    if (dispatcher.child.exitCode !== null) throw new Error('the dispatcher exited');
+    if (Date.now() > deadline) throw new Error('the deliveries did not finish in time');
+  };
+  while ((await sinkStats(sink.url)).count === 0) {
+    alive();
+    await sleep(5);
+  }
+  const before = snapshotProcesses(pids, ctx.cores);
+  while ((await sinkStats(sink.url)).count < deliveries) {
+    alive();
+    await sleep(20);
+  }
+  while ((await count(db, "SELECT count(*) FROM deliveries WHERE status = 'delivered'")) < deliveries) {
+    alive();
+    await sleep(5);
+  }
+  const finished = now();
+  const after = snapshotProcesses(pids, ctx.cores);
+  const stats = await sinkStats(sink.url);
+  const statuses: Record<string, number> = {};
+  const byStatus = await db.execute('SELECT status, count(*) AS n FROM deliveries GROUP BY status');
+  for (const row of byStatus.rows) statuses[String(row.status)] = Number(row.n);
+  const seconds = (finished - stats.first) / 1000;
+  return {
+    perSecond: deliveries / seconds,
+    sinkPerSecond: (stats.count - 1) / ((stats.last - stats.first) / 1000),
+    seconds,
+    statuses,
+    attempts: await count(db, 'SELECT count(*) FROM attempts'),
+    cpu: before === null || after === null ? null : processesShares(before, after),
+  };
+}
+
+/** `events` OrderPaid events in arrays of 100, a few requests in flight. */
+async function preload(meshUrl: string, events: number, tag: string): Promise<void> {
+  const batch = 100;
+  let next = 0;
+  const worker = async () => {
+    while (next < events) {
+      const start = next;
+      next = Math.min(events, next + batch);
+      const body = [];
+      for (let n = start; n < next; n++) body.push(orderPaidEvent(`evt-${tag}-${n}`, n));
+      await postEvents(meshUrl, body);
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+}
+
+async function count(db: Client, sql: string): Promise<number> {
+  return Number((await db.execute(sql)).rows[0]![0]);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
