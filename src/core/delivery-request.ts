@@ -1,4 +1,7 @@
-import { signQStashJwt } from './signature.ts';
+import { type SignQStashJwtInput, signQStashJwt } from './signature.ts';
+
+/** Mints a signature; `signQStashJwt` (WebCrypto) unless a runtime brings a faster equivalent. */
+export type QStashSigner = (input: SignQStashJwtInput) => string | Promise<string>;
 
 /** What one attempt of a delivery sends: the same on every transport (DESIGN.md, "on the wire"). */
 export interface DeliveryRequest {
@@ -23,6 +26,7 @@ export interface DeliveryRequestInput {
   readonly messageId: string;
   readonly signingKey: string;
   readonly nowMs: number;
+  readonly sign?: QStashSigner | undefined;
 }
 
 /**
@@ -50,7 +54,7 @@ export function toCloudEventHeaders(
  * @example const req = await toDeliveryRequest({ url, event, traceparent: null, retried: 0, messageId, signingKey, nowMs });
  */
 export async function toDeliveryRequest(input: DeliveryRequestInput): Promise<DeliveryRequest> {
-  const signature = await signQStashJwt({
+  const signature = await (input.sign ?? signQStashJwt)({
     key: input.signingKey,
     url: input.url,
     body: input.event.data,

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { serve } from '@hono/node-server';
+import { signQStashJwtNode } from '../transports/node-signer.ts';
 import { createUndiciSender } from '../transports/undici-sender.ts';
 import { type LocalEntryOptions, type RunningMesh, startLocalEntry, toOrigin } from './startup.ts';
 
@@ -33,6 +34,7 @@ export function startNodeMesh(
         };
       },
       createSender: (allowPrivateNetwork) => createUndiciSender({ allowPrivateNetwork }),
+      sign: signQStashJwtNode,
     },
     env,
     options,

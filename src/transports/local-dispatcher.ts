@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.ts';
-import { toDeliveryRequest } from '../core/delivery-request.ts';
+import { type QStashSigner, toDeliveryRequest } from '../core/delivery-request.ts';
 import { decideAttemptOutcome } from '../core/delivery-state.ts';
 import type { HttpSender, SendResult } from '../core/http-sender.ts';
 import type { AttemptRecord, LeasedDelivery, OutboxStore } from '../core/outbox-store.ts';
@@ -12,6 +12,8 @@ export interface LocalDispatcherOptions {
   readonly clock: Clock;
   /** `QSTASH_CURRENT_SIGNING_KEY`: every attempt carries a signature minted with it. */
   readonly signingKey: string;
+  /** How tokens are minted (default: WebCrypto); Node injects a synchronous `node:crypto` one. */
+  readonly sign?: QStashSigner;
   /** Unique per process: leases name their holder. */
   readonly owner: string;
   readonly leaseMs: number;
@@ -81,6 +83,7 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
         messageId: `msg_${delivery.id}_${delivery.generation}`,
         signingKey: options.signingKey,
         nowMs: at,
+        sign: options.sign,
       });
       result = await send(request, {
         trusted: delivery.origin === 'code',

@@ -1,0 +1,44 @@
+import { Receiver } from '@upstash/qstash';
+import { describe, expect, it } from 'vitest';
+import { signQStashJwt, verifyQStashSignature } from '../../src/core/signature.ts';
+import { signQStashJwtNode } from '../../src/transports/node-signer.ts';
+
+describe('the node:crypto signer', () => {
+  const input = {
+    key: 'sig_current_0123456789abcdef',
+    url: 'https://billing.example.com/webhooks/order.created.v1?x=1',
+    body: '{"orderId":"o-1","note":"é ✓"}',
+    nowMs: 1_796_000_000_123,
+    jti: 'jwt_fixed',
+  };
+
+  it('mints byte for byte the token the WebCrypto signer mints', async () => {
+    expect(signQStashJwtNode(input)).toBe(await signQStashJwt(input));
+    const bytes = new TextEncoder().encode(input.body);
+    expect(signQStashJwtNode({ ...input, body: bytes })).toBe(await signQStashJwt({ ...input, body: bytes }));
+  });
+
+  it('is verified by hookmesh and by @upstash/qstash’s Receiver, with a fresh jti each time', async () => {
+    const now = Date.now();
+    const token = signQStashJwtNode({ key: input.key, url: input.url, body: input.body, nowMs: now });
+    expect(token).not.toBe(
+      signQStashJwtNode({ key: input.key, url: input.url, body: input.body, nowMs: now }),
+    );
+    expect(
+      await verifyQStashSignature({
+        signature: token,
+        body: input.body,
+        url: input.url,
+        keys: { current: input.key },
+        nowMs: now,
+      }),
+    ).toMatchObject({ ok: true });
+    const receiver = new Receiver({
+      currentSigningKey: input.key,
+      nextSigningKey: 'sig_next_0123456789abcdef',
+    });
+    expect(
+      await receiver.verify({ signature: token, body: input.body, url: input.url, clockTolerance: 5 }),
+    ).toBe(true);
+  });
+});
