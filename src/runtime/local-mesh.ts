@@ -93,7 +93,7 @@ export async function createLocalMesh(input: LocalMeshInput): Promise<LocalMesh>
           const result = await base.appendEvents(events);
           // On the next turn: the lease it runs is a synchronous write that would otherwise delay
           // this request's answer.
-          if (result.ok) setTimeout(() => dispatcher.nudge(), 0);
+          if (result.ok) afterThisTurn(() => dispatcher.nudge());
           return result;
         },
       }
@@ -179,3 +179,7 @@ function startRetention(input: LocalMeshInput): () => void {
     clearInterval(timer);
   };
 }
+
+/** Runs `fn` once the current I/O callbacks are done (setImmediate where there is one). */
+const afterThisTurn: (fn: () => void) => void =
+  typeof globalThis.setImmediate === 'function' ? (fn) => setImmediate(fn) : (fn) => setTimeout(fn, 0);
