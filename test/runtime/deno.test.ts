@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,8 +13,9 @@ import { eventually, freePort, type Proc, waitForOutput } from '../support/proce
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 // The binary itself, not `.bin/deno`: without its install script (npm here runs none) that is a
-// Node shim which runs deno as a child and would take the test's SIGTERM in its place.
-const DENO = join(ROOT, 'node_modules', 'deno', process.platform === 'win32' ? 'deno.exe' : 'deno');
+// Node shim which runs deno as a child and would take the test's SIGTERM in its place. The deno
+// package's own resolver finds the binary in its platform package (@deno/<target>).
+const DENO: string = createRequire(import.meta.url)('deno/install_api.cjs').runInstall();
 /** What `npm run start:deno` passes, plus the two flags that forbid any download. */
 const DENO_ARGS = [
   'run',
