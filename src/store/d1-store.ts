@@ -43,9 +43,13 @@ export function createD1DeliveryAdminStore(binding: D1Database | D1Parts): Deliv
   return createSqlDeliveryAdminStore(toParts(binding));
 }
 
-/** The handler side's inbox in the same D1 database. @example const inbox = createD1Inbox(env.DB); */
+/**
+ * The handler side's inbox in the same D1 database. Ungrouped: in workerd a batcher shared across
+ * requests would settle one request's promises from another's I/O context, where they hang.
+ * @example const inbox = createD1Inbox(env.DB);
+ */
 export function createD1Inbox(binding: D1Database | D1Parts): Inbox {
-  return createSqlInbox(toParts(binding));
+  return createSqlInbox({ ...toParts(binding), groupCommit: false });
 }
 
 function toParts(binding: D1Database | D1Parts): D1Parts {

@@ -262,6 +262,71 @@ describe('createWebhookApp: a bad signature is 401 before anything else happens'
     expect(res.status).toBe(413);
     expect(calls).toHaveLength(0);
   });
+
+  /** The delivery's body as a stream that records whether anyone read it. */
+  const streamed = (body: string) => {
+    const read = { pulled: false };
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          read.pulled = true;
+          controller.enqueue(new TextEncoder().encode(body));
+          controller.close();
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    return { stream, read };
+  };
+
+  it('an oversized content-length is refused from the header, without reading the body', async () => {
+    const { app, calls } = setup({ maxBodyBytes: 64 });
+    const req = await delivery({ data: { ...DATA, pad: 'x'.repeat(100) } });
+    const { stream, read } = streamed(req.body);
+    const res = await app.request(req.url, {
+      method: 'POST',
+      headers: { ...req.headers, 'content-length': String(new TextEncoder().encode(req.body).length) },
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(413);
+    expect((await problemOf(res)).type).toBe('urn:hookmesh:problem:payload-too-large');
+    expect(read.pulled).toBe(false);
+    expect(calls).toHaveLength(0);
+  });
+
+  it('a streamed body of unknown length is counted: 413 past the limit, handled within it', async () => {
+    const { app, calls } = setup({ maxBodyBytes: 64 });
+    const big = await delivery({ data: { ...DATA, pad: 'x'.repeat(100) } });
+    const tooBig = await app.request(big.url, {
+      method: 'POST',
+      headers: { ...big.headers },
+      body: streamed(big.body).stream,
+      duplex: 'half',
+    } as RequestInit);
+    expect(tooBig.status).toBe(413);
+    expect(calls).toHaveLength(0);
+
+    const { app: roomy, calls: handled } = setup({ maxBodyBytes: 4096 });
+    const small = await delivery();
+    const ok = await roomy.request(small.url, {
+      method: 'POST',
+      headers: { ...small.headers },
+      body: streamed(small.body).stream,
+      duplex: 'half',
+    } as RequestInit);
+    expect(ok.status).toBe(200);
+    expect(handled).toHaveLength(1);
+  });
+
+  it('a body within a declared content-length is handled', async () => {
+    const { app, calls } = setup({ maxBodyBytes: 4096 });
+    const req = await delivery();
+    const length = String(new TextEncoder().encode(req.body).length);
+    const res = await send(app, req, { headers: { 'content-length': length } });
+    expect(res.status).toBe(200);
+    expect(calls).toHaveLength(1);
+  });
 });
 
 describe('createWebhookApp: what no retry heals is 489 + Upstash-NonRetryable-Error', () => {
