@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { problem } from './problem.ts';
 
 export type Principal = { readonly kind: 'producer'; readonly name: string } | { readonly kind: 'admin' };
@@ -48,30 +48,42 @@ function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
 export type AuthEnv = { Variables: { principal: Principal } };
 
 /**
- * Requires a bearer token of the given kind: none or unknown → 401, the other kind → 403.
- * Tokens never reach a log line.
+ * Who presents the request's bearer token, when it is of an allowed kind; otherwise the problem
+ * to answer: none or unknown → 401, the other kind → 403. Tokens never reach a log line.
+ * @example const principal = authenticate(c, auth, ['producer']); if (principal instanceof Response) return principal;
  */
+export function authenticate(
+  c: Context,
+  auth: Authenticator,
+  allowed: readonly Principal['kind'][],
+): Principal | Response {
+  const header = c.req.header('authorization');
+  const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  const principal = match ? auth.identify(match[1]!) : null;
+  if (!principal) {
+    return problem(
+      c,
+      401,
+      'unauthorized',
+      'a valid bearer token is required',
+      {},
+      { 'www-authenticate': 'Bearer' },
+    );
+  }
+  if (!allowed.includes(principal.kind)) {
+    return problem(c, 403, 'forbidden', `this route takes a ${allowed.join(' or ')} token`);
+  }
+  return principal;
+}
+
+/** `authenticate` as middleware: sets `principal` for the handlers after it. */
 export function requireAuth(
   auth: Authenticator,
   allowed: readonly Principal['kind'][],
 ): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
-    const header = c.req.header('authorization');
-    const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    const principal = match ? auth.identify(match[1]!) : null;
-    if (!principal) {
-      return problem(
-        c,
-        401,
-        'unauthorized',
-        'a valid bearer token is required',
-        {},
-        { 'www-authenticate': 'Bearer' },
-      );
-    }
-    if (!allowed.includes(principal.kind)) {
-      return problem(c, 403, 'forbidden', `this route takes a ${allowed.join(' or ')} token`);
-    }
+    const principal = authenticate(c, auth, allowed);
+    if (principal instanceof Response) return principal;
     c.set('principal', principal);
     await next();
   };

@@ -59,6 +59,16 @@ export function createIngestService(deps: {
   const { registry, store, clock, newId } = deps;
   // Ids being written by this process right now: a copy waits for the first to settle.
   const writing = new Map<string, Promise<unknown>>();
+  // Requests accepted together share their millisecond: format it once.
+  let isoMs = Number.NaN;
+  let iso = '';
+  const toIso = (ms: number) => {
+    if (ms !== isoMs) {
+      iso = new Date(ms).toISOString();
+      isoMs = ms;
+    }
+    return iso;
+  };
 
   const validate = (
     body: unknown,
@@ -90,13 +100,13 @@ export function createIngestService(deps: {
         issues.push(...toIssues(envelope.issues, at));
         return;
       }
-      const event = { ...envelope.output };
+      let event = envelope.output;
       if (single && idempotencyKey !== null) {
         if (event.id !== undefined && event.id !== idempotencyKey) {
           issues.push({ path: `${at}/id`, message: 'differs from the Idempotency-Key header' });
           return;
         }
-        event.id = idempotencyKey;
+        event = { ...event, id: idempotencyKey };
       }
       if (event.id !== undefined) {
         const problem = checkEventId(event.id);
@@ -170,7 +180,8 @@ export function createIngestService(deps: {
       const checked = validate(body, idempotencyKey);
       if (!('ok' in checked)) return checked;
       const receivedAt = clock.now();
-      const receivedIso = new Date(receivedAt).toISOString();
+      const receivedIso = toIso(receivedAt);
+      const integrationSource = `/producers/${encodeURIComponent(source)}`;
       const trace = traceparent !== null && TRACEPARENT.test(traceparent) ? traceparent : null;
       const events: NewDomainEvent[] = checked.events.map((envelope, index) => {
         const data = checked.data[index];
@@ -198,7 +209,7 @@ export function createIngestService(deps: {
           integrationEvents: drafts.map((draft) => ({
             id: newId(),
             type: draft.type,
-            source: `/producers/${encodeURIComponent(source)}`,
+            source: integrationSource,
             time: occurredAt ?? receivedIso,
             data: draft.json,
           })),

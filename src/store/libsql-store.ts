@@ -1,7 +1,9 @@
+import { fileURLToPath } from 'node:url';
 import { type Client, createClient } from '@libsql/client';
 import { drizzle } from 'drizzle-orm/libsql';
 import type { OutboxStore } from '../core/outbox-store.ts';
 import { createLibsqlDriver } from './libsql-driver.ts';
+import { openLibsqlFileDriver } from './libsql-file-driver.ts';
 import * as schema from './schema.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { createSqlOutboxStore } from './sql-outbox-store.ts';
@@ -12,23 +14,47 @@ export interface LibsqlOptions {
   authToken?: string | undefined;
 }
 
+/** Waits for another process's write lock instead of failing at once (several meshes, one file). */
+const BUSY_TIMEOUT_MS = 10_000;
+
 /**
  * Opens a libSQL database for the outbox. A local file runs in WAL mode with `synchronous=FULL`:
  * "accepted" means on disk, surviving power loss, and group commit — not weaker syncing — makes
  * ingest fast.
+ *
+ * For a local file the driver (the raw hot paths: ingest, leasing, attempts) gets a connection of
+ * its own with cached prepared statements; Drizzle's reads and writes use the client. Closing the
+ * client closes both.
  */
 export async function openLibsql(options: LibsqlOptions): Promise<{ client: Client; driver: SqlDriver }> {
   const client = createClient({
     url: options.url,
     ...(options.authToken ? { authToken: options.authToken } : {}),
-    // Waits for another process's write lock instead of failing at once (several meshes, one file).
-    timeout: 10_000,
+    timeout: BUSY_TIMEOUT_MS,
   });
-  if (options.url.startsWith('file:')) {
-    await client.execute('PRAGMA journal_mode = WAL');
-    await client.execute('PRAGMA synchronous = FULL');
-  }
-  return { client, driver: createLibsqlDriver(client) };
+  if (!options.url.startsWith('file:')) return { client, driver: createLibsqlDriver(client) };
+  await client.execute('PRAGMA journal_mode = WAL');
+  await client.execute('PRAGMA synchronous = FULL');
+  const path = toFilePath(options.url);
+  if (path === null) return { client, driver: createLibsqlDriver(client) };
+  const fileDriver = openLibsqlFileDriver(path, { timeoutMs: BUSY_TIMEOUT_MS });
+  const closeClient = client.close.bind(client);
+  client.close = () => {
+    fileDriver.closeNow();
+    closeClient();
+  };
+  // Closing the driver closes the database, as the client's own driver does.
+  return { client, driver: { ...fileDriver, close: async () => client.close() } };
+}
+
+/**
+ * The file behind a `file:` URL, or null when a second connection would not reach the same
+ * database (in-memory, URL options or escapes the client interprets).
+ */
+function toFilePath(url: string): string | null {
+  if (/[?#%]|:memory:/.test(url)) return null;
+  if (url.startsWith('file://')) return fileURLToPath(url);
+  return url.slice('file:'.length);
 }
 
 /** @example const store = createLibsqlStore(client, driver); */
