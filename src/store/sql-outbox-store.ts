@@ -19,7 +19,7 @@ import type {
 import { parseDelayExpression } from '../core/retry-delay-expression.ts';
 import { createGroupCommit } from './group-commit.ts';
 import * as schema from './schema.ts';
-import type { SqlDriver, SqlStatement, SqlValue } from './sql-driver.ts';
+import type { SqlDriver, SqlRow, SqlStatement, SqlValue } from './sql-driver.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: the store runs on any async SQLite Drizzle driver (libSQL, D1)
 export type OutboxDatabase = BaseSQLiteDatabase<'async', any, typeof schema>;
@@ -233,39 +233,7 @@ export function createSqlOutboxStore(options: {
         [owner, now + leaseMs, now, limit],
       );
       if (leased.length === 0) return [];
-      const rows = await driver.query(
-        `SELECT d.id, d.url, d.subscription_id, d.attempts, d.retried, d.max_retries, d.retry_delay, d.generation,
-                coalesce(s.origin, 'api') AS origin, de.traceparent,
-                ie.id AS event_id, ie.type AS event_type, ie.source AS event_source, ie.time AS event_time,
-                ie.data AS event_data
-         FROM deliveries d
-         JOIN integration_events ie ON ie.id = d.integration_event_id
-         JOIN domain_events de ON de.id = ie.domain_event_id
-         LEFT JOIN subscriptions s ON s.id = d.subscription_id
-         WHERE d.id IN (SELECT value FROM json_each(?1)) AND d.lease_owner = ?2`,
-        [JSON.stringify(leased.map((r) => r.id)), owner],
-      );
-      return rows.map(
-        (r): LeasedDelivery => ({
-          id: String(r.id),
-          url: String(r.url),
-          subscriptionId: String(r.subscription_id),
-          origin: r.origin === 'code' ? 'code' : 'api',
-          attempts: Number(r.attempts),
-          retried: Number(r.retried),
-          maxRetries: Number(r.max_retries),
-          retryDelay: r.retry_delay === null ? null : String(r.retry_delay),
-          generation: Number(r.generation),
-          traceparent: r.traceparent === null ? null : String(r.traceparent),
-          event: {
-            id: String(r.event_id),
-            type: String(r.event_type),
-            source: String(r.event_source),
-            time: String(r.event_time),
-            data: String(r.event_data),
-          },
-        }),
-      );
+      return (await loadLeased(driver, leased, owner)).map(toLeasedDelivery);
     },
 
     async recordAttempts(records) {
@@ -454,41 +422,8 @@ async function leaseForPublish(
     [owner, now + leaseMs, now, limit],
   );
   if (leased.length === 0) return [];
-  const rows = await driver.query(
-    `SELECT d.id, d.url, d.subscription_id, d.attempts, d.retried, d.max_retries, d.retry_delay, d.generation,
-            max(0, d.next_attempt_at - d.updated_at) AS last_publish_delay,
-            coalesce(s.origin, 'api') AS origin, de.traceparent,
-            ie.id AS event_id, ie.type AS event_type, ie.source AS event_source, ie.time AS event_time,
-            ie.data AS event_data
-     FROM deliveries d
-     JOIN integration_events ie ON ie.id = d.integration_event_id
-     JOIN domain_events de ON de.id = ie.domain_event_id
-     LEFT JOIN subscriptions s ON s.id = d.subscription_id
-     WHERE d.id IN (SELECT value FROM json_each(?1)) AND d.lease_owner = ?2
-     ORDER BY d.next_attempt_at, d.id`,
-    [JSON.stringify(leased.map((r) => r.id)), owner],
-  );
-  return rows.map(
-    (r): LeasedForPublish => ({
-      id: String(r.id),
-      url: String(r.url),
-      subscriptionId: String(r.subscription_id),
-      origin: r.origin === 'code' ? 'code' : 'api',
-      attempts: Number(r.attempts),
-      retried: Number(r.retried),
-      maxRetries: Number(r.max_retries),
-      retryDelay: r.retry_delay === null ? null : String(r.retry_delay),
-      generation: Number(r.generation),
-      traceparent: r.traceparent === null ? null : String(r.traceparent),
-      lastPublishDelayMs: Number(r.last_publish_delay),
-      event: {
-        id: String(r.event_id),
-        type: String(r.event_type),
-        source: String(r.event_source),
-        time: String(r.event_time),
-        data: String(r.event_data),
-      },
-    }),
+  return (await loadLeased(driver, leased, owner)).map(
+    (r): LeasedForPublish => ({ ...toLeasedDelivery(r), lastPublishDelayMs: Number(r.last_publish_delay) }),
   );
 }
 
@@ -618,4 +553,44 @@ function toChunks<T>(values: readonly T[], size: number): T[][] {
   const chunks: T[][] = [];
   for (let i = 0; i < values.length; i += step) chunks.push(values.slice(i, i + step));
   return chunks;
+}
+
+/** What an attempt needs of the deliveries just leased to `owner`: the row, its event, its origin. */
+function loadLeased(driver: SqlDriver, leased: readonly SqlRow[], owner: string): Promise<SqlRow[]> {
+  return driver.query(
+    `SELECT d.id, d.url, d.subscription_id, d.attempts, d.retried, d.max_retries, d.retry_delay, d.generation,
+            max(0, d.next_attempt_at - d.updated_at) AS last_publish_delay,
+            coalesce(s.origin, 'api') AS origin, de.traceparent,
+            ie.id AS event_id, ie.type AS event_type, ie.source AS event_source, ie.time AS event_time,
+            ie.data AS event_data
+     FROM deliveries d
+     JOIN integration_events ie ON ie.id = d.integration_event_id
+     JOIN domain_events de ON de.id = ie.domain_event_id
+     LEFT JOIN subscriptions s ON s.id = d.subscription_id
+     WHERE d.id IN (SELECT value FROM json_each(?1)) AND d.lease_owner = ?2
+     ORDER BY d.next_attempt_at, d.id`,
+    [JSON.stringify(leased.map((r) => r.id)), owner],
+  );
+}
+
+function toLeasedDelivery(r: SqlRow): LeasedDelivery {
+  return {
+    id: String(r.id),
+    url: String(r.url),
+    subscriptionId: String(r.subscription_id),
+    origin: r.origin === 'code' ? 'code' : 'api',
+    attempts: Number(r.attempts),
+    retried: Number(r.retried),
+    maxRetries: Number(r.max_retries),
+    retryDelay: r.retry_delay === null ? null : String(r.retry_delay),
+    generation: Number(r.generation),
+    traceparent: r.traceparent === null ? null : String(r.traceparent),
+    event: {
+      id: String(r.event_id),
+      type: String(r.event_type),
+      source: String(r.event_source),
+      time: String(r.event_time),
+      data: String(r.event_data),
+    },
+  };
 }
