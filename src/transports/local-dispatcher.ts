@@ -50,6 +50,7 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
   const { store, send, clock } = options;
   const concurrency = options.concurrency ?? 64;
   const pollMs = options.pollMs ?? 250;
+  const refillBatch = Math.max(1, Math.floor(concurrency / 4));
   const inFlight = new Set<Promise<void>>();
   const expressions = new Map<string, DelayExpression | null>();
   let timer: ReturnType<typeof setInterval> | null = null;
@@ -123,7 +124,9 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
       .catch((e) => options.onError?.(e))
       .finally(() => {
         inFlight.delete(p);
-        if (!stopped) pump();
+        // Refill in batches: every lease is a committed write, so one per freed slot would cost
+        // an fsync per delivery.
+        if (!stopped && inFlight.size <= concurrency - refillBatch) pump();
       });
     inFlight.add(p);
   };
