@@ -27,6 +27,10 @@ export interface Inbox {
   claim(input: InboxKey & { readonly nowMs: number; readonly leaseMs: number }): Promise<InboxClaimResult>;
   /** Marks the key handled for good: later copies are acknowledged without running. */
   complete(input: InboxKey & { readonly nowMs: number }): Promise<void>;
-  /** Drops a running claim after a failed run, so the mesh's retry may run the handler. */
-  release(input: InboxKey): Promise<void>;
+  /**
+   * Drops a running claim after a failed run, so the mesh's retry may run the handler. Only the
+   * claim made at `claimedAt` (the `nowMs` given to `claim`) is dropped: if it lapsed and another
+   * run took the key over meanwhile, that run's claim stands.
+   */
+  release(input: InboxKey & { readonly claimedAt: number }): Promise<void>;
 }

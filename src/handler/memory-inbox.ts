@@ -1,6 +1,8 @@
 import type { Inbox, InboxKey } from './inbox.ts';
 
-type Entry = { status: 'running'; leaseExpiresAt: number } | { status: 'done'; finishedAt: number };
+type Entry =
+  | { status: 'running'; claimedAt: number; leaseExpiresAt: number }
+  | { status: 'done'; finishedAt: number };
 
 /**
  * An inbox in this process's memory: for tests, and for a single-process service that accepts
@@ -19,7 +21,11 @@ export function createMemoryInbox(): Inbox {
       const entry = entries.get(key);
       if (entry?.status === 'done') return 'done';
       if (entry?.status === 'running' && entry.leaseExpiresAt > input.nowMs) return 'running';
-      entries.set(key, { status: 'running', leaseExpiresAt: input.nowMs + input.leaseMs });
+      entries.set(key, {
+        status: 'running',
+        claimedAt: input.nowMs,
+        leaseExpiresAt: input.nowMs + input.leaseMs,
+      });
       return 'claimed';
     },
     async complete(input) {
@@ -27,8 +33,10 @@ export function createMemoryInbox(): Inbox {
     },
     async release(input) {
       const key = keyOf(input);
-      // Never forget a done key: a late release must not let a handled event run again.
-      if (entries.get(key)?.status === 'running') entries.delete(key);
+      // Never forget a done key (a late release must not let a handled event run again), nor a
+      // claim another run took over after this one lapsed.
+      const entry = entries.get(key);
+      if (entry?.status === 'running' && entry.claimedAt === input.claimedAt) entries.delete(key);
     },
   };
 }

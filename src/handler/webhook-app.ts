@@ -59,6 +59,7 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
     event: IntegrationEvent,
     ctx: HandlerContext,
     key: InboxKey,
+    claimedAt: number,
   ): Promise<HandlingOutcome> => {
     const where = { handler: key.handler, eventId: key.eventId, messageId: ctx.messageId };
     try {
@@ -67,7 +68,7 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
       const retryLater = isRetryLaterSignal(error);
       if (!retryLater) report(error, { phase: 'handler', ...where });
       try {
-        await inbox.release(key);
+        await inbox.release({ ...key, claimedAt });
       } catch (releaseError) {
         // The claim then lapses with its lease and the retry runs after that.
         report(releaseError, { phase: 'inbox', ...where });
@@ -89,12 +90,13 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
   const waitForOther = async (key: InboxKey): Promise<HandlingOutcome> => {
     for (let waited = 0; waited < config.busyTimeoutMs; waited += config.busyIntervalMs) {
       await config.sleep(config.busyIntervalMs);
-      const claim = await inbox.claim({ ...key, nowMs: clock.now(), leaseMs });
+      const claimedAt = clock.now();
+      const claim = await inbox.claim({ ...key, nowMs: claimedAt, leaseMs });
       if (claim === 'done') return { kind: 'duplicate' };
       if (claim === 'claimed') {
         // The other run ended without completing. DESIGN.md: a copy that waited on a failed run
         // answers 5xx; the mesh's retry will run the handler. So the claim is handed back at once.
-        await inbox.release(key);
+        await inbox.release({ ...key, claimedAt });
         return { kind: 'failed_elsewhere' };
       }
     }
@@ -108,15 +110,16 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
   ): Promise<HandlingOutcome> => {
     const key: InboxKey = { handler: handler.name, eventId: event.id };
     let claim: InboxClaimResult;
+    const claimedAt = clock.now();
     try {
-      claim = await inbox.claim({ ...key, nowMs: clock.now(), leaseMs });
+      claim = await inbox.claim({ ...key, nowMs: claimedAt, leaseMs });
       if (claim === 'done') return { kind: 'duplicate' };
       if (claim === 'running') return await waitForOther(key);
     } catch (error) {
       report(error, { phase: 'inbox', handler: key.handler, eventId: key.eventId, messageId: ctx.messageId });
       return { kind: 'unavailable' };
     }
-    return runHandler(handler, event, ctx, key);
+    return runHandler(handler, event, ctx, key, claimedAt);
   };
 
   const app = new Hono();

@@ -25,8 +25,11 @@ const COMPLETE = `INSERT INTO inbox (handler, event_id, status, lease_expires_at
   ON CONFLICT (handler, event_id) DO UPDATE SET status = 'done', lease_expires_at = NULL,
     finished_at = excluded.finished_at`;
 
-/** Only a running claim is dropped: a late release never makes a handled event run again. */
-const RELEASE = `DELETE FROM inbox WHERE handler = ?1 AND event_id = ?2 AND status = 'running'`;
+/**
+ * Only the caller's own running claim is dropped (`started_at` is the claim's time): a late release
+ * never makes a handled event run again, nor drops a claim another run took over.
+ */
+const RELEASE = `DELETE FROM inbox WHERE handler = ?1 AND event_id = ?2 AND status = 'running' AND started_at = ?3`;
 
 /**
  * A refused claim is read back to tell `done` from `running`; between the two statements the row
@@ -130,8 +133,8 @@ export function createSqlInbox(options: SqlInboxOptions): Inbox {
     async complete({ handler, eventId, nowMs }) {
       await run({ sql: COMPLETE, args: [handler, eventId, nowMs] });
     },
-    async release({ handler, eventId }) {
-      await run({ sql: RELEASE, args: [handler, eventId] });
+    async release({ handler, eventId, claimedAt }) {
+      await run({ sql: RELEASE, args: [handler, eventId, claimedAt] });
     },
   };
 }

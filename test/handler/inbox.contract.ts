@@ -33,14 +33,24 @@ export function describeInboxContract(name: string, create: () => Promise<InboxF
       await inbox.claim({ ...key, nowMs: T0, leaseMs: LEASE });
       await inbox.complete({ ...key, nowMs: T0 + 10 });
       expect(await inbox.claim({ ...key, nowMs: T0 + 20, leaseMs: LEASE })).toBe('done');
-      await inbox.release(key);
+      await inbox.release({ ...key, claimedAt: T0 });
       expect(await inbox.claim({ ...key, nowMs: T0 + 10 * LEASE, leaseMs: LEASE })).toBe('done');
     });
 
     it('a released claim can be claimed again at once', async () => {
       await inbox.claim({ ...key, nowMs: T0, leaseMs: LEASE });
-      await inbox.release(key);
+      await inbox.release({ ...key, claimedAt: T0 });
       expect(await inbox.claim({ ...key, nowMs: T0 + 1, leaseMs: LEASE })).toBe('claimed');
+    });
+
+    it("a late release after a takeover leaves the new holder's claim alone", async () => {
+      await inbox.claim({ ...key, nowMs: T0, leaseMs: LEASE });
+      // The first run outlived its lease; a retry elsewhere took the key over.
+      expect(await inbox.claim({ ...key, nowMs: T0 + LEASE, leaseMs: LEASE })).toBe('claimed');
+      await inbox.release({ ...key, claimedAt: T0 });
+      expect(await inbox.claim({ ...key, nowMs: T0 + LEASE + 1, leaseMs: LEASE })).toBe('running');
+      await inbox.release({ ...key, claimedAt: T0 + LEASE });
+      expect(await inbox.claim({ ...key, nowMs: T0 + LEASE + 2, leaseMs: LEASE })).toBe('claimed');
     });
 
     it('an expired claim can be claimed again, and the new claim gets its own lease', async () => {
@@ -56,7 +66,7 @@ export function describeInboxContract(name: string, create: () => Promise<InboxF
     });
 
     it('releasing an unknown key is harmless', async () => {
-      await inbox.release(key);
+      await inbox.release({ ...key, claimedAt: T0 });
       expect(await inbox.claim({ ...key, nowMs: T0, leaseMs: LEASE })).toBe('claimed');
     });
 
