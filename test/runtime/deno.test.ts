@@ -1,17 +1,14 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventually, freePort, type Proc, waitForOutput } from '../support/processes.ts';
+import { eventually, freePort, type Proc, startCommand, waitForOutput } from '../support/processes.ts';
 
 // STYLE.md rule 16: the Deno entry under the real `deno` (the npm devDependency's binary), with
 // the permissions of `npm run start:deno`. The example chain runs inside the Deno process:
 // OrderCreated → billing → OrderPaid → notifications, all over loopback HTTP.
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 // The binary itself, not `.bin/deno`: without its install script (npm here runs none) that is a
 // Node shim which runs deno as a child and would take the test's SIGTERM in its place. The deno
 // package's own resolver finds the binary in its platform package (@deno/<target>).
@@ -46,34 +43,7 @@ afterEach(async () => {
 });
 
 function startDeno(env: Record<string, string>): Proc {
-  const child = spawn(DENO, DENO_ARGS, {
-    cwd: ROOT,
-    env: { ...process.env, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  let out = '';
-  child.stdout.on('data', (d) => {
-    out += d;
-  });
-  child.stderr.on('data', (d) => {
-    out += d;
-  });
-  return {
-    child,
-    output: () => out,
-    kill(signal = 'SIGKILL') {
-      return new Promise((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        try {
-          process.kill(-child.pid!, signal);
-        } catch {
-          resolve();
-        }
-      });
-    },
-  };
+  return startCommand(DENO, DENO_ARGS, { DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1', ...env });
 }
 
 function exited(p: Proc): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {

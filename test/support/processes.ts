@@ -13,7 +13,12 @@ export interface Proc {
 
 /** Starts `node --import tsx <script>` from the repository root, in its own process group. */
 export function startProcess(script: string, env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  return startCommand(process.execPath, ['--import', 'tsx', script], env);
+}
+
+/** Starts any command from the repository root, in its own process group, collecting its output. */
+export function startCommand(command: string, args: readonly string[], env: Record<string, string>): Proc {
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
