@@ -28,7 +28,7 @@ const OTHER_CPU_WARNING = 20;
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const script = join(root, 'bench/post-event.lua');
-const meshEntry = 'src/runtime/node-main.ts';
+const meshEntry = 'src/example/node-main.ts';
 const duration = positiveInt('BENCH_DURATION', 10);
 const warmup = positiveInt('BENCH_WARMUP', 2);
 const connections = positiveInt('BENCH_CONNECTIONS', 50);
@@ -126,8 +126,8 @@ async function main(): Promise<number> {
     let mesh: Run & { server: ServerProcess };
     try {
       mesh = await bench(`mesh${suffix}`, ['--import', 'tsx', meshEntry], {
-        HOOKMESH_PRODUCER_TOKENS: 'bench:bench-token-0123456789abcdef',
-        HOOKMESH_ADMIN_TOKEN: 'bench-admin-0123456789abcdef',
+        HOOKMESH_PRODUCER_TOKENS: 'bench:bench-token-0123456789abcdef-0123456789',
+        HOOKMESH_ADMIN_TOKEN: 'bench-admin-0123456789abcdef-0123456789',
         HOOKMESH_ROLE: 'api',
         NODE_ENV: 'production',
         // Production refuses to start without one; the api role never signs anything with it.

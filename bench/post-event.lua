@@ -11,7 +11,7 @@ function setup(thread)
 end
 
 local headers = {
-  ["authorization"] = "Bearer bench-token-0123456789abcdef",
+  ["authorization"] = "Bearer bench-token-0123456789abcdef-0123456789",
   ["content-type"] = "application/json",
 }
 

@@ -5,8 +5,8 @@ import { toDeliveryRequest } from '../../src/core/delivery-request.ts';
 // the raw undici loop, the mesh and wrk all carry requests of the same shape and size.
 
 export const PRODUCER_NAME = 'bench';
-export const PRODUCER_TOKEN = 'bench-token-0123456789abcdef';
-export const ADMIN_TOKEN = 'bench-admin-0123456789abcdef';
+export const PRODUCER_TOKEN = 'bench-token-0123456789abcdef-0123456789';
+export const ADMIN_TOKEN = 'bench-admin-0123456789abcdef-0123456789';
 export const SIGNING_KEY = 'sig_bench_0123456789abcdef0123456789abcdef';
 export const PAID_TYPE = 'order.paid.v1';
 /** Where the example app's code-declared `order.paid.v1` subscription posts, under its public URL. */

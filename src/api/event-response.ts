@@ -1,7 +1,16 @@
 import type { EventView } from '../core/outbox-store.ts';
+import type { Principal } from './auth.ts';
 
-/** `GET /v1/events/:id`'s shape (DESIGN.md): stored JSON text becomes JSON again, times ISO 8601. */
-export function toEventResponse(event: EventView) {
+/**
+ * `GET /v1/events/:id`'s shape (DESIGN.md): stored JSON text becomes JSON again, times ISO 8601.
+ * A producer sees how its event is being delivered (states, attempt numbers, times, statuses,
+ * durations) but not what the subscribers answered: response excerpts and error texts belong to
+ * other services and can carry their internals (stack traces, resolved addresses, TLS errors).
+ * For a producer both are null — the fields stay, so the shape is the same for every reader.
+ * @example c.json(toEventResponse(event, principal.kind))
+ */
+export function toEventResponse(event: EventView, reader: Principal['kind']) {
+  const seesResponses = reader === 'admin';
   return {
     id: event.id,
     type: event.type,
@@ -28,8 +37,8 @@ export function toEventResponse(event: EventView) {
           at: new Date(a.at).toISOString(),
           status: a.status,
           durationMs: a.durationMs,
-          error: a.error,
-          responseExcerpt: a.responseExcerpt,
+          error: seesResponses ? a.error : null,
+          responseExcerpt: seesResponses ? a.responseExcerpt : null,
         })),
       })),
     })),

@@ -110,6 +110,6 @@ export function createEventsRoutes(options: EventsRoutesOptions) {
       if (!event || (principal.kind === 'producer' && event.source !== principal.name)) {
         return problem(c, 404, 'not-found', `no event ${JSON.stringify(id)}`);
       }
-      return c.json(toEventResponse(event));
+      return c.json(toEventResponse(event, principal.kind));
     });
 }

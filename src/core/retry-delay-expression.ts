@@ -157,8 +157,19 @@ function tokenize(source: string): Token[] {
   while (i < source.length) {
     const char = source[i]!;
     const position = i + 1;
-    if (char === ' ' || char === '\t' || char === '\n' || char === '\r') {
+    if (char === ' ') {
       i++;
+    } else if (isControl(char)) {
+      // The expression travels as the `Upstash-Retry-Delay` header, which cannot carry a newline
+      // or a tab: `@upstash/qstash` would throw while building the batch and fail every other
+      // message in it. Refused here, so no stored expression can hold one.
+      const code = char.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+      tokens.push({
+        kind: 'invalid',
+        message: `control character U+${code} at position ${position}; only spaces may separate tokens`,
+        position,
+      });
+      return tokens;
     } else if (isDigit(char) || (char === '.' && isDigit(source[i + 1]))) {
       let end = i;
       while (isDigit(source[end])) end++;
@@ -314,6 +325,12 @@ function describe(token: Exclude<Token, { kind: 'invalid' }>): string {
     case 'symbol':
       return `${JSON.stringify(token.symbol)} at position ${token.position}`;
   }
+}
+
+/** C0 controls, DEL and C1 controls: nothing an HTTP header value may hold. */
+function isControl(char: string): boolean {
+  const code = char.charCodeAt(0);
+  return code < 0x20 || (code >= 0x7f && code <= 0x9f);
 }
 
 function isPunctuation(char: string): char is Punctuation {

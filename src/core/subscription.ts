@@ -1,6 +1,7 @@
 import { DefinitionError } from './errors.ts';
 import { isSubscriptionPattern } from './event-type.ts';
 import type { IntegrationEventDefinition } from './integration-event.ts';
+import { parseDelayExpression } from './retry-delay-expression.ts';
 
 export const DEFAULT_RETRIES = 10;
 export const MAX_RETRIES = 20;
@@ -47,6 +48,12 @@ export function defineSubscription(
   const retries = options.retries ?? DEFAULT_RETRIES;
   if (!Number.isInteger(retries) || retries < 0 || retries > MAX_RETRIES) {
     throw new DefinitionError(`subscription retries must be an integer from 0 to ${MAX_RETRIES}`);
+  }
+  if (options.retryDelay !== undefined) {
+    // Checked at definition, as the API checks its own: a bad expression would otherwise surface
+    // only at the first retry (or, with a control character, break QStash publishing).
+    const parsed = parseDelayExpression(options.retryDelay);
+    if (!parsed.ok) throw new DefinitionError(`subscription retryDelay is invalid: ${parsed.error}`);
   }
   return Object.freeze({
     id: options.id ?? `sub_${stableHash(`${type} ${url}`)}`,

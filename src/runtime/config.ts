@@ -9,6 +9,8 @@ export interface MeshConfig {
   readonly transport: 'local' | 'qstash';
   readonly producerTokens: readonly { readonly name: string; readonly token: string }[] | null;
   readonly adminToken: string | null;
+  /** `HOOKMESH_METRICS_TOKEN`: a bearer token for `GET /metrics` only; null = the admin token. */
+  readonly metricsToken: string | null;
   readonly publicUrl: string;
   readonly allowPrivateNetwork: boolean;
   readonly leaseMs: number;
@@ -30,9 +32,14 @@ export class ConfigError extends Error {
   }
 }
 
+/** In production every bearer token is at least this long (DESIGN "Hardening rules"). */
+export const MIN_PRODUCTION_TOKEN_LENGTH = 32;
+
 /**
  * Reads the configuration table of DESIGN.md from an env record (`process.env`, `Deno.env`,
- * Worker bindings). Refuses what would run unsafely: no tokens in production.
+ * Worker bindings). Refuses what would run unsafely: in production, missing tokens or any bearer
+ * token shorter than 32 characters (guessable, or a placeholder left in). Errors name the
+ * variable, never its value.
  * @example const config = readConfig(process.env, { defaultTransport: 'local' });
  */
 export function readConfig(
@@ -48,8 +55,16 @@ export function readConfig(
     ? parseProducerTokens(env.HOOKMESH_PRODUCER_TOKENS)
     : null;
   const adminToken = env.HOOKMESH_ADMIN_TOKEN || null;
+  const metricsToken = env.HOOKMESH_METRICS_TOKEN || null;
   if (production && (!producerTokens || !adminToken)) {
     throw new ConfigError('NODE_ENV=production requires HOOKMESH_PRODUCER_TOKENS and HOOKMESH_ADMIN_TOKEN');
+  }
+  if (production) {
+    requireStrongToken('HOOKMESH_ADMIN_TOKEN', adminToken);
+    for (const [i, p] of (producerTokens ?? []).entries()) {
+      requireStrongToken(`HOOKMESH_PRODUCER_TOKENS (entry ${i + 1})`, p.token);
+    }
+    requireStrongToken('HOOKMESH_METRICS_TOKEN', metricsToken);
   }
   if (adminToken && producerTokens?.some((p) => p.token === adminToken)) {
     throw new ConfigError('HOOKMESH_ADMIN_TOKEN must differ from every producer token');
@@ -70,6 +85,7 @@ export function readConfig(
     transport,
     producerTokens,
     adminToken,
+    metricsToken,
     publicUrl: (
       env.HOOKMESH_PUBLIC_URL || `http://${host.includes(':') ? `[${host}]` : host}:${port}`
     ).replace(/\/+$/, ''),
@@ -85,6 +101,15 @@ export function readConfig(
       nextSigningKey: env.QSTASH_NEXT_SIGNING_KEY || undefined,
     },
   };
+}
+
+/** A token shorter than the production minimum is refused, by the name of where it came from. */
+function requireStrongToken(variable: string, token: string | null): void {
+  if (token !== null && token.length < MIN_PRODUCTION_TOKEN_LENGTH) {
+    throw new ConfigError(
+      `${variable} must be at least ${MIN_PRODUCTION_TOKEN_LENGTH} characters in production (use a random secret, e.g. 32 random bytes as hex)`,
+    );
+  }
 }
 
 function parseProducerTokens(value: string): { name: string; token: string }[] {

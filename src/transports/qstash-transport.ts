@@ -101,8 +101,13 @@ export function createQStashTransport(options: QStashTransportOptions): QStashTr
     failureCallback: options.callbackUrl,
   });
 
-  /** Publishes one batch; a refusal of a batch of several is retried one by one, so one bad message
-   * (a destination QStash refuses, a body over the size limit) does not hold back the others. */
+  /**
+   * Publishes one batch. A batch of several that QStash refuses (a 4xx that is not about the
+   * caller), or that fails with no HTTP answer at all, is retried one message at a time, so one bad
+   * message never holds back the others: a destination QStash refuses, a body over the size limit,
+   * or a message `@upstash/qstash` cannot even encode (a header value with a newline throws while
+   * the request is built, with no status). The bad one fails alone and backs off.
+   */
   const publish = async (
     batch: readonly LeasedForPublish[],
     owner: string,
@@ -125,7 +130,7 @@ export function createQStashTransport(options: QStashTransportOptions): QStashTr
         failed: [],
       };
     } catch (error) {
-      if (batch.length > 1 && isRefusal(error)) {
+      if (batch.length > 1 && mayBeOneBadMessage(error)) {
         const one = await Promise.all(batch.map((d) => publish([d], owner)));
         return {
           published: one.flatMap((r) => r.published),
@@ -182,17 +187,35 @@ export function nextPublishDelayMs(lastDelayMs: number): number {
   return Math.min(MAX_PUBLISH_DELAY_MS, Math.max(MIN_PUBLISH_DELAY_MS, lastDelayMs * 2));
 }
 
-/** A 4xx other than auth and rate limits: QStash refused what was sent, not the caller. */
-function isRefusal(error: unknown): boolean {
+/**
+ * Whether a failed batch may have failed for one of its messages, and so is worth splitting:
+ * - a 4xx other than auth and rate limits: QStash refused what was sent, not the caller;
+ * - no HTTP status at all: the client threw before or without an answer. That is how a message it
+ *   cannot encode fails (the whole batch with it), but also how a network outage looks; splitting
+ *   an outage costs one quick failing request per message, once per back-off, which is the price
+ *   of never letting a poison message hold the others back.
+ * Not a timeout: QStash being slow says nothing about the messages, and splitting would only
+ * multiply the wait.
+ */
+function mayBeOneBadMessage(error: unknown): boolean {
+  if (timeouts.has(error as object)) return false;
   const status = (error as { status?: unknown } | null)?.status;
-  return typeof status === 'number' && status >= 400 && status < 500 && ![401, 403, 429].includes(status);
+  if (typeof status !== 'number') return true;
+  return status >= 400 && status < 500 && ![401, 403, 429].includes(status);
 }
+
+/** The errors `withTimeout` made: told apart from the client's own without a class of their own. */
+const timeouts = new WeakSet<object>();
 
 /** The client has no timeout of its own; a late answer is dropped (the dedup id makes a republish safe). */
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`QStash did not answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => {
+      const error = new Error(`QStash did not answer within ${ms} ms`);
+      timeouts.add(error);
+      reject(error);
+    }, ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

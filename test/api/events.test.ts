@@ -92,6 +92,29 @@ describe('POST /v1/events — accepting', () => {
     expect(await rows()).toEqual({ events: 1, integration: 1, deliveries: 1 });
   });
 
+  it('a "__proto__" member counts in the comparison: 409 when only it differs, 200 when it is the same', async () => {
+    mesh = await createTestMesh();
+    // Raw text: an object literal's `__proto__` sets a prototype, JSON's is an ordinary member.
+    const raw = (metadata: string) =>
+      `{"id":"evt-p","type":"OrderCreated","data":{"order":{"id":"o-1","customerId":"c-1","total":1,"currency":"EUR"}},"metadata":${metadata}}`;
+    const first = await mesh.post(undefined, { raw: raw('{"tags":{"__proto__":{"admin":true}},"a":1}') });
+    expect(first.status).toBe(202);
+    for (const other of [
+      '{"tags":{"__proto__":{"admin":false}},"a":1}',
+      '{"tags":{},"a":1}',
+      '{"tags":{"__proto__":{"admin":true}},"a":1,"__proto__":{"a":2}}',
+    ]) {
+      await expectProblem(await mesh.post(undefined, { raw: raw(other) }), 409, 'conflict');
+    }
+    const same = await mesh.post(undefined, { raw: raw('{"a":1,"tags":{"__proto__":{"admin":true}}}') });
+    expect(same.status).toBe(200);
+    expect(await rows()).toEqual({ events: 1, integration: 1, deliveries: 1 });
+    // What was stored is what was sent, `__proto__` member included.
+    expect(await (await mesh.get('/v1/events/evt-p')).text()).toContain(
+      '"tags":{"__proto__":{"admin":true}}',
+    );
+  });
+
   it('takes the Idempotency-Key header as the id of a single event', async () => {
     mesh = await createTestMesh();
     const { id: _, ...event } = orderCreated('x');
@@ -483,6 +506,98 @@ describe('GET /v1/events/:id', () => {
         },
       ],
     });
+  });
+
+  it('shows the producer attempt numbers, times, statuses and durations, not response excerpts or error texts; the admin sees all', async () => {
+    mesh = await createTestMesh();
+    await mesh.post(orderCreated('e1'));
+    const [leased] = await mesh.store.leaseDue({
+      owner: 'w',
+      now: mesh.clock.now(),
+      leaseMs: 30_000,
+      limit: 10,
+    });
+    const at = mesh.clock.now();
+    await mesh.store.recordAttempts([
+      {
+        deliveryId: leased!.id,
+        owner: 'w',
+        number: 1,
+        at,
+        status: 500,
+        durationMs: 12,
+        error: null,
+        responseExcerpt: 'stack trace of the billing service, db at 10.0.0.5',
+        next: 'retrying',
+        nextAttemptAt: at + 1000,
+        retried: 1,
+      },
+    ]);
+    mesh.clock.set(at + 1000);
+    const [again] = await mesh.store.leaseDue({
+      owner: 'w',
+      now: mesh.clock.now(),
+      leaseMs: 30_000,
+      limit: 10,
+    });
+    await mesh.store.recordAttempts([
+      {
+        deliveryId: again!.id,
+        owner: 'w',
+        number: 2,
+        at: at + 1000,
+        status: null,
+        durationMs: 3,
+        error: 'connect ECONNREFUSED 10.0.0.7:443',
+        responseExcerpt: null,
+        next: 'retrying',
+        nextAttemptAt: at + 5000,
+        retried: 2,
+      },
+    ]);
+    const attemptsOf = async (token?: string) => {
+      const res = await mesh.get('/v1/events/e1', token);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as {
+        integrationEvents: { deliveries: { status: string; attempts: unknown[] }[] }[];
+      };
+      return body.integrationEvents[0]!.deliveries[0]!;
+    };
+
+    const seenByProducer = await attemptsOf();
+    expect(seenByProducer.status).toBe('retrying');
+    expect(seenByProducer.attempts).toEqual([
+      {
+        number: 1,
+        at: '2026-11-30T12:00:00.000Z',
+        status: 500,
+        durationMs: 12,
+        error: null,
+        responseExcerpt: null,
+      },
+      {
+        number: 2,
+        at: '2026-11-30T12:00:01.000Z',
+        status: null,
+        durationMs: 3,
+        error: null,
+        responseExcerpt: null,
+      },
+    ]);
+    expect(JSON.stringify(seenByProducer)).not.toMatch(/10\.0\.0|ECONNREFUSED|stack trace/);
+
+    expect((await attemptsOf(ADMIN_TOKEN)).attempts).toEqual([
+      expect.objectContaining({
+        number: 1,
+        error: null,
+        responseExcerpt: 'stack trace of the billing service, db at 10.0.0.5',
+      }),
+      expect.objectContaining({
+        number: 2,
+        error: 'connect ECONNREFUSED 10.0.0.7:443',
+        responseExcerpt: null,
+      }),
+    ]);
   });
 
   it('404 for another producer or an unknown id; the admin sees every event', async () => {

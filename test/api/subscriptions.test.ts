@@ -343,6 +343,37 @@ describe('GET /v1/subscriptions', () => {
 });
 
 describe('PATCH /v1/subscriptions/:id', () => {
+  it('400 for a retryDelay with a control character, on create and on change (DESIGN "Hardening rules")', async () => {
+    mesh = await createTestMesh();
+    const sub = await create({ type: 'order.created.v1', url: 'https://a.example.com/', retryDelay: '1000' });
+    for (const retryDelay of ['pow(2, retried)\n* 1000', '1000\t', '1000\r\n+1', '1000\u0000']) {
+      const created = await expectProblem(
+        await call('POST', '/v1/subscriptions', {
+          type: 'order.created.v1',
+          url: 'https://b.example.com/',
+          retryDelay,
+        }),
+        400,
+        'bad-request',
+      );
+      expect(created.issues).toEqual([
+        { path: '/retryDelay', message: expect.stringContaining('control character') },
+      ]);
+      const changed = await expectProblem(
+        await call('PATCH', `/v1/subscriptions/${sub.id}`, { retryDelay }),
+        400,
+        'bad-request',
+      );
+      expect(changed.issues).toEqual([
+        { path: '/retryDelay', message: expect.stringContaining('control character') },
+      ]);
+    }
+    expect(await mesh.db.count("subscriptions WHERE origin = 'api'")).toBe(1);
+    expect(await (await call('GET', `/v1/subscriptions/${sub.id}`)).json()).toMatchObject({
+      retryDelay: '1000',
+    });
+  });
+
   it('changes the given fields only, validated as on create', async () => {
     mesh = await createTestMesh();
     const sub = await create({

@@ -55,9 +55,24 @@ describe('parseDelayExpression / evaluateDelayExpression', () => {
     expect(evaluate('abs(-retried) * 1000', 3)).toBe(3000);
   });
 
-  it('ignores whitespace, including tabs and newlines', () => {
-    expect(evaluate('  pow ( 2 ,retried )*\t1000\n', 2)).toBe(4000);
+  it('ignores spaces', () => {
+    expect(evaluate('  pow ( 2 ,retried )*  1000 ', 2)).toBe(4000);
     expect(evaluate('max(1000,min(retried*500,5000))', 4)).toBe(2000);
+  });
+
+  it('refuses control characters: the expression travels in the Upstash-Retry-Delay header', () => {
+    // A newline or tab would make @upstash/qstash throw while building the batch request, and fail
+    // every other message of that batch with it (issue 8, item 2).
+    expect(parseError('pow(2, retried)\n* 1000')).toMatch(/control character U\+000A at position 16/);
+    expect(parseError('1000\t')).toMatch(/control character U\+0009 at position 5/);
+    expect(parseError('\r1000')).toMatch(/control character U\+000D at position 1/);
+    for (let code = 0; code < 0x20; code++) {
+      expect(parseDelayExpression(`1000 +${String.fromCharCode(code)}1`).ok, `U+${code.toString(16)}`).toBe(
+        false,
+      );
+    }
+    expect(parseDelayExpression('1000\u007f').ok).toBe(false);
+    expect(parseDelayExpression('1000\u0085').ok).toBe(false);
   });
 
   it('implements every function', () => {

@@ -18,6 +18,8 @@ export interface LoopbackServer {
   readonly url: string;
   readonly port: number;
   readonly requests: ReceivedRequest[];
+  /** TCP connections accepted so far: proves a guard refused before connecting, not after. */
+  readonly connections: number;
   /** Changes how the server answers from now on. */
   reply(fn: (req: ReceivedRequest, index: number) => Reply | Promise<Reply>): void;
   close(): Promise<void>;
@@ -43,12 +45,19 @@ export async function startLoopbackServer(
     res.writeHead(reply.status, reply.headers ?? {});
     res.end(reply.body ?? '');
   });
+  let connections = 0;
+  server.on('connection', () => {
+    connections++;
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     requests,
+    get connections() {
+      return connections;
+    },
     reply(next) {
       fn = next;
     },

@@ -13,7 +13,7 @@ import {
   type Reply,
   startLoopbackServer,
 } from '../support/loopback-server.ts';
-import { createTestMesh, orderCreated, type TestMesh } from '../support/test-mesh.ts';
+import { ADMIN_TOKEN, createTestMesh, orderCreated, type TestMesh } from '../support/test-mesh.ts';
 
 const KEY = 'sig_current_0123456789abcdef';
 const NEXT_KEY = 'sig_next_0123456789abcdef';
@@ -59,7 +59,8 @@ async function setup(
 }
 
 async function deliveryOf(eventId: string) {
-  const res = await mesh.get(`/v1/events/${eventId}`);
+  // Admin: a producer does not see other services' error texts.
+  const res = await mesh.get(`/v1/events/${eventId}`, ADMIN_TOKEN);
   const body = (await res.json()) as {
     integrationEvents: {
       deliveries: {

@@ -140,8 +140,9 @@ interface DeliveryJson {
   }[];
 }
 
+/** As the admin, who sees response excerpts and error texts (a producer sees them as null). */
 async function deliveryOf(mesh: TestMesh, eventId: string): Promise<DeliveryJson> {
-  const res = await mesh.get(`/v1/events/${eventId}`);
+  const res = await mesh.get(`/v1/events/${eventId}`, ADMIN_TOKEN);
   expect(res.status).toBe(200);
   const body = (await res.json()) as { integrationEvents: { deliveries: DeliveryJson[] }[] };
   return body.integrationEvents[0]!.deliveries[0]!;
@@ -547,6 +548,80 @@ describe('QStash transport — publish failures lose nothing', () => {
     expect((await deliveryOf(s.mesh, 'big')).status).toBe('pending');
     expect(s.errors).toHaveLength(1);
     expect(String(s.errors[0])).toMatch(/exceeds the limit/);
+  });
+
+  it('a stored retryDelay the SDK cannot send (a newline) fails alone: the 5 others of its batch are published', async () => {
+    const s = await setup(() => ({ status: 200 }), { sub: { retryDelay: 'pow(2, retried) * 1000' } });
+    for (const id of ['e1', 'e2', 'e3', 'e4', 'e5', 'bad']) await postEvent(s.mesh, id);
+    // The API and defineSubscription now refuse such an expression; a row written before they did
+    // still holds one, so it goes in directly.
+    await s.mesh.db.client.execute({
+      sql: `UPDATE deliveries SET retry_delay = ?1 WHERE integration_event_id IN
+              (SELECT id FROM integration_events WHERE domain_event_id = 'bad')`,
+      args: ['pow(2, retried)\n* 1000'],
+    });
+    const t0 = s.mesh.clock.now();
+
+    expect(await s.transport.publishDue()).toEqual({ published: 5, failed: 1 });
+
+    for (const id of ['e1', 'e2', 'e3', 'e4', 'e5'])
+      expect((await deliveryOf(s.mesh, id)).status).toBe('in_flight');
+    const bad = await deliveryOf(s.mesh, 'bad');
+    expect(bad.status).toBe('pending');
+    expect(Date.parse(bad.nextAttemptAt!)).toBe(t0 + 1000);
+    expect(s.errors).toHaveLength(1);
+    expect(userMessages(s.q)).toHaveLength(5);
+
+    // Due again after its back-off, it fails alone again (and backs off further); nothing else waits.
+    await postEvent(s.mesh, 'e6');
+    s.mesh.clock.set(t0 + 1000);
+    expect(await s.transport.publishDue()).toEqual({ published: 1, failed: 1 });
+    expect(Date.parse((await deliveryOf(s.mesh, 'bad')).nextAttemptAt!)).toBe(t0 + 1000 + 2000);
+    await runQStash(s);
+    expect(s.destination.requests).toHaveLength(6);
+  });
+
+  it('a batch refused with 400 is split too, while an outage (no answer in time) is not', async () => {
+    const s = await setup(() => ({ status: 200 }));
+    for (const id of ['e1', 'e2', 'e3']) await postEvent(s.mesh, id);
+    const sizes: number[] = [];
+    const transport = createQStashTransport({
+      store: s.mesh.store,
+      client: {
+        batch: (messages) => {
+          sizes.push(messages.length);
+          return new Promise(() => {});
+        },
+      },
+      callbackUrl: s.callbackUrl,
+      clock: s.mesh.clock,
+      owner: 'stuck',
+      publishTimeoutMs: 20,
+    });
+    expect(await transport.publishDue()).toEqual({ published: 0, failed: 3 });
+    // One request: a timeout says QStash is slow or away, not that a message is bad.
+    expect(sizes).toEqual([3]);
+
+    s.mesh.clock.advance(1000);
+    let first = true;
+    const refusing = createQStashTransport({
+      store: s.mesh.store,
+      client: {
+        batch: async (messages) => {
+          sizes.push(messages.length);
+          if (first) {
+            first = false;
+            throw Object.assign(new Error('bad request'), { status: 400 });
+          }
+          return s.client.batch(messages);
+        },
+      },
+      callbackUrl: s.callbackUrl,
+      clock: s.mesh.clock,
+      owner: 'refused',
+    });
+    expect(await refusing.publishDue()).toEqual({ published: 3, failed: 0 });
+    expect(sizes).toEqual([3, 3, 1, 1, 1]);
   });
 
   it('a publish that never answers times out and counts as failed', async () => {

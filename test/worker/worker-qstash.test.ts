@@ -24,8 +24,8 @@ import { type QStashDouble, type QStashDoubleMessage, startQStashDouble } from '
 // the attempt only; once the destination has answered it is set back to real time (see
 // `doubleFetch`), so the callback reporting that attempt is signed at a time the Worker accepts.
 
-const PRODUCER_TOKEN = 'billing-token-0123456789abcdef';
-const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
+const PRODUCER_TOKEN = 'billing-token-0123456789abcdef-0123456789';
+const ADMIN_TOKEN = 'admin-token-0123456789abcdef-0123456789';
 const QSTASH_TOKEN = 'qstash-token-0123456789abcdef';
 const KEY = 'sig_current_7kYjw48mhY7kAjqNGcy6cr29RJ6r';
 const NEXT_KEY = 'sig_next_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs';

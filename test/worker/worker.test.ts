@@ -12,8 +12,8 @@ import { applyD1Migrations, COMPATIBILITY_DATE, countRows, getD1 } from '../supp
 // wrangler's procedure migrated beforehand — the Worker itself never migrates.
 
 const PUBLIC_URL = 'https://hookmesh.example.com';
-const PRODUCER_TOKEN = 'billing-token-0123456789abcdef';
-const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
+const PRODUCER_TOKEN = 'billing-token-0123456789abcdef-0123456789';
+const ADMIN_TOKEN = 'admin-token-0123456789abcdef-0123456789';
 const SIGNING_KEY = 'sig_current_7kYjw48mhY7kAjqNGcy6cr29RJ6r';
 
 const BINDINGS = {

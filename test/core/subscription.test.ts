@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { DefinitionError } from '../../src/core/errors.ts';
+import { defineSubscription } from '../../src/core/subscription.ts';
+
+describe('defineSubscription', () => {
+  it('takes a retryDelay expression', () => {
+    const sub = defineSubscription('order.created.v1', 'https://a.example.com/', {
+      retryDelay: 'pow(2, retried) * 1000',
+    });
+    expect(sub.retryDelay).toBe('pow(2, retried) * 1000');
+  });
+
+  it('throws DefinitionError for a retryDelay that does not parse, naming why', () => {
+    expect(() =>
+      defineSubscription('order.created.v1', 'https://a.example.com/', { retryDelay: 'retried +' }),
+    ).toThrow(DefinitionError);
+    expect(() =>
+      defineSubscription('order.created.v1', 'https://a.example.com/', { retryDelay: 'process.exit()' }),
+    ).toThrow(/retryDelay.*unknown identifier "process"/);
+  });
+
+  it('throws DefinitionError for a retryDelay with a control character (it travels in a header)', () => {
+    for (const retryDelay of ['pow(2, retried)\n* 1000', '1000\t', '\r1000']) {
+      expect(() => defineSubscription('order.created.v1', 'https://a.example.com/', { retryDelay })).toThrow(
+        DefinitionError,
+      );
+      expect(() => defineSubscription('order.created.v1', 'https://a.example.com/', { retryDelay })).toThrow(
+        /control character/,
+      );
+    }
+  });
+});
