@@ -1,3 +1,5 @@
+import type { Issue } from './issues.ts';
+
 /**
  * The one error tree of hookmesh. Expected failures (parsing, verifying) are returned as results;
  * these are thrown for what a caller cannot go on from. The API maps them to problem+json in one
@@ -11,7 +13,9 @@ export type ErrorCode =
   | 'transport'
   | 'store'
   | 'definition'
-  | 'conversion';
+  | 'conversion'
+  | 'mesh_api'
+  | 'mesh_unavailable';
 
 export class HookmeshError extends Error {
   readonly code: ErrorCode;
@@ -65,5 +69,47 @@ export class TransportError extends HookmeshError {
   constructor(message: string, options?: ErrorOptions) {
     super('transport', message, options);
     this.name = 'TransportError';
+  }
+}
+
+/** An RFC 9457 problem document as the mesh's API answers it; `type` is stable to branch on. */
+export interface ProblemDetails {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail?: string;
+  readonly issues?: readonly Issue[];
+  readonly [extension: string]: unknown;
+}
+
+/**
+ * The mesh's API refused a request (`hookmesh/client`): a final 4xx, or a 429/5xx that outlasted
+ * the retries. Carries the problem document; an answer that was not one gets an `about:blank` stand-in.
+ */
+export class MeshApiError extends HookmeshError {
+  readonly status: number;
+  readonly problem: ProblemDetails;
+  constructor(problem: ProblemDetails, options?: ErrorOptions) {
+    super(
+      'mesh_api',
+      `${problem.status} ${problem.title}${problem.detail ? `: ${problem.detail}` : ''}`,
+      options,
+    );
+    this.name = 'MeshApiError';
+    this.status = problem.status;
+    this.problem = problem;
+  }
+}
+
+/**
+ * No usable answer came from the mesh (`hookmesh/client`): every attempt failed on the network,
+ * timed out or got an unreadable body. `cause` is the last attempt's failure.
+ */
+export class MeshUnavailableError extends HookmeshError {
+  readonly attempts: number;
+  constructor(message: string, attempts: number, options?: ErrorOptions) {
+    super('mesh_unavailable', message, options);
+    this.name = 'MeshUnavailableError';
+    this.attempts = attempts;
   }
 }
