@@ -2,12 +2,10 @@
 // the Node mesh of `npm start` through its public options, with the example's converters but none
 // of its code-declared subscriptions or handlers — so the only deliveries are the bench's own.
 import { orderConverters } from '../src/example/orders.ts';
-import { startNodeMesh } from '../src/runtime/node.ts';
+import { defineMesh } from '../src/index.ts';
+import { serveMesh } from '../src/node.ts';
 
-const mesh = await startNodeMesh(process.env, {
-  definitions: () => ({ converters: orderConverters, subscriptions: [] }),
-  handlers: () => [],
-});
+const mesh = await serveMesh({ mesh: defineMesh({ converters: orderConverters, subscriptions: [] }) });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, async () => {
     await mesh.close();

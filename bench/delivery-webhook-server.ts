@@ -1,30 +1,23 @@
 // The handler side for bench:delivery: createWebhookApp with one trivial handler and the durable
 // libSQL inbox (a file in WAL mode, synchronous=FULL), served by @hono/node-server — what a
 // consuming service runs. BENCH_INBOX picks the inbox: `client` (default, the documented
-// `createLibsqlInbox(client)`), `mesh` (the mesh's own opening: openLibsql, whose second,
-// prepared-statement connection takes the inbox's writes) or `memory` (createMemoryInbox, not
-// durable: to split the inbox's cost from the rest of the route).
+// `createLibsqlInbox(client)`) or `memory` (createMemoryInbox, not durable: to split the inbox's
+// cost from the rest of the route).
 import { serve } from '@hono/node-server';
 import { createClient } from '@libsql/client';
 import { OrderPaidV1 } from '../src/example/orders.ts';
 import { defineHandler } from '../src/handler/define-handler.ts';
+import { createLibsqlInbox } from '../src/handler/libsql-inbox.ts';
 import { createMemoryInbox } from '../src/handler/memory-inbox.ts';
 import { createWebhookApp } from '../src/handler/webhook-app.ts';
-import { readMigrations } from '../src/runtime/migrations.ts';
-import { createLibsqlDriver } from '../src/store/libsql-driver.ts';
-import { createLibsqlInbox } from '../src/store/libsql-inbox.ts';
-import { openLibsql } from '../src/store/libsql-store.ts';
-import { applyMigrations } from '../src/store/migrate.ts';
 
 const url = process.env.DATABASE_URL;
 const key = process.env.QSTASH_CURRENT_SIGNING_KEY;
 if (!url || !key) throw new Error('DATABASE_URL and QSTASH_CURRENT_SIGNING_KEY are required');
 
 const mode = process.env.BENCH_INBOX || 'client';
-if (!['client', 'mesh', 'memory'].includes(mode))
-  throw new Error(`BENCH_INBOX=${mode}: client, mesh or memory`);
-const database = mode === 'mesh' ? await openLibsql({ url }) : await openConsumerDatabase(url);
-await applyMigrations(database.driver, readMigrations());
+if (!['client', 'memory'].includes(mode)) throw new Error(`BENCH_INBOX=${mode}: client or memory`);
+const database = await openConsumerDatabase(url);
 
 let handled = 0;
 const onOrderPaid = defineHandler(OrderPaidV1, () => {
@@ -33,12 +26,7 @@ const onOrderPaid = defineHandler(OrderPaidV1, () => {
 const webhooks = createWebhookApp({
   handlers: [onOrderPaid],
   signingKeys: { current: key },
-  inbox:
-    mode === 'memory'
-      ? createMemoryInbox()
-      : mode === 'mesh'
-        ? createLibsqlInbox(database.client, database.driver)
-        : createLibsqlInbox(database.client),
+  inbox: mode === 'memory' ? createMemoryInbox() : createLibsqlInbox(database.client),
   onError: (error) => console.error('handler side error', error),
 });
 
@@ -63,5 +51,5 @@ async function openConsumerDatabase(url: string) {
   const client = createClient({ url });
   await client.execute('PRAGMA journal_mode = WAL');
   await client.execute('PRAGMA synchronous = FULL');
-  return { client, driver: createLibsqlDriver(client) };
+  return { client };
 }

@@ -12,7 +12,7 @@
 // event would (0 = back to back); BENCH_PARTS [1,2,3]; BENCH_INBOX [client] (client | mesh |
 // memory, see bench/delivery-webhook-server.ts); BENCH_QUIET_WAIT [5 s] longest wait for a lull
 // on a shared machine before each run (0 = none); BENCH_CPU_PROF [unset] a directory for V8 CPU
-// profiles of the dispatcher and the handler servers; BENCH_MESH_ENTRY [src/runtime/node-main.ts]
+// profiles of the dispatcher and the handler servers; BENCH_MESH_ENTRY [src/example/node-main.ts]
 // (bench/delivery-mesh-entry.ts: a mesh whose only subscription is the bench's).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';

@@ -46,16 +46,6 @@ CREATE TABLE `domain_events` (
 );
 --> statement-breakpoint
 CREATE INDEX `domain_events_received_at` ON `domain_events` (`received_at`);--> statement-breakpoint
-CREATE TABLE `inbox` (
-	`handler` text NOT NULL,
-	`event_id` text NOT NULL,
-	`status` text NOT NULL,
-	`lease_expires_at` integer,
-	`started_at` integer NOT NULL,
-	`finished_at` integer,
-	PRIMARY KEY(`handler`, `event_id`)
-);
---> statement-breakpoint
 CREATE TABLE `integration_events` (
 	`id` text PRIMARY KEY NOT NULL,
 	`domain_event_id` text NOT NULL,

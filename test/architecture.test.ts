@@ -15,6 +15,8 @@ interface ImportRef {
   readonly file: string;
   readonly line: number;
   readonly specifier: string;
+  /** `type`: `import type` / `export type` (erased); `dynamic`: `import('…')` (loaded when run). */
+  readonly kind: 'static' | 'type' | 'dynamic';
 }
 
 interface SourceFile {
@@ -39,12 +41,13 @@ function parseImports(file: string, text: string): ImportRef[] {
   const lineAt = (index: number) => text.slice(0, index).split('\n').length;
   for (const match of text.matchAll(STATIC_IMPORT)) {
     // The match may start with the previous line's newline: count from the keyword.
-    refs.push({ file, line: lineAt(match.index + match[0].search(/\S/)), specifier: match[1]! });
+    const kind = /^\s*(import|export)\s+type\s/.test(match[0]) ? 'type' : 'static';
+    refs.push({ file, line: lineAt(match.index + match[0].search(/\S/)), specifier: match[1]!, kind });
   }
   for (const match of text.matchAll(DYNAMIC_IMPORT)) {
     const lineStart = text.lastIndexOf('\n', match.index) + 1;
     if (/^\s*(\/\/|\*|\/\*)/.test(text.slice(lineStart, match.index))) continue;
-    refs.push({ file, line: lineAt(match.index), specifier: match[1]! });
+    refs.push({ file, line: lineAt(match.index), specifier: match[1]!, kind: 'dynamic' });
   }
   return refs.sort((a, b) => a.line - b.line);
 }
@@ -98,12 +101,24 @@ function coreImportViolations(files: readonly SourceFile[]): string[] {
 const HONO_RUNTIME_ADAPTER =
   /^hono\/(adapter|aws-lambda|bun|cloudflare-pages|cloudflare-workers|deno|lambda-edge|netlify|node|service-worker|vercel)(\/|$)/;
 
+/**
+ * Packages one SDK file may load lazily (`import()`) or name as a type, never import statically:
+ * `hookmesh/handler` must not load libSQL's native binding for users of another inbox.
+ */
+const LAZY_IN_HANDLER: Readonly<Record<string, string>> = { '@libsql/client': 'src/handler/libsql-inbox.ts' };
+
 /** The handler SDK imports only core, itself, valibot and hono (rule 5). */
 function handlerImportViolations(files: readonly SourceFile[]): string[] {
   return files.flatMap(({ file, text }) =>
     parseImports(file, text).flatMap((ref) => {
       const to = target(ref);
       if (to === null) {
+        const lazyIn = LAZY_IN_HANDLER[ref.specifier];
+        if (lazyIn !== undefined) {
+          return file === lazyIn && ref.kind !== 'static'
+            ? []
+            : [describeRef(ref, `only ${lazyIn} may use it, as import() or import type`)];
+        }
         const allowed =
           ref.specifier === 'valibot' ||
           ref.specifier === 'hono' ||
@@ -115,6 +130,54 @@ function handlerImportViolations(files: readonly SourceFile[]): string[] {
       return within(to, 'src/core') || within(to, 'src/handler')
         ? []
         : [describeRef(ref, 'src/handler may import only src/core and src/handler')];
+    }),
+  );
+}
+
+/** The producer's client is runtime-neutral: core, itself, and valibot's types only. */
+function clientImportViolations(files: readonly SourceFile[]): string[] {
+  return files.flatMap(({ file, text }) =>
+    parseImports(file, text).flatMap((ref) => {
+      const to = target(ref);
+      if (to === null) {
+        return ref.specifier === 'valibot' && ref.kind === 'type'
+          ? []
+          : [describeRef(ref, 'src/client may import only src/core, src/client and valibot types')];
+      }
+      return within(to, 'src/core') || within(to, 'src/client')
+        ? []
+        : [describeRef(ref, 'src/client may import only src/core and src/client')];
+    }),
+  );
+}
+
+/** The package's entries (package.json `exports`), as source files. */
+const PUBLIC_ENTRIES = new Set([
+  'src/index.ts',
+  'src/node.ts',
+  'src/deno.ts',
+  'src/worker.ts',
+  'src/handler/index.ts',
+  'src/client/index.ts',
+  'src/testing/index.ts',
+]);
+
+/**
+ * Eat our own cooking: the example app and the repository's Worker use hookmesh only through its
+ * public entries, as a user's app would; and nothing of hookmesh itself knows the example.
+ */
+function exampleImportViolations(files: readonly SourceFile[]): string[] {
+  return files.flatMap(({ file, text }) =>
+    parseImports(file, text).flatMap((ref) => {
+      const to = target(ref);
+      const isExample = within(file, 'src/example') || within(file, 'worker');
+      if (!isExample) {
+        return to !== null && within(to, 'src/example')
+          ? [describeRef(ref, 'only the example and worker/ may import src/example')]
+          : [];
+      }
+      if (to === null || within(to, 'src/example') || PUBLIC_ENTRIES.has(to)) return [];
+      return [describeRef(ref, 'the example uses hookmesh only through its public entries')];
     }),
   );
 }
@@ -218,6 +281,21 @@ describe('architecture', () => {
     expect(handlerImportViolations(handler)).toEqual([]);
   });
 
+  it('keeps the producer client to core and valibot types', () => {
+    const client = readSources('client');
+    expect(client.length).toBeGreaterThan(0);
+    expect(clientImportViolations(client)).toEqual([]);
+    expect(runtimeGlobalViolations(client)).toEqual([]);
+  });
+
+  it('has the example app and worker/ use only the public entries, and nothing else use the example', () => {
+    const worker = listTs(join(ROOT, 'worker')).map((path) => ({
+      file: relative(ROOT, path).split(sep).join('/'),
+      text: readFileSync(path, 'utf8'),
+    }));
+    expect(exampleImportViolations([...all, ...worker])).toEqual([]);
+  });
+
   it('writes relative imports in src/ with their .ts extension (rule 9)', () => {
     expect(relativeImportViolations(all)).toEqual([]);
   });
@@ -235,6 +313,29 @@ describe('architecture', () => {
 
 describe('the architecture checks themselves', () => {
   const fixture = (file: string, text: string): SourceFile[] => [{ file, text }];
+
+  it('flag the example reaching past the public entries, and runtime code importing the example', () => {
+    const example = [
+      "import { serveMesh } from '../node.ts';",
+      "import { createLocalMesh } from '../runtime/local-mesh.ts';",
+      "import { ordersMesh } from './orders.ts';",
+    ].join('\n');
+    expect(exampleImportViolations(fixture('src/example/main.ts', example))).toEqual([
+      "src/example/main.ts:2 imports '../runtime/local-mesh.ts' (the example uses hookmesh only through its public entries)",
+    ]);
+    expect(
+      exampleImportViolations(
+        fixture('src/runtime/x.ts', "import { ordersMesh } from '../example/orders.ts';"),
+      ),
+    ).toEqual([
+      "src/runtime/x.ts:1 imports '../example/orders.ts' (only the example and worker/ may import src/example)",
+    ]);
+    expect(
+      clientImportViolations(
+        fixture('src/client/x.ts', "import { Hono } from 'hono';\nimport * as v from 'valibot';"),
+      ),
+    ).toHaveLength(2);
+  });
 
   it('parse multi-line, type-only, side-effect, re-export and dynamic imports with their lines', () => {
     const text = [
@@ -256,13 +357,13 @@ describe('the architecture checks themselves', () => {
     ].join('\n');
 
     expect(parseImports('src/core/x.ts', text)).toEqual([
-      { file: 'src/core/x.ts', line: 1, specifier: 'valibot' },
-      { file: 'src/core/x.ts', line: 2, specifier: './a.ts' },
-      { file: 'src/core/x.ts', line: 6, specifier: './side-effect.ts' },
-      { file: 'src/core/x.ts', line: 7, specifier: './c.ts' },
-      { file: 'src/core/x.ts', line: 8, specifier: './d.ts' },
-      { file: 'src/core/x.ts', line: 9, specifier: './e.ts' },
-      { file: 'src/core/x.ts', line: 15, specifier: './lazy.ts' },
+      { file: 'src/core/x.ts', line: 1, specifier: 'valibot', kind: 'static' },
+      { file: 'src/core/x.ts', line: 2, specifier: './a.ts', kind: 'type' },
+      { file: 'src/core/x.ts', line: 6, specifier: './side-effect.ts', kind: 'static' },
+      { file: 'src/core/x.ts', line: 7, specifier: './c.ts', kind: 'static' },
+      { file: 'src/core/x.ts', line: 8, specifier: './d.ts', kind: 'type' },
+      { file: 'src/core/x.ts', line: 9, specifier: './e.ts', kind: 'static' },
+      { file: 'src/core/x.ts', line: 15, specifier: './lazy.ts', kind: 'dynamic' },
     ]);
   });
 
@@ -325,6 +426,27 @@ describe('the architecture checks themselves', () => {
       "src/handler/bad.ts:8 imports 'undici' (src/handler may import only src/core, src/handler, valibot, hono)",
       "src/handler/bad.ts:9 imports '@upstash/qstash' (src/handler may import only src/core, src/handler, valibot, hono)",
       "src/handler/bad.ts:10 imports 'hono/aws-lambda' (src/handler may import only src/core, src/handler, valibot, hono)",
+    ]);
+  });
+
+  it('let only the libSQL inbox name @libsql/client, and only lazily or as a type', () => {
+    const lazy = [
+      "import type { Client } from '@libsql/client';",
+      "const { createClient } = await import('@libsql/client');",
+      // Elided names still load the module under verbatimModuleSyntax.
+      "import { type Client } from '@libsql/client';",
+      "import { createClient } from '@libsql/client';",
+      "export type { Client } from '@libsql/client';",
+    ].join('\n');
+    const elsewhere = "import type { Client } from '@libsql/client';\nawait import('@libsql/client');";
+
+    expect(handlerImportViolations(fixture('src/handler/libsql-inbox.ts', lazy))).toEqual([
+      "src/handler/libsql-inbox.ts:3 imports '@libsql/client' (only src/handler/libsql-inbox.ts may use it, as import() or import type)",
+      "src/handler/libsql-inbox.ts:4 imports '@libsql/client' (only src/handler/libsql-inbox.ts may use it, as import() or import type)",
+    ]);
+    expect(handlerImportViolations(fixture('src/handler/d1-inbox.ts', elsewhere))).toEqual([
+      "src/handler/d1-inbox.ts:1 imports '@libsql/client' (only src/handler/libsql-inbox.ts may use it, as import() or import type)",
+      "src/handler/d1-inbox.ts:2 imports '@libsql/client' (only src/handler/libsql-inbox.ts may use it, as import() or import type)",
     ]);
   });
 

@@ -10,7 +10,7 @@ import type { ServerProcess } from './server.ts';
 // next to what raw undici gets from the same loopback receiver.
 
 /** The mesh as `npm start` runs it (BENCH_MESH_ENTRY: another entry, for experiments). */
-export const MESH_ENTRY = process.env.BENCH_MESH_ENTRY || 'src/runtime/node-main.ts';
+export const MESH_ENTRY = process.env.BENCH_MESH_ENTRY || 'src/example/node-main.ts';
 
 export interface RawRun {
   perSecond: number;

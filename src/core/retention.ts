@@ -2,12 +2,11 @@
 export interface PurgeResult {
   readonly deliveries: number;
   readonly attempts: number;
-  readonly inbox: number;
 }
 
 /**
- * Retention: delivered deliveries (with their attempts) and completed inbox entries older than a
- * cutoff are purged; dead deliveries stay until an operator replays or purges them; events stay,
+ * Retention: delivered deliveries (with their attempts) older than a cutoff are purged (handled
+ * inbox entries are purged by the inbox itself, past the longest retry schedule); dead deliveries stay until an operator replays or purges them; events stay,
  * so an old id posted again is still recognised as a replay.
  */
 export interface RetentionStore {

@@ -1,59 +1,60 @@
-import { defineHandler } from '../handler/define-handler.ts';
-import { OrderCreatedV1, OrderPaidV1 } from './orders.ts';
+import { createMeshClient } from '../client/index.ts';
+import { defineHandler } from '../handler/index.ts';
+import type { MeshHandlerContext } from '../node.ts';
+import { OrderCreatedV1, OrderPaid, OrderPaidV1 } from './orders.ts';
 
-export interface ExampleHandlerDeps {
-  /** Where the billing service posts its domain events (the mesh's own URL in the example). */
-  readonly meshUrl: string;
-  /** The producer token billing posts with. */
-  readonly producerToken: string;
-  readonly fetch: typeof fetch;
-  readonly log: (message: string, fields: Record<string, unknown>) => void;
-}
+/** Where the example's services say what they did; one JSON line on stdout by default. */
+export type ExampleLog = (message: string, fields: Record<string, unknown>) => void;
+
+const printLine: ExampleLog = (message, fields) =>
+  console.log(JSON.stringify({ time: new Date().toISOString(), level: 'info', message, ...fields }));
 
 /**
- * The example's consuming services. Billing "charges" a created order and says so by posting an
- * `OrderPaid` domain event back to the mesh — as a handler emits a command. Its id and `paidAt`
- * derive from the delivery (`ce-id`, `ce-time`), so a retried delivery never makes a second
- * OrderPaid: the copy is an idempotent replay. Notifications log `order.paid.v1`.
- * @example const handlers = createExampleHandlers({ meshUrl, producerToken, fetch, log });
+ * The example's consuming services, served by the mesh itself. Billing "charges" a created order
+ * and says so by posting an `OrderPaid` domain event back to the mesh — as a handler emits a
+ * command. Its id and `paidAt` derive from the delivery (`ce-id`, `ce-time`), so a retried delivery
+ * never makes a second OrderPaid: the copy is an idempotent replay. Notifications log
+ * `order.paid.v1`.
+ * @example await serveMesh({ mesh: ordersMesh, handlers: createExampleHandlers() });
  */
-export function createExampleHandlers(deps: ExampleHandlerDeps) {
-  const billing = defineHandler(
-    OrderCreatedV1,
-    async (event) => {
-      deps.log('billing: charging order', {
-        orderId: event.data.orderId,
-        total: event.data.total,
-        eventId: event.id,
-      });
-      const res = await deps.fetch(`${deps.meshUrl}/v1/events`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${deps.producerToken}` },
-        body: JSON.stringify({
-          id: `paid-${event.id}`,
-          type: 'OrderPaid',
-          data: { orderId: event.data.orderId, amount: event.data.total, paidAt: event.time },
-        }),
-      });
-      await res.body?.cancel();
-      // 200 = this OrderPaid was already accepted (a retried delivery): nothing new happened.
-      if (res.status !== 202 && res.status !== 200)
-        throw new Error(`the mesh answered ${res.status} to OrderPaid`);
-    },
-    { name: 'billing' },
-  );
+export function createExampleHandlers(log: ExampleLog = printLine) {
+  return (context: MeshHandlerContext) => {
+    const mesh = createMeshClient({
+      url: context.publicUrl,
+      token: context.producerToken,
+      fetch: context.fetch,
+    });
 
-  const notifications = defineHandler(
-    OrderPaidV1,
-    (event) => {
-      deps.log('notifications: order paid', {
-        orderId: event.data.orderId,
-        amount: event.data.amount,
-        eventId: event.id,
-      });
-    },
-    { name: 'notifications' },
-  );
+    const billing = defineHandler(
+      OrderCreatedV1,
+      async (event) => {
+        log('billing: charging order', {
+          orderId: event.data.orderId,
+          total: event.data.total,
+          eventId: event.id,
+        });
+        // A repeated id is answered 200 with the first answer: nothing new happens.
+        await mesh.publish(
+          OrderPaid,
+          { orderId: event.data.orderId, amount: event.data.total, paidAt: event.time },
+          { id: `paid-${event.id}` },
+        );
+      },
+      { name: 'billing' },
+    );
 
-  return [billing, notifications] as const;
+    const notifications = defineHandler(
+      OrderPaidV1,
+      (event) => {
+        log('notifications: order paid', {
+          orderId: event.data.orderId,
+          amount: event.data.amount,
+          eventId: event.id,
+        });
+      },
+      { name: 'notifications' },
+    );
+
+    return [billing, notifications];
+  };
 }

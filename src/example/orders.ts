@@ -1,11 +1,15 @@
 import * as v from 'valibot';
-import { defineConverter } from '../core/converter.ts';
-import { defineDomainEvent } from '../core/domain-event.ts';
-import { defineIntegrationEvent } from '../core/integration-event.ts';
-import type { MeshDefinitions } from '../core/registry.ts';
-import { defineSubscription } from '../core/subscription.ts';
+import {
+  defineConverter,
+  defineDomainEvent,
+  defineIntegrationEvent,
+  defineMesh,
+  defineSubscription,
+  type MeshDefinitions,
+} from '../index.ts';
 
 // The example app of DESIGN.md: an order is created, billing charges it and says it was paid.
+// It uses hookmesh only through its public entries, as a user's app would.
 
 const Money = v.pipe(v.number(), v.finite(), v.minValue(0));
 const Currency = v.pipe(v.string(), v.regex(/^[A-Z]{3}$/, 'currency must be an ISO 4217 code such as EUR'));
@@ -70,3 +74,6 @@ export function createOrdersMesh(publicUrl: string): MeshDefinitions {
     ],
   };
 }
+
+/** The example mesh as `serveMesh` and `createWorker` take it. */
+export const ordersMesh = defineMesh(({ publicUrl }) => createOrdersMesh(publicUrl));

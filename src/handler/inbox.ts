@@ -1,7 +1,7 @@
 /**
  * The Inbox port: what a consuming service has already handled, keyed by (handler name, `ce-id`).
  * The mesh delivers at least once; the inbox is what turns that into effectively-once execution.
- * Adapters: `createMemoryInbox()` (one process), `createSqlInbox()` / `createLibsqlInbox()` (a
+ * Adapters: `createMemoryInbox()` (one process), `createLibsqlInbox()` / `createD1Inbox()` (a
  * SQLite table shared by every process of the service).
  */
 
@@ -19,6 +19,17 @@ export interface InboxKey {
  */
 export type InboxClaimResult = 'claimed' | 'done' | 'running';
 
+/**
+ * How long a durable inbox remembers a handled event by default: longer than the longest retry
+ * schedule (20 retries, each delay capped at one day as QStash caps it, so at most 20 days after
+ * the first attempt) plus a day's margin — a copy arriving on the last retry is still recognised.
+ */
+export const DEFAULT_INBOX_RETENTION_MS = 21 * 86_400_000;
+
+/** Done entries are purged in passes of at most this many rows, at most once an hour. */
+export const INBOX_PURGE_BATCH = 500;
+export const INBOX_PURGE_EVERY_MS = 3_600_000;
+
 export interface Inbox {
   /**
    * Claims a key for one run, atomically across every process sharing the inbox. A claim whose
@@ -33,4 +44,19 @@ export interface Inbox {
    * run took the key over meanwhile, that run's claim stands.
    */
   release(input: InboxKey & { readonly claimedAt: number }): Promise<void>;
+}
+
+/** What every inbox adapter takes besides its database. */
+export interface InboxRetentionOptions {
+  /**
+   * How long a handled event is remembered (default 21 days, `DEFAULT_INBOX_RETENTION_MS`); a
+   * shorter value is raised to that, since forgetting before the retries end would run a handler
+   * twice. Older entries are purged on the way, at most once an hour, in small batches.
+   */
+  readonly retainMs?: number | undefined;
+}
+
+/** The retention an adapter applies: never shorter than the longest retry schedule. */
+export function toInboxRetentionMs(options: InboxRetentionOptions = {}): number {
+  return Math.max(options.retainMs ?? DEFAULT_INBOX_RETENTION_MS, DEFAULT_INBOX_RETENTION_MS);
 }

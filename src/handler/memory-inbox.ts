@@ -1,4 +1,10 @@
-import type { Inbox, InboxKey } from './inbox.ts';
+import {
+  INBOX_PURGE_EVERY_MS,
+  type Inbox,
+  type InboxKey,
+  type InboxRetentionOptions,
+  toInboxRetentionMs,
+} from './inbox.ts';
 
 type Entry =
   | { status: 'running'; claimedAt: number; leaseExpiresAt: number }
@@ -7,11 +13,20 @@ type Entry =
 /**
  * An inbox in this process's memory: for tests, and for a single-process service that accepts
  * that a restart forgets what was handled (copies that arrive after a restart run again).
- * Done entries are kept for the life of the process.
+ * Done entries are kept as long as a durable inbox keeps them (21 days by default), then dropped.
  * @example const webhooks = createWebhookApp({ handlers, signingKeys, inbox: createMemoryInbox() });
  */
-export function createMemoryInbox(): Inbox {
+export function createMemoryInbox(options: InboxRetentionOptions = {}): Inbox {
+  const retainMs = toInboxRetentionMs(options);
   const entries = new Map<string, Entry>();
+  let purgedAt = Number.NEGATIVE_INFINITY;
+  const purge = (nowMs: number) => {
+    if (nowMs - purgedAt < INBOX_PURGE_EVERY_MS) return;
+    purgedAt = nowMs;
+    for (const [key, entry] of entries) {
+      if (entry.status === 'done' && entry.finishedAt < nowMs - retainMs) entries.delete(key);
+    }
+  };
   // JSON of the pair, not a joined string: no separator can make two different keys collide.
   const keyOf = (key: InboxKey) => JSON.stringify([key.handler, key.eventId]);
 
@@ -30,6 +45,7 @@ export function createMemoryInbox(): Inbox {
     },
     async complete(input) {
       entries.set(keyOf(input), { status: 'done', finishedAt: input.nowMs });
+      purge(input.nowMs);
     },
     async release(input) {
       const key = keyOf(input);

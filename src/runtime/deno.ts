@@ -1,6 +1,6 @@
 import { createFetchSender } from '../transports/fetch-sender.ts';
 import { consoleLogger, describeError } from './log.ts';
-import { type LocalEntryOptions, type RunningMesh, startLocalEntry, toOrigin } from './startup.ts';
+import { type ServedMesh, type ServeMeshOptions, startLocalEntry, toOrigin } from './startup.ts';
 
 /**
  * The few Deno APIs the Deno entry uses. Declared here rather than through `@types/deno` so the
@@ -25,19 +25,16 @@ export interface DenoApi {
 
 declare const Deno: DenoApi;
 
-export type DenoMesh = RunningMesh;
-export type DenoMeshOptions = LocalEntryOptions;
-
 /**
- * Starts the mesh on Deno — what `startNodeMesh` does on Node: libSQL (a file by default) with
- * migrations applied, the API, the local dispatcher over the platform's `fetch` and the example
- * handlers, as `HOOKMESH_ROLE` says.
- * @example const mesh = await startDenoMesh(Deno.env.toObject());
+ * Serves a mesh on Deno — what `serveMesh` does on Node: libSQL (a file by default) with
+ * migrations applied, the API, the local dispatcher over the platform's `fetch` (addresses checked
+ * before connecting) and the given handlers, as `HOOKMESH_ROLE` says. `env` defaults to
+ * `Deno.env.toObject()`.
+ * @example
+ * const served = await serveMesh({ mesh, handlers: [onOrderCreated] });
+ * Deno.addSignalListener('SIGTERM', () => served.close());
  */
-export function startDenoMesh(
-  env: Readonly<Record<string, string | undefined>>,
-  options: DenoMeshOptions = {},
-): Promise<DenoMesh> {
+export function serveMesh(options: ServeMeshOptions): Promise<ServedMesh> {
   const log = options.log ?? consoleLogger;
   return startLocalEntry(
     {
@@ -66,7 +63,7 @@ export function startDenoMesh(
       },
       createSender: (allowPrivateNetwork) => createFetchSender({ allowPrivateNetwork }),
     },
-    env,
+    options.env ?? Deno.env.toObject(),
     { ...options, log },
   );
 }

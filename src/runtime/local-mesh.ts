@@ -1,23 +1,17 @@
-import type { Client } from '@libsql/client';
-import { drizzle } from 'drizzle-orm/libsql';
 import type { Clock } from '../core/clock.ts';
 import type { QStashSigner } from '../core/delivery-request.ts';
 import type { HttpSender } from '../core/http-sender.ts';
 import type { OutboxStore } from '../core/outbox-store.ts';
 import type { MeshDefinitions } from '../core/registry.ts';
 import type { HandlerDefinition } from '../handler/define-handler.ts';
+import type { Inbox } from '../handler/inbox.ts';
 import { createWebhookApp } from '../handler/webhook-app.ts';
-import { createLibsqlInbox } from '../store/libsql-inbox.ts';
-import { createLibsqlStore } from '../store/libsql-store.ts';
-import * as schema from '../store/schema.ts';
-import { createSqlDeliveryAdminStore } from '../store/sql-delivery-admin-store.ts';
-import type { SqlDriver } from '../store/sql-driver.ts';
-import { createSqlRetention } from '../store/sql-retention.ts';
-import { createSqlSubscriptionStore } from '../store/sql-subscription-store.ts';
+import type { SqlStores } from '../store/sql-stores.ts';
 import { createLocalDispatcher, type LocalDispatcher } from '../transports/local-dispatcher.ts';
 import type { MeshConfig } from './config.ts';
 import { describeError, type Logger } from './log.ts';
 import { createMesh } from './mesh.ts';
+import { isWebhookPath } from './paths.ts';
 import type { MeshSecrets } from './secrets.ts';
 
 export interface LocalMeshInput {
@@ -25,9 +19,11 @@ export interface LocalMeshInput {
   readonly secrets: MeshSecrets;
   /** The mesh's base URL as handlers and callbacks reach it (the listening address when not configured). */
   readonly publicUrl: string;
-  readonly database: { readonly client: Client; readonly driver: SqlDriver };
+  readonly stores: SqlStores;
+  /** The handlers' inbox; required when there are handlers. */
+  readonly inbox: Inbox | null;
   readonly definitions: MeshDefinitions;
-  /** Handlers this process serves under `/webhooks/<type>` (the example's billing and notifications). */
+  /** Handlers this process serves under `/webhooks/<type>`. */
   readonly handlers: readonly HandlerDefinition[];
   readonly send: HttpSender;
   /** A faster token minter for this runtime, if it has one. */
@@ -41,6 +37,8 @@ export interface LocalMeshInput {
 export interface LocalMesh {
   readonly fetch: (request: Request) => Response | Promise<Response>;
   readonly dispatcher: LocalDispatcher | null;
+  /** The domain event types the mesh accepts. */
+  readonly domainTypes: readonly string[];
   /** Stops dispatching and waits for attempts in flight to be recorded. */
   stop(): Promise<void>;
 }
@@ -51,9 +49,8 @@ export interface LocalMesh {
  * `all` does both and wakes its dispatcher the moment an event is accepted.
  */
 export async function createLocalMesh(input: LocalMeshInput): Promise<LocalMesh> {
-  const { config, secrets, database, clock, log } = input;
-  const base = createLibsqlStore(database.client, database.driver);
-  const db = drizzle(database.client, { schema });
+  const { config, secrets, stores, clock, log } = input;
+  const base = stores.outbox;
   const servesApi = config.role !== 'dispatcher';
   const delivers = config.role !== 'api';
 
@@ -99,11 +96,11 @@ export async function createLocalMesh(input: LocalMeshInput): Promise<LocalMesh>
       }
     : base;
 
-  const { app: api } = await createMesh({
+  const { app: api, registry } = await createMesh({
     definitions: input.definitions,
     store,
-    subscriptions: createSqlSubscriptionStore({ db, driver: database.driver }),
-    deliveries: createSqlDeliveryAdminStore({ db, driver: database.driver }),
+    subscriptions: stores.subscriptions,
+    deliveries: stores.deliveries,
     urlRules: { requireHttps: config.production, allowPrivateNetwork: config.allowPrivateNetwork },
     tokens: { producers: secrets.producers, admin: secrets.adminToken },
     clock,
@@ -111,11 +108,11 @@ export async function createLocalMesh(input: LocalMeshInput): Promise<LocalMesh>
   });
 
   const webhooks =
-    servesApi && input.handlers.length > 0
+    servesApi && input.handlers.length > 0 && input.inbox
       ? createWebhookApp({
           handlers: input.handlers,
           signingKeys: secrets.signingKeys,
-          inbox: createLibsqlInbox(database.client, database.driver),
+          inbox: input.inbox,
           publicUrl: input.publicUrl,
           clock,
           onError: (error, ctx) => log('error', 'handler failed', { ...describeError(error), ...ctx }),
@@ -137,6 +134,7 @@ export async function createLocalMesh(input: LocalMeshInput): Promise<LocalMesh>
   return {
     fetch,
     dispatcher,
+    domainTypes: [...registry.domainEvents.keys()],
     async stop() {
       retention?.();
       await dispatcher?.stop();
@@ -144,17 +142,11 @@ export async function createLocalMesh(input: LocalMeshInput): Promise<LocalMesh>
   };
 }
 
-/** `/webhooks/…` without parsing the URL: this runs for every request. */
-function isWebhookPath(url: string): boolean {
-  const path = url.indexOf('/', url.indexOf('//') + 2);
-  return path >= 0 && url.startsWith('/webhooks/', path);
-}
-
 const RETENTION_EVERY_MS = 3_600_000;
 
 /** Purges delivered rows past the retention age every hour (bounded batches, oldest first). */
 function startRetention(input: LocalMeshInput): () => void {
-  const retention = createSqlRetention(input.database.driver);
+  const { retention } = input.stores;
   const pass = async () => {
     try {
       const deliveredBefore = input.clock.now() - input.config.retentionDays * 86_400_000;

@@ -3,20 +3,17 @@ import { hostname } from 'node:os';
 import { serve } from '@hono/node-server';
 import { signQStashJwtNode } from '../transports/node-signer.ts';
 import { createUndiciSender } from '../transports/undici-sender.ts';
-import { type LocalEntryOptions, type RunningMesh, startLocalEntry, toOrigin } from './startup.ts';
-
-export type NodeMesh = RunningMesh;
-export type NodeMeshOptions = LocalEntryOptions;
+import { type ServedMesh, type ServeMeshOptions, startLocalEntry, toOrigin } from './startup.ts';
 
 /**
- * Starts the mesh on Node: libSQL (a file by default) with migrations applied, the API, the local
- * dispatcher over undici and the example handlers, as `HOOKMESH_ROLE` says.
- * @example const mesh = await startNodeMesh(process.env);
+ * Serves a mesh on Node: libSQL (`DATABASE_URL`, a file under `./data` by default) with migrations
+ * applied, the API, the local dispatcher over undici and the given handlers, as `HOOKMESH_ROLE`
+ * says. Reads DESIGN.md's configuration from `env` (default `process.env`; `PORT=0` picks a port).
+ * @example
+ * const served = await serveMesh({ mesh, handlers: [onOrderCreated] });
+ * process.once('SIGTERM', () => served.close());
  */
-export function startNodeMesh(
-  env: Readonly<Record<string, string | undefined>>,
-  options: NodeMeshOptions = {},
-): Promise<NodeMesh> {
+export function serveMesh(options: ServeMeshOptions): Promise<ServedMesh> {
   return startLocalEntry(
     {
       name: 'Node',
@@ -36,7 +33,7 @@ export function startNodeMesh(
       createSender: (allowPrivateNetwork) => createUndiciSender({ allowPrivateNetwork }),
       sign: signQStashJwtNode,
     },
-    env,
+    options.env ?? process.env,
     options,
   );
 }

@@ -3,31 +3,56 @@ import { dirname, resolve } from 'node:path';
 import { systemClock } from '../core/clock.ts';
 import type { QStashSigner } from '../core/delivery-request.ts';
 import type { HttpSender } from '../core/http-sender.ts';
-import type { MeshDefinitions } from '../core/registry.ts';
-import { createExampleHandlers } from '../example/handlers.ts';
-import { createOrdersMesh } from '../example/orders.ts';
-import type { HandlerDefinition } from '../handler/define-handler.ts';
-import { openLibsql } from '../store/libsql-store.ts';
+import { type MeshDefinition, resolveMesh } from '../core/mesh-definition.ts';
+import { createLibsqlInbox } from '../handler/libsql-inbox.ts';
+import { type LibsqlDatabase, openLibsql } from '../store/libsql-store.ts';
 import { applyMigrations } from '../store/migrate.ts';
+import { createSqlStores } from '../store/sql-stores.ts';
 import { type MeshConfig, readConfig } from './config.ts';
 import { loadDevSecrets } from './dev-secrets.ts';
 import { createLocalMesh } from './local-mesh.ts';
 import { consoleLogger, type Logger } from './log.ts';
+import { type MeshHandlers, resolveHandlers } from './mesh-handlers.ts';
 import { readMigrations } from './migrations.ts';
 import { type MeshSecrets, resolveSecrets } from './secrets.ts';
 
-// What the Node and Deno entries share before they serve: both run on libSQL files with the local
+// What the Node and Deno entries share before they serve: both run on libSQL with the local
 // transport; only the server and the outbound HTTP client differ.
 
+/** What `serveMesh` takes on Node and Deno. */
+export interface ServeMeshOptions {
+  /** The app's definitions (`defineMesh`), or a function of `{ publicUrl }` returning them. */
+  readonly mesh: MeshDefinition;
+  /** Handlers served under `/webhooks/<type>` beside the API, or a function of the mesh's context. */
+  readonly handlers?: MeshHandlers | undefined;
+  /** The configuration (DESIGN.md's names); `process.env` / `Deno.env` by default. */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined;
+  /** One JSON line per record by default; never given secrets. */
+  readonly log?: Logger | undefined;
+}
+
+/** A mesh being served. */
+export interface ServedMesh {
+  /** Where it listens (`http://127.0.0.1:8787`); with `PORT=0`, the port it got. */
+  readonly url: string;
+  /** Where handlers and callbacks reach it: `HOOKMESH_PUBLIC_URL`, or `url`. */
+  readonly publicUrl: string;
+  /** Stops accepting, lets requests in flight finish, waits for attempts in flight to be recorded. */
+  close(): Promise<void>;
+}
+
 /** The configured secrets; outside production, whatever is missing comes from data/dev-secrets.json. */
-export function loadSecrets(config: MeshConfig): MeshSecrets {
+export function loadSecrets(config: MeshConfig, log: Logger): MeshSecrets {
   const complete = config.producerTokens && config.adminToken && config.qstash.currentSigningKey;
-  const dev = config.production || complete ? null : loadDevSecrets(resolve('data/dev-secrets.json'));
+  const dev =
+    config.production || complete
+      ? null
+      : loadDevSecrets(resolve('data/dev-secrets.json'), { warn: (m, f) => log('warn', m, f) });
   return resolveSecrets(config, dev);
 }
 
 /** Opens the libSQL database (creating a file's directory) and applies pending migrations. */
-export async function openMigratedDatabase(config: MeshConfig, log: Logger) {
+export async function openMigratedDatabase(config: MeshConfig, log: Logger): Promise<LibsqlDatabase> {
   if (config.databaseUrl.startsWith('file:') && !config.databaseUrl.startsWith('file::memory:')) {
     mkdirSync(dirname(resolve(config.databaseUrl.slice('file:'.length))), { recursive: true });
   }
@@ -37,23 +62,18 @@ export async function openMigratedDatabase(config: MeshConfig, log: Logger) {
   return database;
 }
 
-/** The example's billing and notifications handlers, posting back to this mesh. */
-export function exampleHandlers(deps: { publicUrl: string; secrets: MeshSecrets; log: Logger }) {
-  return createExampleHandlers({
-    meshUrl: deps.publicUrl,
-    producerToken: deps.secrets.producers[0]!.token,
-    fetch,
-    log: (message, fields) => deps.log('info', message, fields),
-  });
-}
-
 /** A database URL fit for a log line: no credentials. */
 export function redactUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@').replace(/([?&](authToken|token)=)[^&]*/gi, '$1***');
 }
 
 /** Outside production only, the mesh prints the dev credentials it made up, so a newcomer can try it. */
-export function printDevBanner(url: string, secrets: MeshSecrets, runtime: string) {
+export function printDevBanner(
+  url: string,
+  secrets: MeshSecrets,
+  runtime: string,
+  domainTypes: readonly string[],
+) {
   const producer = secrets.generated.producer ? secrets.producers[0]!.token : null;
   const token = producer ?? '<a token from HOOKMESH_PRODUCER_TOKENS>';
   console.log(`
@@ -61,29 +81,11 @@ hookmesh (development, ${runtime}) on ${url}
   producer token: ${producer ?? '(from HOOKMESH_PRODUCER_TOKENS)'}
   admin token:    ${secrets.generated.admin ? secrets.adminToken : '(from HOOKMESH_ADMIN_TOKEN)'}
   signing key:    ${secrets.generated.signing ? secrets.signingKeys.current : '(from QSTASH_CURRENT_SIGNING_KEY)'}
-Try it:
+  domain events:  ${domainTypes.join(', ') || '(none defined)'}
+Post one:
   curl -s -X POST ${url}/v1/events -H 'authorization: Bearer ${token}' -H 'content-type: application/json' \\
-    -d '{"type":"OrderCreated","data":{"order":{"id":"o-1","customerId":"c-1","total":42.5,"currency":"EUR"}}}'
+    -d '{"type":"${domainTypes[0] ?? '<type>'}","data":{ … }}'
 `);
-}
-
-export interface RunningMesh {
-  readonly url: string;
-  readonly config: MeshConfig;
-  /** Stops accepting, lets requests in flight finish, waits for attempts in flight to be recorded. */
-  close(): Promise<void>;
-}
-
-export interface LocalEntryOptions {
-  readonly log?: Logger;
-  /** The app's definitions; the example orders app by default. */
-  readonly definitions?: (config: MeshConfig, publicUrl: string) => MeshDefinitions;
-  /** Handlers served by this process; the example's billing and notifications by default. */
-  readonly handlers?: (deps: {
-    publicUrl: string;
-    secrets: MeshSecrets;
-    log: Logger;
-  }) => readonly HandlerDefinition[];
 }
 
 /** What a runtime brings: a server, an outbound HTTP client and a name for its leases. */
@@ -102,15 +104,14 @@ export interface LocalRuntime {
 }
 
 /**
- * Starts the mesh with the local transport — the body of both the Node and the Deno entry: libSQL
- * with migrations applied, the API, the dispatcher and the example handlers, as `HOOKMESH_ROLE`
- * says.
+ * Serves a mesh with the local transport — the body of both `serveMesh`s: libSQL with migrations
+ * applied, the API, the dispatcher and the given handlers, as `HOOKMESH_ROLE` says.
  */
 export async function startLocalEntry(
   runtime: LocalRuntime,
   env: Readonly<Record<string, string | undefined>>,
-  options: LocalEntryOptions = {},
-): Promise<RunningMesh> {
+  options: ServeMeshOptions,
+): Promise<ServedMesh> {
   const log = options.log ?? consoleLogger;
   const config = readConfig(env, { transport: 'local' });
   if (config.transport !== 'local') {
@@ -119,7 +120,7 @@ export async function startLocalEntry(
       `HOOKMESH_TRANSPORT=qstash runs on the Worker entry; ${runtime.name} delivers with the local dispatcher`,
     );
   }
-  const secrets = loadSecrets(config);
+  const secrets = loadSecrets(config, log);
   const database = await openMigratedDatabase(config, log);
 
   // Listen first: with PORT=0 the public URL (which handlers and callbacks use) is known only then.
@@ -129,43 +130,60 @@ export async function startLocalEntry(
     handle(request),
   );
   const publicUrl = env.HOOKMESH_PUBLIC_URL ? config.publicUrl : server.url;
-
   const send = runtime.createSender(config.allowPrivateNetwork);
-  const mesh = await createLocalMesh({
-    config,
-    secrets,
-    publicUrl,
-    database,
-    definitions: (options.definitions ?? ((_, base) => createOrdersMesh(base)))(config, publicUrl),
-    handlers: (options.handlers ?? exampleHandlers)({ publicUrl, secrets, log }),
-    send,
-    ...(runtime.sign ? { sign: runtime.sign } : {}),
-    clock: systemClock,
-    log,
-    owner: `${runtime.processName}-${crypto.randomUUID().slice(0, 8)}`,
-  });
-  handle = mesh.fetch;
-
-  log('info', 'hookmesh listening', {
-    url: server.url,
-    publicUrl,
-    role: config.role,
-    transport: 'local',
-    runtime: runtime.name.toLowerCase(),
-    database: redactUrl(config.databaseUrl),
-  });
-  if (!config.production) printDevBanner(server.url, secrets, runtime.name);
-
-  return {
-    url: server.url,
-    config,
-    async close() {
-      await server.close();
-      await mesh.stop();
-      await send.close?.();
-      database.client.close();
-    },
+  const close = async () => {
+    await server.close();
+    await send.close?.();
+    database.client.close();
   };
+
+  try {
+    const definitions = resolveMesh(options.mesh, { publicUrl });
+    const handlers = resolveHandlers(options.handlers, {
+      publicUrl,
+      producerToken: secrets.producers[0]!.token,
+      fetch: globalThis.fetch,
+    });
+    const mesh = await createLocalMesh({
+      config,
+      secrets,
+      publicUrl,
+      stores: createSqlStores(database),
+      inbox: handlers.length > 0 ? createLibsqlInbox(database.client) : null,
+      definitions,
+      handlers,
+      send,
+      ...(runtime.sign ? { sign: runtime.sign } : {}),
+      clock: systemClock,
+      log,
+      owner: `${runtime.processName}-${crypto.randomUUID().slice(0, 8)}`,
+    });
+    handle = mesh.fetch;
+
+    log('info', 'hookmesh listening', {
+      url: server.url,
+      publicUrl,
+      role: config.role,
+      transport: 'local',
+      runtime: runtime.name.toLowerCase(),
+      database: redactUrl(config.databaseUrl),
+    });
+    if (!config.production) printDevBanner(server.url, secrets, runtime.name, [...mesh.domainTypes]);
+
+    return {
+      url: server.url,
+      publicUrl,
+      async close() {
+        await server.close();
+        await mesh.stop();
+        await send.close?.();
+        database.client.close();
+      },
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }
 
 /** `http://host:port`, brackets around an IPv6 address. */

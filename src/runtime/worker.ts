@@ -2,26 +2,25 @@ import { createClient } from '@libsql/client/web';
 import { Client } from '@upstash/qstash';
 import { drizzle } from 'drizzle-orm/libsql/web';
 import { systemClock } from '../core/clock.ts';
-import type { OutboxStore } from '../core/outbox-store.ts';
-import { createExampleHandlers } from '../example/handlers.ts';
-import { createOrdersMesh } from '../example/orders.ts';
+import { type MeshDefinition, resolveMesh } from '../core/mesh-definition.ts';
+import { createD1Inbox } from '../handler/d1-inbox.ts';
 import type { Inbox } from '../handler/inbox.ts';
+import { createLibsqlInbox } from '../handler/libsql-inbox.ts';
 import { createWebhookApp } from '../handler/webhook-app.ts';
 import type { D1Database } from '../store/d1-driver.ts';
 import { openD1 } from '../store/d1-store.ts';
 import { createLibsqlDriver } from '../store/libsql-driver.ts';
-import { createSqlInbox } from '../store/libsql-inbox.ts';
 import { pendingMigrations } from '../store/migrate.ts';
+import { MIGRATION_NAMES } from '../store/migration-names.ts';
 import * as schema from '../store/schema.ts';
-import { createSqlDeliveryAdminStore } from '../store/sql-delivery-admin-store.ts';
-import type { SqlDriver } from '../store/sql-driver.ts';
-import { createSqlOutboxStore, type OutboxDatabase } from '../store/sql-outbox-store.ts';
-import { createSqlRetention } from '../store/sql-retention.ts';
-import { createSqlSubscriptionStore } from '../store/sql-subscription-store.ts';
+import type { OutboxDatabase } from '../store/sql-outbox-store.ts';
+import { createSqlStores, type SqlDatabase } from '../store/sql-stores.ts';
 import { createQStashTransport } from '../transports/qstash-transport.ts';
 import { ConfigError, type MeshConfig, readConfig } from './config.ts';
 import { consoleLogger, describeError, type Logger } from './log.ts';
 import { createMesh } from './mesh.ts';
+import { type MeshHandlers, resolveHandlers } from './mesh-handlers.ts';
+import { isWebhookPath, pathOf } from './paths.ts';
 import { resolveSecrets } from './secrets.ts';
 
 /** The bindings hookmesh reads: `DB` (D1) when bound, and vars/secrets as strings (DESIGN.md). */
@@ -40,20 +39,24 @@ export interface WorkerScheduledEvent {
   readonly cron: string;
 }
 
-export interface WorkerEntryOptions {
-  /** `migrations/*.sql` names wrangler applies; /healthz answers 503 until all are recorded. */
-  readonly migrations: readonly string[];
-  readonly log?: Logger;
+export interface CreateWorkerOptions {
+  /** The app's definitions (`defineMesh`), or a function of `{ publicUrl }` returning them. */
+  readonly mesh: MeshDefinition;
+  /** Handlers served under `/webhooks/<type>` beside the API, or a function of the mesh's context. */
+  readonly handlers?: MeshHandlers | undefined;
+  /** One JSON line per record by default; never given secrets. */
+  readonly log?: Logger | undefined;
 }
 
-export interface WorkerEntry {
+/** What `export default` hands the Workers runtime. */
+export interface MeshWorker {
   fetch(request: Request, env: WorkerEnv, ctx: WorkerContext): Promise<Response>;
   scheduled(event: WorkerScheduledEvent, env: WorkerEnv, ctx: WorkerContext): Promise<void>;
 }
 
 /** The mesh as one isolate composes it for one `env`. */
 interface WorkerMesh {
-  /** The API, the QStash callback and the example handler routes. */
+  /** The API, the QStash callback and the handler routes. */
   handle(request: Request): Promise<Response>;
   /** Hands what is due to QStash. */
   publishDue(): Promise<unknown>;
@@ -66,20 +69,22 @@ const RETENTION_BATCH = 1000;
 const RETENTION_ROUNDS = 5;
 
 /**
- * The Cloudflare Worker: the mesh on D1 (`env.DB`) or on libSQL over HTTP (`DATABASE_URL`
- * `libsql://` / `https://`), with the QStash transport (the default here). The Worker never
- * migrates — `wrangler d1 migrations apply` does. The mesh is composed on the first request and
- * kept for the isolate's life, one per `env` object.
- * @example export default createWorkerEntry({ migrations: ['0000_init.sql'] });
+ * The mesh as a Cloudflare Worker: on D1 (`env.DB`) or on libSQL over HTTP (`DATABASE_URL`
+ * `libsql://` / `https://`), with the QStash transport (the default here). `fetch` serves the API,
+ * the QStash callback and the handlers; `scheduled` (a cron) republishes what failed to publish
+ * and purges old rows. The Worker never migrates — `wrangler d1 migrations apply` does, from
+ * `node_modules/hookmesh/migrations`. The mesh is composed on the first request and kept for the
+ * isolate's life, one per `env` object.
+ * @example export default createWorker({ mesh, handlers: [onOrderCreated] });
  */
-export function createWorkerEntry(options: WorkerEntryOptions): WorkerEntry {
+export function createWorker(options: CreateWorkerOptions): MeshWorker {
   const log = options.log ?? consoleLogger;
   const meshes = new WeakMap<object, Promise<WorkerMesh>>();
 
   const meshFor = (env: WorkerEnv, request: Request | null): Promise<WorkerMesh> => {
     let mesh = meshes.get(env);
     if (!mesh) {
-      mesh = composeWorkerMesh(env, request, options.migrations, log);
+      mesh = composeWorkerMesh(env, request, options, log);
       meshes.set(env, mesh);
       // A failed start (database not migrated yet, a missing secret) is tried again next time.
       mesh.catch(() => meshes.delete(env));
@@ -120,7 +125,7 @@ export function createWorkerEntry(options: WorkerEntryOptions): WorkerEntry {
 async function composeWorkerMesh(
   env: WorkerEnv,
   request: Request | null,
-  migrations: readonly string[],
+  options: CreateWorkerOptions,
   log: Logger,
 ): Promise<WorkerMesh> {
   const vars = toVars(env);
@@ -132,27 +137,32 @@ async function composeWorkerMesh(
   }
   // No dev secrets on a Worker (no file to keep them in, and isolates would each make their own).
   const secrets = resolveSecrets(config, null);
-  // QStash calls back there and the example subscriptions point there. Outside production it may be
-  // left unset: it is then where the Worker was first reached (`wrangler dev`).
+  // QStash calls back there and self-addressed subscriptions point there. Outside production it may
+  // be left unset: it is then where the Worker was first reached (`wrangler dev`).
   if (config.production && !vars.HOOKMESH_PUBLIC_URL) {
     throw new ConfigError('HOOKMESH_PUBLIC_URL is required in production (QStash calls back there)');
   }
-  const publicUrl = vars.HOOKMESH_PUBLIC_URL || (request ? new URL(request.url).origin : config.publicUrl);
+  const publicUrl = vars.HOOKMESH_PUBLIC_URL
+    ? config.publicUrl
+    : request
+      ? new URL(request.url).origin
+      : config.publicUrl;
   if (!config.qstash.token)
     throw new ConfigError('QSTASH_TOKEN is required: the Worker publishes through QStash');
   const callbackUrl = `${publicUrl}/v1/qstash/callback`;
   const database = openWorkerDatabase(env, config);
-  const { db, driver } = database;
+  const { driver } = database;
   const clock = systemClock;
-  const store = writesPerRequest(() => createSqlOutboxStore({ db, driver }));
+  const stores = createSqlStores(database, { writesPerRequest: true });
+  const store = stores.outbox;
 
-  const expected = migrations.map((name) => ({ name, sql: '' }));
+  const expected = MIGRATION_NAMES.map((name) => ({ name, sql: '' }));
   let migrated = false;
   const { app: api } = await createMesh({
-    definitions: createOrdersMesh(publicUrl),
+    definitions: resolveMesh(options.mesh, { publicUrl }),
     store,
-    subscriptions: createSqlSubscriptionStore({ db, driver }),
-    deliveries: createSqlDeliveryAdminStore({ db, driver }),
+    subscriptions: stores.subscriptions,
+    deliveries: stores.deliveries,
     urlRules: { requireHttps: config.production, allowPrivateNetwork: config.allowPrivateNetwork },
     tokens: { producers: secrets.producers, admin: secrets.adminToken },
     clock,
@@ -183,28 +193,32 @@ async function composeWorkerMesh(
   const publishDue = () => transport.publishDue();
 
   let handle: (request: Request) => Promise<Response>;
-  // The example's billing handler posts OrderPaid back to the mesh. Requests to the mesh's own URL
-  // are answered in this isolate: a Worker's subrequest to its own hostname does not reach it.
+  // A handler may post follow-up events to the mesh. Requests to the mesh's own URL are answered in
+  // this isolate: a Worker's subrequest to its own hostname does not reach it.
   const selfFetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
     const outgoing = new Request(input, init);
     return outgoing.url.startsWith(`${publicUrl}/`) ? handle(outgoing) : fetch(outgoing);
   }) as typeof fetch;
-  const webhooks = createWebhookApp({
-    handlers: createExampleHandlers({
-      meshUrl: publicUrl,
-      producerToken: secrets.producers[0]!.token,
-      fetch: selfFetch,
-      log: (message, fields) => log('info', message, fields),
-    }),
-    signingKeys: secrets.signingKeys,
-    inbox: database.inbox,
+  const handlers = resolveHandlers(options.handlers, {
     publicUrl,
-    clock,
-    onError: (error, ctx) => log('error', 'handler failed', { ...describeError(error), ...ctx }),
+    producerToken: secrets.producers[0]!.token,
+    fetch: selfFetch,
   });
-  handle = async (request) => (isWebhookPath(request.url) ? webhooks.fetch(request) : api.fetch(request));
+  const webhooks =
+    handlers.length > 0
+      ? createWebhookApp({
+          handlers,
+          signingKeys: secrets.signingKeys,
+          inbox: database.inbox,
+          publicUrl,
+          clock,
+          onError: (error, ctx) => log('error', 'handler failed', { ...describeError(error), ...ctx }),
+        })
+      : null;
+  handle = async (request) =>
+    webhooks && isWebhookPath(request.url) ? webhooks.fetch(request) : api.fetch(request);
 
-  const retention = createSqlRetention(driver);
+  const { retention } = stores;
   const sweep = async (event: WorkerScheduledEvent) => {
     // Whatever the waitUntil after an ingest missed (QStash down, an isolate evicted) goes now.
     await publishDue();
@@ -225,16 +239,14 @@ async function composeWorkerMesh(
   return { handle, publishDue, sweep };
 }
 
-interface WorkerDatabase {
-  readonly db: OutboxDatabase;
-  readonly driver: SqlDriver;
+interface WorkerDatabase extends SqlDatabase {
   readonly inbox: Inbox;
 }
 
 function openWorkerDatabase(env: WorkerEnv, config: MeshConfig): WorkerDatabase {
   if (env.DB) {
     const parts = openD1(env.DB);
-    return { ...parts, inbox: createSqlInbox(parts) };
+    return { ...parts, inbox: createD1Inbox(env.DB) };
   }
   if (!/^(libsql|https?):\/\//.test(config.databaseUrl)) {
     throw new ConfigError(
@@ -247,23 +259,8 @@ function openWorkerDatabase(env: WorkerEnv, config: MeshConfig): WorkerDatabase 
   });
   const driver = createLibsqlDriver(client);
   const db = drizzle(client, { schema }) as unknown as OutboxDatabase;
-  return { db, driver, inbox: createSqlInbox({ db, driver }) };
-}
-
-/**
- * Each request's writes in a store of their own. A Worker runs every request in its own I/O
- * context, and what a request started may be cancelled once it has answered; group commit lets
- * one caller's commit carry writes that others queued meanwhile, which in an isolate would put
- * request B's write in request A's context. A store per call costs a few closures (the database
- * handles are shared) and keeps every write in the request that asked for it.
- */
-function writesPerRequest(open: () => OutboxStore): OutboxStore {
-  const shared = open();
-  return {
-    ...shared,
-    appendEvents: (events) => open().appendEvents(events),
-    recordAttempts: (records) => open().recordAttempts(records),
-  };
+  // No group commit in workerd: one request's promise settled by another request's I/O hangs.
+  return { db, driver, inbox: createLibsqlInbox(client, { groupCommit: false }) };
 }
 
 /** Worker vars and secrets are strings; bindings (D1, services) are objects and are left out. */
@@ -297,15 +294,4 @@ function startFailure(error: unknown): Response {
     status: 503,
     headers: { 'content-type': 'application/problem+json', 'retry-after': '5' },
   });
-}
-
-function pathOf(url: string): string {
-  const start = url.indexOf('/', url.indexOf('//') + 2);
-  if (start < 0) return '/';
-  const end = url.slice(start).search(/[?#]/);
-  return end < 0 ? url.slice(start) : url.slice(start, start + end);
-}
-
-function isWebhookPath(url: string): boolean {
-  return pathOf(url).startsWith('/webhooks/');
 }

@@ -2,9 +2,7 @@ import { drizzle } from 'drizzle-orm/d1';
 import type { DeliveryAdminStore } from '../core/delivery-admin-store.ts';
 import type { OutboxStore } from '../core/outbox-store.ts';
 import type { SubscriptionStore } from '../core/subscription-store.ts';
-import type { Inbox } from '../handler/inbox.ts';
 import { createD1Driver, type D1Database } from './d1-driver.ts';
-import { createSqlInbox } from './libsql-inbox.ts';
 import * as schema from './schema.ts';
 import { createSqlDeliveryAdminStore } from './sql-delivery-admin-store.ts';
 import type { SqlDriver } from './sql-driver.ts';
@@ -41,15 +39,6 @@ export function createD1SubscriptionStore(binding: D1Database | D1Parts): Subscr
 /** @example const deliveries = createD1DeliveryAdminStore(env.DB); */
 export function createD1DeliveryAdminStore(binding: D1Database | D1Parts): DeliveryAdminStore {
   return createSqlDeliveryAdminStore(toParts(binding));
-}
-
-/**
- * The handler side's inbox in the same D1 database. Ungrouped: in workerd a batcher shared across
- * requests would settle one request's promises from another's I/O context, where they hang.
- * @example const inbox = createD1Inbox(env.DB);
- */
-export function createD1Inbox(binding: D1Database | D1Parts): Inbox {
-  return createSqlInbox({ ...toParts(binding), groupCommit: false });
 }
 
 function toParts(binding: D1Database | D1Parts): D1Parts {

@@ -7,11 +7,17 @@ import { openLibsqlFileDriver } from './libsql-file-driver.ts';
 import * as schema from './schema.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { createSqlOutboxStore } from './sql-outbox-store.ts';
+import type { SqlDatabase } from './sql-stores.ts';
 
 export interface LibsqlOptions {
   /** `file:./data/hookmesh.db`, `:memory:`, `libsql://…` (Turso), `http(s)://…` (sqld). */
   url: string;
   authToken?: string | undefined;
+}
+
+/** A libSQL database as the SQL stores take it (`createSqlStores`), and the client that owns it. */
+export interface LibsqlDatabase extends SqlDatabase {
+  readonly client: Client;
 }
 
 /** Waits for another process's write lock instead of failing at once (several meshes, one file). */
@@ -26,17 +32,18 @@ const BUSY_TIMEOUT_MS = 10_000;
  * its own with cached prepared statements; Drizzle's reads and writes use the client. Closing the
  * client closes both.
  */
-export async function openLibsql(options: LibsqlOptions): Promise<{ client: Client; driver: SqlDriver }> {
+export async function openLibsql(options: LibsqlOptions): Promise<LibsqlDatabase> {
   const client = createClient({
     url: options.url,
     ...(options.authToken ? { authToken: options.authToken } : {}),
     timeout: BUSY_TIMEOUT_MS,
   });
-  if (!options.url.startsWith('file:')) return { client, driver: createLibsqlDriver(client) };
+  const db = drizzle(client, { schema });
+  if (!options.url.startsWith('file:')) return { client, db, driver: createLibsqlDriver(client) };
   await client.execute('PRAGMA journal_mode = WAL');
   await client.execute('PRAGMA synchronous = FULL');
   const path = toFilePath(options.url);
-  if (path === null) return { client, driver: createLibsqlDriver(client) };
+  if (path === null) return { client, db, driver: createLibsqlDriver(client) };
   const fileDriver = openLibsqlFileDriver(path, { timeoutMs: BUSY_TIMEOUT_MS });
   const closeClient = client.close.bind(client);
   client.close = () => {
@@ -44,7 +51,7 @@ export async function openLibsql(options: LibsqlOptions): Promise<{ client: Clie
     closeClient();
   };
   // Closing the driver closes the database, as the client's own driver does.
-  return { client, driver: { ...fileDriver, close: async () => client.close() } };
+  return { client, db, driver: { ...fileDriver, close: async () => client.close() } };
 }
 
 /**

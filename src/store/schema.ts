@@ -2,6 +2,8 @@ import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlit
 
 // Times are integer milliseconds since the epoch; JSON payloads are stored as the exact text that
 // is delivered, so "byte for byte as stored" holds on every transport and every retry.
+// The handlers' inbox is not here: it belongs to the handler SDK (src/handler/sql-inbox.ts), which
+// creates its own table, so a consuming service needs none of the mesh's migrations.
 
 export const domainEvents = sqliteTable(
   'domain_events',
@@ -102,18 +104,4 @@ export const attempts = sqliteTable(
     responseExcerpt: text('response_excerpt'),
   },
   (t) => [primaryKey({ columns: [t.deliveryId, t.number] })],
-);
-
-export const inbox = sqliteTable(
-  'inbox',
-  {
-    handler: text('handler').notNull(),
-    eventId: text('event_id').notNull(),
-    status: text('status', { enum: ['running', 'done'] }).notNull(),
-    /** Until when the running claim holds: a crashed handler's claim lapses and a retry may run. */
-    leaseExpiresAt: integer('lease_expires_at'),
-    startedAt: integer('started_at').notNull(),
-    finishedAt: integer('finished_at'),
-  },
-  (t) => [primaryKey({ columns: [t.handler, t.eventId] })],
 );

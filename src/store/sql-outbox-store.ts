@@ -1,6 +1,7 @@
 import { asc, eq, inArray } from 'drizzle-orm';
 import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';
 import { type AttemptOutcome, type DeliveryStatus, decideAttemptOutcome } from '../core/delivery-state.ts';
+import { createGroupCommit } from '../core/group-commit.ts';
 import type {
   AttemptRecord,
   AttemptView,
@@ -17,7 +18,6 @@ import type {
   StoredDomainEvent,
 } from '../core/outbox-store.ts';
 import { parseDelayExpression } from '../core/retry-delay-expression.ts';
-import { createGroupCommit } from './group-commit.ts';
 import * as schema from './schema.ts';
 import type { SqlDriver, SqlRow, SqlStatement, SqlValue } from './sql-driver.ts';
 

@@ -10,16 +10,11 @@ export function createSqlRetention(driver: SqlDriver): RetentionStore {
     async purge({ deliveredBefore, limit }) {
       const victims = `SELECT id FROM deliveries WHERE status = 'delivered' AND updated_at < ?1
                        ORDER BY updated_at LIMIT ?2`;
-      const [attempts, deliveries, inbox] = await driver.batch([
+      const [attempts, deliveries] = await driver.batch([
         { sql: `DELETE FROM attempts WHERE delivery_id IN (${victims})`, args: [deliveredBefore, limit] },
         { sql: `DELETE FROM deliveries WHERE id IN (${victims})`, args: [deliveredBefore, limit] },
-        {
-          sql: `DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox WHERE status = 'done' AND finished_at < ?1
-                LIMIT ?2)`,
-          args: [deliveredBefore, limit],
-        },
       ]);
-      return { deliveries: deliveries ?? 0, attempts: attempts ?? 0, inbox: inbox ?? 0 };
+      return { deliveries: deliveries ?? 0, attempts: attempts ?? 0 };
     },
   };
 }

@@ -37,7 +37,7 @@ function meshEnv(port: number, extra: Record<string, string> = {}) {
 }
 
 async function startMesh(port: number, extra: Record<string, string> = {}) {
-  const proc = startProcess('src/runtime/node-main.ts', meshEnv(port, extra));
+  const proc = startProcess('src/example/node-main.ts', meshEnv(port, extra));
   procs.push(proc);
   await waitForOutput(proc, /hookmesh listening/);
   return proc;

@@ -3,19 +3,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as v from 'valibot';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
-import { defineConverter } from '../../src/core/converter.ts';
-import { defineDomainEvent } from '../../src/core/domain-event.ts';
-import { defineIntegrationEvent, type IntegrationEvent } from '../../src/core/integration-event.ts';
-import { defineSubscription } from '../../src/core/subscription.ts';
-import { defineHandler } from '../../src/handler/define-handler.ts';
-import { type NodeMesh, startNodeMesh } from '../../src/runtime/node.ts';
+import { createExampleHandlers } from '../../src/example/handlers.ts';
+import { ordersMesh } from '../../src/example/orders.ts';
+import { defineHandler } from '../../src/handler/index.ts';
+import {
+  defineConverter,
+  defineDomainEvent,
+  defineIntegrationEvent,
+  defineMesh,
+  defineSubscription,
+  type IntegrationEvent,
+} from '../../src/index.ts';
+import { type ServedMesh, serveMesh } from '../../src/node.ts';
 import { eventually } from '../support/processes.ts';
 
-// The mesh as `npm start` runs it, in process, over real loopback HTTP: API, dispatcher, handlers.
+// The mesh as `npm start` runs it (`serveMesh` of hookmesh/node), in process, over real loopback
+// HTTP: API, dispatcher, handlers.
 
 const PRODUCER = 'chain-producer-token-0123456789';
 const ADMIN = 'chain-admin-token-0123456789';
-let mesh: NodeMesh | undefined;
+let mesh: ServedMesh | undefined;
 let dir: string;
 afterEach(async () => {
   await mesh?.close();
@@ -58,13 +65,14 @@ describe('end to end over loopback HTTP', () => {
       expectTypeOf(event.data).toEqualTypeOf<{ orderId: string; parcels: number }>();
       received.push(event);
     });
-    mesh = await startNodeMesh(env(), {
+    mesh = await serveMesh({
+      env: env(),
       log: () => {},
-      definitions: (_, base) => ({
+      mesh: defineMesh(({ publicUrl }) => ({
         converters: [defineConverter(Shipped, ShippedV1, (e) => e.data)],
-        subscriptions: [defineSubscription(ShippedV1, `${base}/webhooks/order.shipped.v1`)],
-      }),
-      handlers: () => [onShipped],
+        subscriptions: [defineSubscription(ShippedV1, `${publicUrl}/webhooks/order.shipped.v1`)],
+      })),
+      handlers: [onShipped],
     });
     const res = await fetch(`${mesh.url}/v1/events`, {
       method: 'POST',
@@ -88,7 +96,13 @@ describe('end to end over loopback HTTP', () => {
 
   it('the example chain: OrderCreated → billing → OrderPaid → notifications, visible in logs and GET /v1/events', async () => {
     const logs: { message: string; fields: Record<string, unknown> }[] = [];
-    mesh = await startNodeMesh(env(), { log: (_, message, fields = {}) => logs.push({ message, fields }) });
+    const record = (message: string, fields: Record<string, unknown> = {}) => logs.push({ message, fields });
+    mesh = await serveMesh({
+      env: env(),
+      mesh: ordersMesh,
+      handlers: createExampleHandlers(record),
+      log: (_, message, fields) => record(message, fields),
+    });
     const res = await fetch(`${mesh.url}/v1/events`, {
       method: 'POST',
       headers: { authorization: `Bearer ${PRODUCER}`, 'content-type': 'application/json' },

@@ -1,70 +1,262 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Client, createClient, type InStatement } from '@libsql/client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createWebhookApp, defineHandler } from '../../src/handler/index.ts';
-import { createLibsqlInbox } from '../../src/store/libsql-inbox.ts';
-import { openLibsql } from '../../src/store/libsql-store.ts';
+import { createLibsqlInbox, createWebhookApp, defineHandler, type Inbox } from '../../src/handler/index.ts';
 import { createTempDb, type TempDb } from '../support/temp-db.ts';
 import { describeInboxContract } from './inbox.contract.ts';
+import { createTempDir, type TempDir } from './temp-dir.ts';
 import { CURRENT, delivery, NOW, OrderCreatedV1, PUBLIC_URL, send, TYPE } from './webhook-fixtures.ts';
 
-describeInboxContract('libSQL file', async () => {
-  const db = await createTempDb();
-  return { inbox: createLibsqlInbox(db.client, db.driver), dispose: () => db.dispose() };
+const LEASE = 60_000;
+
+describeInboxContract('libSQL file, opened from { url } on an empty database', async () => {
+  const temp = createTempDir();
+  const inbox = createLibsqlInbox({ url: temp.fileUrl() });
+  return {
+    inbox,
+    async dispose() {
+      await inbox.close();
+      temp.dispose();
+    },
+  };
 });
 
-describe('libSQL inbox across processes', () => {
+describeInboxContract("libSQL file, given the client of a database the mesh's migrations made", async () => {
+  const db = await createTempDb();
+  return { inbox: createLibsqlInbox(db.client), dispose: () => db.dispose() };
+});
+
+/** The client's statements as one write batch each, recorded. */
+function spyClient(client: Client) {
+  const batches: InStatement[][] = [];
+  const spy = {
+    batch(statements: InStatement[], mode: 'write') {
+      batches.push(statements);
+      return client.batch(statements, mode);
+    },
+    execute: (statement: InStatement) => client.execute(statement),
+  } as unknown as Client;
+  return { client: spy, batches };
+}
+
+/** What SQLite knows of a table's shape: columns (name, type, NOT NULL, default, key order) and indexes. */
+async function shapeOf(client: Client, table: string) {
+  const columns = (await client.execute(`PRAGMA table_xinfo(${table})`)).rows.map((r) => ({ ...r }));
+  const indexes = await Promise.all(
+    (await client.execute(`PRAGMA index_list(${table})`)).rows.map(async (index) => ({
+      unique: index.unique,
+      origin: index.origin,
+      columns: (await client.execute(`PRAGMA index_info(${String(index.name)})`)).rows.map((c) => c.name),
+    })),
+  );
+  return { columns, indexes };
+}
+
+describe('libSQL inbox', () => {
+  let temp: TempDir | undefined;
   let db: TempDb | undefined;
-  const others: { close(): void }[] = [];
+  const clients: Client[] = [];
+  const inboxes: { close(): Promise<void> }[] = [];
   afterEach(async () => {
-    for (const client of others.splice(0)) client.close();
+    for (const inbox of inboxes.splice(0)) await inbox.close();
+    for (const client of clients.splice(0)) client.close();
     await db?.dispose();
+    temp?.dispose();
+    db = undefined;
+    temp = undefined;
   });
 
-  it('two clients on one file racing for the same keys: exactly one claim per key', async () => {
+  /** An inbox that opens its own client, as a consuming service would: closed after the test. */
+  const openInbox = (url: string) => {
+    const inbox = createLibsqlInbox({ url });
+    inboxes.push(inbox);
+    return inbox;
+  };
+  const openClient = (url: string) => {
+    const client = createClient({ url });
+    clients.push(client);
+    return client;
+  };
+
+  it('creates its table on an empty database, and beside the tables the mesh migrations made', async () => {
+    temp = createTempDir();
+    await openInbox(temp.fileUrl()).complete({ handler: 'billing', eventId: 'ie_1', nowMs: NOW });
     db = await createTempDb();
-    const second = await openLibsql({ url: db.url });
-    others.push(second.client);
-    const a = createLibsqlInbox(db.client, db.driver);
-    const b = createLibsqlInbox(second.client, second.driver);
-    const keys = Array.from({ length: 25 }, (_, i) => ({ handler: 'billing', eventId: `ie_${i}` }));
-    const results = await Promise.all(
-      keys.flatMap((key) => [
-        a.claim({ ...key, nowMs: NOW, leaseMs: 60_000 }),
-        b.claim({ ...key, nowMs: NOW, leaseMs: 60_000 }),
-      ]),
+    expect((await shapeOf(db.client, 'inbox')).columns).toEqual([]);
+    await createLibsqlInbox(db.client).complete({ handler: 'billing', eventId: 'ie_1', nowMs: NOW });
+    const created = await shapeOf(openClient(temp.fileUrl()), 'inbox');
+    expect(created.columns.map((c) => c.name)).toEqual([
+      'handler',
+      'event_id',
+      'status',
+      'lease_expires_at',
+      'started_at',
+      'finished_at',
+    ]);
+    expect(created).toEqual(await shapeOf(db.client, 'inbox'));
+  });
+
+  it("keeps the rows of the inbox table an earlier release's migration made", async () => {
+    db = await createTempDb();
+    // migrations/0000_init.sql of releases before the inbox moved to the SDK, verbatim.
+    await db.driver.batch([
+      {
+        sql: `CREATE TABLE \`inbox\` (
+\t\`handler\` text NOT NULL,
+\t\`event_id\` text NOT NULL,
+\t\`status\` text NOT NULL,
+\t\`lease_expires_at\` integer,
+\t\`started_at\` integer NOT NULL,
+\t\`finished_at\` integer,
+\tPRIMARY KEY(\`handler\`, \`event_id\`)
+);`,
+        args: [],
+      },
+      {
+        sql: "INSERT INTO inbox (handler, event_id, status, lease_expires_at, started_at, finished_at) VALUES ('billing', 'ie_1', 'done', NULL, ?, ?)",
+        args: [NOW, NOW],
+      },
+    ]);
+    const inbox = createLibsqlInbox(db.client);
+    expect(await inbox.claim({ handler: 'billing', eventId: 'ie_1', nowMs: NOW, leaseMs: LEASE })).toBe(
+      'done',
     );
-    for (let i = 0; i < keys.length; i++) {
-      expect([results[2 * i], results[2 * i + 1]].sort()).toEqual(['claimed', 'running']);
-    }
-    expect(await db.count('inbox')).toBe(keys.length);
   });
 
-  it('what one client completes, the other sees as done; an expired claim is taken over', async () => {
-    db = await createTempDb();
-    const second = await openLibsql({ url: db.url });
-    others.push(second.client);
-    const a = createLibsqlInbox(db.client, db.driver);
-    const b = createLibsqlInbox(second.client, second.driver);
+  it('puts a file database in WAL mode', async () => {
+    temp = createTempDir();
+    await openInbox(temp.fileUrl()).claim({
+      handler: 'billing',
+      eventId: 'ie_1',
+      nowMs: NOW,
+      leaseMs: LEASE,
+    });
+    const rows = (await openClient(temp.fileUrl()).execute('PRAGMA journal_mode')).rows;
+    expect(rows[0]?.journal_mode).toBe('wal');
+  });
+
+  it('groups concurrent writes on a given client into one batch, after one CREATE TABLE', async () => {
+    temp = createTempDir();
+    const spy = spyClient(openClient(temp.fileUrl()));
+    const inbox = createLibsqlInbox(spy.client);
+    const keys = Array.from({ length: 20 }, (_, i) => ({ handler: 'billing', eventId: `ie_${i}` }));
+    const results = await Promise.all(keys.map((key) => inbox.claim({ ...key, nowMs: NOW, leaseMs: LEASE })));
+    expect(results).toEqual(keys.map(() => 'claimed'));
+    expect(spy.batches.map((b) => b.length)).toEqual([1, 20]);
+    expect(spy.batches[0]?.[0]).toMatchObject({ sql: expect.stringMatching(/^CREATE TABLE IF NOT EXISTS/) });
+  });
+
+  it('a real constraint failure rolls back the group, and only its caller fails', async () => {
+    temp = createTempDir();
+    const inbox = openInbox(temp.fileUrl());
+    await inbox.release({ handler: 'billing', eventId: 'ie_warm', claimedAt: NOW });
+    const results = await Promise.allSettled([
+      inbox.claim({ handler: 'billing', eventId: 'ie_0', nowMs: NOW, leaseMs: LEASE }),
+      // NOT NULL on inbox.event_id.
+      inbox.claim({ handler: 'billing', eventId: null as unknown as string, nowMs: NOW, leaseMs: LEASE }),
+      inbox.complete({ handler: 'billing', eventId: 'ie_1', nowMs: NOW }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const rows = await openClient(temp.fileUrl()).execute(
+      'SELECT event_id, status FROM inbox ORDER BY event_id',
+    );
+    expect(rows.rows.map((r) => ({ ...r }))).toEqual([
+      { event_id: 'ie_0', status: 'running' },
+      { event_id: 'ie_1', status: 'done' },
+    ]);
+  });
+
+  it('close() closes the client it opened; later calls are refused; closing twice is harmless', async () => {
+    temp = createTempDir();
+    const inbox = createLibsqlInbox({ url: temp.fileUrl() });
+    expect(await inbox.claim({ handler: 'billing', eventId: 'ie_1', nowMs: NOW, leaseMs: LEASE })).toBe(
+      'claimed',
+    );
+    await inbox.close();
+    await inbox.close();
+    await expect(
+      inbox.claim({ handler: 'billing', eventId: 'ie_2', nowMs: NOW, leaseMs: LEASE }),
+    ).rejects.toThrow('the inbox is closed');
+    // The file is free: another client writes to it at once.
+    const other = createLibsqlInbox({ url: temp.fileUrl() });
+    inboxes.push(other);
+    expect(await other.claim({ handler: 'billing', eventId: 'ie_1', nowMs: NOW, leaseMs: LEASE })).toBe(
+      'running',
+    );
+  });
+
+  it('a database that cannot be opened fails the call, and the next call tries to open it again', async () => {
+    temp = createTempDir();
+    const url = `file:${join(temp.dir, 'later', 'inbox.db')}`;
+    const inbox = openInbox(url);
+    const key = { handler: 'billing', eventId: 'ie_1' };
+    await expect(inbox.claim({ ...key, nowMs: NOW, leaseMs: LEASE })).rejects.toThrow();
+    mkdirSync(join(temp.dir, 'later'));
+    expect(await inbox.claim({ ...key, nowMs: NOW, leaseMs: LEASE })).toBe('claimed');
+  });
+});
+
+describe('libSQL inbox across processes (two clients on one file)', () => {
+  let temp: TempDir;
+  const inboxes: { close(): Promise<void> }[] = [];
+  afterEach(async () => {
+    for (const inbox of inboxes.splice(0)) await inbox.close();
+    temp.dispose();
+  });
+  const twoInboxes = () => {
+    temp = createTempDir();
+    const a = createLibsqlInbox({ url: temp.fileUrl() });
+    const b = createLibsqlInbox({ url: temp.fileUrl() });
+    inboxes.push(a, b);
+    return [a, b] as const;
+  };
+
+  it('racing on an empty file for the same keys, table creation included: exactly one claim per key', async () => {
+    const [a, b] = twoInboxes();
+    const keys = Array.from({ length: 25 }, (_, i) => ({ handler: 'billing', eventId: `ie_${i}` }));
+    const claimBoth = (at: number) =>
+      Promise.all(
+        keys.flatMap((key) => [
+          a.claim({ ...key, nowMs: at, leaseMs: LEASE }),
+          b.claim({ ...key, nowMs: at, leaseMs: LEASE }),
+        ]),
+      );
+    const pairs = (results: readonly string[]) =>
+      keys.map((_, i) => [results[2 * i], results[2 * i + 1]].sort());
+
+    expect(pairs(await claimBoth(NOW))).toEqual(keys.map(() => ['claimed', 'running']));
+    // Both leases lapsed at once: again exactly one of the two takes each key over.
+    expect(pairs(await claimBoth(NOW + LEASE))).toEqual(keys.map(() => ['claimed', 'running']));
+    const client = createClient({ url: temp.fileUrl() });
+    const rows = await client.execute('SELECT count(*) AS n FROM inbox');
+    client.close();
+    expect(rows.rows[0]?.n).toBe(keys.length);
+  });
+
+  it('what one completes, the other sees as done; an expired claim is taken over', async () => {
+    const [a, b] = twoInboxes();
     const key = { handler: 'billing', eventId: 'ie_1' };
     expect(await a.claim({ ...key, nowMs: NOW, leaseMs: 1000 })).toBe('claimed');
     expect(await b.claim({ ...key, nowMs: NOW + 999, leaseMs: 1000 })).toBe('running');
     expect(await b.claim({ ...key, nowMs: NOW + 1000, leaseMs: 1000 })).toBe('claimed');
     await b.complete({ ...key, nowMs: NOW + 1500 });
     expect(await a.claim({ ...key, nowMs: NOW + 2000, leaseMs: 1000 })).toBe('done');
-    const rows = await db.driver.query('SELECT status, lease_expires_at, started_at, finished_at FROM inbox');
-    expect(rows).toEqual([
+    const client = createClient({ url: temp.fileUrl() });
+    const rows = await client.execute('SELECT status, lease_expires_at, started_at, finished_at FROM inbox');
+    client.close();
+    expect(rows.rows.map((r) => ({ ...r }))).toEqual([
       { status: 'done', lease_expires_at: null, started_at: NOW + 1000, finished_at: NOW + 1500 },
     ]);
   });
 
-  it('the webhook app on a libSQL inbox runs a handler once across two app instances', async () => {
-    db = await createTempDb();
-    const second = await openLibsql({ url: db.url });
-    others.push(second.client);
+  it('the webhook app runs a handler once across two app instances', async () => {
+    const [a, b] = twoInboxes();
     let runs = 0;
     const handler = defineHandler(OrderCreatedV1, () => {
       runs++;
     });
-    const appOn = (inbox: ReturnType<typeof createLibsqlInbox>) =>
+    const appOn = (inbox: Inbox) =>
       createWebhookApp({
         handlers: [handler],
         signingKeys: { current: CURRENT },
@@ -72,15 +264,14 @@ describe('libSQL inbox across processes', () => {
         publicUrl: PUBLIC_URL,
         clock: { now: () => NOW },
       });
-    const appA = appOn(createLibsqlInbox(db.client, db.driver));
-    const appB = appOn(createLibsqlInbox(second.client, second.driver));
-    const first = await send(appA, await delivery());
-    const copy = await send(appB, await delivery({ retried: 1 }));
+    const first = await send(appOn(a), await delivery());
+    const copy = await send(appOn(b), await delivery({ retried: 1 }));
     expect([first.status, copy.status]).toEqual([200, 200]);
     expect(await copy.json()).toEqual({ status: 'duplicate' });
     expect(runs).toBe(1);
-    expect(await db.driver.query('SELECT handler, event_id, status FROM inbox')).toEqual([
-      { handler: TYPE, event_id: 'ie_01', status: 'done' },
-    ]);
+    const client = createClient({ url: temp.fileUrl() });
+    const rows = await client.execute('SELECT handler, event_id, status FROM inbox');
+    client.close();
+    expect(rows.rows.map((r) => ({ ...r }))).toEqual([{ handler: TYPE, event_id: 'ie_01', status: 'done' }]);
   });
 });

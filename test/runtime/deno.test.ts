@@ -25,7 +25,7 @@ const DENO_ARGS = [
   '--allow-write',
   '--allow-ffi=node_modules/@libsql',
   '--allow-sys=hostname,cpus,networkInterfaces',
-  'src/runtime/deno-main.ts',
+  'src/example/deno-main.ts',
 ];
 /** Deno's first start type-strips and caches every module. */
 const START_TIMEOUT_MS = 60_000;

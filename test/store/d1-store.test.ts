@@ -5,14 +5,12 @@ import { readMigrations } from '../../src/runtime/migrations.ts';
 import { createD1Driver, type D1Database } from '../../src/store/d1-driver.ts';
 import {
   createD1DeliveryAdminStore,
-  createD1Inbox,
   createD1Store,
   createD1SubscriptionStore,
   openD1,
 } from '../../src/store/d1-store.ts';
 import { applyMigrations, type Migration, pendingMigrations } from '../../src/store/migrate.ts';
 import type { SqlDriver } from '../../src/store/sql-driver.ts';
-import { describeInboxContract } from '../handler/inbox.contract.ts';
 import { applyD1Migrations, countRows, createD1Miniflare, dropAllTables, getD1 } from '../support/d1.ts';
 import { describeOutboxStoreContract } from './outbox-store.contract.ts';
 
@@ -40,11 +38,6 @@ async function freshD1(): Promise<D1Database> {
 describeOutboxStoreContract('D1 (miniflare)', async () => {
   const db = await freshD1();
   return { store: createD1Store(db), count: (table) => countRows(db, table), dispose: async () => {} };
-});
-
-describeInboxContract('D1 (miniflare)', async () => {
-  const db = await freshD1();
-  return { inbox: createD1Inbox(db), dispose: async () => {} };
 });
 
 const MIGRATIONS = readMigrations();
@@ -155,16 +148,19 @@ describe('D1', () => {
     });
 
     it('runs a batch atomically and reports the rows each statement changed', async () => {
+      await driver.batch([
+        { sql: 'CREATE TABLE IF NOT EXISTS scratch (k TEXT PRIMARY KEY, g TEXT, n INTEGER)', args: [] },
+      ]);
       const insert = (id: string) => ({
-        sql: "INSERT INTO inbox (handler, event_id, status, started_at) VALUES ('h', ?, 'done', 0)",
+        sql: "INSERT INTO scratch (k, g, n) VALUES (?, 'h', 0)",
         args: [id],
       });
       expect(
         await driver.batch([
           insert('a'),
           insert('b'),
-          { sql: "UPDATE inbox SET finished_at = 1 WHERE handler = 'h'", args: [] },
-          { sql: "DELETE FROM inbox WHERE event_id = 'nope'", args: [] },
+          { sql: "UPDATE scratch SET n = 1 WHERE g = 'h'", args: [] },
+          { sql: "DELETE FROM scratch WHERE k = 'nope'", args: [] },
         ]),
       ).toEqual([1, 1, 2, 0]);
 
@@ -172,7 +168,7 @@ describe('D1', () => {
 
       await expect(failing).rejects.toThrow(/UNIQUE constraint failed/);
       expect(driver.isConstraintError(await failing.catch((e: unknown) => e))).toBe(true);
-      expect(await countRows(d1, 'inbox')).toBe(2);
+      expect(await countRows(d1, 'scratch')).toBe(2);
     });
 
     it('treats an empty batch as nothing to do (D1 itself refuses one)', async () => {

@@ -102,7 +102,6 @@ describe('libSQL store', () => {
           'attempts',
           'deliveries',
           'domain_events',
-          'inbox',
           'integration_events',
           'subscriptions',
         ]),

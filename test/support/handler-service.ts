@@ -7,17 +7,14 @@ import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import { OrderPaidV1 } from '../../src/example/orders.ts';
 import { defineHandler } from '../../src/handler/define-handler.ts';
+import { createLibsqlInbox } from '../../src/handler/libsql-inbox.ts';
 import { createWebhookApp } from '../../src/handler/webhook-app.ts';
-import { readMigrations } from '../../src/runtime/migrations.ts';
-import { createLibsqlInbox } from '../../src/store/libsql-inbox.ts';
 import { openLibsql } from '../../src/store/libsql-store.ts';
-import { applyMigrations } from '../../src/store/migrate.ts';
 
 const dbPath = process.env.HANDLER_DB!;
 const delayMs = Number(process.env.HANDLER_DELAY_MS ?? 0);
 mkdirSync(dirname(dbPath), { recursive: true });
 const { client, driver } = await openLibsql({ url: `file:${dbPath}` });
-await applyMigrations(driver, readMigrations());
 await driver.batch([
   { sql: 'CREATE TABLE IF NOT EXISTS effects (event_id TEXT NOT NULL, at INTEGER NOT NULL)', args: [] },
   { sql: 'CREATE TABLE IF NOT EXISTS requests (event_id TEXT, retried TEXT, message_id TEXT)', args: [] },
@@ -38,7 +35,7 @@ const app = new Hono();
 const webhooks = createWebhookApp({
   handlers: [handler],
   signingKeys: { current: process.env.QSTASH_CURRENT_SIGNING_KEY! },
-  inbox: createLibsqlInbox(client, driver),
+  inbox: createLibsqlInbox(client),
   leaseMs: 10_000,
 });
 app.use('/webhooks/*', async (c, next) => {

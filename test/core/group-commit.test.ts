@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createGroupCommit } from '../../src/store/group-commit.ts';
+import { createGroupCommit } from '../../src/core/group-commit.ts';
 
 class Conflict extends Error {
   constructor(readonly item: string) {

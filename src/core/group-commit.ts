@@ -18,8 +18,14 @@ interface Pending<TItem> {
   reject(error: unknown): void;
 }
 
+/**
+ * The next turn of the event loop. `setImmediate` where the runtime has it (Node, Bun): Node clamps
+ * `setTimeout(fn, 0)` to 1 ms, which a lone write would wait for. Elsewhere the web standard's
+ * `setTimeout`. Looked up, not declared: core is typed without Node's globals.
+ */
+const setImmediateIfAny = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;
 const defer: (fn: () => void) => void =
-  typeof globalThis.setImmediate === 'function' ? (fn) => setImmediate(fn) : (fn) => setTimeout(fn, 0);
+  typeof setImmediateIfAny === 'function' ? (fn) => setImmediateIfAny(fn) : (fn) => setTimeout(fn, 0);
 
 export function createGroupCommit<TItem>(options: {
   /** Writes the items atomically. */

@@ -1,0 +1,140 @@
+// `@libsql/client` only as a type and a lazy `import()`: `hookmesh/handler` must not load libSQL's
+// native binding for users of the memory or D1 inbox (test/architecture.test.ts holds this).
+import type { Client, InValue } from '@libsql/client';
+import type { Inbox, InboxRetentionOptions } from './inbox.ts';
+import { createSqlInbox, type SqlInboxExecutor } from './sql-inbox.ts';
+
+export interface LibsqlInboxOptions extends InboxRetentionOptions {
+  /** `file:./data/inbox.db`, `libsql://…` (Turso), `http(s)://…` (sqld). */
+  readonly url: string;
+  readonly authToken?: string | undefined;
+}
+
+/** For an inbox on a client of yours. */
+export interface LibsqlClientInboxOptions extends InboxRetentionOptions {
+  /**
+   * Concurrent claims and completes share a transaction (default on). Turn it off in a Worker
+   * (libSQL over HTTP there): in workerd one request's promise settled by another's I/O hangs.
+   */
+  readonly groupCommit?: boolean | undefined;
+}
+
+/** An inbox on a client it opened itself, and so closes. */
+export interface LibsqlInbox extends Inbox {
+  /** Closes the client; later calls are refused. Waits for nothing in flight: stop serving first. */
+  close(): Promise<void>;
+}
+
+/** Waits for another process's write lock instead of failing at once (several instances, one file). */
+const BUSY_TIMEOUT_MS = 10_000;
+
+/**
+ * The inbox in a libSQL database, with group commit on: concurrent deliveries share fsyncs
+ * instead of queueing for one each (one process owns its batcher, unlike a Worker).
+ *
+ * Given options, it opens its own client on first use — a `file:` database in WAL mode with
+ * `synchronous = FULL`, so an entry is on disk before the handler route answers 2xx — and returns
+ * `close()` for it. Given a client, the client stays yours: its settings are used as they are (a
+ * client from `createClient` keeps SQLite's durable default, `synchronous = FULL`), and closing it
+ * is up to you, so no `close()` is offered.
+ * @example const inbox = createLibsqlInbox({ url: 'file:./data/inbox.db' });
+ * @example const inbox = createLibsqlInbox(createClient({ url: process.env.DATABASE_URL }));
+ */
+export function createLibsqlInbox(options: LibsqlInboxOptions): LibsqlInbox;
+export function createLibsqlInbox(client: Client, options?: LibsqlClientInboxOptions): Inbox;
+export function createLibsqlInbox(
+  source: LibsqlInboxOptions | Client,
+  clientOptions: LibsqlClientInboxOptions = {},
+): Inbox | LibsqlInbox {
+  if (isClient(source)) {
+    const client = source;
+    return createSqlInbox({
+      executor: toExecutor(async () => client),
+      groupCommit: clientOptions.groupCommit ?? true,
+      retainMs: clientOptions.retainMs,
+    });
+  }
+
+  let opening: Promise<Client> | undefined;
+  let closed = false;
+  const getClient = () => {
+    if (closed) return Promise.reject(new Error('the inbox is closed'));
+    opening ??= openClient(source).catch((error: unknown) => {
+      opening = undefined;
+      throw error;
+    });
+    return opening;
+  };
+  const inbox = createSqlInbox({
+    executor: toExecutor(getClient),
+    groupCommit: true,
+    retainMs: source.retainMs,
+  });
+  return {
+    ...inbox,
+    async close() {
+      if (closed) return;
+      closed = true;
+      const client = await opening?.catch(() => undefined);
+      client?.close();
+    },
+  };
+}
+
+function isClient(source: LibsqlInboxOptions | Client): source is Client {
+  return typeof (source as Partial<Client>).batch === 'function';
+}
+
+async function openClient(options: LibsqlInboxOptions): Promise<Client> {
+  const { createClient } = await import('@libsql/client');
+  const client = createClient({
+    url: options.url,
+    ...(options.authToken ? { authToken: options.authToken } : {}),
+    timeout: BUSY_TIMEOUT_MS,
+  });
+  if (options.url.startsWith('file:')) {
+    try {
+      // The inbox runs only `batch` (no interactive transactions), so every statement uses the
+      // client's one idle connection and these per-connection settings hold for all of them.
+      await client.execute('PRAGMA journal_mode = WAL');
+      await client.execute('PRAGMA synchronous = FULL');
+    } catch (error) {
+      client.close();
+      throw error;
+    }
+  }
+  return client;
+}
+
+function toExecutor(getClient: () => Promise<Client>): SqlInboxExecutor {
+  return {
+    async run(statements) {
+      const client = await getClient();
+      const results = await client.batch(
+        statements.map((s) => ({ sql: s.sql, args: s.args as InValue[] })),
+        'write',
+      );
+      return results.map((r) => r.rowsAffected);
+    },
+    async query(sql, args) {
+      const client = await getClient();
+      const result = await client.execute({ sql, args: args as InValue[] });
+      return result.rows;
+    },
+    isStatementFault,
+  };
+}
+
+/**
+ * A statement's own fault: a constraint, or a value SQLite or the client refuses. Such a failure
+ * rolls back the shared transaction, so the group is retried statement by statement and only the
+ * faulty caller fails. Trouble of the database itself (busy, I/O, full, a lost connection) fails
+ * the whole group at once: retried alone, each statement would only wait for the same error again.
+ */
+function isStatementFault(error: unknown): boolean {
+  if (error instanceof TypeError || error instanceof RangeError) return true;
+  const codes = [(error as { code?: unknown })?.code, (error as { cause?: { code?: unknown } })?.cause?.code];
+  return codes.some(
+    (code) => typeof code === 'string' && /^SQLITE_(CONSTRAINT|TOOBIG|MISMATCH|RANGE)/.test(code),
+  );
+}

@@ -1,0 +1,207 @@
+import { createGroupCommit } from '../core/group-commit.ts';
+import {
+  INBOX_PURGE_BATCH,
+  INBOX_PURGE_EVERY_MS,
+  type Inbox,
+  type InboxClaimResult,
+  type InboxRetentionOptions,
+  toInboxRetentionMs,
+} from './inbox.ts';
+
+/** A value bound to a statement: the inbox binds only text, integers and null. */
+export type SqlInboxValue = string | number | null;
+
+export interface SqlInboxStatement {
+  readonly sql: string;
+  readonly args: readonly SqlInboxValue[];
+}
+
+/**
+ * What the inbox needs of a SQLite database: the port each durable inbox implements in a few
+ * lines over its client (`createLibsqlInbox`, `createD1Inbox`). No query builder: the inbox's
+ * SQL is the handful of statements below.
+ */
+export interface SqlInboxExecutor {
+  /** Runs the statements as one transaction, all or nothing; answers rows changed per statement. */
+  run(statements: readonly SqlInboxStatement[]): Promise<number[]>;
+  query(sql: string, args: readonly SqlInboxValue[]): Promise<readonly Record<string, unknown>[]>;
+  /**
+   * Whether an error is one statement's own fault (a constraint, a value the database refuses)
+   * rather than trouble of the database itself. Only group commit asks; without it, a failed
+   * shared transaction fails every caller in it.
+   */
+  isStatementFault?(error: unknown): boolean;
+}
+
+/**
+ * The table exactly as `migrations/0000_init.sql` creates it (same columns, types, primary key),
+ * so a mesh and a consuming service may share one database whichever of them comes first — see
+ * test/handler/libsql-inbox.test.ts, which compares the two.
+ */
+const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS \`inbox\` (
+  \`handler\` text NOT NULL,
+  \`event_id\` text NOT NULL,
+  \`status\` text NOT NULL,
+  \`lease_expires_at\` integer,
+  \`started_at\` integer NOT NULL,
+  \`finished_at\` integer,
+  PRIMARY KEY(\`handler\`, \`event_id\`)
+)`;
+
+/**
+ * One statement decides the claim, so it is atomic across every process on the database: it
+ * inserts a fresh claim, or takes over a claim whose lease has lapsed; a live claim or a done row
+ * is left alone and the statement changes nothing. Rows changed = 1 means the claim is ours.
+ */
+const CLAIM = `INSERT INTO inbox (handler, event_id, status, lease_expires_at, started_at, finished_at)
+  VALUES (?1, ?2, 'running', ?3, ?4, NULL)
+  ON CONFLICT (handler, event_id) DO UPDATE SET lease_expires_at = excluded.lease_expires_at,
+    started_at = excluded.started_at
+  WHERE inbox.status = 'running' AND inbox.lease_expires_at <= excluded.started_at`;
+
+/** Upsert rather than update: "handled" must be recorded even if the claim row went missing. */
+const COMPLETE = `INSERT INTO inbox (handler, event_id, status, lease_expires_at, started_at, finished_at)
+  VALUES (?1, ?2, 'done', NULL, ?3, ?3)
+  ON CONFLICT (handler, event_id) DO UPDATE SET status = 'done', lease_expires_at = NULL,
+    finished_at = excluded.finished_at`;
+
+/**
+ * Only the caller's own running claim is dropped (`started_at` is the claim's time): a late release
+ * never makes a handled event run again, nor drops a claim another run took over.
+ */
+const RELEASE = `DELETE FROM inbox WHERE handler = ?1 AND event_id = ?2 AND status = 'running' AND started_at = ?3`;
+
+/** Handled entries past retention, oldest first, a bounded batch: never a long write lock. */
+const PURGE = `DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox WHERE status = 'done' AND finished_at < ?1
+  LIMIT ?2)`;
+
+const READ_STATUS = 'SELECT status, lease_expires_at FROM inbox WHERE handler = ?1 AND event_id = ?2';
+
+/**
+ * A refused claim is read back to tell `done` from `running`; between the two statements the row
+ * may be released or its lease may lapse, in which case the claim is simply tried again. Each
+ * round needs another process to change the row in between, so a few rounds are plenty.
+ */
+const CLAIM_ROUNDS = 3;
+
+/** Most statements in one shared transaction: each is a single-row upsert or delete. */
+const MAX_GROUP_STATEMENTS = 256;
+
+export interface SqlInboxOptions extends InboxRetentionOptions {
+  readonly executor: SqlInboxExecutor;
+  /**
+   * Whether concurrent callers may share I/O. On: claims, completes and releases that arrive
+   * together share one transaction (one fsync), each still its own statement with its own answer,
+   * each resolved only once that transaction has committed; and the first use's CREATE TABLE is
+   * awaited by every caller that arrives meanwhile. Off (the default): each call runs its own
+   * transaction, and until the table is known to exist each caller runs the (idempotent) CREATE
+   * itself. Must be off in workerd: there one request's promise settled by another request's I/O
+   * hangs once that other request has answered or was cancelled.
+   */
+  readonly groupCommit?: boolean | undefined;
+}
+
+/** Runs one write statement and answers how many rows it changed. */
+type RunStatement = (statement: SqlInboxStatement) => Promise<number>;
+
+interface GroupedWrite {
+  readonly statement: SqlInboxStatement;
+  /** Rows the statement changed, set once its transaction has committed. */
+  changed: number;
+}
+
+/**
+ * The inbox as the `inbox` table of a SQLite database, shared by every process of a consuming
+ * service; the table is created on first use if missing.
+ * @example const inbox = createSqlInbox({ executor, groupCommit: true });
+ */
+export function createSqlInbox(options: SqlInboxOptions): Inbox {
+  const { executor } = options;
+  const shared = options.groupCommit ?? false;
+  const ensureTable = toEnsureTable(executor, shared);
+  const run = toRunStatement(executor, shared);
+  const retainMs = toInboxRetentionMs(options);
+  let purgedAt = Number.NEGATIVE_INFINITY;
+
+  const write = async (statement: SqlInboxStatement) => {
+    await ensureTable();
+    return run(statement);
+  };
+
+  const readStatus = async (handler: string, eventId: string) => {
+    const [row] = await executor.query(READ_STATUS, [handler, eventId]);
+    return row ?? null;
+  };
+
+  return {
+    async claim({ handler, eventId, nowMs, leaseMs }): Promise<InboxClaimResult> {
+      for (let round = 0; round < CLAIM_ROUNDS; round++) {
+        const changed = await write({ sql: CLAIM, args: [handler, eventId, nowMs + leaseMs, nowMs] });
+        if (changed === 1) return 'claimed';
+        const row = await readStatus(handler, eventId);
+        if (row?.status === 'done') return 'done';
+        if (row?.status === 'running' && Number(row.lease_expires_at ?? 0) > nowMs) return 'running';
+      }
+      // The row kept changing under us: somebody is busy with this event right now.
+      return 'running';
+    },
+    async complete({ handler, eventId, nowMs }) {
+      await write({ sql: COMPLETE, args: [handler, eventId, nowMs] });
+      if (nowMs - purgedAt >= INBOX_PURGE_EVERY_MS) {
+        // Awaited (in a Worker nothing may outlive its request); at most one small pass an hour.
+        purgedAt = nowMs;
+        await executor.run([{ sql: PURGE, args: [nowMs - retainMs, INBOX_PURGE_BATCH] }]);
+      }
+    },
+    async release({ handler, eventId, claimedAt }) {
+      await write({ sql: RELEASE, args: [handler, eventId, claimedAt] });
+    },
+  };
+}
+
+/**
+ * Creates the table once it is needed, then never asks again. Several processes may race: CREATE
+ * TABLE IF NOT EXISTS takes SQLite's write lock, so the loser finds the winner's table. A failed
+ * attempt is forgotten, so the next call tries again.
+ */
+function toEnsureTable(executor: SqlInboxExecutor, shared: boolean): () => Promise<void> {
+  let ready = false;
+  let creating: Promise<void> | undefined;
+  const create = async () => {
+    await executor.run([{ sql: CREATE_TABLE, args: [] }]);
+    ready = true;
+  };
+  return () => {
+    if (ready) return Promise.resolve();
+    if (!shared) return create();
+    creating ??= create().finally(() => {
+      creating = undefined;
+    });
+    return creating;
+  };
+}
+
+function toRunStatement(executor: SqlInboxExecutor, groupCommit: boolean): RunStatement {
+  if (!groupCommit) {
+    return async (statement) => {
+      const [changed] = await executor.run([statement]);
+      return changed ?? 0;
+    };
+  }
+  const isStatementFault = executor.isStatementFault?.bind(executor) ?? (() => false);
+  const group = createGroupCommit<GroupedWrite>({
+    async write(writes) {
+      const changed = await executor.run(writes.map((w) => w.statement));
+      writes.forEach((w, i) => {
+        w.changed = changed[i] ?? 0;
+      });
+    },
+    isIsolatable: isStatementFault,
+    maxItems: MAX_GROUP_STATEMENTS,
+  });
+  return async (statement) => {
+    const write: GroupedWrite = { statement, changed: 0 };
+    await group.submit([write]);
+    return write.changed;
+  };
+}

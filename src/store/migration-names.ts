@@ -1,0 +1,6 @@
+/**
+ * The migrations this release ships (`migrations/*.sql`), in order. A Worker cannot list files, so
+ * /healthz compares this list with `d1_migrations` to know when wrangler has applied them all.
+ * `test/store/migration-names.test.ts` fails when a generated migration is missing here.
+ */
+export const MIGRATION_NAMES: readonly string[] = ['0000_init.sql'];
