@@ -7,6 +7,7 @@ export type { DomainEvent, DomainEventDefinition, DomainEventOf } from './core/d
 export { defineDomainEvent } from './core/domain-event.ts';
 export type { ErrorCode, ProblemDetails } from './core/errors.ts';
 export {
+  ConfigError,
   ConflictError,
   ConversionError,
   DefinitionError,
@@ -28,4 +29,3 @@ export { defineMesh } from './core/mesh-definition.ts';
 export type { MeshDefinitions } from './core/registry.ts';
 export type { Subscription, SubscriptionOptions } from './core/subscription.ts';
 export { DEFAULT_RETRIES, defineSubscription, MAX_RETRIES } from './core/subscription.ts';
-export { ConfigError } from './runtime/config.ts';

@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'store'
   | 'definition'
   | 'conversion'
+  | 'config'
   | 'mesh_api'
   | 'mesh_unavailable';
 
@@ -41,6 +42,17 @@ export class ConversionError extends HookmeshError {
     super('conversion', message, options);
     this.name = 'ConversionError';
     this.converter = converter;
+  }
+}
+
+/**
+ * The configuration cannot run (a missing or weak secret, a malformed variable): the mesh refuses
+ * to start. The message names the variable, never its value.
+ */
+export class ConfigError extends HookmeshError {
+  constructor(message: string) {
+    super('config', message);
+    this.name = 'ConfigError';
   }
 }
 

@@ -1,3 +1,5 @@
+import { ConfigError } from '../core/errors.ts';
+
 /** Everything the mesh reads from its environment, parsed once; the same names on every runtime. */
 export interface MeshConfig {
   readonly production: boolean;
@@ -23,13 +25,6 @@ export interface MeshConfig {
     readonly currentSigningKey: string | undefined;
     readonly nextSigningKey: string | undefined;
   };
-}
-
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
 }
 
 /** In production every bearer token is at least this long (DESIGN "Hardening rules"). */

@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ConfigError } from './config.ts';
+import { ConfigError } from '../core/errors.ts';
 
 /** Secrets a development mesh makes up once and keeps, so restarts do not change them. */
 export interface DevSecrets {

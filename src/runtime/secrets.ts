@@ -1,4 +1,5 @@
-import { ConfigError, type MeshConfig } from './config.ts';
+import { ConfigError } from '../core/errors.ts';
+import type { MeshConfig } from './config.ts';
 import type { DevSecrets } from './dev-secrets.ts';
 
 /** The credentials a mesh runs with, from the environment or, outside production, made up once. */

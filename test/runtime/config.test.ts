@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, readConfig } from '../../src/runtime/config.ts';
+import { ConfigError } from '../../src/core/errors.ts';
+import { readConfig } from '../../src/runtime/config.ts';
 
 const STRONG_ADMIN = 'admin-0123456789abcdef0123456789abcdef';
 const STRONG_PRODUCER = 'producer-0123456789abcdef0123456789ab';

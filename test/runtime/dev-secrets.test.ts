@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/runtime/config.ts';
+import { ConfigError } from '../../src/core/errors.ts';
 import { loadDevSecrets } from '../../src/runtime/dev-secrets.ts';
 
 let dir: string;
