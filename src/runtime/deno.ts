@@ -1,6 +1,7 @@
 import { createFetchSender } from '../transports/fetch-sender.ts';
 import { consoleLogger, describeError } from './log.ts';
-import { type ServedMesh, type ServeMeshOptions, startLocalEntry, toOrigin } from './startup.ts';
+import type { ServedMesh, ServeMeshOptions } from './serve-mesh-options.ts';
+import { startLocalEntry, toOrigin } from './startup.ts';
 
 /**
  * The few Deno APIs the Deno entry uses. Declared here rather than through `@types/deno` so the

@@ -3,7 +3,8 @@ import { hostname } from 'node:os';
 import { serve } from '@hono/node-server';
 import { signQStashJwtNode } from '../transports/node-signer.ts';
 import { createUndiciSender } from '../transports/undici-sender.ts';
-import { type ServedMesh, type ServeMeshOptions, startLocalEntry, toOrigin } from './startup.ts';
+import type { ServedMesh, ServeMeshOptions } from './serve-mesh-options.ts';
+import { startLocalEntry, toOrigin } from './startup.ts';
 
 /**
  * Serves a mesh on Node: libSQL (`DATABASE_URL`, a file under `./data` by default) with migrations

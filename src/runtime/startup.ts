@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { systemClock } from '../core/clock.ts';
 import type { QStashSigner } from '../core/delivery-request.ts';
 import type { HttpSender } from '../core/http-sender.ts';
-import { type MeshDefinition, resolveMesh } from '../core/mesh-definition.ts';
+import { resolveMesh } from '../core/mesh-definition.ts';
 import { createLibsqlInbox } from '../handler/libsql-inbox.ts';
 import { type LibsqlDatabase, openLibsql } from '../store/libsql-store.ts';
 import { applyMigrations } from '../store/migrate.ts';
@@ -12,34 +12,13 @@ import { type MeshConfig, readConfig } from './config.ts';
 import { loadDevSecrets } from './dev-secrets.ts';
 import { createLocalMesh } from './local-mesh.ts';
 import { consoleLogger, type Logger } from './log.ts';
-import { type MeshHandlers, resolveHandlers } from './mesh-handlers.ts';
+import { resolveHandlers } from './mesh-handlers.ts';
 import { readMigrations } from './migrations.ts';
 import { type MeshSecrets, resolveSecrets } from './secrets.ts';
+import type { ServedMesh, ServeMeshOptions } from './serve-mesh-options.ts';
 
 // What the Node and Deno entries share before they serve: both run on libSQL with the local
 // transport; only the server and the outbound HTTP client differ.
-
-/** What `serveMesh` takes on Node and Deno. */
-export interface ServeMeshOptions {
-  /** The app's definitions (`defineMesh`), or a function of `{ publicUrl }` returning them. */
-  readonly mesh: MeshDefinition;
-  /** Handlers served under `/webhooks/<type>` beside the API, or a function of the mesh's context. */
-  readonly handlers?: MeshHandlers | undefined;
-  /** The configuration (DESIGN.md's names); `process.env` / `Deno.env` by default. */
-  readonly env?: Readonly<Record<string, string | undefined>> | undefined;
-  /** One JSON line per record by default; never given secrets. */
-  readonly log?: Logger | undefined;
-}
-
-/** A mesh being served. */
-export interface ServedMesh {
-  /** Where it listens (`http://127.0.0.1:8787`); with `PORT=0`, the port it got. */
-  readonly url: string;
-  /** Where handlers and callbacks reach it: `HOOKMESH_PUBLIC_URL`, or `url`. */
-  readonly publicUrl: string;
-  /** Stops accepting, lets requests in flight finish, waits for attempts in flight to be recorded. */
-  close(): Promise<void>;
-}
 
 /** The configured secrets; outside production, whatever is missing comes from data/dev-secrets.json. */
 export function loadSecrets(config: MeshConfig, log: Logger): MeshSecrets {
