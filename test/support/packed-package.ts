@@ -115,3 +115,50 @@ export function removePackedProjects(runIdToRemove: string | null): void {
     if (own || statSync(path).mtimeMs < staleBefore) rmSync(path, { recursive: true, force: true });
   }
 }
+
+/** A Worker entry bundled from a user's project, and its sizes. */
+export interface ProjectWorkerBundle {
+  /** Absolute path of the bundle. */
+  readonly path: string;
+  /** The bundle's text (miniflare takes it as a module's `contents`). */
+  readonly code: string;
+  readonly bytes: number;
+  /** gzip -9 of the bundle: about what Cloudflare counts against a Worker's size limit. */
+  readonly gzipBytes: number;
+}
+
+/**
+ * Bundles a Worker entry of a user's project (e.g. one that does `export default createWorker(...)`)
+ * as wrangler would, with what the project installed: one ES module, the `workerd`, `worker` and
+ * `browser` export conditions, no Node built-ins, minified. esbuild comes from this repository (the
+ * project has no bundler of its own); everything it bundles resolves from the project.
+ * @example const bundle = await bundleProjectWorker(dir, 'worker.mjs', join(dir, 'dist', 'worker.js'));
+ */
+export async function bundleProjectWorker(
+  projectDir: string,
+  entry: string,
+  outfile: string,
+): Promise<ProjectWorkerBundle> {
+  const [{ build }, { gzipSync }] = await Promise.all([import('esbuild'), import('node:zlib')]);
+  await build({
+    absWorkingDir: projectDir,
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    mainFields: ['browser', 'module', 'main'],
+    conditions: ['workerd', 'worker', 'browser'],
+    target: 'es2022',
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  const bytes = readFileSync(outfile);
+  return {
+    path: outfile,
+    code: bytes.toString('utf8'),
+    bytes: bytes.byteLength,
+    gzipBytes: gzipSync(bytes, { level: 9 }).byteLength,
+  };
+}

@@ -16,10 +16,18 @@ export function startProcess(script: string, env: Record<string, string>): Proc 
   return startCommand(process.execPath, ['--import', 'tsx', script], env);
 }
 
-/** Starts any command from the repository root, in its own process group, collecting its output. */
-export function startCommand(command: string, args: readonly string[], env: Record<string, string>): Proc {
+/**
+ * Starts any command in its own process group, collecting its output; from the repository root
+ * unless `options.cwd` says otherwise (a user's project outside the repository).
+ */
+export function startCommand(
+  command: string,
+  args: readonly string[],
+  env: Record<string, string>,
+  options: { readonly cwd?: string } = {},
+): Proc {
   const child = spawn(command, args, {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,

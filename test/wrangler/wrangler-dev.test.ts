@@ -1,13 +1,5 @@
 import { execFile } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  realpathSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +30,7 @@ const ADMIN_TOKEN = 'platform-admin-token-0123456789abcdef01';
 const QSTASH_TOKEN = 'qstash-token-0123456789abcdef';
 const KEY = 'sig_wrangler_current_3hT8qZ1mV6xK9pD2';
 const NEXT_KEY = 'sig_wrangler_next_7nB4wR5yJ0cL2fG8';
-const TYPE = 'parcel.shipped.v1';
+const TYPE = 'ticket.opened.v1';
 
 /** Installing and starting (pack + install are shared with other files of the run, and may be slow). */
 const SETUP_MS = 240_000;
@@ -63,62 +55,12 @@ const reason = skipReason();
 // The default reporter shows a skipped file without its name's reason: say it once.
 if (reason !== null) console.info(`wrangler dev smoke test skipped: ${reason}`);
 
-/** The user's Worker: definitions of its own, a handler served by the same Worker, `createWorker`. */
-const WORKER_JS = `import {
-  defineConverter,
-  defineDomainEvent,
-  defineIntegrationEvent,
-  defineMesh,
-  defineSubscription,
-} from 'hookmesh';
-import { defineHandler } from 'hookmesh/handler';
-import { createWorker } from 'hookmesh/worker';
-import * as v from 'valibot';
-
-const ParcelShipped = defineDomainEvent(
-  'ParcelShipped',
-  v.object({ parcel: v.object({ id: v.string(), carrier: v.string() }) }),
-);
-const ParcelShippedV1 = defineIntegrationEvent(
-  '${TYPE}',
-  v.object({ parcelId: v.string(), carrier: v.string() }),
-);
-
-// Subscriptions pointing at this Worker's own handler route: a function of the mesh's public URL.
-const mesh = ({ publicUrl }) =>
-  defineMesh({
-    converters: [
-      defineConverter(ParcelShipped, ParcelShippedV1, (event) => ({
-        parcelId: event.data.parcel.id,
-        carrier: event.data.parcel.carrier,
-      })),
-    ],
-    subscriptions: [defineSubscription(ParcelShippedV1, \`\${publicUrl}/webhooks/${TYPE}\`)],
-  });
-
-const onParcelShipped = defineHandler(ParcelShippedV1, (event) => {
-  console.log(\`HANDLED ${TYPE} \${event.id} \${event.data.parcelId}\`);
-});
-
-export default createWorker({ mesh, handlers: [onParcelShipped] });
-`;
-
-/** As a user writes it (DESIGN.md): D1 bound as DB, migrations from the installed package. */
-const WRANGLER_TOML = `name = "parcels-mesh"
-main = "worker.js"
-compatibility_date = "2026-04-26"
-
-[[d1_databases]]
-binding = "DB"
-database_name = "hookmesh"
-database_id = "local"
-migrations_dir = "node_modules/hookmesh/migrations"
-
-[vars]
-NODE_ENV = "development"
-HOOKMESH_TRANSPORT = "qstash"
-HOOKMESH_RETENTION_DAYS = "7"
-`;
+/**
+ * The user's Worker project as the README shows it: test/package/fixtures/worker/worker.mjs (its own
+ * definitions, a handler served by the same Worker, `createWorker`) and its wrangler.toml (D1 bound as
+ * DB, migrations from the installed package), with the vars a local run needs passed as --var.
+ */
+const FIXTURES = join(ROOT, 'test', 'package', 'fixtures', 'worker');
 
 interface DeliveryJson {
   id: string;
@@ -203,15 +145,15 @@ describe.skipIf(reason !== null)(
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir, { recursive: true });
       symlinkSync(join(project.dir, 'node_modules'), join(dir, 'node_modules'), 'dir');
-      writeFileSync(join(dir, 'worker.js'), WORKER_JS);
-      writeFileSync(join(dir, 'wrangler.toml'), WRANGLER_TOML);
+      copyFileSync(join(FIXTURES, 'worker.mjs'), join(dir, 'worker.mjs'));
+      copyFileSync(join(FIXTURES, 'wrangler.toml'), join(dir, 'wrangler.toml'));
       state = mkdtempSync(join(tmpdir(), 'hookmesh-wrangler-state-'));
 
       const migrated = await wranglerRun([
         'd1',
         'migrations',
         'apply',
-        'hookmesh',
+        'support-mesh',
         '--local',
         '--persist-to',
         state,
@@ -227,6 +169,8 @@ describe.skipIf(reason !== null)(
       const port = await freePort();
       publicUrl = `http://127.0.0.1:${port}`;
       const vars = {
+        // A local run: development rules, the Worker reached on loopback.
+        NODE_ENV: 'development',
         HOOKMESH_PUBLIC_URL: publicUrl,
         HOOKMESH_PRODUCER_TOKENS: `shipping:${PRODUCER_TOKEN}`,
         HOOKMESH_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -291,9 +235,9 @@ describe.skipIf(reason !== null)(
         method: 'POST',
         token: PRODUCER_TOKEN,
         body: JSON.stringify({
-          id: 'parcel-1',
-          type: 'ParcelShipped',
-          data: { parcel: { id: 'p-1', carrier: 'dhl' } },
+          id: 'ticket-1',
+          type: 'TicketOpened',
+          data: { ticket: { id: 't-1', priority: 'high' } },
         }),
       });
       const accepted = (await posted.json()) as {
@@ -311,7 +255,7 @@ describe.skipIf(reason !== null)(
         const message = await eventually(
           async () => {
             const found = double.messages.find((m) => m.kind === 'message' && m.destination === handlerUrl);
-            return found && (await deliveryOf('parcel-1')).status === 'in_flight' ? found : undefined;
+            return found && (await deliveryOf('ticket-1')).status === 'in_flight' ? found : undefined;
           },
           DELIVERY_MS,
           'the Worker to publish the delivery to the QStash double',
@@ -323,13 +267,13 @@ describe.skipIf(reason !== null)(
           'upstash-forward-ce-type': TYPE,
           'upstash-forward-ce-source': '/producers/shipping',
         });
-        expect(JSON.parse(message.body)).toEqual({ parcelId: 'p-1', carrier: 'dhl' });
+        expect(JSON.parse(message.body)).toEqual({ ticketId: 't-1', urgent: true });
 
         // The double delivers what is due (the message, then the callback it causes) on each call.
         const delivered = await eventually(
           async () => {
             await double.deliverDue();
-            const delivery = await deliveryOf('parcel-1');
+            const delivery = await deliveryOf('ticket-1');
             return delivery.status === 'delivered' ? delivery : undefined;
           },
           DELIVERY_MS,
@@ -349,14 +293,14 @@ describe.skipIf(reason !== null)(
         // The user's handler ran, once.
         const handled = await eventually(
           async () => {
-            const lines = wrangler!.output().match(new RegExp(`HANDLED ${TYPE} ${ieId} p-1`, 'g'));
+            const lines = wrangler!.output().match(/support desk: ticket t-1 opened \(urgent: true\)/g);
             return lines ?? undefined;
           },
           DELIVERY_MS,
           "the handler's log line",
         );
         expect(handled).toHaveLength(1);
-        expect((await getEvent('parcel-1')).source).toBe('shipping');
+        expect((await getEvent('ticket-1')).source).toBe('shipping');
       } catch (error) {
         throw withOutput(error);
       }
