@@ -23,9 +23,13 @@ let handled = 0;
 const onOrderPaid = defineHandler(OrderPaidV1, () => {
   handled++;
 });
+const port = Number(process.env.PORT ?? 8791);
+const host = process.env.HOST ?? '127.0.0.1';
 const webhooks = createWebhookApp({
   handlers: [onOrderPaid],
   signingKeys: { current: key },
+  // The URL the bench signs for (bench/lib/server.ts): tokens are checked against it.
+  publicUrl: `http://${host}:${port}`,
   inbox: mode === 'memory' ? createMemoryInbox() : createLibsqlInbox(database.client),
   onError: (error) => console.error('handler side error', error),
 });
@@ -33,8 +37,8 @@ const webhooks = createWebhookApp({
 const server = serve({
   fetch: (request) =>
     request.url.endsWith('/healthz') ? Response.json({ ok: true, handled }) : webhooks.fetch(request),
-  port: Number(process.env.PORT ?? 8791),
-  hostname: process.env.HOST ?? '127.0.0.1',
+  port,
+  hostname: host,
 });
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -46,11 +46,10 @@ export interface SignQStashJwtInput {
   jti?: string;
 }
 
-export interface VerifyQStashSignatureInput {
+/** Everything a token is checked against except the body: what can be decided before reading it. */
+export interface VerifyQStashTokenInput {
   /** The `Upstash-Signature` header as received (null when absent). */
   signature: string | null | undefined;
-  /** The raw body as received — not a re-serialised parse of it. */
-  body: string | Uint8Array;
   /** This handler's own public URL, as the sender addressed it. */
   url: string;
   /** Current signs; next is accepted too so a key rotation never rejects requests in flight. */
@@ -59,6 +58,16 @@ export interface VerifyQStashSignatureInput {
   /** Allowed clock skew for `exp` and `nbf`, in seconds. Default 5. */
   clockToleranceSec?: number;
 }
+
+export interface VerifyQStashSignatureInput extends VerifyQStashTokenInput {
+  /** The raw body as received — not a re-serialised parse of it. */
+  body: string | Uint8Array;
+}
+
+/** A token that holds on its own: MAC, algorithm, issuer, subject and times; the body is still unread. */
+export type QStashTokenResult =
+  | { ok: true; claims: QStashClaims }
+  | { ok: false; reason: Exclude<QStashSignatureFailure, 'body'> };
 
 /** QStash's tokens live five minutes; retries span days, which is why every attempt is signed anew. */
 export const QSTASH_TOKEN_TTL_SEC = 300;
@@ -101,6 +110,7 @@ export async function signQStashJwt(input: SignQStashJwtInput): Promise<string> 
  * `exp`/`nbf` within the tolerance, and the body hash. Tries the current key, then the next one.
  * Returns why it failed rather than throwing — a bad signature is an expected 401, not a crash;
  * it throws only on a broken configuration (an empty current key, a negative tolerance).
+ * The same as `verifyQStashToken` then `verifyQStashBody`, for a body already in hand.
  * @example
  * const result = await verifyQStashSignature({
  *   signature: req.headers.get('upstash-signature'), body: rawBody, url: publicUrl,
@@ -109,31 +119,45 @@ export async function signQStashJwt(input: SignQStashJwtInput): Promise<string> 
  * if (!result.ok) return new Response(null, { status: 401 });
  */
 export async function verifyQStashSignature(input: VerifyQStashSignatureInput): Promise<QStashVerifyResult> {
+  const token = await verifyQStashToken(input);
+  return token.ok ? verifyQStashBody(token.claims, input.body) : token;
+}
+
+/**
+ * The first half of `verifyQStashSignature`: everything but the body hash. A request whose token
+ * fails here is refused before a byte of its body is read — the body is the expensive part a
+ * stranger controls, the token a few hundred bytes of header.
+ * @example
+ * const token = await verifyQStashToken({ signature, url, keys, nowMs: clock.now() });
+ * if (!token.ok) return new Response(null, { status: 401 }); // the body was never read
+ * const verified = await verifyQStashBody(token.claims, await readTheBodyWithALimit());
+ */
+export async function verifyQStashToken(input: VerifyQStashTokenInput): Promise<QStashTokenResult> {
   const tolerance = input.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC;
   if (!Number.isFinite(tolerance) || tolerance < 0) {
     throw new RangeError('clockToleranceSec must be a finite, non-negative number of seconds');
   }
   const token = input.signature;
-  if (token === null || token === undefined || token === '') return fail('missing');
-  if (token.length > MAX_TOKEN_LENGTH) return fail('malformed');
+  if (token === null || token === undefined || token === '') return refuse('missing');
+  if (token.length > MAX_TOKEN_LENGTH) return refuse('malformed');
   const parts = token.split('.');
-  if (parts.length !== 3) return fail('malformed');
+  if (parts.length !== 3) return refuse('malformed');
   const [headerSegment, payloadSegment, macSegment] = parts as [string, string, string];
   const header = SEGMENT.test(headerSegment) ? decodeJsonObject(headerSegment) : null;
-  if (header === null) return fail('malformed');
+  if (header === null) return refuse('malformed');
   // The algorithm is pinned, never taken from the token: that is what shuts out `none` and
   // algorithm-confusion tokens (HS512 with the same key, RS256 with the key as a "public key").
-  if (header.alg !== 'HS256') return fail('algorithm');
-  if (header.typ !== undefined && header.typ !== 'JWT') return fail('malformed');
+  if (header.alg !== 'HS256') return refuse('algorithm');
+  if (header.typ !== undefined && header.typ !== 'JWT') return refuse('malformed');
   // RFC 7515 §4.1.11: extensions listed in `crit` must be understood or the token refused; we know none.
-  if (header.crit !== undefined) return fail('malformed');
+  if (header.crit !== undefined) return refuse('malformed');
   // Checked after the header so an unsigned `alg: none` token (empty third part) reads as what it is.
-  if (!SEGMENT.test(payloadSegment) || !SEGMENT.test(macSegment)) return fail('malformed');
+  if (!SEGMENT.test(payloadSegment) || !SEGMENT.test(macSegment)) return refuse('malformed');
 
   const mac = fromBase64url(macSegment);
   // A non-canonical spelling of the same MAC (stray low bits in the last character) is refused, so
   // one signed request has exactly one valid token string.
-  if (mac === null || toBase64url(mac) !== macSegment) return fail('malformed');
+  if (mac === null || toBase64url(mac) !== macSegment) return refuse('malformed');
 
   const signingInput = encoder.encode(`${headerSegment}.${payloadSegment}`);
   const keys = [input.keys.current];
@@ -148,20 +172,49 @@ export async function verifyQStashSignature(input: VerifyQStashSignatureInput): 
       break;
     }
   }
-  if (!signed) return fail('signature');
+  if (!signed) return refuse('signature');
 
   // Claims are read only once the MAC holds: until then they are a stranger's words.
   const claims = toClaims(decodeJsonObject(payloadSegment));
-  if (claims === null) return fail('malformed');
-  if (claims.iss !== 'Upstash') return fail('issuer');
-  if (claims.sub !== input.url) return fail('subject');
+  if (claims === null) return refuse('malformed');
+  if (claims.iss !== 'Upstash') return refuse('issuer');
+  if (claims.sub !== input.url) return refuse('subject');
   const nowSec = Math.floor(input.nowMs / 1000);
   // RFC 7519: a token is invalid "on or after" exp, and before nbf — the same bounds jose applies.
-  if (claims.exp <= nowSec - tolerance) return fail('expired');
-  if (claims.nbf > nowSec + tolerance) return fail('not_yet_valid');
-  // QStash documents the hash "with or without = padding"; only the digest itself counts.
-  if (claims.body.replace(/={1,2}$/, '') !== (await sha256Base64url(input.body))) return fail('body');
+  if (claims.exp <= nowSec - tolerance) return refuse('expired');
+  if (claims.nbf > nowSec + tolerance) return refuse('not_yet_valid');
   return { ok: true, claims: { ...claims, iss: 'Upstash' } };
+}
+
+/**
+ * The second half of `verifyQStashSignature`: the raw body against the `body` claim of a token
+ * `verifyQStashToken` accepted.
+ * @example const verified = await verifyQStashBody(token.claims, rawBody); // { ok: false, reason: 'body' } on a mismatch
+ */
+export async function verifyQStashBody(
+  claims: QStashClaims,
+  body: string | Uint8Array,
+): Promise<QStashVerifyResult> {
+  // QStash documents the hash "with or without = padding"; only the digest itself counts.
+  if (claims.body.replace(/={1,2}$/, '') !== (await sha256Base64url(body))) return fail('body');
+  return { ok: true, claims };
+}
+
+/**
+ * The last moment, in ms since the epoch, at which `verifyQStashToken` still accepts a token with
+ * this `exp` under this tolerance: a record of the token kept until then outlives every replay.
+ * @example inbox.recordToken({ jti, expiresAtMs: toQStashTokenDeadlineMs(claims.exp, 5), ... })
+ */
+export function toQStashTokenDeadlineMs(
+  exp: number,
+  clockToleranceSec = DEFAULT_CLOCK_TOLERANCE_SEC,
+): number {
+  // Accepted while floor(now / 1000) < exp + tolerance: up to ceil(exp + tolerance) s, excluded.
+  return Math.min(Math.ceil(exp + clockToleranceSec) * 1000, Number.MAX_SAFE_INTEGER);
+}
+
+function refuse(reason: Exclude<QStashSignatureFailure, 'body'>): QStashTokenResult {
+  return { ok: false, reason };
 }
 
 function fail(reason: QStashSignatureFailure): QStashVerifyResult {
@@ -259,6 +312,8 @@ function toClaims(
     typeof iss !== 'string' ||
     typeof sub !== 'string' ||
     typeof jti !== 'string' ||
+    // The token's identity: a replay of it is recognised by it, so there must be one.
+    jti === '' ||
     typeof body !== 'string'
   ) {
     return null;

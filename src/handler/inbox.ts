@@ -19,6 +19,23 @@ export interface InboxKey {
  */
 export type InboxClaimResult = 'claimed' | 'done' | 'running';
 
+/** A signed request's token (`jti`), bound to the key of the run it was first presented for. */
+export interface InboxToken extends InboxKey {
+  /** The token's `jti` claim: unique per attempt, since every attempt is signed anew. */
+  readonly jti: string;
+  /** When no verifier accepts the token any more (`exp` plus the clock tolerance), in ms. */
+  readonly expiresAtMs: number;
+}
+
+/**
+ * - `new`: the token was never presented before; it is now recorded against this key;
+ * - `replay`: it was, for `key` (the first presentation's, whatever this request's unsigned headers
+ *   say now); `handled` tells whether that key is done.
+ */
+export type InboxTokenResult =
+  | { readonly status: 'new' }
+  | { readonly status: 'replay'; readonly key: InboxKey; readonly handled: boolean };
+
 /**
  * How long a durable inbox remembers a handled event by default: longer than the longest retry
  * schedule (20 retries, each delay capped at one day as QStash caps it, so at most 20 days after
@@ -29,6 +46,11 @@ export const DEFAULT_INBOX_RETENTION_MS = 21 * 86_400_000;
 /** Done entries are purged in passes of at most this many rows, at most once an hour. */
 export const INBOX_PURGE_BATCH = 500;
 export const INBOX_PURGE_EVERY_MS = 3_600_000;
+/**
+ * Expired token records go far more often: a token lives minutes, and every request adds one. A
+ * durable inbox deletes a few with each new record instead (see sql-inbox.ts).
+ */
+export const INBOX_TOKEN_PURGE_EVERY_MS = 60_000;
 
 export interface Inbox {
   /**
@@ -44,6 +66,20 @@ export interface Inbox {
    * run took the key over meanwhile, that run's claim stands.
    */
   release(input: InboxKey & { readonly claimedAt: number }): Promise<void>;
+  /**
+   * Pushes the lease of the claim made at `claimedAt` to `nowMs + leaseMs` while its handler still
+   * runs, so a long run is never taken over by a retry. Answers whether that claim was still held
+   * (false once it was completed, released, or lapsed and taken over by another run).
+   */
+  extend(
+    input: InboxKey & { readonly claimedAt: number; readonly nowMs: number; readonly leaseMs: number },
+  ): Promise<boolean>;
+  /**
+   * Records a verified request's token, atomically across every process sharing the inbox, until
+   * it expires; expired records are purged on the way. A second presentation of one token — a
+   * captured request replayed, or a network duplicate — is a `replay` and must never run a handler.
+   */
+  recordToken(input: InboxToken & { readonly nowMs: number }): Promise<InboxTokenResult>;
 }
 
 /** What every inbox adapter takes besides its database. */

@@ -11,7 +11,14 @@ export type { D1InboxDatabase } from './d1-inbox.ts';
 export { createD1Inbox } from './d1-inbox.ts';
 export type { DefineHandlerOptions, HandlerContext, HandlerDefinition } from './define-handler.ts';
 export { defineHandler } from './define-handler.ts';
-export type { Inbox, InboxClaimResult, InboxKey, InboxRetentionOptions } from './inbox.ts';
+export type {
+  Inbox,
+  InboxClaimResult,
+  InboxKey,
+  InboxRetentionOptions,
+  InboxToken,
+  InboxTokenResult,
+} from './inbox.ts';
 export { DEFAULT_INBOX_RETENTION_MS } from './inbox.ts';
 export type { LibsqlClientInboxOptions, LibsqlInbox, LibsqlInboxOptions } from './libsql-inbox.ts';
 export { createLibsqlInbox } from './libsql-inbox.ts';

@@ -1,5 +1,6 @@
 import {
   INBOX_PURGE_EVERY_MS,
+  INBOX_TOKEN_PURGE_EVERY_MS,
   type Inbox,
   type InboxKey,
   type InboxRetentionOptions,
@@ -13,8 +14,9 @@ type Entry =
 /**
  * An inbox in this process's memory: for tests, and for a single-process service that accepts
  * that a restart forgets what was handled (copies that arrive after a restart run again).
- * Done entries are kept as long as a durable inbox keeps them (21 days by default), then dropped.
- * @example const webhooks = createWebhookApp({ handlers, signingKeys, inbox: createMemoryInbox() });
+ * Done entries are kept as long as a durable inbox keeps them (21 days by default), then dropped;
+ * request tokens until they expire.
+ * @example const webhooks = createWebhookApp({ handlers, signingKeys, publicUrl, inbox: createMemoryInbox() });
  */
 export function createMemoryInbox(options: InboxRetentionOptions = {}): Inbox {
   const retainMs = toInboxRetentionMs(options);
@@ -29,6 +31,13 @@ export function createMemoryInbox(options: InboxRetentionOptions = {}): Inbox {
   };
   // JSON of the pair, not a joined string: no separator can make two different keys collide.
   const keyOf = (key: InboxKey) => JSON.stringify([key.handler, key.eventId]);
+  const tokens = new Map<string, InboxKey & { expiresAtMs: number }>();
+  let tokensPurgedAt = Number.NEGATIVE_INFINITY;
+  const purgeTokens = (nowMs: number) => {
+    if (nowMs - tokensPurgedAt < INBOX_TOKEN_PURGE_EVERY_MS) return;
+    tokensPurgedAt = nowMs;
+    for (const [jti, token] of tokens) if (token.expiresAtMs <= nowMs) tokens.delete(jti);
+  };
 
   return {
     async claim(input) {
@@ -53,6 +62,26 @@ export function createMemoryInbox(options: InboxRetentionOptions = {}): Inbox {
       // claim another run took over after this one lapsed.
       const entry = entries.get(key);
       if (entry?.status === 'running' && entry.claimedAt === input.claimedAt) entries.delete(key);
+    },
+    async extend(input) {
+      const entry = entries.get(keyOf(input));
+      if (entry?.status !== 'running' || entry.claimedAt !== input.claimedAt) return false;
+      entry.leaseExpiresAt = input.nowMs + input.leaseMs;
+      return true;
+    },
+    async recordToken(input) {
+      purgeTokens(input.nowMs);
+      const seen = tokens.get(input.jti);
+      if (seen !== undefined && seen.expiresAtMs > input.nowMs) {
+        const key = { handler: seen.handler, eventId: seen.eventId };
+        return { status: 'replay', key, handled: entries.get(keyOf(key))?.status === 'done' };
+      }
+      tokens.set(input.jti, {
+        handler: input.handler,
+        eventId: input.eventId,
+        expiresAtMs: input.expiresAtMs,
+      });
+      return { status: 'new' };
     },
   };
 }

@@ -5,6 +5,7 @@ import {
   type Inbox,
   type InboxClaimResult,
   type InboxRetentionOptions,
+  type InboxTokenResult,
   toInboxRetentionMs,
 } from './inbox.ts';
 
@@ -49,6 +50,44 @@ const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS \`inbox\` (
 )`;
 
 /**
+ * The tokens of verified requests, each bound to the key it was first presented for, until no
+ * verifier accepts it any more: a second presentation is a replay and never runs a handler. Its
+ * own table, not columns of `inbox`: one row per attempt, gone within minutes.
+ */
+const CREATE_TOKENS_TABLE = `CREATE TABLE IF NOT EXISTS \`inbox_tokens\` (
+  \`jti\` text PRIMARY KEY NOT NULL,
+  \`handler\` text NOT NULL,
+  \`event_id\` text NOT NULL,
+  \`expires_at\` integer NOT NULL
+)`;
+
+const CREATE_TOKENS_INDEX =
+  'CREATE INDEX IF NOT EXISTS `inbox_tokens_expires_at` ON `inbox_tokens` (`expires_at`)';
+
+/**
+ * Records a token unless a live record of it exists (an expired one, not yet purged, is taken
+ * over). Rows changed = 1 means the token is new.
+ */
+const RECORD_TOKEN = `INSERT INTO inbox_tokens (jti, handler, event_id, expires_at) VALUES (?1, ?2, ?3, ?4)
+  ON CONFLICT (jti) DO UPDATE SET handler = excluded.handler, event_id = excluded.event_id,
+    expires_at = excluded.expires_at
+  WHERE inbox_tokens.expires_at <= ?5`;
+
+/**
+ * Expired token records, a few with every new record (in its transaction): each request removes
+ * more than it adds while any are expired, so the table stays as small as the tokens alive — with
+ * no hourly pass that a busy service would outgrow.
+ */
+const PURGE_TOKENS = `DELETE FROM inbox_tokens WHERE rowid IN (SELECT rowid FROM inbox_tokens
+  WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)`;
+const TOKENS_PURGED_PER_RECORD = 4;
+
+/** Whom a recorded token belongs to, and whether that key is handled. */
+const READ_TOKEN = `SELECT t.handler AS handler, t.event_id AS event_id, i.status AS status
+  FROM inbox_tokens t LEFT JOIN inbox i ON i.handler = t.handler AND i.event_id = t.event_id
+  WHERE t.jti = ?1 AND t.expires_at > ?2`;
+
+/**
  * One statement decides the claim, so it is atomic across every process on the database: it
  * inserts a fresh claim, or takes over a claim whose lease has lapsed; a live claim or a done row
  * is left alone and the statement changes nothing. Rows changed = 1 means the claim is ours.
@@ -70,6 +109,10 @@ const COMPLETE = `INSERT INTO inbox (handler, event_id, status, lease_expires_at
  * never makes a handled event run again, nor drops a claim another run took over.
  */
 const RELEASE = `DELETE FROM inbox WHERE handler = ?1 AND event_id = ?2 AND status = 'running' AND started_at = ?3`;
+
+/** Pushes the lease of the caller's own running claim only, like RELEASE: never another run's. */
+const EXTEND = `UPDATE inbox SET lease_expires_at = ?3
+  WHERE handler = ?1 AND event_id = ?2 AND status = 'running' AND started_at = ?4`;
 
 /** Handled entries past retention, oldest first, a bounded batch: never a long write lock. */
 const PURGE = `DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox WHERE status = 'done' AND finished_at < ?1
@@ -101,8 +144,8 @@ export interface SqlInboxOptions extends InboxRetentionOptions {
   readonly groupCommit?: boolean | undefined;
 }
 
-/** Runs one write statement and answers how many rows it changed. */
-type RunStatement = (statement: SqlInboxStatement) => Promise<number>;
+/** Runs write statements in one transaction and answers how many rows each changed. */
+type RunStatements = (statements: readonly SqlInboxStatement[]) => Promise<number[]>;
 
 interface GroupedWrite {
   readonly statement: SqlInboxStatement;
@@ -111,21 +154,21 @@ interface GroupedWrite {
 }
 
 /**
- * The inbox as the `inbox` table of a SQLite database, shared by every process of a consuming
- * service; the table is created on first use if missing.
+ * The inbox as the `inbox` table of a SQLite database (and `inbox_tokens` beside it, for replays),
+ * shared by every process of a consuming service; the tables are created on first use if missing.
  * @example const inbox = createSqlInbox({ executor, groupCommit: true });
  */
 export function createSqlInbox(options: SqlInboxOptions): Inbox {
   const { executor } = options;
   const shared = options.groupCommit ?? false;
   const ensureTable = toEnsureTable(executor, shared);
-  const run = toRunStatement(executor, shared);
+  const run = toRunStatements(executor, shared);
   const retainMs = toInboxRetentionMs(options);
   let purgedAt = Number.NEGATIVE_INFINITY;
 
-  const write = async (statement: SqlInboxStatement) => {
+  const write = async (...statements: SqlInboxStatement[]) => {
     await ensureTable();
-    return run(statement);
+    return run(statements);
   };
 
   const readStatus = async (handler: string, eventId: string) => {
@@ -136,7 +179,7 @@ export function createSqlInbox(options: SqlInboxOptions): Inbox {
   return {
     async claim({ handler, eventId, nowMs, leaseMs }): Promise<InboxClaimResult> {
       for (let round = 0; round < CLAIM_ROUNDS; round++) {
-        const changed = await write({ sql: CLAIM, args: [handler, eventId, nowMs + leaseMs, nowMs] });
+        const [changed] = await write({ sql: CLAIM, args: [handler, eventId, nowMs + leaseMs, nowMs] });
         if (changed === 1) return 'claimed';
         const row = await readStatus(handler, eventId);
         if (row?.status === 'done') return 'done';
@@ -156,11 +199,32 @@ export function createSqlInbox(options: SqlInboxOptions): Inbox {
     async release({ handler, eventId, claimedAt }) {
       await write({ sql: RELEASE, args: [handler, eventId, claimedAt] });
     },
+    async extend({ handler, eventId, claimedAt, nowMs, leaseMs }) {
+      const [changed] = await write({ sql: EXTEND, args: [handler, eventId, nowMs + leaseMs, claimedAt] });
+      return changed === 1;
+    },
+    async recordToken({ jti, handler, eventId, expiresAtMs, nowMs }): Promise<InboxTokenResult> {
+      for (let round = 0; round < CLAIM_ROUNDS; round++) {
+        const [, recorded] = await write(
+          { sql: PURGE_TOKENS, args: [nowMs, TOKENS_PURGED_PER_RECORD] },
+          { sql: RECORD_TOKEN, args: [jti, handler, eventId, expiresAtMs, nowMs] },
+        );
+        if (recorded === 1) return { status: 'new' };
+        const [row] = await executor.query(READ_TOKEN, [jti, nowMs]);
+        if (row !== undefined) {
+          const key = { handler: String(row.handler), eventId: String(row.event_id) };
+          return { status: 'replay', key, handled: row.status === 'done' };
+        }
+        // The record expired (by another process's clock) and went between the two statements.
+      }
+      // Refused every time, yet never found: treat it as seen; a replay is never run.
+      return { status: 'replay', key: { handler, eventId }, handled: false };
+    },
   };
 }
 
 /**
- * Creates the table once it is needed, then never asks again. Several processes may race: CREATE
+ * Creates the tables once they are needed, then never asks again. Several processes may race: CREATE
  * TABLE IF NOT EXISTS takes SQLite's write lock, so the loser finds the winner's table. A failed
  * attempt is forgotten, so the next call tries again.
  */
@@ -168,7 +232,9 @@ function toEnsureTable(executor: SqlInboxExecutor, shared: boolean): () => Promi
   let ready = false;
   let creating: Promise<void> | undefined;
   const create = async () => {
-    await executor.run([{ sql: CREATE_TABLE, args: [] }]);
+    await executor.run(
+      [CREATE_TABLE, CREATE_TOKENS_TABLE, CREATE_TOKENS_INDEX].map((sql) => ({ sql, args: [] })),
+    );
     ready = true;
   };
   return () => {
@@ -181,11 +247,11 @@ function toEnsureTable(executor: SqlInboxExecutor, shared: boolean): () => Promi
   };
 }
 
-function toRunStatement(executor: SqlInboxExecutor, groupCommit: boolean): RunStatement {
+function toRunStatements(executor: SqlInboxExecutor, groupCommit: boolean): RunStatements {
   if (!groupCommit) {
-    return async (statement) => {
-      const [changed] = await executor.run([statement]);
-      return changed ?? 0;
+    return async (statements) => {
+      const changed = await executor.run(statements);
+      return statements.map((_, i) => changed[i] ?? 0);
     };
   }
   const isStatementFault = executor.isStatementFault?.bind(executor) ?? (() => false);
@@ -199,9 +265,10 @@ function toRunStatement(executor: SqlInboxExecutor, groupCommit: boolean): RunSt
     isIsolatable: isStatementFault,
     maxItems: MAX_GROUP_STATEMENTS,
   });
-  return async (statement) => {
-    const write: GroupedWrite = { statement, changed: 0 };
-    await group.submit([write]);
-    return write.changed;
+  return async (statements) => {
+    // One submission: a caller's statements always share one transaction.
+    const writes: GroupedWrite[] = statements.map((statement) => ({ statement, changed: 0 }));
+    await group.submit(writes);
+    return writes.map((w) => w.changed);
   };
 }

@@ -1,11 +1,18 @@
 import { type Context, Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import * as v from 'valibot';
+import { createConcurrencyLimit } from '../core/concurrency-limit.ts';
 import type { IntegrationEvent } from '../core/integration-event.ts';
 import { toIssues } from '../core/issues.ts';
-import { verifyQStashSignature } from '../core/signature.ts';
+import { readLimitedBody } from '../core/limited-body.ts';
+import {
+  type QStashClaims,
+  toQStashTokenDeadlineMs,
+  verifyQStashBody,
+  verifyQStashToken,
+} from '../core/signature.ts';
+import { startClaimHeartbeat } from './claim-heartbeat.ts';
 import { type HandlerContext, type HandlerDefinition, toHandlerContext } from './define-handler.ts';
-import type { InboxClaimResult, InboxKey } from './inbox.ts';
+import type { InboxClaimResult, InboxKey, InboxTokenResult } from './inbox.ts';
 import { isRetryLaterSignal } from './retry-later.ts';
 import {
   toWebhookConfig,
@@ -25,9 +32,12 @@ const MAX_EVENT_ID_LENGTH = 200;
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * The consuming service's webhook endpoints, as a Hono app on web standards only: every request is
- * verified (401 before anything is parsed), validated against the handler's schema (489 on a
- * mismatch, which no retry heals), deduplicated through the inbox by `ce-id`, then handled.
+ * The consuming service's webhook endpoints, as a Hono app on web standards only: every request's
+ * token is verified before its body is read (401), the body then streamed within its limit (413,
+ * 429 past the cap on bodies read at once) and checked against the token's hash (401), validated
+ * against the handler's schema (489 on a mismatch, which no retry heals), refused if its token was
+ * presented before (a replay never runs the handler), deduplicated through the inbox by `ce-id`,
+ * then handled — the claim extended while the handler runs.
  * Mount it in an existing app with `app.route('/', webhooks)`, or serve it as is.
  * @example
  * const webhooks = createWebhookApp({
@@ -45,6 +55,9 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
    * for it and answers as it ended, without asking the inbox (which would only say "running").
    */
   const runs = new Map<string, Promise<HandlingOutcome>>();
+  const runKeyOf = (key: InboxKey) => JSON.stringify([key.handler, key.eventId]);
+  /** Bodies being read before their hash is checked: each holds up to `maxBodyBytes` of memory. */
+  const bodyReads = createConcurrencyLimit(config.maxConcurrentBodyReads);
 
   const report = (error: unknown, ctx: WebhookErrorContext) => {
     try {
@@ -61,27 +74,44 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
     key: InboxKey,
     claimedAt: number,
   ): Promise<HandlingOutcome> => {
-    const where = { handler: key.handler, eventId: key.eventId, messageId: ctx.messageId };
+    const where = {
+      phase: 'handler',
+      handler: key.handler,
+      eventId: key.eventId,
+      messageId: ctx.messageId,
+    } as const;
+    const stopKeeping = startClaimHeartbeat({
+      inbox,
+      clock,
+      key,
+      claimedAt,
+      leaseMs,
+      intervalMs: config.heartbeatMs,
+      repeat: config.repeat,
+      onError: (error) => report(error, { ...where, phase: 'inbox' }),
+    });
     try {
       await handler.handle(event, ctx);
     } catch (error) {
+      await stopKeeping();
       const retryLater = isRetryLaterSignal(error);
-      if (!retryLater) report(error, { phase: 'handler', ...where });
+      if (!retryLater) report(error, where);
       try {
         await inbox.release({ ...key, claimedAt });
       } catch (releaseError) {
         // The claim then lapses with its lease and the retry runs after that.
-        report(releaseError, { phase: 'inbox', ...where });
+        report(releaseError, { ...where, phase: 'inbox' });
       }
       return retryLater ? { kind: 'retry_later', retryAfterSec: error.retryAfterSec } : { kind: 'failed' };
     }
+    await stopKeeping();
     try {
       await inbox.complete({ ...key, nowMs: clock.now() });
     } catch (error) {
       // The handler's effects happened: the delivery is done, so it is acknowledged. Only a copy
       // arriving after the lease lapses could run it again — the lesser evil next to a retry that
       // certainly would.
-      report(error, { phase: 'inbox', ...where });
+      report(error, { ...where, phase: 'inbox' });
     }
     return { kind: 'handled' };
   };
@@ -103,15 +133,38 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
     return { kind: 'busy', retryAfterSec: Math.ceil(leaseMs / 1000) };
   };
 
+  /**
+   * A token presented a second time never runs the handler, whatever `ce-id` it now comes with: it
+   * is answered for the key it first came with. Handled → 2xx, the truth for a network duplicate.
+   * Otherwise → 409, so a duplicate relayed to the sender can never report as delivered an event
+   * whose run failed; the mesh's retry comes with a new token. (A duplicate with the same `ce-id`
+   * that arrives while the first still runs here never gets this far: it joins that run.)
+   */
+  const answerReplay = (replay: Extract<InboxTokenResult, { status: 'replay' }>): HandlingOutcome =>
+    replay.handled ? { kind: 'duplicate' } : { kind: 'replayed' };
+
+  /** Records the request's token against `key`: the first presentation, or a replay. */
+  const recordToken = (key: InboxKey, token: QStashClaims) =>
+    inbox.recordToken({
+      ...key,
+      jti: token.jti,
+      expiresAtMs: toQStashTokenDeadlineMs(token.exp, config.clockToleranceSec),
+      nowMs: clock.now(),
+    });
+
   const handleOnce = async (
     handler: HandlerDefinition,
     event: IntegrationEvent,
     ctx: HandlerContext,
+    token: QStashClaims,
   ): Promise<HandlingOutcome> => {
     const key: InboxKey = { handler: handler.name, eventId: event.id };
     let claim: InboxClaimResult;
-    const claimedAt = clock.now();
+    let claimedAt: number;
     try {
+      const recorded = await recordToken(key, token);
+      if (recorded.status === 'replay') return answerReplay(recorded);
+      claimedAt = clock.now();
       claim = await inbox.claim({ ...key, nowMs: claimedAt, leaseMs });
       if (claim === 'done') return { kind: 'duplicate' };
       if (claim === 'running') return await waitForOther(key);
@@ -124,37 +177,52 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
 
   const app = new Hono();
   app.notFound((c) => toProblemResponse(404, 'not-found', `no webhook route ${c.req.method} ${c.req.path}`));
-  const tooLarge = () =>
-    toProblemResponse(413, 'payload-too-large', `the body exceeds ${config.maxBodyBytes} bytes`);
-  const limitStreamedBody = bodyLimit({ maxSize: config.maxBodyBytes, onError: tooLarge });
-  app.use(`${config.basePath}/*`, (c, next) => {
-    // What `bodyLimit` decides from the headers, without touching `c.req.raw.body`: on Node that
-    // getter turns the request into a web stream, a sizeable share of the route's CPU. Only a body
-    // of unknown length (chunked) goes through the counting stream. GET and HEAD carry no body.
-    const length = c.req.header('content-length');
-    if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
-      if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
-      return Number.parseInt(length, 10) > config.maxBodyBytes ? Promise.resolve(tooLarge()) : next();
+
+  /** The body, read only for a request whose token holds, within the limits; or the refusal. */
+  const readVerifiedBody = async (c: Context, claims: QStashClaims): Promise<Uint8Array | Response> => {
+    const release = bodyReads.tryAcquire();
+    if (release === null) {
+      return toProblemResponse(
+        429,
+        'too-many-requests',
+        `more than ${config.maxConcurrentBodyReads} bodies are being read; retry shortly`,
+        {},
+        { 'retry-after': '1' },
+      );
     }
-    return limitStreamedBody(c, next);
-  });
+    try {
+      const read = await readLimitedBody(c.req.raw, config.maxBodyBytes);
+      if (!read.ok) {
+        return toProblemResponse(413, 'payload-too-large', `the body exceeds ${config.maxBodyBytes} bytes`);
+      }
+      const verified = await verifyQStashBody(claims, read.bytes);
+      return verified.ok ? read.bytes : toProblemResponse(401, 'signature', verified.reason);
+    } catch {
+      // The sender went away mid-body, or sent a broken stream: nobody may be listening any more.
+      return toProblemResponse(400, 'unreadable-body', 'the body could not be read to its end');
+    } finally {
+      release();
+    }
+  };
 
   for (const handler of options.handlers) {
     const type = handler.event.type;
     app.post(`${config.basePath}/${type}`, async (c) => {
-      // a. The raw bytes: the signature covers them exactly, not a re-decoded string.
-      const body = new Uint8Array(await c.req.arrayBuffer());
-
-      // b. Nothing the sender says is read until the signature holds.
-      const verified = await verifyQStashSignature({
+      // a. What the token says on its own — MAC, algorithm, issuer, subject, times — before a byte of
+      // the body is read: a stranger's request costs a header's worth of work.
+      const token = await verifyQStashToken({
         signature: c.req.header('upstash-signature'),
-        body,
         url: subjectOf(c, type, config),
         keys: options.signingKeys,
         nowMs: clock.now(),
         clockToleranceSec: config.clockToleranceSec,
       });
-      if (!verified.ok) return toProblemResponse(401, 'signature', verified.reason);
+      if (!token.ok) return toProblemResponse(401, 'signature', token.reason);
+
+      // b. The raw bytes, within the limits, against the token's hash: the signature covers them
+      // exactly, not a re-decoded string. Nothing the sender says is read until they match.
+      const body = await readVerifiedBody(c, token.claims);
+      if (body instanceof Response) return body;
 
       // c. Signed but unacceptable never heals by retrying: 489.
       let json: unknown;
@@ -180,14 +248,26 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
         retried: toRetried(c.req.header('upstash-retried')),
       });
 
-      // e, f. Once per (handler, ce-id), whatever the number of copies.
-      const runKey = JSON.stringify([handler.name, event.id]);
+      // e, f. Once per token (jti) and once per (handler, ce-id), whatever the number of copies.
+      const runKey = runKeyOf({ handler: handler.name, eventId: event.id });
       const running = runs.get(runKey);
       if (running !== undefined) {
+        // A copy of a run in progress here joins it and never runs. Its token is recorded all the
+        // same: replayed once that run has failed, it must not run the handler either.
+        try {
+          await recordToken({ handler: handler.name, eventId: event.id }, token.claims);
+        } catch (error) {
+          report(error, {
+            phase: 'inbox',
+            handler: handler.name,
+            eventId: event.id,
+            messageId: ctx.messageId,
+          });
+        }
         const first = await running;
         return toOutcomeResponse(first.kind === 'handled' ? { kind: 'duplicate' } : first);
       }
-      const run = handleOnce(handler, event, ctx);
+      const run = handleOnce(handler, event, ctx, token.claims);
       runs.set(runKey, run);
       try {
         return toOutcomeResponse(await run);
@@ -204,7 +284,6 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
  * subscription URL may carry one, and the mesh signs the subscription URL as a whole.
  */
 function subjectOf(c: Context, type: string, config: WebhookConfig): string {
-  if (config.publicBase === null) return c.req.url;
   return `${config.publicBase}${config.basePath}/${type}${new URL(c.req.url).search}`;
 }
 

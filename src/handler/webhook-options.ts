@@ -6,7 +6,10 @@ import type { Inbox } from './inbox.ts';
 
 /** Where an error reported to `onError` came from. */
 export interface WebhookErrorContext {
-  /** `handler`: the handler threw; `inbox`: claim, complete or release failed. */
+  /**
+   * `handler`: the handler threw; `inbox`: claim, complete, release, a lease extension or a token
+   * record failed, or the claim was lost mid-run (its lease lapsed and another run took it over).
+   */
   readonly phase: 'handler' | 'inbox';
   readonly handler: string;
   readonly eventId: string;
@@ -20,23 +23,38 @@ export interface WebhookAppOptions {
   readonly signingKeys: { readonly current: string; readonly next?: string | undefined };
   readonly inbox: Inbox;
   /**
-   * The base URL the mesh targets (`https://billing.example.com`): tokens are minted for the URL
-   * the sender addressed, which behind a proxy or TLS terminator is not the URL this process sees.
-   * Absent, the request's own URL is the subject.
+   * The base URL the mesh targets (`https://billing.example.com`), required: every token's subject
+   * must be `publicUrl + basePath + /<type>` exactly. Never taken from the request (its Host header
+   * is the sender's to choose), and behind a proxy or TLS terminator the URL this process sees is
+   * not the one the sender addressed anyway.
    */
-  readonly publicUrl?: string | undefined;
+  readonly publicUrl: string;
   /** Default `/webhooks`. */
   readonly basePath?: string | undefined;
   readonly clock?: Clock | undefined;
   /**
-   * How long a claim holds, in ms (default 60 000). Make it longer than the slowest handler run: a
-   * claim that lapses mid-run lets a retry elsewhere run the handler a second time.
+   * How long a claim holds without news from its holder, in ms (default 60 000). While the handler
+   * runs, the claim is extended every `leaseMs / 3`, so a slow handler keeps it; only a holder that
+   * crashed or hung lets it lapse, and then a retry elsewhere takes it over after at most this long.
    */
   readonly leaseMs?: number | undefined;
+  /**
+   * Schedules the lease extension: calls `fn` every `ms` until the returned function is called.
+   * Default `setInterval`; for tests, a timer driven by hand.
+   */
+  readonly repeat?: ((fn: () => void, ms: number) => () => void) | undefined;
   /** Allowed clock skew when checking `exp`/`nbf`, in seconds (default 5). */
   readonly clockToleranceSec?: number | undefined;
-  /** Largest body read before verifying, in bytes (default 1 MiB, QStash's free-plan message size). */
+  /**
+   * Largest body accepted, in bytes (default 1 MiB, QStash's free-plan message size): 413 beyond.
+   * A body is read only once its token (MAC, issuer, subject, times) holds, and then streamed.
+   */
   readonly maxBodyBytes?: number | undefined;
+  /**
+   * Most bodies read at once before their hash is checked (default 64): the next request is
+   * answered 429 + `Retry-After` instead of adding up to `maxBodyBytes` more to memory.
+   */
+  readonly maxConcurrentBodyReads?: number | undefined;
   /**
    * How a copy waits for a claim another process holds: it asks the inbox every `intervalMs`
    * (default 50) for up to `timeoutMs` (default 5000), then answers 503. `sleep` is for tests.
@@ -55,6 +73,7 @@ export interface WebhookAppOptions {
 const DEFAULT_BASE_PATH = '/webhooks';
 const DEFAULT_LEASE_MS = 60_000;
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+const DEFAULT_MAX_CONCURRENT_BODY_READS = 64;
 
 /** The options, checked and with their defaults filled in. */
 export interface WebhookConfig {
@@ -62,10 +81,13 @@ export interface WebhookConfig {
   readonly clock: Clock;
   readonly leaseMs: number;
   readonly basePath: string;
-  /** `publicUrl` without a trailing slash, or null to use the request URL. */
-  readonly publicBase: string | null;
+  /** `publicUrl` without a trailing slash. */
+  readonly publicBase: string;
   readonly clockToleranceSec: number;
   readonly maxBodyBytes: number;
+  readonly maxConcurrentBodyReads: number;
+  readonly heartbeatMs: number;
+  readonly repeat: (fn: () => void, ms: number) => () => void;
   readonly busyIntervalMs: number;
   readonly busyTimeoutMs: number;
   readonly sleep: (ms: number) => Promise<void>;
@@ -100,17 +122,27 @@ export function toWebhookConfig(options: WebhookAppOptions): WebhookConfig {
   if (basePath !== '' && !/^(\/[A-Za-z0-9._~-]+)+$/.test(basePath)) {
     throw new DefinitionError(`basePath ${JSON.stringify(options.basePath)} must look like /webhooks`);
   }
-  let publicBase: string | null = null;
-  if (options.publicUrl !== undefined) {
-    const url = URL.canParse(options.publicUrl) ? new URL(options.publicUrl) : null;
-    if (url === null || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash) {
-      throw new DefinitionError(
-        `publicUrl ${JSON.stringify(options.publicUrl)} must be an http(s) base URL without query`,
-      );
-    }
-    // As written, not as URL would re-serialise it: the mesh signs the subscription URL verbatim.
-    publicBase = options.publicUrl.replace(/\/+$/, '');
+  if (typeof options.publicUrl !== 'string' || options.publicUrl === '') {
+    throw new DefinitionError(
+      "publicUrl is required: the base URL the mesh delivers to (e.g. 'https://billing.example.com'); " +
+        "tokens are checked against it, never against the request's Host header",
+    );
   }
+  const url = URL.canParse(options.publicUrl) ? new URL(options.publicUrl) : null;
+  if (
+    url === null ||
+    (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+    url.search ||
+    url.hash ||
+    url.username ||
+    url.password
+  ) {
+    throw new DefinitionError(
+      `publicUrl ${JSON.stringify(options.publicUrl)} must be an http(s) base URL without credentials, query or fragment`,
+    );
+  }
+  // As written, not as URL would re-serialise it: the mesh signs the subscription URL verbatim.
+  const publicBase = options.publicUrl.replace(/\/+$/, '');
   const leaseMs = positive(options.leaseMs, DEFAULT_LEASE_MS, 'leaseMs');
   const clockToleranceSec = options.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC;
   if (!Number.isFinite(clockToleranceSec) || clockToleranceSec < 0) {
@@ -124,10 +156,28 @@ export function toWebhookConfig(options: WebhookAppOptions): WebhookConfig {
     publicBase,
     clockToleranceSec,
     maxBodyBytes: positive(options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes'),
+    maxConcurrentBodyReads: positiveInteger(
+      options.maxConcurrentBodyReads,
+      DEFAULT_MAX_CONCURRENT_BODY_READS,
+      'maxConcurrentBodyReads',
+    ),
+    heartbeatMs: leaseMs / 3,
+    repeat: options.repeat ?? repeatOnInterval,
     busyIntervalMs: positive(options.busyWait?.intervalMs, 50, 'busyWait.intervalMs'),
     busyTimeoutMs: positive(options.busyWait?.timeoutMs, 5000, 'busyWait.timeoutMs'),
     sleep: options.busyWait?.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
   };
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string): number {
+  const n = value ?? fallback;
+  if (!Number.isInteger(n) || n <= 0) throw new DefinitionError(`${name} must be a positive integer`);
+  return n;
+}
+
+function repeatOnInterval(fn: () => void, ms: number): () => void {
+  const timer = setInterval(fn, ms);
+  return () => clearInterval(timer);
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {

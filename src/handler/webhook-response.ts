@@ -17,12 +17,20 @@ export type HandlingOutcome =
   /** The run in another process ended without success (its claim was released or lapsed). */
   | { readonly kind: 'failed_elsewhere' }
   /** The inbox could not be asked; nothing ran. */
-  | { readonly kind: 'unavailable' };
+  | { readonly kind: 'unavailable' }
+  /**
+   * The request's token was presented before and what it first ran for is not handled (it failed,
+   * or still runs elsewhere): a replay never runs the handler, and is not acknowledged either.
+   */
+  | { readonly kind: 'replayed' };
 
 const TITLES = {
   signature: 'Invalid signature',
   'invalid-event': 'Invalid event',
   'payload-too-large': 'Payload too large',
+  'too-many-requests': 'Too many requests',
+  'unreadable-body': 'Unreadable body',
+  replayed: 'Signature already used',
   'handler-failed': 'Handler failed',
   'retry-later': 'Retry later',
   busy: 'Event in progress',
@@ -101,5 +109,13 @@ export function toOutcomeResponse(outcome: HandlingOutcome): Response {
       );
     case 'unavailable':
       return toProblemResponse(503, 'unavailable', 'the inbox is unavailable; nothing ran');
+    case 'replayed':
+      // 409, not 2xx: were this a network duplicate relayed to the sender, a 2xx would report an
+      // event delivered whose run failed. Any non-2xx makes the mesh retry with a fresh signature.
+      return toProblemResponse(
+        409,
+        'replayed',
+        'this signed request was presented before (same jti) and its event is not handled; a replay never runs the handler, a retry carries a new signature',
+      );
   }
 }

@@ -1,7 +1,14 @@
 import { createHash, createHmac } from 'node:crypto';
 import { Receiver } from '@upstash/qstash';
 import { describe, expect, it } from 'vitest';
-import { type QStashClaims, signQStashJwt, verifyQStashSignature } from '../../src/core/signature.ts';
+import {
+  type QStashClaims,
+  signQStashJwt,
+  toQStashTokenDeadlineMs,
+  verifyQStashBody,
+  verifyQStashSignature,
+  verifyQStashToken,
+} from '../../src/core/signature.ts';
 
 const CURRENT = 'sig_current_7kYjw48mhY7kAjqNGcy6cr29RJ6r';
 const NEXT = 'sig_next_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs';
@@ -10,6 +17,7 @@ const BODY = '{"orderId":"o_1","total":42,"note":"crème brûlée ✓"}';
 // A whole second, so iat = NOW / 1000 exactly and the expiry boundaries below are exact.
 const NOW = 1_700_000_000_000;
 const KEYS = { current: CURRENT, next: NEXT };
+const encoder = new TextEncoder();
 
 /** An independent minting, with node:crypto rather than WebCrypto, following QStash's documented format. */
 function mintByHand(options: {
@@ -124,6 +132,8 @@ const cases: [string, string | null | undefined, Record<string, unknown>, string
   ['another issuer', mintByHand({ claims: { ...claims, iss: 'Upstash2' } }), {}, 'issuer'],
   ['no exp', mintByHand({ claims: withoutExp }), {}, 'malformed'],
   ['exp as a string', mintByHand({ claims: { ...claims, exp: String(iat + 300) } }), {}, 'malformed'],
+  // The jti is what a replay is recognised by: a token without one cannot be told from its copies.
+  ['an empty jti', mintByHand({ claims: { ...claims, jti: '' } }), {}, 'malformed'],
   [
     'a payload that is an array',
     mintByHand({ claims: [claims] as unknown as Record<string, unknown> }),
@@ -291,6 +301,39 @@ describe('verifyQStashSignature', () => {
     it.each(cases)('%s', async (_name, signature, overrides, reason) => {
       expect(await verify(signature, overrides)).toEqual({ ok: false, reason });
     });
+  });
+});
+
+describe('verifyQStashToken, then verifyQStashBody: the same verdicts in two steps', () => {
+  it('the token alone decides every reason but the body, without being given one', async () => {
+    for (const [, signature, overrides, reason] of cases) {
+      const { body: _body, ...rest } = overrides;
+      const token = await verifyQStashToken({ signature, url: URL_, keys: KEYS, nowMs: NOW, ...rest });
+      if (reason === 'body') expect(token.ok).toBe(true);
+      else expect(token).toEqual({ ok: false, reason });
+    }
+  });
+
+  it('then the body against the claims: ok with the same claims, or body', async () => {
+    const token = await verifyQStashToken({ signature: good, url: URL_, keys: KEYS, nowMs: NOW });
+    if (!token.ok) throw new Error('the good token must verify');
+    expect(await verifyQStashBody(token.claims, BODY)).toEqual(await verify(good));
+    expect(await verifyQStashBody(token.claims, encoder.encode(BODY))).toEqual({
+      ok: true,
+      claims: token.claims,
+    });
+    expect(await verifyQStashBody(token.claims, `${BODY} `)).toEqual({ ok: false, reason: 'body' });
+  });
+});
+
+describe('toQStashTokenDeadlineMs', () => {
+  it('is the first moment the verifier refuses the token as expired', async () => {
+    for (const tolerance of [0, 5, 2.5]) {
+      const deadline = toQStashTokenDeadlineMs(iat + 300, tolerance);
+      const at = (nowMs: number) => verify(good, { nowMs, clockToleranceSec: tolerance });
+      expect((await at(deadline - 1)).ok).toBe(true);
+      expect(await at(deadline)).toEqual({ ok: false, reason: 'expired' });
+    }
   });
 });
 

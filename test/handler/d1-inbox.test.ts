@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createD1Inbox } from '../../src/handler/index.ts';
+import { createD1Inbox, createWebhookApp, defineHandler } from '../../src/handler/index.ts';
 import type { D1Database } from '../../src/store/d1-driver.ts';
 import {
   applyD1Migrations,
@@ -15,6 +15,14 @@ import {
   getD1,
 } from '../support/d1.ts';
 import { describeInboxContract } from './inbox.contract.ts';
+import {
+  CURRENT,
+  NOW as DELIVERED_AT,
+  delivery,
+  OrderCreatedV1,
+  PUBLIC_URL,
+  send,
+} from './webhook-fixtures.ts';
 
 // D1 as miniflare runs it (workerd's D1 on a local SQLite file): reached from Node for the
 // contract, and from inside a Worker for what only workerd does to promises across requests.
@@ -65,6 +73,32 @@ describe('D1 inbox', () => {
     expect((await db.prepare('PRAGMA table_info(inbox)').all()).results).toEqual([]);
     await createD1Inbox(db).complete({ handler: 'billing', eventId: 'ie_1', nowMs: NOW });
     expect((await db.prepare('PRAGMA table_info(inbox)').all()).results).toEqual(columns.results);
+  });
+});
+
+describe('D1 inbox under the webhook app', () => {
+  it('a captured signed request replayed under another ce-id, to another app on the database, does not run again', async () => {
+    const db = await emptyD1();
+    let runs = 0;
+    const handler = defineHandler(OrderCreatedV1, () => {
+      runs++;
+    });
+    const app = () =>
+      createWebhookApp({
+        handlers: [handler],
+        signingKeys: { current: CURRENT },
+        inbox: createD1Inbox(db),
+        publicUrl: PUBLIC_URL,
+        clock: { now: () => DELIVERED_AT + 1000 },
+      });
+    const captured = await delivery();
+    expect((await send(app(), captured)).status).toBe(200);
+    const replay = await send(app(), captured, { headers: { 'ce-id': 'ie_forged' } });
+    expect(replay.status).toBe(200);
+    expect(await replay.json()).toEqual({ status: 'duplicate' });
+    expect(runs).toBe(1);
+    const tokens = await db.prepare('SELECT handler, event_id FROM inbox_tokens').all();
+    expect(tokens.results).toEqual([{ handler: 'order.created.v1', event_id: 'ie_01' }]);
   });
 });
 

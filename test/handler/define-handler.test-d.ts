@@ -57,6 +57,14 @@ describe('a handler sees its event typed by the definition', () => {
       handlers: [h, defineHandler(Other, (e) => void e.data.n)],
       signingKeys: { current: 'k' },
       inbox: createMemoryInbox(),
+      publicUrl: 'https://shipping.example.com',
+    });
+    // publicUrl is required: tokens are checked against it, never against the request's Host.
+    // @ts-expect-error — missing publicUrl
+    expectTypeOf(createWebhookApp).toBeCallableWith({
+      handlers: [h],
+      signingKeys: { current: 'k' },
+      inbox: createMemoryInbox(),
     });
   });
 });

@@ -84,6 +84,90 @@ export function describeInboxContract(name: string, create: () => Promise<InboxF
       expect(await inbox.claim({ handler: 'a', eventId: 'b:c', nowMs: T0, leaseMs: LEASE })).toBe('claimed');
     });
 
+    it('extend pushes the lease of the running claim, so a retry cannot take it over', async () => {
+      await inbox.claim({ ...key, nowMs: T0, leaseMs: LEASE });
+      expect(await inbox.extend({ ...key, claimedAt: T0, nowMs: T0 + LEASE - 1, leaseMs: LEASE })).toBe(true);
+      // Without the extension the claim would have lapsed at T0 + LEASE.
+      expect(await inbox.claim({ ...key, nowMs: T0 + LEASE, leaseMs: LEASE })).toBe('running');
+      expect(await inbox.claim({ ...key, nowMs: T0 + 2 * LEASE - 2, leaseMs: LEASE })).toBe('running');
+      // Extended from T0 + LEASE - 1: lapses one lease after that, like any claim left alone.
+      expect(await inbox.claim({ ...key, nowMs: T0 + 2 * LEASE - 1, leaseMs: LEASE })).toBe('claimed');
+    });
+
+    it('extend touches only the claim made at claimedAt: not a takeover, not a done or released key', async () => {
+      await inbox.claim({ ...key, nowMs: T0, leaseMs: LEASE });
+      expect(await inbox.claim({ ...key, nowMs: T0 + LEASE, leaseMs: LEASE })).toBe('claimed');
+      // The first run's heartbeat, late: the new holder's lease is left as it was.
+      expect(await inbox.extend({ ...key, claimedAt: T0, nowMs: T0 + 10 * LEASE, leaseMs: LEASE })).toBe(
+        false,
+      );
+      expect(await inbox.claim({ ...key, nowMs: T0 + 2 * LEASE, leaseMs: LEASE })).toBe('claimed');
+
+      const other = { handler: 'billing', eventId: 'ie_02' };
+      await inbox.claim({ ...other, nowMs: T0, leaseMs: LEASE });
+      await inbox.complete({ ...other, nowMs: T0 + 1 });
+      expect(await inbox.extend({ ...other, claimedAt: T0, nowMs: T0 + 2, leaseMs: LEASE })).toBe(false);
+      expect(await inbox.claim({ ...other, nowMs: T0 + 3, leaseMs: LEASE })).toBe('done');
+
+      const third = { handler: 'billing', eventId: 'ie_03' };
+      await inbox.claim({ ...third, nowMs: T0, leaseMs: LEASE });
+      await inbox.release({ ...third, claimedAt: T0 });
+      expect(await inbox.extend({ ...third, claimedAt: T0, nowMs: T0 + 1, leaseMs: LEASE })).toBe(false);
+      expect(await inbox.claim({ ...third, nowMs: T0 + 2, leaseMs: LEASE })).toBe('claimed');
+    });
+
+    const token = { jti: 'jwt_1', ...key, expiresAtMs: T0 + 305_000 };
+
+    it('a token is new once; presented again it is a replay of the key it first came with', async () => {
+      expect(await inbox.recordToken({ ...token, nowMs: T0 })).toEqual({ status: 'new' });
+      // Whatever key the second presentation claims, the answer names the first one's.
+      expect(await inbox.recordToken({ ...token, eventId: 'ie_forged', nowMs: T0 + 1 })).toEqual({
+        status: 'replay',
+        key,
+        handled: false,
+      });
+      expect(await inbox.recordToken({ ...token, jti: 'jwt_2', nowMs: T0 + 1 })).toEqual({ status: 'new' });
+    });
+
+    it('a replay says whether its key is handled: not while running or released, yes once done', async () => {
+      await inbox.recordToken({ ...token, nowMs: T0 });
+      await inbox.claim({ ...key, nowMs: T0, leaseMs: LEASE });
+      expect(await inbox.recordToken({ ...token, nowMs: T0 + 1 })).toMatchObject({ handled: false });
+      await inbox.release({ ...key, claimedAt: T0 });
+      expect(await inbox.recordToken({ ...token, nowMs: T0 + 2 })).toMatchObject({ handled: false });
+      await inbox.complete({ ...key, nowMs: T0 + 3 });
+      expect(await inbox.recordToken({ ...token, nowMs: T0 + 4 })).toEqual({
+        status: 'replay',
+        key,
+        handled: true,
+      });
+    });
+
+    it('a token is remembered until it expires, then forgotten (no verifier accepts it any more)', async () => {
+      await inbox.recordToken({ ...token, nowMs: T0 });
+      expect(await inbox.recordToken({ ...token, nowMs: token.expiresAtMs - 1 })).toMatchObject({
+        status: 'replay',
+      });
+      const later = { ...token, eventId: 'ie_later', expiresAtMs: token.expiresAtMs + 305_000 };
+      expect(await inbox.recordToken({ ...later, nowMs: token.expiresAtMs })).toEqual({ status: 'new' });
+      expect(await inbox.recordToken({ ...later, nowMs: token.expiresAtMs + 1 })).toEqual({
+        status: 'replay',
+        key: { handler: key.handler, eventId: 'ie_later' },
+        handled: false,
+      });
+    });
+
+    it('concurrent presentations of one token: exactly one is new', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => inbox.recordToken({ ...token, eventId: `ie_${i}`, nowMs: T0 })),
+      );
+      expect(results.filter((r) => r.status === 'new')).toHaveLength(1);
+      const replays = results.filter((r) => r.status === 'replay');
+      expect(replays).toHaveLength(9);
+      // All name the one key that was recorded.
+      expect(new Set(replays.map((r) => JSON.stringify(r.status === 'replay' ? r.key : null))).size).toBe(1);
+    });
+
     it('concurrent claims of one key: exactly one is claimed', async () => {
       const results = await Promise.all(
         Array.from({ length: 10 }, () => inbox.claim({ ...key, nowMs: T0, leaseMs: LEASE })),

@@ -143,8 +143,13 @@ describe('libSQL inbox', () => {
     const keys = Array.from({ length: 20 }, (_, i) => ({ handler: 'billing', eventId: `ie_${i}` }));
     const results = await Promise.all(keys.map((key) => inbox.claim({ ...key, nowMs: NOW, leaseMs: LEASE })));
     expect(results).toEqual(keys.map(() => 'claimed'));
-    expect(spy.batches.map((b) => b.length)).toEqual([1, 20]);
-    expect(spy.batches[0]?.[0]).toMatchObject({ sql: expect.stringMatching(/^CREATE TABLE IF NOT EXISTS/) });
+    // The first batch creates the inbox's tables (inbox, inbox_tokens and its index), nothing else.
+    expect(spy.batches.map((b) => b.length)).toEqual([3, 20]);
+    expect(spy.batches[0]).toEqual(
+      Array.from({ length: 3 }, () =>
+        expect.objectContaining({ sql: expect.stringMatching(/^CREATE \w+ IF NOT EXISTS/) }),
+      ),
+    );
   });
 
   it('a real constraint failure rolls back the group, and only its caller fails', async () => {
@@ -273,5 +278,38 @@ describe('libSQL inbox across processes (two clients on one file)', () => {
     const rows = await client.execute('SELECT handler, event_id, status FROM inbox');
     client.close();
     expect(rows.rows.map((r) => ({ ...r }))).toEqual([{ handler: TYPE, event_id: 'ie_01', status: 'done' }]);
+  });
+
+  it('a captured signed request replayed to the other instance under another ce-id does not run again', async () => {
+    const [a, b] = twoInboxes();
+    let runs = 0;
+    const handler = defineHandler(OrderCreatedV1, () => {
+      runs++;
+    });
+    const appOn = (inbox: Inbox) =>
+      createWebhookApp({
+        handlers: [handler],
+        signingKeys: { current: CURRENT },
+        inbox,
+        publicUrl: PUBLIC_URL,
+        clock: { now: () => NOW + 1000 },
+      });
+    const captured = await delivery();
+    expect((await send(appOn(a), captured)).status).toBe(200);
+    const replay = await send(appOn(b), captured, {
+      headers: { 'ce-id': 'ie_forged', 'upstash-retried': '1' },
+    });
+    expect(replay.status).toBe(200);
+    expect(await replay.json()).toEqual({ status: 'duplicate' });
+    expect(runs).toBe(1);
+    const client = createClient({ url: temp.fileUrl() });
+    const inbox = await client.execute('SELECT event_id FROM inbox');
+    const tokens = await client.execute('SELECT handler, event_id, expires_at FROM inbox_tokens');
+    client.close();
+    // No trace of the forged id; the token is remembered until exp + the 5 s tolerance.
+    expect(inbox.rows.map((r) => r.event_id)).toEqual(['ie_01']);
+    expect(tokens.rows.map((r) => ({ ...r }))).toEqual([
+      { handler: TYPE, event_id: 'ie_01', expires_at: NOW + 305_000 },
+    ]);
   });
 });

@@ -13,7 +13,9 @@ import { createTempDir, type TempDir } from './temp-dir.ts';
 const NOW = 1_800_000_000_000;
 const LEASE = 60_000;
 
-const isCreate = (statement: SqlInboxStatement) => statement.sql.startsWith('CREATE TABLE');
+const isCreate = (statement: SqlInboxStatement) => statement.sql.startsWith('CREATE ');
+/** The first use's transaction: the inbox's tables and index, and nothing else. */
+const isCreation = (t: readonly SqlInboxStatement[]) => t.length > 0 && t.every(isCreate);
 const isClaim = (statement: SqlInboxStatement) => statement.sql.includes("'running'");
 const isPurge = (statement: SqlInboxStatement) => statement.sql.startsWith('DELETE FROM inbox WHERE rowid');
 
@@ -49,13 +51,13 @@ function spyExecutor(client: Client, options: SpyOptions = {}) {
     isStatementFault: (error) => error instanceof StatementFault,
   };
   /**
-   * Transactions as their sizes, the CREATE TABLE ones shown as 'create'; the hourly retention pass
+   * Transactions as their sizes, the table creations shown as 'create'; the hourly retention pass
    * (its own test below) left out.
    */
   const shape = () =>
     transactions
       .filter((t) => !(t.length === 1 && isPurge(t[0]!)))
-      .map((t) => (t.length === 1 && isCreate(t[0]!) ? 'create' : t.length));
+      .map((t) => (isCreation(t) ? 'create' : t.length));
   return { executor, transactions, shape };
 }
 
@@ -268,6 +270,29 @@ describe('createSqlInbox', () => {
       // A fifth complete within the hour runs no pass.
       await inbox.complete({ ...key('z'), nowMs: NOW + 22 * DAY + 1000 });
       expect(spy.transactions.filter((t) => t.length === 1 && isPurge(t[0]!))).toHaveLength(4);
+    });
+
+    it('token records go once expired: each new record takes a few expired ones with it, in its transaction', async () => {
+      const spy = spyExecutor(client);
+      const inbox = createSqlInbox({ executor: spy.executor, groupCommit: true });
+      const record = (jti: string, nowMs: number) =>
+        inbox.recordToken({ jti, handler: 'billing', eventId: jti, expiresAtMs: nowMs + 305_000, nowMs });
+      await Promise.all(Array.from({ length: 10 }, (_, i) => record(`old_${i}`, NOW)));
+      const count = async () =>
+        Number((await client.execute('SELECT count(*) AS n FROM inbox_tokens')).rows[0]?.n);
+      expect(await count()).toBe(10);
+      const later = NOW + 305_000;
+      spy.transactions.length = 0;
+      await record('new_1', later);
+      // One transaction: the purge, then the record.
+      expect(spy.transactions.map((t) => t.map((st) => st.sql.split(' ')[0]))).toEqual([
+        ['DELETE', 'INSERT'],
+      ]);
+      await record('new_2', later);
+      await record('new_3', later);
+      expect(await count()).toBe(3);
+      // An expired token is unknown even before its row goes.
+      expect(await record('new_1', later + 305_000)).toEqual({ status: 'new' });
     });
   });
 });

@@ -18,6 +18,7 @@ import {
   settle,
   setup,
   TYPE,
+  UNTOUCHED,
 } from './webhook-fixtures.ts';
 
 /** A token made by hand with node:crypto, to say what hookmesh's own signer never would. */
@@ -112,13 +113,23 @@ describe('createWebhookApp: the happy path', () => {
     expect(calls).toHaveLength(1);
   });
 
-  it('without publicUrl, the request URL is the subject', async () => {
-    const { app } = setup({ publicUrl: undefined });
-    expect((await send(app, await delivery())).status).toBe(200);
-    const internal = await send(app, await delivery({ id: 'ie_02' }), {
-      url: `http://10.0.0.7:3000/webhooks/${TYPE}`,
-    });
-    expect(internal.status).toBe(401);
+  it('the Host a request names never becomes the subject: a token for the URL it was sent to is refused', async () => {
+    const { app, calls } = setup();
+    // Signed for the very URL the request goes to — but that is not this service's public URL.
+    const elsewhere = `http://10.0.0.7:3000/webhooks/${TYPE}`;
+    const res = await send(app, await delivery({ url: elsewhere }), { url: elsewhere });
+    expect(res.status).toBe(401);
+    expect((await problemOf(res)).detail).toBe('subject');
+    const spoofed = await send(
+      app,
+      await delivery({ url: 'https://evil.example.com/webhooks/order.created.v1' }),
+      {
+        url: 'https://evil.example.com/webhooks/order.created.v1',
+        headers: { host: 'evil.example.com' },
+      },
+    );
+    expect(spoofed.status).toBe(401);
+    expect(calls).toHaveLength(0);
   });
 
   it('serves under another basePath, and 404s unknown types', async () => {
@@ -229,7 +240,7 @@ describe('createWebhookApp: a bad signature is 401 before anything else happens'
         detail: c.reason,
       });
       expect(calls).toHaveLength(0);
-      expect(counts).toEqual({ claim: 0, complete: 0, release: 0 });
+      expect(counts).toEqual(UNTOUCHED);
     });
   }
 
@@ -520,6 +531,8 @@ describe('createWebhookApp: failures are retried', () => {
         claim: () => Promise.reject(new Error('database is locked')),
         complete: async () => {},
         release: async () => {},
+        extend: async () => true,
+        recordToken: async () => ({ status: 'new' }),
       },
     });
     const res = await send(app, await delivery());
@@ -581,7 +594,8 @@ describe('createWebhookApp: a claim held by another process', () => {
     const req = await delivery();
     aAnswer = send(p.a.app, req);
     await p.entered.promise;
-    const res = await send(p.b.app, req);
+    // A copy reaching another process is another attempt, with its own token.
+    const res = await send(p.b.app, await delivery({ retried: 1, messageId: 'msg_2' }));
     expect((await aAnswer).status).toBe(200);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'duplicate' });
@@ -601,11 +615,12 @@ describe('createWebhookApp: a claim held by another process', () => {
     const req = await delivery();
     aAnswer = send(p.a.app, req);
     await p.entered.promise;
-    const res = await send(p.b.app, req);
+    // A copy reaching another process is another attempt, with its own token.
+    const res = await send(p.b.app, await delivery({ retried: 1, messageId: 'msg_2' }));
     expect((await aAnswer).status).toBe(500);
     expect(res.status).toBe(503);
     expect(p.b.calls).toHaveLength(0);
-    const retry = await send(p.b.app, await delivery({ retried: 1 }));
+    const retry = await send(p.b.app, await delivery({ retried: 2 }));
     expect(retry.status).toBe(200);
     expect(p.b.calls).toHaveLength(1);
   });
@@ -615,7 +630,8 @@ describe('createWebhookApp: a claim held by another process', () => {
     const req = await delivery();
     const aAnswer = send(p.a.app, req);
     await p.entered.promise;
-    const res = await send(p.b.app, req);
+    // A copy reaching another process is another attempt, with its own token.
+    const res = await send(p.b.app, await delivery({ retried: 1, messageId: 'msg_2' }));
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('60');
     expect((await problemOf(res)).type).toBe('urn:hookmesh:problem:busy');
@@ -635,7 +651,7 @@ describe('createWebhookApp: a claim held by another process', () => {
 });
 
 describe('createWebhookApp: configuration mistakes fail at build time', () => {
-  const base = { signingKeys: { current: CURRENT }, inbox: createMemoryInbox() };
+  const base = { signingKeys: { current: CURRENT }, inbox: createMemoryInbox(), publicUrl: PUBLIC_URL };
   const h = defineHandler(OrderCreatedV1, () => {});
 
   it('two handlers for one type', () => {

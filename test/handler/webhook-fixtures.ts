@@ -79,7 +79,7 @@ export async function send(
 
 /** An inbox that counts what the app asks of it, to prove a refused request never reached it. */
 export function countingInbox(inner: Inbox = createMemoryInbox()) {
-  const counts = { claim: 0, complete: 0, release: 0 };
+  const counts = { claim: 0, complete: 0, release: 0, extend: 0, recordToken: 0 };
   const inbox: Inbox = {
     claim: (input) => {
       counts.claim++;
@@ -93,8 +93,41 @@ export function countingInbox(inner: Inbox = createMemoryInbox()) {
       counts.release++;
       return inner.release(input);
     },
+    extend: (input) => {
+      counts.extend++;
+      return inner.extend(input);
+    },
+    recordToken: (input) => {
+      counts.recordToken++;
+      return inner.recordToken(input);
+    },
   };
   return { inbox, counts };
+}
+
+/** Nothing asked of the inbox. */
+export const UNTOUCHED = { claim: 0, complete: 0, release: 0, extend: 0, recordToken: 0 };
+
+/**
+ * A timer driven by hand, for the webhook app's `repeat` option: `tick()` runs every live callback
+ * once, as if its interval had elapsed.
+ */
+export function manualRepeat() {
+  const live = new Set<{ fn: () => void; ms: number }>();
+  const repeat = (fn: () => void, ms: number) => {
+    const timer = { fn, ms };
+    live.add(timer);
+    return () => {
+      live.delete(timer);
+    };
+  };
+  return {
+    repeat,
+    tick() {
+      for (const timer of [...live]) timer.fn();
+    },
+    intervals: () => [...live].map((t) => t.ms),
+  };
 }
 
 /**

@@ -32,12 +32,8 @@ const handler = defineHandler(
 );
 
 const app = new Hono();
-const webhooks = createWebhookApp({
-  handlers: [handler],
-  signingKeys: { current: process.env.QSTASH_CURRENT_SIGNING_KEY! },
-  inbox: createLibsqlInbox(client),
-  leaseMs: 10_000,
-});
+/** Built once the port is known: the webhook app checks every token against its public URL. */
+let webhooks: Hono | undefined;
 app.use('/webhooks/*', async (c, next) => {
   await driver.batch([
     {
@@ -51,7 +47,7 @@ app.use('/webhooks/*', async (c, next) => {
   ]);
   await next();
 });
-app.route('/', webhooks);
+app.all('/webhooks/*', (c) => webhooks!.fetch(c.req.raw));
 app.get('/stats', async (c) => {
   const [effects] = await driver.query(
     'SELECT count(*) AS n, count(DISTINCT event_id) AS distinct_n FROM effects',
@@ -65,6 +61,14 @@ app.get('/stats', async (c) => {
 });
 
 const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
-  console.log(`listening http://127.0.0.1:${info.port}`);
+  const publicUrl = `http://127.0.0.1:${info.port}`;
+  webhooks = createWebhookApp({
+    handlers: [handler],
+    signingKeys: { current: process.env.QSTASH_CURRENT_SIGNING_KEY! },
+    inbox: createLibsqlInbox(client),
+    publicUrl,
+    leaseMs: 10_000,
+  });
+  console.log(`listening ${publicUrl}`);
 });
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
