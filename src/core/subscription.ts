@@ -5,6 +5,10 @@ import { parseDelayExpression } from './retry-delay-expression.ts';
 
 export const DEFAULT_RETRIES = 10;
 export const MAX_RETRIES = 20;
+/** Attempts in flight at once for one subscription by default (DESIGN "Delivery control"). */
+export const DEFAULT_MAX_CONCURRENCY = 16;
+/** The most a subscription may ask for. */
+export const MAX_CONCURRENCY_LIMIT = 1000;
 
 /** An integration event type (or `prefix.*`) bound to a handler URL, with its retry policy. */
 export interface Subscription {
@@ -18,6 +22,8 @@ export interface Subscription {
   readonly retryDelay: string | null;
   /** `code` = declared by the operator (trusted); `api` = created through the admin API. */
   readonly origin: 'code' | 'api';
+  /** Most attempts in flight at once for this subscription, across dispatchers (1–1000). */
+  readonly maxConcurrency: number;
 }
 
 export interface SubscriptionOptions {
@@ -25,6 +31,8 @@ export interface SubscriptionOptions {
   id?: string;
   retries?: number;
   retryDelay?: string;
+  /** Most attempts in flight at once (default 16, at most 1000): a slow endpoint uses its share only. */
+  maxConcurrency?: number;
 }
 
 /**
@@ -49,6 +57,12 @@ export function defineSubscription(
   if (!Number.isInteger(retries) || retries < 0 || retries > MAX_RETRIES) {
     throw new DefinitionError(`subscription retries must be an integer from 0 to ${MAX_RETRIES}`);
   }
+  const maxConcurrency = options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY;
+  if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || maxConcurrency > MAX_CONCURRENCY_LIMIT) {
+    throw new DefinitionError(
+      `subscription maxConcurrency must be an integer from 1 to ${MAX_CONCURRENCY_LIMIT}`,
+    );
+  }
   if (options.retryDelay !== undefined) {
     // Checked at definition, as the API checks its own: a bad expression would otherwise surface
     // only at the first retry (or, with a control character, break QStash publishing).
@@ -62,6 +76,7 @@ export function defineSubscription(
     retries,
     retryDelay: options.retryDelay ?? null,
     origin: 'code',
+    maxConcurrency,
   });
 }
 

@@ -1,19 +1,11 @@
 import { drizzle } from 'drizzle-orm/d1';
-import type { DeliveryAdminStore } from '../core/delivery-admin-store.ts';
-import type { OutboxStore } from '../core/outbox-store.ts';
-import type { SubscriptionStore } from '../core/subscription-store.ts';
 import { createD1Driver, type D1Database } from './d1-driver.ts';
 import * as schema from './schema.ts';
-import { createSqlDeliveryAdminStore } from './sql-delivery-admin-store.ts';
-import type { SqlDriver } from './sql-driver.ts';
-import { createSqlOutboxStore, type OutboxDatabase } from './sql-outbox-store.ts';
-import { createSqlSubscriptionStore } from './sql-subscription-store.ts';
+import type { OutboxDatabase, SqlDatabase } from './sql-database.ts';
+import { createSqlStores, type SqlStores, type SqlStoresOptions } from './sql-stores.ts';
 
 /** Drizzle and the raw driver over one D1 binding: what every SQL store takes. */
-export interface D1Parts {
-  readonly db: OutboxDatabase;
-  readonly driver: SqlDriver;
-}
+export type D1Parts = SqlDatabase;
 
 /**
  * Wraps a D1 binding for the SQL stores. The schema is the one libSQL uses, migrated by
@@ -26,21 +18,7 @@ export function openD1(binding: D1Database): D1Parts {
   return { db, driver: createD1Driver(binding) };
 }
 
-/** @example const store = createD1Store(env.DB); */
-export function createD1Store(binding: D1Database | D1Parts): OutboxStore {
-  return createSqlOutboxStore(toParts(binding));
-}
-
-/** @example const subscriptions = createD1SubscriptionStore(env.DB); */
-export function createD1SubscriptionStore(binding: D1Database | D1Parts): SubscriptionStore {
-  return createSqlSubscriptionStore(toParts(binding));
-}
-
-/** @example const deliveries = createD1DeliveryAdminStore(env.DB); */
-export function createD1DeliveryAdminStore(binding: D1Database | D1Parts): DeliveryAdminStore {
-  return createSqlDeliveryAdminStore(toParts(binding));
-}
-
-function toParts(binding: D1Database | D1Parts): D1Parts {
-  return 'driver' in binding ? binding : openD1(binding);
+/** @example const stores = createD1Stores(env.DB, { writesPerRequest: true }); */
+export function createD1Stores(binding: D1Database | D1Parts, options: SqlStoresOptions = {}): SqlStores {
+  return createSqlStores('driver' in binding ? binding : openD1(binding), options);
 }

@@ -1,13 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import { type Client, createClient } from '@libsql/client';
 import { drizzle } from 'drizzle-orm/libsql';
-import type { OutboxStore } from '../core/outbox-store.ts';
 import { createLibsqlDriver } from './libsql-driver.ts';
 import { openLibsqlFileDriver } from './libsql-file-driver.ts';
 import * as schema from './schema.ts';
+import type { SqlDatabase } from './sql-database.ts';
 import type { SqlDriver } from './sql-driver.ts';
-import { createSqlOutboxStore } from './sql-outbox-store.ts';
-import type { SqlDatabase } from './sql-stores.ts';
+import { createSqlStores, type SqlStores } from './sql-stores.ts';
 
 export interface LibsqlOptions {
   /** `file:./data/hookmesh.db`, `:memory:`, `libsql://…` (Turso), `http(s)://…` (sqld). */
@@ -64,10 +63,13 @@ function toFilePath(url: string): string | null {
   return url.slice('file:'.length);
 }
 
-/** @example const store = createLibsqlStore(client, driver); */
-export function createLibsqlStore(
+/**
+ * Every store over a libSQL client (and, for a local file, the driver `openLibsql` made for it).
+ * @example const stores = createLibsqlStores(client, driver);
+ */
+export function createLibsqlStores(
   client: Client,
   driver: SqlDriver = createLibsqlDriver(client),
-): OutboxStore {
-  return createSqlOutboxStore({ db: drizzle(client, { schema }), driver });
+): SqlStores {
+  return createSqlStores({ db: drizzle(client, { schema }), driver });
 }

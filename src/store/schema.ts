@@ -50,6 +50,12 @@ export const subscriptions = sqliteTable(
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
     deletedAt: integer('deleted_at'),
+    /** Set while the subscription is paused: its deliveries are held (not leased, not published). */
+    pausedAt: integer('paused_at'),
+    /** Why it is paused (`manual`: an operator; `failing`: the circuit breaker); null while active. */
+    pausedReason: text('paused_reason', { enum: ['manual', 'failing'] }),
+    /** Most attempts in flight at once for this subscription, across dispatchers. */
+    maxConcurrency: integer('max_concurrency').notNull().default(16),
   },
   (t) => [index('subscriptions_type').on(t.type)],
 );
@@ -86,6 +92,9 @@ export const deliveries = sqliteTable(
     index('deliveries_integration_event').on(t.integrationEventId),
     index('deliveries_message').on(t.messageId),
     index('deliveries_created').on(t.createdAt, t.id),
+    // Leasing goes subscription by subscription (pause, maxConcurrency): each one's due deliveries
+    // and its leases in flight are a short range of this index.
+    index('deliveries_subscription_due').on(t.subscriptionId, t.status, t.nextAttemptAt),
   ],
 );
 

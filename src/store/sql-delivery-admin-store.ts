@@ -2,8 +2,8 @@ import { and, asc, eq, exists, gte, lt, type SQL, sql } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { DeliveryAdminStore, DeliveryFilter, DeliverySummary } from '../core/delivery-admin-store.ts';
 import * as schema from './schema.ts';
+import type { OutboxDatabase } from './sql-database.ts';
 import type { SqlDriver, SqlValue } from './sql-driver.ts';
-import type { OutboxDatabase } from './sql-outbox-store.ts';
 
 const deliveries = schema.deliveries;
 const integrationEvents = schema.integrationEvents;

@@ -1,18 +1,20 @@
 import type { DeliveryAdminStore } from '../core/delivery-admin-store.ts';
-import type { OutboxStore } from '../core/outbox-store.ts';
+import type { DispatchQueue } from '../core/dispatch-queue.ts';
+import type { EventSearch } from '../core/event-search.ts';
+import type { EventStore } from '../core/event-store.ts';
+import type { MetricsStore } from '../core/metrics-store.ts';
+import type { PublishQueue } from '../core/publish-queue.ts';
 import type { RetentionStore } from '../core/retention.ts';
 import type { SubscriptionStore } from '../core/subscription-store.ts';
+import type { SqlDatabase } from './sql-database.ts';
 import { createSqlDeliveryAdminStore } from './sql-delivery-admin-store.ts';
-import type { SqlDriver } from './sql-driver.ts';
-import { createSqlOutboxStore, type OutboxDatabase } from './sql-outbox-store.ts';
+import { createSqlDispatchQueue } from './sql-dispatch-queue.ts';
+import { createSqlEventSearch } from './sql-event-search.ts';
+import { createSqlEventStore } from './sql-event-store.ts';
+import { createSqlMetricsStore } from './sql-metrics.ts';
+import { createSqlPublishQueue } from './sql-publish-queue.ts';
 import { createSqlRetention } from './sql-retention.ts';
 import { createSqlSubscriptionStore } from './sql-subscription-store.ts';
-
-/** A SQLite database as every SQL store takes it: Drizzle for queries, the raw driver for hot paths. */
-export interface SqlDatabase {
-  readonly db: OutboxDatabase;
-  readonly driver: SqlDriver;
-}
 
 export interface SqlStoresOptions {
   /**
@@ -24,12 +26,23 @@ export interface SqlStoresOptions {
   readonly writesPerRequest?: boolean;
 }
 
-/** Every store the mesh runs on, over one database. */
+/** Every store the mesh runs on, over one database: one per job. */
 export interface SqlStores {
-  readonly outbox: OutboxStore;
+  /** Ingest and reads of accepted events. */
+  readonly events: EventStore;
+  /** The local transport's leases and attempt outcomes. */
+  readonly dispatch: DispatchQueue;
+  /** The QStash transport's publishes and callbacks. */
+  readonly publish: PublishQueue;
+  /** Subscriptions: the admin API's, and the sync of those declared in code. */
   readonly subscriptions: SubscriptionStore;
+  /** Listing and replaying deliveries. */
   readonly deliveries: DeliveryAdminStore;
   readonly retention: RetentionStore;
+  /** The gauges of `GET /metrics`. */
+  readonly metrics: MetricsStore;
+  /** Browsing accepted events (the dashboard). */
+  readonly eventSearch: EventSearch;
 }
 
 /**
@@ -37,17 +50,20 @@ export interface SqlStores {
  * @example const stores = createSqlStores(await openLibsql({ url: 'file:./data/hookmesh.db' }));
  */
 export function createSqlStores(database: SqlDatabase, options: SqlStoresOptions = {}): SqlStores {
-  const outbox = createSqlOutboxStore(database);
+  const events = createSqlEventStore(database);
+  const dispatch = createSqlDispatchQueue(database);
   return {
-    outbox: options.writesPerRequest
-      ? {
-          ...outbox,
-          appendEvents: (events) => createSqlOutboxStore(database).appendEvents(events),
-          recordAttempts: (records) => createSqlOutboxStore(database).recordAttempts(records),
-        }
-      : outbox,
+    events: options.writesPerRequest
+      ? { ...events, appendEvents: (batch) => createSqlEventStore(database).appendEvents(batch) }
+      : events,
+    dispatch: options.writesPerRequest
+      ? { ...dispatch, recordAttempts: (records) => createSqlDispatchQueue(database).recordAttempts(records) }
+      : dispatch,
+    publish: createSqlPublishQueue(database),
     subscriptions: createSqlSubscriptionStore(database),
     deliveries: createSqlDeliveryAdminStore(database),
     retention: createSqlRetention(database.driver),
+    metrics: createSqlMetricsStore(database.driver),
+    eventSearch: createSqlEventSearch(database),
   };
 }

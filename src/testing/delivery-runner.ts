@@ -1,7 +1,7 @@
 import type { createManualClock } from '../core/clock.ts';
 import type { DeliveryAdminStore } from '../core/delivery-admin-store.ts';
+import type { DispatchQueue } from '../core/dispatch-queue.ts';
 import type { HttpSender } from '../core/http-sender.ts';
-import type { OutboxStore } from '../core/outbox-store.ts';
 import { createLocalDispatcher } from '../transports/local-dispatcher.ts';
 import { type Duration, toMilliseconds } from './duration.ts';
 import { listAllDeliveries, type TestAttempt, toTestAttempt } from './test-views.ts';
@@ -22,7 +22,7 @@ export interface DrainOptions {
 }
 
 export interface DeliveryRunnerOptions {
-  readonly outbox: OutboxStore;
+  readonly dispatch: DispatchQueue;
   readonly deliveries: DeliveryAdminStore;
   readonly send: HttpSender;
   readonly clock: ReturnType<typeof createManualClock>;
@@ -50,17 +50,17 @@ const DEFAULT_MAX_DRAIN_ATTEMPTS = 10_000;
  * The real local dispatcher (leases, signing, outcomes, retry schedule) with nothing running on a
  * timer: each call runs `runOnce` at the manual clock's time, bounded by a number of attempts.
  * Calls run one after another, in the order they were made.
- * @example const runner = createDeliveryRunner({ outbox, deliveries, send, clock, signingKey, concurrency: 1 }); await runner.drain();
+ * @example const runner = createDeliveryRunner({ dispatch, deliveries, send, clock, signingKey, concurrency: 1 }); await runner.drain();
  */
 export function createDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRunner {
-  const { clock, outbox } = options;
-  // The dispatcher leases through this store, so that a call can stop after a number of attempts.
+  const { clock, dispatch } = options;
+  // The dispatcher leases through this queue, so that a call can stop after a number of attempts.
   let budget = 0;
-  const leasing: OutboxStore = {
-    ...outbox,
+  const leasing: DispatchQueue = {
+    ...dispatch,
     async leaseDue(input) {
       if (budget <= 0) return [];
-      const leased = await outbox.leaseDue({ ...input, limit: Math.min(input.limit, budget) });
+      const leased = await dispatch.leaseDue({ ...input, limit: Math.min(input.limit, budget) });
       budget -= leased.length;
       return leased;
     },
@@ -68,7 +68,7 @@ export function createDeliveryRunner(options: DeliveryRunnerOptions): DeliveryRu
   let made: TestAttempt[] = [];
   const errors: unknown[] = [];
   const dispatcher = createLocalDispatcher({
-    store: leasing,
+    queue: leasing,
     send: options.send,
     clock,
     signingKey: options.signingKey,

@@ -205,7 +205,7 @@ export async function createTestMesh(options: TestMeshOptions): Promise<TestMesh
     const stores = createSqlStores(database);
     const { app } = await createMesh({
       definitions: resolveMesh(options.mesh, { publicUrl: PUBLIC_URL }),
-      store: stores.outbox,
+      events: stores.events,
       subscriptions: stores.subscriptions,
       deliveries: stores.deliveries,
       urlRules: { requireHttps: false, allowPrivateNetwork: true },
@@ -235,7 +235,7 @@ export async function createTestMesh(options: TestMeshOptions): Promise<TestMesh
     network = net;
 
     const runner = createDeliveryRunner({
-      outbox: stores.outbox,
+      dispatch: stores.dispatch,
       deliveries: stores.deliveries,
       send: net.send,
       clock,

@@ -1,6 +1,7 @@
 import type { DeliveryAdminStore, DeliveryFilter, DeliverySummary } from '../core/delivery-admin-store.ts';
 import type { DeliveryStatus } from '../core/delivery-state.ts';
-import type { AttemptRecord, LeasedDelivery, OutboxStore } from '../core/outbox-store.ts';
+import type { AttemptRecord, LeasedDelivery } from '../core/dispatch-queue.ts';
+import type { EventStore } from '../core/event-store.ts';
 
 /** One attempt a `deliver` call made, and where it left its delivery. */
 export interface TestAttempt {
@@ -109,7 +110,7 @@ export async function listAllDeliveries(
  * reads them: the list, then each event's view.
  */
 export async function readDeliveries(
-  stores: { readonly deliveries: DeliveryAdminStore; readonly outbox: OutboxStore },
+  stores: { readonly deliveries: DeliveryAdminStore; readonly events: EventStore },
   filter: TestDeliveryFilter,
 ): Promise<TestDelivery[]> {
   const summaries = (
@@ -119,9 +120,9 @@ export async function readDeliveries(
       ...(filter.subscription === undefined ? {} : { subscriptionId: filter.subscription }),
     })
   ).filter((d) => filter.event === undefined || d.eventId === filter.event);
-  const views = new Map<string, Awaited<ReturnType<OutboxStore['getEvent']>>>();
+  const views = new Map<string, Awaited<ReturnType<EventStore['getEvent']>>>();
   for (const eventId of new Set(summaries.map((d) => d.eventId))) {
-    views.set(eventId, await stores.outbox.getEvent(eventId));
+    views.set(eventId, await stores.events.getEvent(eventId));
   }
   return summaries.map((d) => {
     const integrationEvent = views

@@ -1,13 +1,13 @@
 import type { Clock } from '../core/clock.ts';
 import { type QStashSigner, toDeliveryRequest } from '../core/delivery-request.ts';
 import { decideAttemptOutcome } from '../core/delivery-state.ts';
+import type { AttemptRecord, DispatchQueue, LeasedDelivery } from '../core/dispatch-queue.ts';
 import type { HttpSender, SendResult } from '../core/http-sender.ts';
-import type { AttemptRecord, LeasedDelivery, OutboxStore } from '../core/outbox-store.ts';
 import { type DelayExpression, parseDelayExpression } from '../core/retry-delay-expression.ts';
 import { parseRetryAfter } from '../core/retry-policy.ts';
 
 export interface LocalDispatcherOptions {
-  readonly store: OutboxStore;
+  readonly queue: DispatchQueue;
   readonly send: HttpSender;
   readonly clock: Clock;
   /** `QSTASH_CURRENT_SIGNING_KEY`: every attempt carries a signature minted with it. */
@@ -44,10 +44,10 @@ export interface LocalDispatcher {
 /**
  * The embedded transport: takes due deliveries from the outbox under a lease (safe with several
  * processes on one database), sends them signed exactly as QStash would, and records each attempt.
- * @example const d = createLocalDispatcher({ store, send, clock, signingKey, owner, leaseMs: 30_000, attemptTimeoutMs: 15_000 }); d.start();
+ * @example const d = createLocalDispatcher({ queue, send, clock, signingKey, owner, leaseMs: 30_000, attemptTimeoutMs: 15_000 }); d.start();
  */
 export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDispatcher {
-  const { store, send, clock } = options;
+  const { queue, send, clock } = options;
   const concurrency = options.concurrency ?? 64;
   const pollMs = options.pollMs ?? 250;
   const refillBatch = Math.max(1, Math.floor(concurrency / 4));
@@ -115,7 +115,7 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
       nextAttemptAt: outcome.status === 'retrying' ? at + outcome.delayMs : at,
       retried: outcome.status === 'retrying' ? delivery.retried + 1 : delivery.retried,
     };
-    await store.recordAttempts([record]);
+    await queue.recordAttempts([record]);
     options.onAttempt?.(delivery, record);
   };
 
@@ -145,7 +145,7 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
         do {
           again = false;
           while (!stopped && inFlight.size < concurrency) {
-            const leased = await store.leaseDue({
+            const leased = await queue.leaseDue({
               owner: options.owner,
               now: clock.now(),
               leaseMs: options.leaseMs,
@@ -170,7 +170,7 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
     async runOnce() {
       let attempted = 0;
       for (;;) {
-        const leased = await store.leaseDue({
+        const leased = await queue.leaseDue({
           owner: options.owner,
           now: clock.now(),
           leaseMs: options.leaseMs,

@@ -2,10 +2,10 @@ import type { Clock } from '../core/clock.ts';
 import { toCloudEventHeaders } from '../core/delivery-request.ts';
 import type {
   LeasedForPublish,
-  OutboxStore,
   PublishedRecord,
   PublishFailedRecord,
-} from '../core/outbox-store.ts';
+  PublishQueue,
+} from '../core/publish-queue.ts';
 
 /** QStash takes at most 100 messages per `/v2/batch` request. */
 export const QSTASH_BATCH_LIMIT = 100;
@@ -39,7 +39,7 @@ export interface QStashPublisher {
 }
 
 export interface QStashTransportOptions {
-  readonly store: OutboxStore;
+  readonly queue: PublishQueue;
   /** `new Client({ token, baseUrl })` from `@upstash/qstash`, or anything with its `batch`. */
   readonly client: QStashPublisher;
   /** `<HOOKMESH_PUBLIC_URL>/v1/qstash/callback`: where QStash reports every attempt and failure. */
@@ -78,11 +78,11 @@ export interface QStashTransport {
  * its generation, so a publish repeated after a crash or a timeout gets the first message back,
  * while a replay (a new generation) is a new message.
  * @example
- * const transport = createQStashTransport({ store, client: new Client({ token }), callbackUrl, clock: systemClock, owner });
+ * const transport = createQStashTransport({ queue, client: new Client({ token }), callbackUrl, clock: systemClock, owner });
  * ctx.waitUntil(transport.publishDue());
  */
 export function createQStashTransport(options: QStashTransportOptions): QStashTransport {
-  const { store, client, clock } = options;
+  const { queue, client, clock } = options;
   const leaseMs = options.leaseMs ?? 30_000;
   const publishTimeoutMs = options.publishTimeoutMs ?? 10_000;
   const maxPerSweep = options.maxPerSweep ?? 5000;
@@ -159,7 +159,7 @@ export function createQStashTransport(options: QStashTransportOptions): QStashTr
       let published = 0;
       let failed = 0;
       while (published + failed < maxPerSweep) {
-        const leased = await store.leaseForPublish({
+        const leased = await queue.leaseForPublish({
           owner,
           now: clock.now(),
           leaseMs,
@@ -167,8 +167,8 @@ export function createQStashTransport(options: QStashTransportOptions): QStashTr
         });
         if (leased.length === 0) break;
         const result = await publish(leased, owner);
-        await store.markPublished(result.published);
-        await store.markPublishFailed(result.failed);
+        await queue.markPublished(result.published);
+        await queue.markPublishFailed(result.failed);
         published += result.published.length;
         failed += result.failed.length;
         if (leased.length < QSTASH_BATCH_LIMIT) break;

@@ -111,6 +111,10 @@ describe('POST /v1/subscriptions', () => {
       retries: 10,
       retryDelay: null,
       origin: 'api',
+      maxConcurrency: 16,
+      paused: false,
+      pausedReason: null,
+      pausedAt: null,
       createdAt: NOW,
       updatedAt: NOW,
     });
@@ -313,6 +317,10 @@ describe('GET /v1/subscriptions', () => {
       retries: 10,
       retryDelay: null,
       origin: 'code',
+      maxConcurrency: 16,
+      paused: false,
+      pausedReason: null,
+      pausedAt: null,
       createdAt: NOW,
       updatedAt: NOW,
     });

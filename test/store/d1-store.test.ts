@@ -1,18 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { NewDomainEvent } from '../../src/core/outbox-store.ts';
+import type { NewDomainEvent } from '../../src/core/event-store.ts';
 import { defineSubscription } from '../../src/core/subscription.ts';
 import { readMigrations } from '../../src/runtime/migrations.ts';
 import { createD1Driver, type D1Database } from '../../src/store/d1-driver.ts';
-import {
-  createD1DeliveryAdminStore,
-  createD1Store,
-  createD1SubscriptionStore,
-  openD1,
-} from '../../src/store/d1-store.ts';
+import { createD1Stores } from '../../src/store/d1-store.ts';
 import { applyMigrations, type Migration, pendingMigrations } from '../../src/store/migrate.ts';
 import type { SqlDriver } from '../../src/store/sql-driver.ts';
 import { applyD1Migrations, countRows, createD1Miniflare, dropAllTables, getD1 } from '../support/d1.ts';
-import { describeOutboxStoreContract } from './outbox-store.contract.ts';
+import { describeStoreContracts } from './store-contracts.ts';
 
 // D1 as miniflare runs it (workerd's D1 on a local SQLite file), reached from Node. One Miniflare
 // serves the whole file; each test starts from an emptied, freshly migrated database.
@@ -35,9 +30,15 @@ async function freshD1(): Promise<D1Database> {
   return d1;
 }
 
-describeOutboxStoreContract('D1 (miniflare)', async () => {
+describeStoreContracts('D1 (miniflare)', async () => {
   const db = await freshD1();
-  return { store: createD1Store(db), count: (table) => countRows(db, table), dispose: async () => {} };
+  const driver = createD1Driver(db);
+  return {
+    stores: createD1Stores(db),
+    count: (table) => countRows(db, table),
+    query: (sql, args) => driver.query(sql, args),
+    dispose: async () => {},
+  };
 });
 
 const MIGRATIONS = readMigrations();
@@ -178,11 +179,15 @@ describe('D1', () => {
 
     it('tells a UNIQUE / PRIMARY KEY conflict from other failures', async () => {
       const error = async (sql: string) => driver.query(sql).catch((e: unknown) => e);
-      await driver.query("INSERT INTO subscriptions VALUES ('s', 't', 'u', 1, NULL, 'code', 0, 0, NULL)");
+      await driver.query(
+        "INSERT INTO subscriptions (id, type, url, retries, origin, created_at, updated_at) VALUES ('s', 't', 'u', 1, 'code', 0, 0)",
+      );
 
       expect(
         driver.isConstraintError(
-          await error("INSERT INTO subscriptions VALUES ('s', 't', 'u', 1, NULL, 'code', 0, 0, NULL)"),
+          await error(
+            "INSERT INTO subscriptions (id, type, url, retries, origin, created_at, updated_at) VALUES ('s', 't', 'u', 1, 'code', 0, 0)",
+          ),
         ),
       ).toBe(true);
       expect(driver.isConstraintError(await error('SELECT * FROM no_such_table'))).toBe(false);
@@ -202,12 +207,13 @@ describe('D1', () => {
 
   describe('store', () => {
     it('reads an event with more deliveries than one statement may bind', async () => {
-      const store = createD1Store(d1);
+      const stores = createD1Stores(d1);
+      const store = stores.events;
       const subscriptions = [
         defineSubscription('order.created.v1', 'https://a.example.com/', { id: 'sub-a' }),
         defineSubscription('order.*', 'https://b.example.com/', { id: 'sub-b' }),
       ];
-      await store.syncCodeSubscriptions(subscriptions, 1);
+      await stores.subscriptions.syncCodeSubscriptions(subscriptions, 1);
       const big = event(
         'evt-wide',
         Array.from({ length: 130 }, () => 'order.created.v1'),
@@ -224,16 +230,15 @@ describe('D1', () => {
     });
 
     it('runs the subscription and delivery admin stores', async () => {
-      const parts = openD1(d1);
-      const store = createD1Store(parts);
-      const subscriptions = createD1SubscriptionStore(parts);
-      const deliveries = createD1DeliveryAdminStore(parts);
+      const { events: store, subscriptions, deliveries } = createD1Stores(d1);
       const created = await subscriptions.createSubscription({
         id: 'sub-api',
         type: 'order.*',
         url: 'https://hooks.example.com/',
         retries: 3,
         retryDelay: null,
+        maxConcurrency: 16,
+        paused: false,
         now: 10,
       });
       expect(created).toMatchObject({ id: 'sub-api', origin: 'api', retries: 3 });

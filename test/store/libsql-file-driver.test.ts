@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { NewDomainEvent } from '../../src/core/outbox-store.ts';
+import type { NewDomainEvent } from '../../src/core/event-store.ts';
 import { defineSubscription } from '../../src/core/subscription.ts';
 import { createLibsqlDriver } from '../../src/store/libsql-driver.ts';
-import { createLibsqlStore } from '../../src/store/libsql-store.ts';
+import { createLibsqlStores } from '../../src/store/libsql-store.ts';
 import { createTempDb, type TempDb } from '../support/temp-db.ts';
 
 function event(id: string, receivedAt: number): NewDomainEvent {
@@ -72,7 +72,7 @@ describe('libSQL file driver', () => {
   });
 
   it('rolls a failed batch back and keeps working; tells a conflict from other failures', async () => {
-    const store = createLibsqlStore(db.client, db.driver);
+    const store = createLibsqlStores(db.client, db.driver).events;
     await store.appendEvents([event('evt-1', 1)]);
 
     const conflict = await db.driver
@@ -101,10 +101,13 @@ describe('libSQL file driver', () => {
   });
 
   it('gives deliveries ids that sort by acceptance time', async () => {
-    const store = createLibsqlStore(db.client, db.driver);
-    await store.syncCodeSubscriptions([defineSubscription('order.created.v1', 'https://h.example.com/')], 1);
+    const stores = createLibsqlStores(db.client, db.driver);
+    await stores.subscriptions.syncCodeSubscriptions(
+      [defineSubscription('order.created.v1', 'https://h.example.com/')],
+      1,
+    );
     const times = [Date.UTC(2026, 0, 15), Date.UTC(2026, 0, 15, 0, 0, 1), Date.UTC(2027, 5, 1)];
-    for (const [i, at] of times.entries()) await store.appendEvents([event(`evt-${i}`, at)]);
+    for (const [i, at] of times.entries()) await stores.events.appendEvents([event(`evt-${i}`, at)]);
 
     const rows = await db.driver.query('SELECT d.id, d.created_at FROM deliveries d ORDER BY d.created_at');
     expect(rows.map((r) => r.created_at)).toEqual(times);

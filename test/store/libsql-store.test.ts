@@ -2,18 +2,23 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { NewDomainEvent } from '../../src/core/outbox-store.ts';
+import type { NewDomainEvent } from '../../src/core/event-store.ts';
 import { defineSubscription } from '../../src/core/subscription.ts';
 import { readMigrations } from '../../src/runtime/migrations.ts';
-import { createLibsqlStore, openLibsql } from '../../src/store/libsql-store.ts';
+import { createLibsqlStores, openLibsql } from '../../src/store/libsql-store.ts';
 import { applyMigrations, type Migration, pendingMigrations } from '../../src/store/migrate.ts';
 import type { SqlDriver, SqlStatement } from '../../src/store/sql-driver.ts';
 import { createTempDb, type TempDb } from '../support/temp-db.ts';
-import { describeOutboxStoreContract } from './outbox-store.contract.ts';
+import { describeStoreContracts } from './store-contracts.ts';
 
-describeOutboxStoreContract('libSQL file', async () => {
+describeStoreContracts('libSQL file', async () => {
   const db = await createTempDb();
-  return { store: createLibsqlStore(db.client, db.driver), count: db.count, dispose: db.dispose };
+  return {
+    stores: createLibsqlStores(db.client, db.driver),
+    count: db.count,
+    query: (sql, args) => db.driver.query(sql, args),
+    dispose: db.dispose,
+  };
 });
 
 const MIGRATIONS = readMigrations();
@@ -78,7 +83,7 @@ describe('libSQL store', () => {
     });
 
     it('keeps them after writes and on every pooled connection', async () => {
-      const store = createLibsqlStore(db.client, db.driver);
+      const store = createLibsqlStores(db.client, db.driver).events;
       await Promise.all(Array.from({ length: 10 }, (_, i) => store.appendEvents([event(`evt-${i}`)])));
 
       // Queries issued together borrow several of the client's connections at once.
@@ -203,8 +208,9 @@ describe('libSQL store', () => {
       const driver = wrapDriver(db.driver, (statements) =>
         db.driver.batch(broken ? inject(statements) : statements),
       );
-      const store = createLibsqlStore(db.client, driver);
-      await store.syncCodeSubscriptions(
+      const stores = createLibsqlStores(db.client, driver);
+      const store = stores.events;
+      await stores.subscriptions.syncCodeSubscriptions(
         [defineSubscription('order.created.v1', 'https://h.example.com/')],
         1,
       );
@@ -225,7 +231,7 @@ describe('libSQL store', () => {
       const driver = wrapDriver(db.driver, async () => {
         throw new Error('disk I/O error');
       });
-      const store = createLibsqlStore(db.client, driver);
+      const store = createLibsqlStores(db.client, driver).events;
 
       const results = await Promise.allSettled([
         store.appendEvents([event('evt-1')]),
@@ -244,7 +250,7 @@ describe('libSQL store', () => {
         batches.push(statements);
         return db.driver.batch(statements);
       });
-      const store = createLibsqlStore(db.client, driver);
+      const store = createLibsqlStores(db.client, driver).events;
 
       await Promise.all(Array.from({ length: 50 }, (_, i) => store.appendEvents([event(`evt-${i}`)])));
 
@@ -253,14 +259,14 @@ describe('libSQL store', () => {
     });
 
     it('still commits the other requests of a shared group when one conflicts', async () => {
-      const base = createLibsqlStore(db.client, db.driver);
+      const base = createLibsqlStores(db.client, db.driver).events;
       await base.appendEvents([event('evt-taken')]);
       const batches: (readonly SqlStatement[])[] = [];
       const driver = wrapDriver(db.driver, (statements) => {
         batches.push(statements);
         return db.driver.batch(statements);
       });
-      const store = createLibsqlStore(db.client, driver);
+      const store = createLibsqlStores(db.client, driver).events;
 
       const results = await Promise.all([
         store.appendEvents([event('evt-a')]),

@@ -17,7 +17,7 @@ describe('retention', () => {
       orderCreated('recent'),
     ]);
     const now = mesh.clock.now();
-    const leased = await mesh.store.leaseDue({ owner: 'o', now, leaseMs: 1000, limit: 10 });
+    const leased = await mesh.dispatch.leaseDue({ owner: 'o', now, leaseMs: 1000, limit: 10 });
     const byEvent = new Map(
       await Promise.all(
         leased.map(
@@ -46,7 +46,7 @@ describe('retention', () => {
       nextAttemptAt: at,
       retried: 0,
     });
-    await mesh.store.recordAttempts([
+    await mesh.dispatch.recordAttempts([
       record('old', 'delivered', now - 10 * 86_400_000),
       record('dead', 'dead', now - 10 * 86_400_000),
       record('recent', 'delivered', now),

@@ -1,18 +1,17 @@
-import { drizzle } from 'drizzle-orm/libsql';
-import { type ApiOptions, createApi } from '../../src/api/app.ts';
+import { createApi } from '../../src/api/app.ts';
+import type { QStashCallbackOptions } from '../../src/api/qstash-callback-routes.ts';
 import { createManualClock } from '../../src/core/clock.ts';
 import type { DeliveryAdminStore } from '../../src/core/delivery-admin-store.ts';
+import type { DispatchQueue } from '../../src/core/dispatch-queue.ts';
+import type { EventStore } from '../../src/core/event-store.ts';
 import { createIdGenerator } from '../../src/core/ids.ts';
 import type { SubscriptionUrlRules } from '../../src/core/network-address.ts';
-import type { OutboxStore } from '../../src/core/outbox-store.ts';
+import type { PublishQueue } from '../../src/core/publish-queue.ts';
 import { createRegistry, type MeshDefinitions } from '../../src/core/registry.ts';
 import type { SubscriptionStore } from '../../src/core/subscription-store.ts';
 import { createOrdersMesh } from '../../src/example/orders.ts';
-import { createLibsqlStore } from '../../src/store/libsql-store.ts';
-import * as schema from '../../src/store/schema.ts';
-import { createSqlDeliveryAdminStore } from '../../src/store/sql-delivery-admin-store.ts';
+import { createLibsqlStores } from '../../src/store/libsql-store.ts';
 import type { SqlDriver } from '../../src/store/sql-driver.ts';
-import { createSqlSubscriptionStore } from '../../src/store/sql-subscription-store.ts';
 import { createTempDb, type TempDb } from './temp-db.ts';
 
 export const PRODUCER_TOKEN = 'billing-token-0123456789abcdef';
@@ -21,7 +20,9 @@ export const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
 
 export interface TestMesh {
   readonly db: TempDb;
-  readonly store: OutboxStore;
+  readonly events: EventStore;
+  readonly dispatch: DispatchQueue;
+  readonly publish: PublishQueue;
   readonly subscriptions: SubscriptionStore;
   readonly deliveries: DeliveryAdminStore;
   readonly app: ReturnType<typeof createApi>;
@@ -39,7 +40,8 @@ export interface TestMesh {
 export async function createTestMesh(
   options: {
     definitions?: MeshDefinitions;
-    wrapStore?: (store: OutboxStore) => OutboxStore;
+    wrapEvents?: (events: EventStore) => EventStore;
+    wrapPublish?: (publish: PublishQueue) => PublishQueue;
     /** Wraps the raw SQL driver the store writes through, to inject failures inside its transaction. */
     wrapDriver?: (driver: SqlDriver) => SqlDriver;
     maxInFlight?: number;
@@ -47,22 +49,21 @@ export async function createTestMesh(
     /** Rules for API-created subscription URLs; by default development's (http, private network). */
     urlRules?: SubscriptionUrlRules;
     /** Mounts the QStash callback route (`POST /v1/qstash/callback`). */
-    qstash?: ApiOptions['qstash'];
+    qstash?: QStashCallbackOptions;
   } = {},
 ): Promise<TestMesh> {
   const db = await createTempDb();
   const clock = createManualClock(Date.UTC(2026, 10, 30, 12, 0, 0));
   const driver = options.wrapDriver ? options.wrapDriver(db.driver) : db.driver;
-  const base = createLibsqlStore(db.client, driver);
-  const orm = drizzle(db.client, { schema });
-  const store = options.wrapStore ? options.wrapStore(base) : base;
-  const subscriptions = createSqlSubscriptionStore({ db: orm, driver });
-  const deliveries = createSqlDeliveryAdminStore({ db: orm, driver });
+  const stores = createLibsqlStores(db.client, driver);
+  const events = options.wrapEvents ? options.wrapEvents(stores.events) : stores.events;
+  const publish = options.wrapPublish ? options.wrapPublish(stores.publish) : stores.publish;
+  const { subscriptions, deliveries } = stores;
   const registry = createRegistry(options.definitions ?? createOrdersMesh('http://127.0.0.1:9'));
-  await store.syncCodeSubscriptions(registry.subscriptions, clock.now());
+  await subscriptions.syncCodeSubscriptions(registry.subscriptions, clock.now());
   const app = createApi({
     registry,
-    store,
+    events,
     subscriptions,
     deliveries,
     urlRules: options.urlRules ?? { requireHttps: false, allowPrivateNetwork: true },
@@ -77,13 +78,15 @@ export async function createTestMesh(
     },
     ...(options.maxInFlight === undefined ? {} : { maxInFlight: options.maxInFlight }),
     ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
-    ...(options.qstash === undefined ? {} : { qstash: options.qstash }),
+    ...(options.qstash === undefined ? {} : { qstash: { ...options.qstash, queue: publish } }),
   });
   const auth = (token: string | null | undefined): Record<string, string> =>
     token === null ? {} : { authorization: `Bearer ${token ?? PRODUCER_TOKEN}` };
   return {
     db,
-    store,
+    events,
+    dispatch: stores.dispatch,
+    publish,
     subscriptions,
     deliveries,
     app,

@@ -47,7 +47,7 @@ async function setup(
   });
   sender = createUndiciSender({ allowPrivateNetwork: true });
   const dispatcher = createLocalDispatcher({
-    store: mesh.store,
+    queue: mesh.dispatch,
     send: sender,
     clock: mesh.clock,
     signingKey: KEY,
@@ -236,7 +236,7 @@ describe('local dispatcher — retries with an injected clock', () => {
   it('a network error or a timeout is a failed attempt, recorded with its error', async () => {
     const dispatcher = await setup(() => new Promise<Reply>(() => {}));
     const fast = createLocalDispatcher({
-      store: mesh.store,
+      queue: mesh.dispatch,
       send: sender,
       clock: mesh.clock,
       signingKey: KEY,
@@ -270,11 +270,11 @@ describe('local dispatcher — retries with an injected clock', () => {
 describe('local dispatcher — leases', () => {
   it('two dispatchers on one database never send the same attempt', async () => {
     const dispatcher = await setup(() => ({ status: 200 }));
-    const { createLibsqlStore, openLibsql } = await import('../../src/store/libsql-store.ts');
+    const { createLibsqlStores, openLibsql } = await import('../../src/store/libsql-store.ts');
     const second = await openLibsql({ url: mesh.db.url });
     cleanups.push(async () => second.client.close());
     const other = createLocalDispatcher({
-      store: createLibsqlStore(second.client, second.driver),
+      queue: createLibsqlStores(second.client, second.driver).dispatch,
       send: sender,
       clock: mesh.clock,
       signingKey: KEY,
@@ -296,7 +296,7 @@ describe('local dispatcher — leases', () => {
   it("a crashed holder's lease expires and is taken over; its late record is dropped", async () => {
     const dispatcher = await setup(() => ({ status: 200 }));
     await mesh.post(orderCreated('e1'));
-    const [leased] = await mesh.store.leaseDue({
+    const [leased] = await mesh.dispatch.leaseDue({
       owner: 'crashed',
       now: mesh.clock.now(),
       leaseMs: 30_000,
@@ -319,7 +319,7 @@ describe('local dispatcher — leases', () => {
       nextAttemptAt: mesh.clock.now() + 1000,
       retried: 1,
     };
-    await mesh.store.recordAttempts([late]);
+    await mesh.dispatch.recordAttempts([late]);
     const d = await deliveryOf('e1');
     expect(d.status).toBe('delivered');
     expect(d.attempts).toHaveLength(1);
@@ -332,7 +332,7 @@ describe('local dispatcher — running', () => {
     await setup(() => ({ status: 200 }));
     mesh.clock.set(Date.now());
     const running = createLocalDispatcher({
-      store: mesh.store,
+      queue: mesh.dispatch,
       send: sender,
       clock: mesh.clock,
       signingKey: KEY,
@@ -362,5 +362,125 @@ describe('local dispatcher — running', () => {
     await running.stop();
     expect(server.requests).toHaveLength(10);
     expect(await mesh.db.count('attempts')).toBe(10);
+  });
+});
+
+describe('local dispatcher — pause', () => {
+  const patch = (body: unknown) =>
+    mesh.app.request('/v1/subscriptions/sub-1', {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+
+  it('holds a paused subscription: nothing attempted, no retry spent; resuming sends what was held at once', async () => {
+    const dispatcher = await setup((_, i) => ({ status: i === 0 ? 500 : 200 }));
+    await mesh.post(orderCreated('e1'));
+    expect(await dispatcher.runOnce()).toBe(1);
+    expect((await deliveryOf('e1')).status).toBe('retrying');
+
+    // Code-declared, yet an operator may pause it: pausing is operational.
+    const paused = await patch({ paused: true });
+    expect(paused.status).toBe(200);
+    expect(await paused.json()).toMatchObject({ paused: true, pausedReason: 'manual' });
+    await mesh.post(orderCreated('e2'));
+    // A day passes: e1's retry falls due, e2 was due at once; neither is attempted.
+    mesh.clock.advance(86_400_000);
+    expect(await dispatcher.runOnce()).toBe(0);
+    expect(server.requests).toHaveLength(1);
+    expect(await deliveryOf('e1')).toMatchObject({ status: 'retrying' });
+    expect(await deliveryOf('e2')).toMatchObject({ status: 'pending', attempts: [] });
+
+    expect((await patch({ paused: false })).status).toBe(200);
+    expect(await dispatcher.runOnce()).toBe(2);
+
+    expect((await deliveryOf('e1')).status).toBe('delivered');
+    expect((await deliveryOf('e2')).status).toBe('delivered');
+    // e1's second attempt is its first retry: the pause spent none.
+    expect(server.requests.map((r) => r.headers['upstash-retried']).sort()).toEqual(['0', '0', '1']);
+    expect((await deliveryOf('e1')).attempts.map((a) => a.number)).toEqual([1, 2]);
+  });
+});
+
+describe('local dispatcher — maxConcurrency', () => {
+  it('a slow subscriber never has more than 16 attempts in flight, and a fast one completes meanwhile', async () => {
+    let releaseSlow!: () => void;
+    const slowGate = new Promise<void>((resolve) => {
+      releaseSlow = resolve;
+    });
+    let slowOpen = 0;
+    let slowMostOpen = 0;
+    let slowFull!: () => void;
+    const slowAtItsShare = new Promise<void>((resolve) => {
+      slowFull = resolve;
+    });
+    const slow = await startLoopbackServer(async () => {
+      slowOpen++;
+      slowMostOpen = Math.max(slowMostOpen, slowOpen);
+      if (slowOpen === 16) slowFull();
+      await slowGate;
+      slowOpen--;
+      return { status: 200 };
+    });
+    cleanups.push(() => slow.close());
+    server = await startLoopbackServer(() => ({ status: 200 }));
+    mesh = await createTestMesh({
+      definitions: {
+        converters: orderConverters,
+        subscriptions: [
+          defineSubscription(OrderCreatedV1, `${slow.url}/hooks`, { id: 'sub-slow' }),
+          defineSubscription(OrderCreatedV1, `${server.url}/hooks`, { id: 'sub-fast' }),
+        ],
+      },
+    });
+    sender = createUndiciSender({ allowPrivateNetwork: true });
+    const recorded = { 'sub-slow': 0, 'sub-fast': 0 } as Record<string, number>;
+    const waiters: { sub: string; count: number; resolve: () => void }[] = [];
+    const recordedAll = (sub: string, count: number) =>
+      new Promise<void>((resolve) => {
+        waiters.push({ sub, count, resolve });
+      });
+    const dispatcher = createLocalDispatcher({
+      queue: mesh.dispatch,
+      send: sender,
+      clock: mesh.clock,
+      signingKey: KEY,
+      owner: 'shared',
+      leaseMs: 30_000,
+      attemptTimeoutMs: 5_000,
+      concurrency: 64,
+      // No poll comes in this test's lifetime: finished attempts pull more work.
+      pollMs: 3_600_000,
+      onAttempt: (delivery) => {
+        recorded[delivery.subscriptionId] = (recorded[delivery.subscriptionId] ?? 0) + 1;
+        for (const w of waiters) if (recorded[w.sub]! >= w.count) w.resolve();
+      },
+    });
+    cleanups.push(() => dispatcher.stop());
+    mesh.clock.set(Date.now());
+    await mesh.post(Array.from({ length: 64 }, (_, i) => orderCreated(`e${i}`)));
+    const fastDone = recordedAll('sub-fast', 64);
+
+    dispatcher.start();
+    await Promise.all([fastDone, slowAtItsShare]);
+
+    // All 64 of the fast subscriber's are delivered while the slow one holds its 16.
+    expect(server.requests).toHaveLength(64);
+    expect(slow.requests).toHaveLength(16);
+    expect(slowOpen).toBe(16);
+    const inFlight = await mesh.db.driver.query(
+      "SELECT subscription_id AS sub, count(*) AS n FROM deliveries WHERE status = 'in_flight' GROUP BY 1",
+    );
+    expect(inFlight).toEqual([{ sub: 'sub-slow', n: 16 }]);
+
+    const slowDone = recordedAll('sub-slow', 64);
+    releaseSlow();
+    await slowDone;
+    await dispatcher.stop();
+    expect(slow.requests).toHaveLength(64);
+    expect(slowMostOpen).toBe(16);
+    expect(
+      await mesh.db.driver.query('SELECT status, count(*) AS n FROM deliveries GROUP BY status'),
+    ).toEqual([{ status: 'delivered', n: 128 }]);
   });
 });

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
 import { Client, Receiver } from '@upstash/qstash';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { OutboxStore } from '../../src/core/outbox-store.ts';
+import type { PublishQueue } from '../../src/core/publish-queue.ts';
 import { signQStashJwt, verifyQStashSignature } from '../../src/core/signature.ts';
 import { defineSubscription, type SubscriptionOptions } from '../../src/core/subscription.ts';
 import { OrderCreatedV1, orderConverters } from '../../src/example/orders.ts';
@@ -54,7 +54,7 @@ async function setup(
   reply: (req: ReceivedRequest, i: number) => Reply | Promise<Reply>,
   options: {
     sub?: SubscriptionOptions;
-    wrapStore?: (store: OutboxStore) => OutboxStore;
+    wrapPublish?: (publish: PublishQueue) => PublishQueue;
     wrapClient?: (client: Client) => QStashPublisher;
     maxMessageBytes?: number;
   } = {},
@@ -101,7 +101,7 @@ async function setup(
       subscriptions: [defineSubscription(OrderCreatedV1, hookUrl, { id: 'sub-1', ...options.sub })],
     },
     qstash: { signingKeys: { current: KEY, next: NEXT_KEY }, callbackUrl },
-    ...(options.wrapStore ? { wrapStore: options.wrapStore } : {}),
+    ...(options.wrapPublish ? { wrapPublish: options.wrapPublish } : {}),
   });
   cleanups.push(() => mesh.dispose());
   const q = await startQStashDouble({
@@ -115,7 +115,7 @@ async function setup(
   const client = new Client({ token: TOKEN, baseUrl: q.url, retry: false });
   const errors: unknown[] = [];
   const transport = createQStashTransport({
-    store: mesh.store,
+    queue: mesh.publish,
     client: options.wrapClient ? options.wrapClient(client) : client,
     callbackUrl,
     clock: mesh.clock,
@@ -224,7 +224,7 @@ describe('QStash transport — publish, deliver, call back', () => {
 
     expect(s.destination.requests).toHaveLength(1);
     const req = s.destination.requests[0]!;
-    const stored = (await s.mesh.store.getEvent('e1'))!.integrationEvents[0]!.data;
+    const stored = (await s.mesh.events.getEvent('e1'))!.integrationEvents[0]!.data;
     expect(req.body).toBe(stored);
     expect(req.headers).toMatchObject({
       'content-type': 'application/json',
@@ -271,7 +271,7 @@ describe('QStash transport — publish, deliver, call back', () => {
   it('keeps stored JSON text byte for byte, including what re-serialising would change', async () => {
     const s = await setup(() => ({ status: 200 }));
     const data = '{ "orderId": "o-1",  "note": "\\u00e9 é 😀", "total": 1.50 }';
-    await s.mesh.store.appendEvents([
+    await s.mesh.events.appendEvents([
       {
         id: 'e-raw',
         type: 'OrderCreated',
@@ -508,7 +508,7 @@ describe('QStash transport — publish failures lose nothing', () => {
   it('a publish accepted by QStash but not recorded (crash) is republished with the same dedup id: one message', async () => {
     let failMark = true;
     const s = await setup(() => ({ status: 200 }), {
-      wrapStore: (store) => ({
+      wrapPublish: (store) => ({
         ...store,
         async markPublished(records) {
           if (failMark && records.length > 0) {
@@ -586,7 +586,7 @@ describe('QStash transport — publish failures lose nothing', () => {
     for (const id of ['e1', 'e2', 'e3']) await postEvent(s.mesh, id);
     const sizes: number[] = [];
     const transport = createQStashTransport({
-      store: s.mesh.store,
+      queue: s.mesh.publish,
       client: {
         batch: (messages) => {
           sizes.push(messages.length);
@@ -605,7 +605,7 @@ describe('QStash transport — publish failures lose nothing', () => {
     s.mesh.clock.advance(1000);
     let first = true;
     const refusing = createQStashTransport({
-      store: s.mesh.store,
+      queue: s.mesh.publish,
       client: {
         batch: async (messages) => {
           sizes.push(messages.length);
@@ -627,7 +627,7 @@ describe('QStash transport — publish failures lose nothing', () => {
   it('a publish that never answers times out and counts as failed', async () => {
     const s = await setup(() => ({ status: 200 }));
     const transport = createQStashTransport({
-      store: s.mesh.store,
+      queue: s.mesh.publish,
       client: { batch: () => new Promise(() => {}) },
       callbackUrl: s.callbackUrl,
       clock: s.mesh.clock,
@@ -685,5 +685,33 @@ describe('POST /v1/qstash/callback — the door', () => {
     cleanups.push(() => mesh.dispose());
     const res = await mesh.app.request('/v1/qstash/callback', { method: 'POST', body: '{}' });
     expect(res.status).toBe(404);
+  });
+});
+
+describe('QStash transport — pause', () => {
+  const patch = (s: Setup, body: unknown) =>
+    s.mesh.app.request('/v1/subscriptions/sub-1', {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+
+  it('holds what is not yet published while paused; resuming publishes it at once, and it is delivered', async () => {
+    const s = await setup(() => ({ status: 200 }));
+    expect((await patch(s, { paused: true })).status).toBe(200);
+    await postEvent(s.mesh, 'e1');
+    s.mesh.clock.advance(3_600_000);
+
+    expect(await s.transport.publishDue()).toEqual({ published: 0, failed: 0 });
+    expect(userMessages(s.q)).toEqual([]);
+    expect(await deliveryOf(s.mesh, 'e1')).toMatchObject({ status: 'pending', attempts: [] });
+
+    expect((await patch(s, { paused: false })).status).toBe(200);
+    // Due an hour ago: it goes with the first sweep after the resume.
+    expect(await s.transport.publishDue()).toEqual({ published: 1, failed: 0 });
+    await runQStash(s);
+
+    expect(s.destination.requests).toHaveLength(1);
+    expect((await deliveryOf(s.mesh, 'e1')).status).toBe('delivered');
   });
 });

@@ -1,0 +1,134 @@
+import type { AttemptRecord, DispatchQueue } from '../core/dispatch-queue.ts';
+import { createGroupCommit } from '../core/group-commit.ts';
+import type { SqlDatabase } from './sql-database.ts';
+import type { SqlStatement } from './sql-driver.ts';
+import { loadLeased, toLeasedDelivery } from './sql-leased-delivery.ts';
+
+/**
+ * The local transport's queue on SQLite (libSQL or D1): raw statements, since leasing and
+ * recording attempts are hot paths. The lease holds paused subscriptions' deliveries back and
+ * keeps each subscription within its `max_concurrency`. Outcomes come decided
+ * (`decideAttemptOutcome`); the SQL only applies them, where the writer still holds the lease.
+ * @example const dispatch = createSqlDispatchQueue({ db, driver });
+ */
+export function createSqlDispatchQueue(options: SqlDatabase): DispatchQueue {
+  const { driver } = options;
+
+  // Attempt outcomes are group-committed like ingest: many attempts finish together under load.
+  const attemptCommit = createGroupCommit<AttemptRecord>({
+    write: async (records) => {
+      await driver.batch(toAttemptStatements(records, driver.maxParams));
+    },
+    isIsolatable: () => false,
+    maxItems: 500,
+  });
+
+  return {
+    async leaseDue({ owner, now, leaseMs, limit }) {
+      if (limit <= 0) return [];
+      const leased = await driver.query(LEASE_DUE, [owner, now + leaseMs, now, limit]);
+      if (leased.length === 0) return [];
+      return (await loadLeased(driver, leased, owner)).map(toLeasedDelivery);
+    },
+
+    async recordAttempts(records) {
+      if (records.length > 0) await attemptCommit.submit(records);
+    },
+  };
+}
+
+/** The next due time of a subscription's deliveries in `status`, `(SELECT k FROM k)` rows in: a range end. */
+const cut = (status: 'pending' | 'retrying') =>
+  `(SELECT x.next_attempt_at FROM deliveries x
+    WHERE x.subscription_id = r.sid AND x.status = '${status}' AND x.next_attempt_at <= ?3
+    ORDER BY x.next_attempt_at LIMIT 1 OFFSET (SELECT k FROM k) - 1)`;
+
+/**
+ * Leases up to ?4 due deliveries to ?1 until ?2 at time ?3, in one statement (atomic under
+ * SQLite's write lock, so dispatchers in several processes never lease one delivery twice).
+ *
+ * It goes subscription by subscription, through the (subscription_id, status, next_attempt_at)
+ * index: a paused subscription is skipped whole (its held deliveries cost nothing however many),
+ * and each active one gets at most its room — `max_concurrency` less its live leases, counted
+ * here, across processes. Due means pending or retrying with `next_attempt_at` passed, or in
+ * flight under a lapsed lease (a crashed holder's: taken over, and not counted as live).
+ *
+ * Bounded work whatever the backlog: `k` is the most any subscription can take now, and each
+ * subscription's ranges end at its k-th due row (`cut`), so no more than about k rows per
+ * subscription and status are read before ranking. `CROSS JOIN` keeps SQLite walking
+ * subscriptions first, instead of the whole status range of the due index. Ties in due time go in
+ * acceptance order (rowid), as a scan of the due index would take them.
+ */
+const LEASE_DUE = `WITH room AS MATERIALIZED (
+    SELECT s.id AS sid, s.max_concurrency - (
+        SELECT count(*) FROM deliveries f
+        WHERE f.subscription_id = s.id AND f.status = 'in_flight' AND f.lease_expires_at > ?3) AS free
+    FROM subscriptions s WHERE s.paused_at IS NULL),
+  k AS (SELECT min(?4, max(free)) AS k FROM room WHERE free > 0),
+  bounds AS MATERIALIZED (
+    SELECT r.sid, r.free, coalesce(${cut('pending')}, ?3) AS pending_cut,
+      coalesce(${cut('retrying')}, ?3) AS retrying_cut
+    FROM room r WHERE r.free > 0),
+  due AS (
+    SELECT x.id, x.rowid AS seq, x.subscription_id AS sid, x.next_attempt_at AS at, b.free
+    FROM bounds b CROSS JOIN deliveries x
+    WHERE x.subscription_id = b.sid AND x.status = 'pending' AND x.next_attempt_at <= b.pending_cut
+    UNION ALL
+    SELECT x.id, x.rowid, x.subscription_id, x.next_attempt_at, b.free
+    FROM bounds b CROSS JOIN deliveries x
+    WHERE x.subscription_id = b.sid AND x.status = 'retrying' AND x.next_attempt_at <= b.retrying_cut
+    UNION ALL
+    SELECT x.id, x.rowid, x.subscription_id, x.next_attempt_at, b.free
+    FROM bounds b CROSS JOIN deliveries x
+    WHERE x.subscription_id = b.sid AND x.status = 'in_flight' AND x.lease_expires_at <= ?3),
+  ranked AS (
+    SELECT id, seq, at, free, row_number() OVER (PARTITION BY sid ORDER BY at, seq) AS n FROM due)
+UPDATE deliveries SET status = 'in_flight', lease_owner = ?1, lease_expires_at = ?2, updated_at = ?3
+WHERE id IN (SELECT id FROM ranked WHERE n <= free ORDER BY at, seq LIMIT ?4)
+RETURNING id`;
+
+/**
+ * Two statements for any number of attempts: insert the attempt rows, then move the deliveries —
+ * each only where the writer still holds the lease (a dispatcher that lost its lease to a
+ * takeover must not overwrite the new holder's state).
+ */
+function toAttemptStatements(records: readonly AttemptRecord[], maxParams: number): SqlStatement[] {
+  const statements: SqlStatement[] = [];
+  const width = 11;
+  const perStatement = Math.max(1, Math.floor(maxParams / width));
+  for (let i = 0; i < records.length; i += perStatement) {
+    const chunk = records.slice(i, i + perStatement);
+    const values = chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+    const args = chunk.flatMap((r) => [
+      r.deliveryId,
+      r.owner,
+      r.number,
+      r.at,
+      r.status,
+      r.durationMs,
+      r.error,
+      r.responseExcerpt,
+      r.next,
+      r.nextAttemptAt,
+      r.retried,
+    ]);
+    const cte = `WITH r(delivery_id, owner, number, at, status, duration_ms, error, excerpt, next, next_at, retried)
+                 AS (VALUES ${values})`;
+    statements.push({
+      sql: `${cte}
+            INSERT OR IGNORE INTO attempts (delivery_id, number, at, status, duration_ms, error, response_excerpt)
+            SELECT r.delivery_id, r.number, r.at, r.status, r.duration_ms, r.error, r.excerpt
+            FROM r JOIN deliveries d ON d.id = r.delivery_id AND d.status = 'in_flight' AND d.lease_owner = r.owner`,
+      args,
+    });
+    statements.push({
+      sql: `${cte}
+            UPDATE deliveries SET status = r.next, attempts = max(deliveries.attempts, r.number), retried = r.retried,
+              next_attempt_at = r.next_at, lease_owner = NULL, lease_expires_at = NULL, updated_at = r.at
+            FROM r
+            WHERE deliveries.id = r.delivery_id AND deliveries.status = 'in_flight' AND deliveries.lease_owner = r.owner`,
+      args,
+    });
+  }
+  return statements;
+}

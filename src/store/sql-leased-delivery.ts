@@ -1,0 +1,45 @@
+import type { LeasedDelivery } from '../core/dispatch-queue.ts';
+import type { SqlDriver, SqlRow } from './sql-driver.ts';
+
+/**
+ * What an attempt or a publish needs of the deliveries just leased to `owner`: the row, its event,
+ * its subscription's origin. Shared by the dispatch and publish queues.
+ */
+export function loadLeased(driver: SqlDriver, leased: readonly SqlRow[], owner: string): Promise<SqlRow[]> {
+  return driver.query(
+    `SELECT d.id, d.url, d.subscription_id, d.attempts, d.retried, d.max_retries, d.retry_delay, d.generation,
+            max(0, d.next_attempt_at - d.updated_at) AS last_publish_delay,
+            coalesce(s.origin, 'api') AS origin, de.traceparent,
+            ie.id AS event_id, ie.type AS event_type, ie.source AS event_source, ie.time AS event_time,
+            ie.data AS event_data
+     FROM deliveries d
+     JOIN integration_events ie ON ie.id = d.integration_event_id
+     JOIN domain_events de ON de.id = ie.domain_event_id
+     LEFT JOIN subscriptions s ON s.id = d.subscription_id
+     WHERE d.id IN (SELECT value FROM json_each(?1)) AND d.lease_owner = ?2
+     ORDER BY d.next_attempt_at, d.rowid`,
+    [JSON.stringify(leased.map((r) => r.id)), owner],
+  );
+}
+
+export function toLeasedDelivery(r: SqlRow): LeasedDelivery {
+  return {
+    id: String(r.id),
+    url: String(r.url),
+    subscriptionId: String(r.subscription_id),
+    origin: r.origin === 'code' ? 'code' : 'api',
+    attempts: Number(r.attempts),
+    retried: Number(r.retried),
+    maxRetries: Number(r.max_retries),
+    retryDelay: r.retry_delay === null ? null : String(r.retry_delay),
+    generation: Number(r.generation),
+    traceparent: r.traceparent === null ? null : String(r.traceparent),
+    event: {
+      id: String(r.event_id),
+      type: String(r.event_type),
+      source: String(r.event_source),
+      time: String(r.event_time),
+      data: String(r.event_data),
+    },
+  };
+}

@@ -1,0 +1,172 @@
+import type {
+  CallbackOutcome,
+  CallbackTransition,
+  LeasedForPublish,
+  PublishedRecord,
+  PublishFailedRecord,
+  PublishQueue,
+} from '../core/publish-queue.ts';
+import type { SqlDatabase } from './sql-database.ts';
+import type { SqlDriver, SqlStatement, SqlValue } from './sql-driver.ts';
+import { loadLeased, toLeasedDelivery } from './sql-leased-delivery.ts';
+
+/**
+ * The publishing transport's queue (QStash) on SQLite (libSQL or D1): the transport owns the
+ * attempts, the outbox learns of them by callback — decided in core (`toCallbackTransition`),
+ * applied here.
+ * @example const publish = createSqlPublishQueue({ db, driver });
+ */
+export function createSqlPublishQueue(options: SqlDatabase): PublishQueue {
+  const { driver } = options;
+  return {
+    leaseForPublish: (input) => leaseForPublish(driver, input),
+
+    async markPublished(records) {
+      if (records.length > 0) await driver.batch(toPublishedStatements(records, driver.maxParams));
+    },
+
+    async markPublishFailed(records) {
+      if (records.length > 0) await driver.batch(toPublishFailedStatements(records, driver.maxParams));
+    },
+
+    async findPublished(messageId) {
+      // `attempts - retried` is constant while a generation is published (see PublishedDelivery).
+      const [row] = await driver.query(
+        `SELECT id, retry_delay, attempts - retried AS earlier FROM deliveries WHERE message_id = ?1 LIMIT 1`,
+        [messageId],
+      );
+      if (row === undefined) return null;
+      return {
+        id: String(row.id),
+        messageId,
+        retryDelay: row.retry_delay === null ? null : String(row.retry_delay),
+        earlierAttempts: Number(row.earlier),
+      };
+    },
+
+    applyCallback: (transition) => applyCallback(driver, transition),
+  };
+}
+
+/**
+ * Leases due, never-published pending deliveries for a publish, in one UPDATE … RETURNING (atomic
+ * under SQLite's write lock). They stay `pending` and `updated_at` is left alone:
+ * `next_attempt_at - updated_at` is the back-off of the last failed publish (see `markPublishFailed`).
+ *
+ * Subscription by subscription, as the local lease goes: a paused subscription's deliveries are
+ * held (what QStash has accepted already is QStash's), at no cost however many; each active one's
+ * range ends at its ?4-th publishable row, so the work is bounded whatever the backlog.
+ */
+const LEASE_FOR_PUBLISH = `WITH bounds AS MATERIALIZED (
+    SELECT s.id AS sid, coalesce((
+        SELECT x.next_attempt_at FROM deliveries x
+        WHERE x.subscription_id = s.id AND x.status = 'pending' AND x.next_attempt_at <= ?3
+          AND x.message_id IS NULL AND (x.lease_owner IS NULL OR x.lease_expires_at <= ?3)
+        ORDER BY x.next_attempt_at LIMIT 1 OFFSET ?4 - 1), ?3) AS cut
+    FROM subscriptions s WHERE s.paused_at IS NULL)
+UPDATE deliveries SET lease_owner = ?1, lease_expires_at = ?2
+WHERE id IN (
+  SELECT x.id FROM bounds b CROSS JOIN deliveries x
+  WHERE x.subscription_id = b.sid AND x.status = 'pending' AND x.next_attempt_at <= b.cut
+    AND x.message_id IS NULL AND (x.lease_owner IS NULL OR x.lease_expires_at <= ?3)
+  ORDER BY x.next_attempt_at, x.rowid LIMIT ?4)
+RETURNING id`;
+
+async function leaseForPublish(
+  driver: SqlDriver,
+  { owner, now, leaseMs, limit }: { owner: string; now: number; leaseMs: number; limit: number },
+): Promise<LeasedForPublish[]> {
+  if (limit <= 0) return [];
+  const leased = await driver.query(LEASE_FOR_PUBLISH, [owner, now + leaseMs, now, limit]);
+  if (leased.length === 0) return [];
+  return (await loadLeased(driver, leased, owner)).map(
+    (r): LeasedForPublish => ({ ...toLeasedDelivery(r), lastPublishDelayMs: Number(r.last_publish_delay) }),
+  );
+}
+
+/** Message ids in, leases out, `in_flight` — where the writer still holds the lease on that generation. */
+function toPublishedStatements(records: readonly PublishedRecord[], maxParams: number): SqlStatement[] {
+  return toValuesStatements(
+    records.map((r) => [r.deliveryId, r.owner, r.generation, r.messageId, r.at]),
+    maxParams,
+    (values) => `WITH r(delivery_id, owner, generation, message_id, at) AS (VALUES ${values})
+      UPDATE deliveries SET status = 'in_flight', message_id = r.message_id, lease_owner = NULL,
+        lease_expires_at = NULL, updated_at = r.at
+      FROM r
+      WHERE deliveries.id = r.delivery_id AND deliveries.lease_owner = r.owner
+        AND deliveries.generation = r.generation AND deliveries.status = 'pending'
+        AND deliveries.message_id IS NULL`,
+  );
+}
+
+/**
+ * Leases out, due again later, still `pending`. `updated_at = at` with `next_attempt_at` is what
+ * `leaseForPublish` reads the last back-off from, so no counter column is needed.
+ */
+function toPublishFailedStatements(
+  records: readonly PublishFailedRecord[],
+  maxParams: number,
+): SqlStatement[] {
+  return toValuesStatements(
+    records.map((r) => [r.deliveryId, r.owner, r.at, r.nextAttemptAt]),
+    maxParams,
+    (values) => `WITH r(delivery_id, owner, at, next_at) AS (VALUES ${values})
+      UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = r.next_at,
+        updated_at = r.at
+      FROM r
+      WHERE deliveries.id = r.delivery_id AND deliveries.lease_owner = r.owner
+        AND deliveries.status = 'pending' AND deliveries.message_id IS NULL`,
+  );
+}
+
+/** One statement per chunk of rows, each chunk's rows bound as a `VALUES` list within `maxParams`. */
+function toValuesStatements(
+  rows: readonly SqlValue[][],
+  maxParams: number,
+  toSql: (values: string) => string,
+): SqlStatement[] {
+  if (rows.length === 0) return [];
+  const width = rows[0]!.length;
+  const placeholder = `(${new Array(width).fill('?').join(', ')})`;
+  const perStatement = Math.max(1, Math.floor(maxParams / width));
+  const statements: SqlStatement[] = [];
+  for (let i = 0; i < rows.length; i += perStatement) {
+    const chunk = rows.slice(i, i + perStatement);
+    statements.push({ sql: toSql(chunk.map(() => placeholder).join(', ')), args: chunk.flat() });
+  }
+  return statements;
+}
+
+/**
+ * Applies a callback's decided transition, in one transaction.
+ *
+ * The UPDATE runs first and only while that attempt row is absent, so a duplicate changes nothing;
+ * `delivered` and `dead` never move; an older attempt's `retrying` leaves the newer one's schedule.
+ * `attempts` and `retried` rise together (see `PublishedDelivery.earlierAttempts`).
+ */
+async function applyCallback(
+  driver: SqlDriver,
+  t: CallbackTransition,
+): Promise<Exclude<CallbackOutcome, 'unknown'>> {
+  const older = `(?3 = 'retrying' AND ?7 < deliveries.retried)`;
+  const [, inserted] = await driver.batch([
+    {
+      sql: `UPDATE deliveries SET
+              status = CASE WHEN status IN ('delivered', 'dead') OR ${older} THEN status ELSE ?3 END,
+              next_attempt_at = CASE WHEN status IN ('delivered', 'dead') OR ${older} THEN next_attempt_at
+                                     ELSE ?4 END,
+              attempts = max(attempts, ?2),
+              retried = max(retried, ?7),
+              updated_at = max(updated_at, ?5)
+            WHERE id = ?6 AND message_id = ?1
+              AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.delivery_id = deliveries.id AND a.number = ?2)`,
+      args: [t.messageId, t.number, t.next, t.nextAttemptAt, t.at, t.deliveryId, t.retried],
+    },
+    {
+      sql: `INSERT OR IGNORE INTO attempts (delivery_id, number, at, status, duration_ms, error, response_excerpt)
+            SELECT id, ?2, ?3, ?4, ?5, ?6, ?7 FROM deliveries WHERE id = ?8 AND message_id = ?1`,
+      args: [t.messageId, t.number, t.at, t.status, t.durationMs, t.error, t.responseExcerpt, t.deliveryId],
+    },
+  ]);
+  return (inserted ?? 0) > 0 ? 'applied' : 'duplicate';
+}

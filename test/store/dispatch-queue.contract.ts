@@ -1,0 +1,281 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { AttemptRecord, DispatchQueue, LeasedDelivery } from '../../src/core/dispatch-queue.ts';
+import type { DeliveryView, EventStore } from '../../src/core/event-store.ts';
+import { defineSubscription } from '../../src/core/subscription.ts';
+import type { SubscriptionStore } from '../../src/core/subscription-store.ts';
+import {
+  domainEvent,
+  exactCreated,
+  type OpenHarness,
+  prefixOrder,
+  RECEIVED_AT,
+  sortedBy,
+  useHarness,
+} from './store-contract-fixtures.ts';
+
+const LEASE_MS = 30_000;
+const T0 = RECEIVED_AT;
+
+/** `exactCreated` with room for every delivery of a test at once. */
+const roomy = defineSubscription(exactCreated.type, exactCreated.url, {
+  id: exactCreated.id,
+  maxConcurrency: 1000,
+});
+
+/**
+ * What every `DispatchQueue` adapter owes the local dispatcher: due deliveries leased atomically,
+ * lapsed leases taken over, attempt outcomes (decided in core) applied only by the lease holder.
+ * @example describeDispatchQueueContract('libSQL file', openLibsqlHarness);
+ */
+export function describeDispatchQueueContract(name: string, open: OpenHarness): void {
+  describe(`DispatchQueue contract: ${name}`, () => {
+    const h = useHarness(open);
+    const { view } = h;
+    let events: EventStore;
+    let subscriptions: SubscriptionStore;
+    let dispatch: DispatchQueue;
+
+    beforeEach(() => {
+      ({ events, subscriptions, dispatch } = h.stores);
+    });
+
+    const lease = (owner: string, now = T0, limit = 1000) =>
+      dispatch.leaseDue({ owner, now, leaseMs: LEASE_MS, limit });
+
+    /** The deliveries of an event's first integration event, by subscription id. */
+    const deliveriesOf = async (eventId: string): Promise<Record<string, DeliveryView>> =>
+      Object.fromEntries(
+        (await view(eventId)).integrationEvents[0]!.deliveries.map((d) => [d.subscriptionId, d] as const),
+      );
+
+    const record = (
+      d: LeasedDelivery,
+      owner: string,
+      fields: Partial<AttemptRecord> = {},
+    ): AttemptRecord => ({
+      deliveryId: d.id,
+      owner,
+      number: d.attempts + 1,
+      at: T0 + 10,
+      status: 200,
+      durationMs: 5,
+      error: null,
+      responseExcerpt: null,
+      next: 'delivered',
+      nextAttemptAt: T0 + 10,
+      retried: d.retried,
+      ...fields,
+    });
+
+    describe('leaseDue', () => {
+      it('leases due deliveries once, in flight, with what an attempt needs', async () => {
+        await subscriptions.syncCodeSubscriptions([exactCreated, prefixOrder], 1);
+        await events.appendEvents([domainEvent('evt-lease')]);
+
+        expect(await lease('early', T0 - 1)).toEqual([]);
+        const leased = sortedBy(await lease('a'), (d) => d.subscriptionId);
+        expect(leased).toEqual([
+          {
+            id: expect.any(String),
+            url: exactCreated.url,
+            subscriptionId: exactCreated.id,
+            origin: 'code',
+            attempts: 0,
+            retried: 0,
+            maxRetries: 10,
+            retryDelay: null,
+            generation: 0,
+            traceparent: domainEvent('evt-lease').traceparent,
+            event: {
+              id: 'evt-lease/ie0',
+              type: 'order.created.v1',
+              source: '/producers/billing',
+              time: '2026-01-15T09:30:00.000Z',
+              data: domainEvent('evt-lease').integrationEvents[0]!.data,
+            },
+          },
+          expect.objectContaining({ subscriptionId: prefixOrder.id, maxRetries: 3, retryDelay: '1000' }),
+        ]);
+        for (const d of Object.values(await deliveriesOf('evt-lease'))) expect(d.status).toBe('in_flight');
+        expect(await lease('b')).toEqual([]);
+        expect(await lease('b', T0 + LEASE_MS - 1)).toEqual([]);
+        // A crashed dispatcher's lease lapses and another takes the deliveries over.
+        expect(await lease('b', T0 + LEASE_MS)).toHaveLength(2);
+      });
+
+      it('never hands one delivery to two overlapping dispatchers, and honours the limit', async () => {
+        await subscriptions.syncCodeSubscriptions([roomy], 1);
+        await events.appendEvents(Array.from({ length: 30 }, (_, i) => domainEvent(`evt-par-${i}`)));
+
+        const batches = await Promise.all(Array.from({ length: 5 }, (_, i) => lease(`d${i}`, T0, 10)));
+
+        for (const b of batches) expect(b.length).toBeLessThanOrEqual(10);
+        const ids = batches.flat().map((d) => d.id);
+        expect(ids).toHaveLength(30);
+        expect(new Set(ids).size).toBe(30);
+        expect(await lease('late', T0, 0)).toEqual([]);
+      });
+    });
+
+    describe('pause and maxConcurrency', () => {
+      it("holds a paused subscription's deliveries: none leased, no retry spent; resumed, they are due at once", async () => {
+        await subscriptions.syncCodeSubscriptions([exactCreated, prefixOrder], 1);
+        await events.appendEvents([domainEvent('evt-1')]);
+        const first = await lease('a');
+        const retrying = first.find((d) => d.subscriptionId === prefixOrder.id)!;
+        await dispatch.recordAttempts([
+          record(first.find((d) => d.subscriptionId === exactCreated.id)!, 'a'),
+          record(retrying, 'a', { status: 503, next: 'retrying', nextAttemptAt: T0 + 1000, retried: 1 }),
+        ]);
+        await subscriptions.updateSubscription(prefixOrder.id, { paused: true }, T0 + 1);
+        await events.appendEvents([domainEvent('evt-2')]);
+
+        // New events still get deliveries; only the active subscription's are leased.
+        const later = T0 + 60_000;
+        expect((await lease('b', later)).map((d) => d.subscriptionId)).toEqual([exactCreated.id]);
+        expect(await lease('c', later + 1000)).toEqual([]);
+        const held = (await deliveriesOf('evt-2'))[prefixOrder.id]!;
+        expect(held).toMatchObject({ status: 'pending', attempts: [] });
+        expect((await deliveriesOf('evt-1'))[prefixOrder.id]).toMatchObject({
+          status: 'retrying',
+          nextAttemptAt: T0 + 1000,
+        });
+
+        await subscriptions.updateSubscription(prefixOrder.id, { paused: false }, later + 2000);
+        const resumed = await lease('d', later + 2000);
+        expect(sortedBy(resumed, (d) => d.event.id).map((d) => [d.event.id, d.attempts, d.retried])).toEqual([
+          ['evt-1/ie0', 1, 1],
+          ['evt-2/ie0', 0, 0],
+        ]);
+      });
+
+      it('leases no more of a subscription than its maxConcurrency, counting live leases of every dispatcher', async () => {
+        const two = defineSubscription('order.created.v1', 'https://two.example.com/', {
+          id: 'sub-two',
+          maxConcurrency: 2,
+        });
+        const three = defineSubscription('order.created.v1', 'https://three.example.com/', {
+          id: 'sub-three',
+          maxConcurrency: 3,
+        });
+        await subscriptions.syncCodeSubscriptions([two, three], 1);
+        await events.appendEvents(Array.from({ length: 5 }, (_, i) => domainEvent(`evt-${i}`)));
+        const bySub = (leased: readonly LeasedDelivery[]) =>
+          Object.fromEntries(
+            [two.id, three.id].map((id) => [id, leased.filter((d) => d.subscriptionId === id).length]),
+          );
+
+        const first = await lease('a');
+        expect(bySub(first)).toEqual({ [two.id]: 2, [three.id]: 3 });
+        expect(await lease('b')).toEqual([]);
+
+        // One attempt of `two` ends: one more of `two` may go, by whichever dispatcher.
+        const done = first.find((d) => d.subscriptionId === two.id)!;
+        await dispatch.recordAttempts([record(done, 'a')]);
+        expect(bySub(await lease('b', T0 + 20))).toEqual({ [two.id]: 1, [three.id]: 0 });
+
+        // Lapsed leases are not in flight any more: they are taken over within the same room.
+        const lapsed = await lease('c', T0 + 20 + LEASE_MS);
+        expect(bySub(lapsed)).toEqual({ [two.id]: 2, [three.id]: 3 });
+        expect(
+          lapsed
+            .filter((d) => d.subscriptionId === three.id)
+            .map((d) => d.id)
+            .sort(),
+        ).toEqual(
+          first
+            .filter((d) => d.subscriptionId === three.id)
+            .map((d) => d.id)
+            .sort(),
+        );
+      });
+
+      it('a full subscription does not hold the others back, however many of its deliveries are due first', async () => {
+        const slow = defineSubscription('order.created.v1', 'https://slow.example.com/', {
+          id: 'sub-slow',
+          maxConcurrency: 2,
+        });
+        const fast = defineSubscription('order.paid.v1', 'https://fast.example.com/', { id: 'sub-fast' });
+        await subscriptions.syncCodeSubscriptions([slow, fast], 1);
+        await events.appendEvents(Array.from({ length: 40 }, (_, i) => domainEvent(`evt-slow-${i}`)));
+        await events.appendEvents(
+          Array.from({ length: 10 }, (_, i) =>
+            domainEvent(`evt-fast-${i}`, ['order.paid.v1'], { receivedAt: T0 + 1 }),
+          ),
+        );
+        const count = (leased: readonly LeasedDelivery[], id: string) =>
+          leased.filter((d) => d.subscriptionId === id).length;
+
+        const first = await lease('a', T0 + 1, 5);
+        expect([count(first, slow.id), count(first, fast.id)]).toEqual([2, 3]);
+        const second = await lease('a', T0 + 1, 100);
+        expect([count(second, slow.id), count(second, fast.id)]).toEqual([0, 7]);
+      });
+    });
+
+    describe('recordAttempts', () => {
+      it('applies decided outcomes: delivered, retrying (due again later), dead', async () => {
+        await subscriptions.syncCodeSubscriptions([exactCreated], 1);
+        await events.appendEvents([domainEvent('evt-ok'), domainEvent('evt-retry'), domainEvent('evt-dead')]);
+        const leased = await lease('a');
+        const of = async (eventId: string) => {
+          const id = (await deliveriesOf(eventId))[exactCreated.id]!.id;
+          return leased.find((d) => d.id === id)!;
+        };
+
+        await dispatch.recordAttempts([
+          record(await of('evt-ok'), 'a', { status: 201, responseExcerpt: 'ok', durationMs: 7 }),
+          record(await of('evt-retry'), 'a', {
+            status: 500,
+            next: 'retrying',
+            nextAttemptAt: T0 + 5000,
+            retried: 1,
+          }),
+          record(await of('evt-dead'), 'a', { status: 489, next: 'dead' }),
+        ]);
+
+        expect((await deliveriesOf('evt-ok'))[exactCreated.id]).toMatchObject({
+          status: 'delivered',
+          attempts: [
+            { number: 1, at: T0 + 10, status: 201, durationMs: 7, error: null, responseExcerpt: 'ok' },
+          ],
+        });
+        expect((await deliveriesOf('evt-retry'))[exactCreated.id]).toMatchObject({
+          status: 'retrying',
+          nextAttemptAt: T0 + 5000,
+        });
+        expect((await deliveriesOf('evt-dead'))[exactCreated.id]!.status).toBe('dead');
+        expect(await lease('b', T0 + 4999)).toEqual([]);
+        const [again] = await lease('b', T0 + 5000);
+        expect(again).toMatchObject({ id: (await of('evt-retry')).id, attempts: 1, retried: 1 });
+      });
+
+      it('drops the record of a dispatcher that lost its lease', async () => {
+        await subscriptions.syncCodeSubscriptions([exactCreated], 1);
+        await events.appendEvents([domainEvent('evt-lost')]);
+        const [first] = await lease('crashed');
+        const [taken] = await lease('b', T0 + LEASE_MS);
+        expect(taken!.id).toBe(first!.id);
+
+        await dispatch.recordAttempts([record(first!, 'crashed', { status: 500, next: 'dead' })]);
+        await dispatch.recordAttempts([record(taken!, 'b', { at: T0 + LEASE_MS + 1 })]);
+
+        const d = (await deliveriesOf('evt-lost'))[exactCreated.id]!;
+        expect(d.status).toBe('delivered');
+        expect(d.attempts.map((a) => [a.number, a.status])).toEqual([[1, 200]]);
+      });
+
+      it('writes any number of records (chunked to the parameter limit)', async () => {
+        await subscriptions.syncCodeSubscriptions([roomy], 1);
+        await events.appendEvents(Array.from({ length: 150 }, (_, i) => domainEvent(`evt-many-${i}`)));
+        const leased = await lease('a');
+        expect(leased).toHaveLength(150);
+
+        await dispatch.recordAttempts(leased.map((d) => record(d, 'a')));
+
+        expect(await h.harness.count('attempts')).toBe(150);
+        expect(await lease('b', T0 + LEASE_MS)).toEqual([]);
+      });
+    });
+  });
+}
