@@ -182,13 +182,16 @@ function exampleImportViolations(files: readonly SourceFile[]): string[] {
   );
 }
 
-/** Relative imports name the file, `.ts` included, and the file exists (rule 9). */
+/**
+ * Relative imports name the file, `.ts` included (`.tsx` for the dashboard's JSX views, which Deno
+ * and the build handle alike), and the file exists (rule 9).
+ */
 function relativeImportViolations(files: readonly SourceFile[]): string[] {
   return files.flatMap(({ file, text }) =>
     parseImports(file, text).flatMap((ref) => {
       const to = target(ref);
       if (to === null) return [];
-      if (!ref.specifier.endsWith('.ts')) return [describeRef(ref, 'relative imports end with .ts')];
+      if (!/\.tsx?$/.test(ref.specifier)) return [describeRef(ref, 'relative imports end with .ts')];
       return existsSync(join(ROOT, to)) ? [] : [describeRef(ref, `${to} does not exist`)];
     }),
   );

@@ -24,6 +24,8 @@ export const TypePatternSchema = v.pipe(
 /** An RFC 3339 timestamp (`2026-11-30T12:00:00Z`, `…+01:00`), read as epoch milliseconds. */
 export const TimestampSchema = v.pipe(
   v.string(),
+  // What parseTimestamp reads, for the OpenAPI document; no effect on validation.
+  v.metadata({ format: 'date-time' }),
   v.transform(parseTimestamp),
   v.number('expected an RFC 3339 timestamp such as 2026-11-30T12:00:00Z'),
 );

@@ -1,21 +1,28 @@
 import { Hono } from 'hono';
 import type { Clock } from '../core/clock.ts';
 import type { DeliveryAdminStore } from '../core/delivery-admin-store.ts';
+import type { EventSearch } from '../core/event-search.ts';
+import type { EventStore } from '../core/event-store.ts';
+import type { MeshMetrics } from '../core/metrics.ts';
+import type { MetricsStore } from '../core/metrics-store.ts';
 import type { SubscriptionUrlRules } from '../core/network-address.ts';
-import type { OutboxStore } from '../core/outbox-store.ts';
+import type { PublishQueue } from '../core/publish-queue.ts';
 import type { Registry } from '../core/registry.ts';
 import type { SubscriptionStore } from '../core/subscription-store.ts';
 import { type Authenticator, createAuthenticator, type TokenConfig } from './auth.ts';
+import { createDashboardRoutes } from './dashboard/dashboard-routes.tsx';
 import { createDeliveriesRoutes } from './deliveries-routes.ts';
 import { createEventsRoutes } from './events-routes.ts';
 import { createIngestService } from './ingest.ts';
+import { createMetricsRoutes } from './metrics-routes.ts';
+import { createOpenApiRoutes } from './openapi/openapi-routes.ts';
 import { problem, problemFromError } from './problem.ts';
 import { createQStashCallbackRoutes, type QStashCallbackOptions } from './qstash-callback-routes.ts';
 import { createSubscriptionsRoutes } from './subscriptions-routes.ts';
 
 export interface ApiOptions {
   readonly registry: Registry;
-  readonly store: OutboxStore;
+  readonly events: EventStore;
   readonly subscriptions: SubscriptionStore;
   readonly deliveries: DeliveryAdminStore;
   /** What API-created subscriptions may target (DESIGN "Trust"); production: https, no private network. */
@@ -29,17 +36,41 @@ export interface ApiOptions {
   readonly maxInFlight?: number;
   /** Where unexpected errors go; never given secrets. */
   readonly onError?: (error: unknown) => void;
-  /** The QStash transport runs: mount `POST /v1/qstash/callback` with these keys and its own URL. */
-  readonly qstash?: QStashCallbackOptions;
+  /**
+   * The QStash transport runs: mount `POST /v1/qstash/callback` with these keys and its own URL,
+   * recording outcomes in `queue`.
+   */
+  readonly qstash?: QStashCallbackOptions & { readonly queue: PublishQueue };
+  /**
+   * Mounts `GET /metrics`: the store's gauges, and this process's counters (`process`, shared with
+   * its dispatcher), which the API feeds with accepted events and QStash callbacks. `token` is
+   * `HOOKMESH_METRICS_TOKEN`, good there beside the admin token.
+   */
+  readonly metrics?: {
+    readonly store: MetricsStore;
+    readonly process?: MeshMetrics;
+    readonly token?: string | null;
+  };
+  /**
+   * Mounts `GET /dashboard`, the operator's pages: they read the stores above, `eventSearch` and
+   * the store's `gauges`, and make every change through this API, in process.
+   */
+  readonly dashboard?: { readonly eventSearch: EventSearch; readonly gauges: MetricsStore };
 }
 
 /**
  * The mesh's HTTP API, on web standards only: runs on Node, Deno and Workers alike.
- * @example const app = createApi({ registry, store, subscriptions, deliveries, urlRules, tokens, clock: systemClock, newId });
+ * @example const app = createApi({ registry, events, subscriptions, deliveries, urlRules, tokens, clock: systemClock, newId });
  */
 export function createApi(options: ApiOptions) {
   const auth: Authenticator = createAuthenticator(options.tokens);
-  const ingest = createIngestService(options);
+  const counted = options.metrics?.process;
+  const ingest = createIngestService(
+    counted ? { ...options, events: countAcceptedEvents(options.events, counted) } : options,
+  );
+  // Every domain event type has its accepted series from the start, at 0.
+  if (counted) for (const type of options.registry.domainEvents.keys()) counted.countAccepted(type, 0);
+  const maxBodyBytes = options.maxBodyBytes ?? 256 * 1024;
   const app = new Hono();
 
   app.onError((error, c) => {
@@ -51,7 +82,7 @@ export function createApi(options: ApiOptions) {
 
   app.get('/healthz', async (c) => {
     try {
-      await options.store.ping();
+      await options.events.ping();
       if (options.ready && !(await options.ready())) {
         return problem(c, 503, 'unavailable', 'migrations are not applied yet');
       }
@@ -65,9 +96,9 @@ export function createApi(options: ApiOptions) {
     '/v1/events',
     createEventsRoutes({
       ingest,
-      store: options.store,
+      events: options.events,
       auth,
-      maxBodyBytes: options.maxBodyBytes ?? 256 * 1024,
+      maxBodyBytes,
       maxInFlight: options.maxInFlight ?? 256,
     }),
   );
@@ -88,8 +119,63 @@ export function createApi(options: ApiOptions) {
   if (options.qstash) {
     app.route(
       '/v1/qstash',
-      createQStashCallbackRoutes({ ...options.qstash, store: options.store, clock: options.clock }),
+      createQStashCallbackRoutes({
+        ...options.qstash,
+        clock: options.clock,
+        ...(counted ? { metrics: counted } : {}),
+      }),
+    );
+  }
+  app.route(
+    '/openapi.json',
+    createOpenApiRoutes({
+      auth,
+      registry: options.registry,
+      urlRules: options.urlRules,
+      maxBodyBytes,
+      qstashCallback: options.qstash !== undefined,
+    }),
+  );
+  if (options.metrics) {
+    app.route(
+      '/metrics',
+      createMetricsRoutes({
+        store: options.metrics.store,
+        metrics: counted ?? null,
+        auth,
+        token: options.metrics.token ?? null,
+        clock: options.clock,
+      }),
+    );
+  }
+  if (options.dashboard) {
+    app.route(
+      '/dashboard',
+      createDashboardRoutes({
+        adminToken: options.tokens.admin,
+        auth,
+        events: options.events,
+        eventSearch: options.dashboard.eventSearch,
+        subscriptions: options.subscriptions,
+        deliveries: options.deliveries,
+        gauges: options.dashboard.gauges,
+        registry: options.registry,
+        clock: options.clock,
+        api: async (path, init) => app.request(path, init),
+      }),
     );
   }
   return app;
+}
+
+/** The event store, counting what each successful append newly accepted (a replay appends nothing). */
+function countAcceptedEvents(events: EventStore, metrics: MeshMetrics): EventStore {
+  return {
+    ...events,
+    async appendEvents(batch) {
+      const result = await events.appendEvents(batch);
+      if (result.ok) for (const event of batch) metrics.countAccepted(event.type);
+      return result;
+    },
+  };
 }

@@ -37,7 +37,7 @@ const SubscriptionIdSchema = v.pipe(
   v.maxLength(200, 'subscription is at most 200 characters'),
 );
 
-const ListQuerySchema = v.strictObject({
+export const ListQuerySchema = v.strictObject({
   status: v.optional(v.picklist(DELIVERY_STATUSES, `status must be one of ${DELIVERY_STATUSES.join(', ')}`)),
   type: v.optional(TypePatternSchema),
   subscription: v.optional(SubscriptionIdSchema),
@@ -65,7 +65,7 @@ const ListQuerySchema = v.strictObject({
 });
 
 /** Status is not a choice: only dead deliveries are replayed. `"dead"` may be said explicitly. */
-const ReplayFilterSchema = v.strictObject({
+export const ReplayFilterSchema = v.strictObject({
   status: v.optional(v.literal('dead', 'only dead deliveries are replayed: leave status out or say "dead"')),
   type: v.optional(TypePatternSchema),
   subscription: v.optional(SubscriptionIdSchema),
@@ -176,7 +176,7 @@ export function toDeliveryResponse(d: DeliverySummary) {
 }
 
 /** Opaque to clients: base64url of `[createdAt, id]` of the page's last row. */
-function toCursor(d: DeliveryCursor): string {
+export function toCursor(d: DeliveryCursor): string {
   const bytes = new TextEncoder().encode(JSON.stringify([d.createdAt, d.id]));
   return btoa(String.fromCharCode(...bytes))
     .replaceAll('+', '-')
@@ -184,7 +184,8 @@ function toCursor(d: DeliveryCursor): string {
     .replace(/=+$/, '');
 }
 
-function fromCursor(text: string): DeliveryCursor | null {
+/** A cursor `toCursor` made, or null for anything else. */
+export function fromCursor(text: string): DeliveryCursor | null {
   if (!/^[A-Za-z0-9_-]{1,1024}$/.test(text)) return null;
   try {
     const binary = atob(text.replaceAll('-', '+').replaceAll('_', '/'));

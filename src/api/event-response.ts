@@ -1,4 +1,4 @@
-import type { EventView } from '../core/outbox-store.ts';
+import type { EventView } from '../core/event-store.ts';
 import type { Principal } from './auth.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { OutboxStore } from '../core/outbox-store.ts';
+import type { EventStore } from '../core/event-store.ts';
 import { type AuthEnv, type Authenticator, authenticate, type Principal, requireAuth } from './auth.ts';
 import { toEventResponse } from './event-response.ts';
 import type { IngestService } from './ingest.ts';
@@ -8,7 +8,7 @@ import { problem } from './problem.ts';
 
 export interface EventsRoutesOptions {
   readonly ingest: IngestService;
-  readonly store: OutboxStore;
+  readonly events: EventStore;
   readonly auth: Authenticator;
   /** Largest accepted body, in bytes (default 256 KiB). */
   readonly maxBodyBytes: number;
@@ -20,7 +20,7 @@ const JSON_MEDIA = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
 const PRODUCER = ['producer'] as const;
 
 export function createEventsRoutes(options: EventsRoutesOptions) {
-  const { ingest, store, auth } = options;
+  const { ingest, events, auth } = options;
   let inFlight = 0;
   const tooLarge = (c: Context) =>
     problem(c, 413, 'payload-too-large', `the body exceeds ${options.maxBodyBytes} bytes`);
@@ -104,7 +104,7 @@ export function createEventsRoutes(options: EventsRoutesOptions) {
     })
     .get('/:id', requireAuth(auth, ['producer', 'admin']), async (c) => {
       const id = c.req.param('id');
-      const event = await store.getEvent(id);
+      const event = await events.getEvent(id);
       const principal = c.get('principal');
       // Another producer's event is indistinguishable from a missing one.
       if (!event || (principal.kind === 'producer' && event.source !== principal.name)) {

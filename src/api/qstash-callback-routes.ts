@@ -1,11 +1,14 @@
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import * as v from 'valibot';
+import { type CallbackReport, decideCallbackOutcome, settleCallback } from '../core/callback-outcome.ts';
 import type { Clock } from '../core/clock.ts';
+import { createConcurrencyLimit } from '../core/concurrency-limit.ts';
 import { RESPONSE_EXCERPT_BYTES } from '../core/http-sender.ts';
-import type { CallbackReport, OutboxStore } from '../core/outbox-store.ts';
+import { readLimitedBody } from '../core/limited-body.ts';
+import { type MeshMetrics, toAttemptOutcomeLabel } from '../core/metrics.ts';
+import type { PublishQueue } from '../core/publish-queue.ts';
 import { parseRetryAfter } from '../core/retry-policy.ts';
-import { verifyQStashSignature } from '../core/signature.ts';
+import { verifyQStashBody, verifyQStashToken } from '../core/signature.ts';
 import { problem } from './problem.ts';
 
 export interface QStashCallbackOptions {
@@ -16,8 +19,13 @@ export interface QStashCallbackOptions {
 }
 
 export interface QStashCallbackRoutesOptions extends QStashCallbackOptions {
-  readonly store: OutboxStore;
+  /** Where callbacks are recorded. */
+  readonly queue: PublishQueue;
   readonly clock: Clock;
+  /** Counts each newly recorded attempt by outcome (`hookmesh_attempts_total`). */
+  readonly metrics?: MeshMetrics;
+  /** Callback bodies read at once before verified (default `CALLBACK_MAX_CONCURRENT_BODY_READS`); 429 past it. */
+  readonly maxConcurrentBodyReads?: number;
 }
 
 /**
@@ -26,10 +34,16 @@ export interface QStashCallbackRoutesOptions extends QStashCallbackOptions {
  */
 export const CALLBACK_MAX_BODY_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Callback bodies read at once before their hash is checked: each may hold up to 8 MiB, so past
+ * this many the next is answered 429 (QStash retries callbacks) rather than growing memory.
+ */
+export const CALLBACK_MAX_CONCURRENT_BODY_READS = 16;
+
 const Count = v.pipe(v.number(), v.integer(), v.minValue(0));
 
 /** The fields of QStash's callback body that hookmesh reads; the rest (sourceBody, url, …) is ignored. */
-const CallbackBodySchema = v.object({
+export const CallbackBodySchema = v.object({
   status: Count,
   header: v.optional(v.nullable(v.record(v.string(), v.array(v.string())))),
   body: v.optional(v.nullable(v.string())),
@@ -49,57 +63,89 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
  * decides what happens (DESIGN "Transports"). 200 once recorded (also for a repeat), 404 for a
  * message no delivery knows yet — QStash retries the callback, which covers a callback that
  * overtakes the write of its message id.
- * @example app.route('/v1/qstash', createQStashCallbackRoutes({ store, clock, signingKeys, callbackUrl }));
+ * @example app.route('/v1/qstash', createQStashCallbackRoutes({ queue, clock, signingKeys, callbackUrl }));
  */
 export function createQStashCallbackRoutes(options: QStashCallbackRoutesOptions) {
-  const { store, clock } = options;
+  const { queue, clock } = options;
 
-  return new Hono().post(
-    '/callback',
-    bodyLimit({
-      maxSize: CALLBACK_MAX_BODY_BYTES,
-      onError: (c) =>
-        problem(c, 413, 'payload-too-large', `the body exceeds ${CALLBACK_MAX_BODY_BYTES} bytes`),
-    }),
-    async (c) => {
-      const raw = new Uint8Array(await c.req.arrayBuffer());
-      const now = clock.now();
-      const verified = await verifyQStashSignature({
-        signature: c.req.header('upstash-signature'),
-        body: raw,
-        url: options.callbackUrl,
-        keys: options.signingKeys,
-        nowMs: now,
-      });
+  const bodyReads = createConcurrencyLimit(
+    options.maxConcurrentBodyReads ?? CALLBACK_MAX_CONCURRENT_BODY_READS,
+  );
+
+  return new Hono().post('/callback', async (c) => {
+    const now = clock.now();
+    // The token on its own first (MAC, issuer, subject, times): a stranger's request is refused
+    // before a byte of its body — up to 8 MiB — is read.
+    const token = await verifyQStashToken({
+      signature: c.req.header('upstash-signature'),
+      url: options.callbackUrl,
+      keys: options.signingKeys,
+      nowMs: now,
+    });
+    if (!token.ok) {
+      return problem(c, 401, 'unauthorized', `the Upstash-Signature is not valid (${token.reason})`);
+    }
+    const release = bodyReads.tryAcquire();
+    if (release === null) {
+      return problem(
+        c,
+        429,
+        'too-many-requests',
+        'too many callbacks are being read; retry shortly',
+        {},
+        {
+          'retry-after': '1',
+        },
+      );
+    }
+    let raw: Uint8Array;
+    try {
+      const read = await readLimitedBody(c.req.raw, CALLBACK_MAX_BODY_BYTES);
+      if (!read.ok) {
+        return problem(c, 413, 'payload-too-large', `the body exceeds ${CALLBACK_MAX_BODY_BYTES} bytes`);
+      }
+      const verified = await verifyQStashBody(token.claims, read.bytes);
       if (!verified.ok) {
         return problem(c, 401, 'unauthorized', `the Upstash-Signature is not valid (${verified.reason})`);
       }
+      raw = read.bytes;
+    } catch {
+      return problem(c, 400, 'bad-request', 'the callback body could not be read to its end');
+    } finally {
+      release();
+    }
 
-      let json: unknown;
-      try {
-        json = JSON.parse(decoder.decode(raw));
-      } catch {
-        return problem(c, 400, 'malformed-json', 'the callback body is not UTF-8 JSON');
-      }
-      const parsed = v.safeParse(CallbackBodySchema, json);
-      if (!parsed.success) {
-        const issue = parsed.issues[0];
-        const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
-        return problem(c, 400, 'bad-request', `not a QStash callback body: ${path} ${issue.message}`.trim());
-      }
+    let json: unknown;
+    try {
+      json = JSON.parse(decoder.decode(raw));
+    } catch {
+      return problem(c, 400, 'malformed-json', 'the callback body is not UTF-8 JSON');
+    }
+    const parsed = v.safeParse(CallbackBodySchema, json);
+    if (!parsed.success) {
+      const issue = parsed.issues[0];
+      const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
+      return problem(c, 400, 'bad-request', `not a QStash callback body: ${path} ${issue.message}`.trim());
+    }
 
-      const outcome = await store.applyCallback(toCallbackReport(parsed.output, now));
-      if (outcome === 'unknown') {
-        return problem(
-          c,
-          404,
-          'not-found',
-          `no delivery has message ${JSON.stringify(parsed.output.sourceMessageId)}`,
-        );
-      }
-      return c.json({ outcome });
-    },
-  );
+    const report = toCallbackReport(parsed.output, now);
+    const outcome = await settleCallback(queue, report);
+    if (outcome === 'applied') {
+      // The outcome's state alone (no retry delay needed). QStash reports neither the attempt's
+      // duration nor the event's acceptance: the histograms stay the local transport's.
+      const next = decideCallbackOutcome(report, null).status;
+      options.metrics?.observeAttempt({ outcome: toAttemptOutcomeLabel(next) });
+    }
+    if (outcome === 'unknown') {
+      return problem(
+        c,
+        404,
+        'not-found',
+        `no delivery has message ${JSON.stringify(parsed.output.sourceMessageId)}`,
+      );
+    }
+    return c.json({ outcome });
+  });
 }
 
 /**

@@ -1,10 +1,14 @@
 import { Hono } from 'hono';
 import * as v from 'valibot';
 import type { Clock } from '../core/clock.ts';
-import type { Issue } from '../core/issues.ts';
 import { checkSubscriptionUrl, type SubscriptionUrlRules } from '../core/network-address.ts';
 import { parseDelayExpression } from '../core/retry-delay-expression.ts';
-import { DEFAULT_RETRIES, MAX_RETRIES } from '../core/subscription.ts';
+import {
+  DEFAULT_MAX_CONCURRENCY,
+  DEFAULT_RETRIES,
+  MAX_CONCURRENCY_LIMIT,
+  MAX_RETRIES,
+} from '../core/subscription.ts';
 import type { StoredSubscription, SubscriptionStore } from '../core/subscription-store.ts';
 import {
   bodySizeLimit,
@@ -37,6 +41,15 @@ const RetriesSchema = v.pipe(
   v.maxValue(MAX_RETRIES, `retries must be from 0 to ${MAX_RETRIES}`),
 );
 
+const MaxConcurrencySchema = v.pipe(
+  v.number('maxConcurrency must be a number'),
+  v.integer('maxConcurrency must be an integer'),
+  v.minValue(1, `maxConcurrency must be from 1 to ${MAX_CONCURRENCY_LIMIT}`),
+  v.maxValue(MAX_CONCURRENCY_LIMIT, `maxConcurrency must be from 1 to ${MAX_CONCURRENCY_LIMIT}`),
+);
+
+const PausedSchema = v.boolean('paused must be true or false');
+
 /** A QStash delay expression, parsed here so a bad one is refused now, not at the first retry. */
 const RetryDelaySchema = v.nullable(
   v.pipe(
@@ -50,12 +63,10 @@ const RetryDelaySchema = v.nullable(
 );
 
 /**
- * `/v1/subscriptions`, admin only. Code-declared subscriptions are listed but belong to the code:
- * changing or deleting one here is refused (409), since the next start would undo it anyway.
+ * What `/v1/subscriptions` takes, for these URL rules: the routes validate with these schemas and
+ * the OpenAPI document (src/api/openapi/) is generated from them.
  */
-export function createSubscriptionsRoutes(options: SubscriptionsRoutesOptions) {
-  const { subscriptions, clock, urlRules } = options;
-
+export function createSubscriptionSchemas(urlRules: SubscriptionUrlRules) {
   const UrlSchema = v.pipe(
     v.string('url must be a string'),
     v.maxLength(MAX_URL_LENGTH, `url must be at most ${MAX_URL_LENGTH} characters`),
@@ -70,9 +81,25 @@ export function createSubscriptionsRoutes(options: SubscriptionsRoutesOptions) {
     url: UrlSchema,
     retries: v.optional(RetriesSchema),
     retryDelay: v.optional(RetryDelaySchema),
+    maxConcurrency: v.optional(MaxConcurrencySchema),
+    paused: v.optional(PausedSchema),
   });
-  const PatchSchema = v.partial(CreateSchema);
+  const PatchSchema = v.pipe(
+    v.partial(CreateSchema),
+    v.minEntries(1, 'give at least one of type, url, retries, retryDelay, maxConcurrency, paused'),
+  );
   const ListQuerySchema = v.strictObject({ type: v.optional(TypePatternSchema) });
+  return { CreateSchema, PatchSchema, ListQuerySchema };
+}
+
+/**
+ * `/v1/subscriptions`, admin only. Code-declared subscriptions are listed but belong to the code:
+ * changing or deleting one here is refused (409), since the next start would undo it anyway —
+ * except pausing and resuming (`{ "paused": … }` alone), which is operational and survives starts.
+ */
+export function createSubscriptionsRoutes(options: SubscriptionsRoutesOptions) {
+  const { subscriptions, clock, urlRules } = options;
+  const { CreateSchema, PatchSchema, ListQuerySchema } = createSubscriptionSchemas(urlRules);
 
   const notFound = (c: Parameters<typeof problem>[0], id: string) =>
     problem(c, 404, 'not-found', `no subscription ${JSON.stringify(id)}`);
@@ -86,13 +113,15 @@ export function createSubscriptionsRoutes(options: SubscriptionsRoutesOptions) {
       if (!read.ok) return read.response;
       const parsed = parseInput(c, CreateSchema, read.body);
       if (!parsed.ok) return parsed.response;
-      const { type, url, retries, retryDelay } = parsed.value;
+      const { type, url, retries, retryDelay, maxConcurrency, paused } = parsed.value;
       const created = await subscriptions.createSubscription({
         id: `sub_${options.newId()}`,
         type,
         url: normalizeUrl(url),
         retries: retries ?? DEFAULT_RETRIES,
         retryDelay: retryDelay ?? null,
+        maxConcurrency: maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
+        paused: paused ?? false,
         now: clock.now(),
       });
       c.header('location', `/v1/subscriptions/${encodeURIComponent(created.id)}`);
@@ -119,14 +148,10 @@ export function createSubscriptionsRoutes(options: SubscriptionsRoutesOptions) {
       if (!read.ok) return read.response;
       const existing = await subscriptions.getSubscription(id);
       if (!existing) return notFound(c, id);
-      if (existing.origin === 'code') return declaredInCode(c, id);
+      if (existing.origin === 'code' && !isPauseOnly(read.body)) return declaredInCode(c, id);
       const parsed = parseInput(c, PatchSchema, read.body);
       if (!parsed.ok) return parsed.response;
       const patch = parsed.value;
-      if (Object.keys(patch).length === 0) {
-        const issue: Issue = { path: '', message: 'give at least one of type, url, retries, retryDelay' };
-        return invalidInput(c, [issue]);
-      }
       const updated = await subscriptions.updateSubscription(
         id,
         {
@@ -134,6 +159,8 @@ export function createSubscriptionsRoutes(options: SubscriptionsRoutesOptions) {
           ...(patch.url === undefined ? {} : { url: normalizeUrl(patch.url) }),
           ...(patch.retries === undefined ? {} : { retries: patch.retries }),
           ...(patch.retryDelay === undefined ? {} : { retryDelay: patch.retryDelay }),
+          ...(patch.maxConcurrency === undefined ? {} : { maxConcurrency: patch.maxConcurrency }),
+          ...(patch.paused === undefined ? {} : { paused: patch.paused }),
         },
         clock.now(),
       );
@@ -147,6 +174,17 @@ export function createSubscriptionsRoutes(options: SubscriptionsRoutesOptions) {
       const deleted = await subscriptions.deleteSubscription(id, clock.now());
       return deleted ? c.body(null, 204) : notFound(c, id);
     });
+}
+
+/** A body that only pauses or resumes: what a code-declared subscription accepts. */
+function isPauseOnly(body: unknown): boolean {
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    !Array.isArray(body) &&
+    Object.keys(body).length === 1 &&
+    Object.hasOwn(body, 'paused')
+  );
 }
 
 /**
@@ -166,6 +204,10 @@ export function toSubscriptionResponse(s: StoredSubscription) {
     retries: s.retries,
     retryDelay: s.retryDelay,
     origin: s.origin,
+    maxConcurrency: s.maxConcurrency,
+    paused: s.pausedAt !== null,
+    pausedReason: s.pausedReason,
+    pausedAt: s.pausedAt === null ? null : toIso(s.pausedAt),
     createdAt: toIso(s.createdAt),
     updatedAt: toIso(s.updatedAt),
   };

@@ -1,17 +1,19 @@
 import type { Clock } from '../core/clock.ts';
 import type { QStashSigner } from '../core/delivery-request.ts';
+import type { EventStore } from '../core/event-store.ts';
 import type { HttpSender } from '../core/http-sender.ts';
-import type { OutboxStore } from '../core/outbox-store.ts';
+import { createMeshMetrics, toAttemptOutcomeLabel } from '../core/metrics.ts';
 import type { MeshDefinitions } from '../core/registry.ts';
 import type { HandlerDefinition } from '../handler/define-handler.ts';
 import type { Inbox } from '../handler/inbox.ts';
 import { createWebhookApp } from '../handler/webhook-app.ts';
+import { toAcceptedAt } from '../store/sql-metrics.ts';
 import type { SqlStores } from '../store/sql-stores.ts';
 import { createLocalDispatcher, type LocalDispatcher } from '../transports/local-dispatcher.ts';
 import type { MeshConfig } from './config.ts';
 import { describeError, type Logger } from './log.ts';
 import { createMesh } from './mesh.ts';
-import { isWebhookPath } from './paths.ts';
+import { isWebhookPath, pathOf } from './paths.ts';
 import type { MeshSecrets } from './secrets.ts';
 
 export interface LocalMeshInput {
@@ -50,13 +52,14 @@ export interface LocalMesh {
  */
 export async function createLocalMesh(input: LocalMeshInput): Promise<LocalMesh> {
   const { config, secrets, stores, clock, log } = input;
-  const base = stores.outbox;
   const servesApi = config.role !== 'dispatcher';
   const delivers = config.role !== 'api';
+  // This process's counters for `GET /metrics`: what its API accepted and its dispatcher attempted.
+  const metrics = createMeshMetrics();
 
   const dispatcher = delivers
     ? createLocalDispatcher({
-        store: base,
+        queue: stores.dispatch,
         send: input.send,
         clock,
         signingKey: secrets.signingKeys.current,
@@ -66,6 +69,12 @@ export async function createLocalMesh(input: LocalMeshInput): Promise<LocalMesh>
         attemptTimeoutMs: config.attemptTimeoutMs,
         onError: (error) => log('error', 'dispatcher error', describeError(error)),
         onAttempt: (delivery, record) => {
+          const acceptedAt = toAcceptedAt(delivery.id);
+          metrics.observeAttempt({
+            outcome: toAttemptOutcomeLabel(record.next),
+            durationMs: record.durationMs,
+            ...(acceptedAt === null ? {} : { latencyMs: record.at + record.durationMs - acceptedAt }),
+          });
           if (record.next !== 'delivered') {
             log('warn', 'delivery attempt failed', {
               deliveryId: delivery.id,
@@ -83,11 +92,12 @@ export async function createLocalMesh(input: LocalMeshInput): Promise<LocalMesh>
 
   // Accepting an event wakes this process's dispatcher: a due delivery goes out at once instead of
   // at the next poll.
-  const store: OutboxStore = dispatcher
+  const base = stores.events;
+  const events: EventStore = dispatcher
     ? {
         ...base,
-        async appendEvents(events) {
-          const result = await base.appendEvents(events);
+        async appendEvents(batch) {
+          const result = await base.appendEvents(batch);
           // On the next turn: the lease it runs is a synchronous write that would otherwise delay
           // this request's answer.
           if (result.ok) afterThisTurn(() => dispatcher.nudge());
@@ -98,13 +108,15 @@ export async function createLocalMesh(input: LocalMeshInput): Promise<LocalMesh>
 
   const { app: api, registry } = await createMesh({
     definitions: input.definitions,
-    store,
+    events,
     subscriptions: stores.subscriptions,
     deliveries: stores.deliveries,
     urlRules: { requireHttps: config.production, allowPrivateNetwork: config.allowPrivateNetwork },
     tokens: { producers: secrets.producers, admin: secrets.adminToken },
     clock,
     log,
+    metrics: { store: stores.metrics, process: metrics, token: config.metricsToken },
+    dashboard: { eventSearch: stores.eventSearch, gauges: stores.metrics },
   });
 
   const webhooks =
@@ -120,7 +132,9 @@ export async function createLocalMesh(input: LocalMeshInput): Promise<LocalMesh>
       : null;
   const fetch = (request: Request): Response | Promise<Response> => {
     if (webhooks && isWebhookPath(request.url)) return webhooks.fetch(request);
-    if (!servesApi && !request.url.endsWith('/healthz')) {
+    // A dispatcher still answers health checks and scrapes (its attempt counters are its own).
+    const path = servesApi ? '' : pathOf(request.url);
+    if (!servesApi && path !== '/healthz' && path !== '/metrics') {
       return Response.json(
         { error: 'this process only delivers (HOOKMESH_ROLE=dispatcher)' },
         { status: 404 },

@@ -2,9 +2,9 @@ import { type ApiOptions, createApi } from '../api/app.ts';
 import type { TokenConfig } from '../api/auth.ts';
 import type { Clock } from '../core/clock.ts';
 import type { DeliveryAdminStore } from '../core/delivery-admin-store.ts';
+import type { EventStore } from '../core/event-store.ts';
 import { createIdGenerator, type RandomSource } from '../core/ids.ts';
 import type { SubscriptionUrlRules } from '../core/network-address.ts';
-import type { OutboxStore } from '../core/outbox-store.ts';
 import { createRegistry, type MeshDefinitions } from '../core/registry.ts';
 import type { SubscriptionStore } from '../core/subscription-store.ts';
 import type { Logger } from './log.ts';
@@ -12,7 +12,7 @@ import { describeError } from './log.ts';
 
 export interface MeshParts {
   readonly definitions: MeshDefinitions;
-  readonly store: OutboxStore;
+  readonly events: EventStore;
   readonly subscriptions: SubscriptionStore;
   readonly deliveries: DeliveryAdminStore;
   readonly urlRules: SubscriptionUrlRules;
@@ -23,6 +23,10 @@ export interface MeshParts {
   readonly ready?: () => Promise<boolean>;
   /** With the QStash transport: where QStash reports outcomes, and the keys its calls are signed with. */
   readonly qstash?: ApiOptions['qstash'];
+  /** `GET /metrics`: the store's gauges, this process's counters and the metrics token. */
+  readonly metrics?: ApiOptions['metrics'];
+  /** `GET /dashboard`: the event search and the store's gauges its pages read. */
+  readonly dashboard?: ApiOptions['dashboard'];
 }
 
 /**
@@ -31,11 +35,11 @@ export interface MeshParts {
  */
 export async function createMesh(parts: MeshParts) {
   const registry = createRegistry(parts.definitions);
-  await parts.store.syncCodeSubscriptions(registry.subscriptions, parts.clock.now());
+  await parts.subscriptions.syncCodeSubscriptions(registry.subscriptions, parts.clock.now());
   const newId = createIdGenerator(parts.clock, parts.random);
   const app = createApi({
     registry,
-    store: parts.store,
+    events: parts.events,
     subscriptions: parts.subscriptions,
     deliveries: parts.deliveries,
     urlRules: parts.urlRules,
@@ -44,6 +48,8 @@ export async function createMesh(parts: MeshParts) {
     newId,
     ...(parts.ready ? { ready: parts.ready } : {}),
     ...(parts.qstash ? { qstash: parts.qstash } : {}),
+    ...(parts.metrics ? { metrics: parts.metrics } : {}),
+    ...(parts.dashboard ? { dashboard: parts.dashboard } : {}),
     onError: (error) => parts.log('error', 'request failed', describeError(error)),
   });
   return { app, registry };

@@ -14,8 +14,8 @@ import { createLibsqlDriver } from '../store/libsql-driver.ts';
 import { pendingMigrations } from '../store/migrate.ts';
 import { MIGRATION_NAMES } from '../store/migration-names.ts';
 import * as schema from '../store/schema.ts';
-import type { OutboxDatabase } from '../store/sql-outbox-store.ts';
-import { createSqlStores, type SqlDatabase } from '../store/sql-stores.ts';
+import type { OutboxDatabase, SqlDatabase } from '../store/sql-database.ts';
+import { createSqlStores } from '../store/sql-stores.ts';
 import { createQStashTransport } from '../transports/qstash-transport.ts';
 import { type MeshConfig, readConfig } from './config.ts';
 import { consoleLogger, describeError, type Logger } from './log.ts';
@@ -155,13 +155,12 @@ async function composeWorkerMesh(
   const { driver } = database;
   const clock = systemClock;
   const stores = createSqlStores(database, { writesPerRequest: true });
-  const store = stores.outbox;
 
   const expected = MIGRATION_NAMES.map((name) => ({ name, sql: '' }));
   let migrated = false;
   const { app: api } = await createMesh({
     definitions: resolveMesh(options.mesh, { publicUrl }),
-    store,
+    events: stores.events,
     subscriptions: stores.subscriptions,
     deliveries: stores.deliveries,
     urlRules: { requireHttps: config.production, allowPrivateNetwork: config.allowPrivateNetwork },
@@ -174,11 +173,15 @@ async function composeWorkerMesh(
       return migrated;
     },
     // QStash reports every attempt here; the signature's subject must be this exact URL.
-    qstash: { signingKeys: secrets.signingKeys, callbackUrl },
+    qstash: { signingKeys: secrets.signingKeys, callbackUrl, queue: stores.publish },
+    // The store's gauges only: a scrape reaches one isolate of many, each with counters of its own
+    // that start over whenever it is evicted, which would read as endless counter resets.
+    metrics: { store: stores.metrics, token: config.metricsToken },
+    dashboard: { eventSearch: stores.eventSearch, gauges: stores.metrics },
   });
 
   const transport = createQStashTransport({
-    store,
+    queue: stores.publish,
     client: new Client({
       token: config.qstash.token ?? '',
       // A failed publish is simply due again (with back-off) at the next sweep; retrying inside one

@@ -2,8 +2,8 @@ import * as v from 'valibot';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineConverter } from '../../src/core/converter.ts';
 import { defineDomainEvent } from '../../src/core/domain-event.ts';
+import type { EventStore } from '../../src/core/event-store.ts';
 import { defineIntegrationEvent } from '../../src/core/integration-event.ts';
-import type { OutboxStore } from '../../src/core/outbox-store.ts';
 import { defineSubscription } from '../../src/core/subscription.ts';
 import {
   ADMIN_TOKEN,
@@ -360,7 +360,7 @@ describe('POST /v1/events — refusing', () => {
     });
     mesh = await createTestMesh({
       maxInFlight: 3,
-      wrapStore: (store): OutboxStore => ({
+      wrapEvents: (store): EventStore => ({
         ...store,
         appendEvents: async (events) => {
           await gate;
@@ -511,14 +511,14 @@ describe('GET /v1/events/:id', () => {
   it('shows the producer attempt numbers, times, statuses and durations, not response excerpts or error texts; the admin sees all', async () => {
     mesh = await createTestMesh();
     await mesh.post(orderCreated('e1'));
-    const [leased] = await mesh.store.leaseDue({
+    const [leased] = await mesh.dispatch.leaseDue({
       owner: 'w',
       now: mesh.clock.now(),
       leaseMs: 30_000,
       limit: 10,
     });
     const at = mesh.clock.now();
-    await mesh.store.recordAttempts([
+    await mesh.dispatch.recordAttempts([
       {
         deliveryId: leased!.id,
         owner: 'w',
@@ -534,13 +534,13 @@ describe('GET /v1/events/:id', () => {
       },
     ]);
     mesh.clock.set(at + 1000);
-    const [again] = await mesh.store.leaseDue({
+    const [again] = await mesh.dispatch.leaseDue({
       owner: 'w',
       now: mesh.clock.now(),
       leaseMs: 30_000,
       limit: 10,
     });
-    await mesh.store.recordAttempts([
+    await mesh.dispatch.recordAttempts([
       {
         deliveryId: again!.id,
         owner: 'w',
@@ -632,7 +632,7 @@ describe('GET /healthz before migrations', () => {
     let ready = false;
     const app = createApi({
       registry: createRegistry({}),
-      store: mesh.store,
+      events: mesh.events,
       clock: mesh.clock,
       newId: () => 'id',
       tokens: { producers: [], admin: null },

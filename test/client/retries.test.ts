@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MeshApiError, MeshUnavailableError } from '../../src/client/index.ts';
 import type { MeshFetch } from '../../src/client/send-with-retries.ts';
 import { StoreError } from '../../src/core/errors.ts';
-import type { OutboxStore } from '../../src/core/outbox-store.ts';
+import type { EventStore } from '../../src/core/event-store.ts';
 import { OrderCreated } from '../../src/example/orders.ts';
 import { ADMIN_TOKEN, createTestMesh, type TestMesh } from '../support/test-mesh.ts';
 import { answer, createClientFixture, order } from './client-fixture.ts';
@@ -65,7 +65,7 @@ describe('retries are idempotent replays', () => {
   it('a 503 from the mesh (its store failed) is retried after its Retry-After and then accepted', async () => {
     let failures = 1;
     mesh = await createTestMesh({
-      wrapStore: (store): OutboxStore => ({
+      wrapEvents: (store): EventStore => ({
         ...store,
         appendEvents: async (events) => {
           if (failures-- > 0) throw new StoreError('disk unavailable');

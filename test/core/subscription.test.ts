@@ -29,4 +29,17 @@ describe('defineSubscription', () => {
       );
     }
   });
+
+  it('takes maxConcurrency from 1 to 1000, 16 by default', () => {
+    expect(defineSubscription('order.created.v1', 'https://a.example.com/').maxConcurrency).toBe(16);
+    expect(
+      defineSubscription('order.created.v1', 'https://a.example.com/', { maxConcurrency: 1000 })
+        .maxConcurrency,
+    ).toBe(1000);
+    for (const maxConcurrency of [0, 1001, 1.5, Number.NaN]) {
+      expect(() =>
+        defineSubscription('order.created.v1', 'https://a.example.com/', { maxConcurrency }),
+      ).toThrow(/maxConcurrency must be an integer from 1 to 1000/);
+    }
+  });
 });
