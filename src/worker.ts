@@ -10,3 +10,5 @@ export type {
   WorkerScheduledEvent,
 } from './runtime/worker.ts';
 export { createWorker } from './runtime/worker.ts';
+export type { WorkerDatabase, WorkerDatabaseOpener } from './runtime/worker-database.ts';
+export { libsqlOverHttp } from './runtime/worker-libsql.ts';

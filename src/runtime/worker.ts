@@ -1,20 +1,13 @@
-import { createClient } from '@libsql/client/web';
 import { Client } from '@upstash/qstash';
-import { drizzle } from 'drizzle-orm/libsql/web';
 import { systemClock } from '../core/clock.ts';
 import { ConfigError } from '../core/errors.ts';
 import { type MeshDefinition, resolveMesh } from '../core/mesh-definition.ts';
 import { createD1Inbox } from '../handler/d1-inbox.ts';
-import type { Inbox } from '../handler/inbox.ts';
-import { createLibsqlInbox } from '../handler/libsql-inbox.ts';
 import { createWebhookApp } from '../handler/webhook-app.ts';
 import type { D1Database } from '../store/d1-driver.ts';
 import { openD1 } from '../store/d1-store.ts';
-import { createLibsqlDriver } from '../store/libsql-driver.ts';
 import { pendingMigrations } from '../store/migrate.ts';
 import { MIGRATION_NAMES } from '../store/migration-names.ts';
-import * as schema from '../store/schema.ts';
-import type { OutboxDatabase, SqlDatabase } from '../store/sql-database.ts';
 import { createSqlStores } from '../store/sql-stores.ts';
 import { createQStashTransport } from '../transports/qstash-transport.ts';
 import { type MeshConfig, readConfig } from './config.ts';
@@ -23,6 +16,7 @@ import { createMesh } from './mesh.ts';
 import { type MeshHandlers, resolveHandlers } from './mesh-handlers.ts';
 import { isWebhookPath, pathOf } from './paths.ts';
 import { resolveSecrets } from './secrets.ts';
+import type { WorkerDatabase, WorkerDatabaseOpener } from './worker-database.ts';
 
 /** The bindings hookmesh reads: `DB` (D1) when bound, and vars/secrets as strings (DESIGN.md). */
 export interface WorkerEnv {
@@ -47,6 +41,11 @@ export interface CreateWorkerOptions {
   readonly handlers?: MeshHandlers | undefined;
   /** One JSON line per record by default; never given secrets. */
   readonly log?: Logger | undefined;
+  /**
+   * Where the store lives when no D1 database is bound as `DB`: `libsqlOverHttp` (from
+   * `hookmesh/worker`) for Turso or sqld. Opt-in, so a D1 Worker's bundle carries no libSQL client.
+   */
+  readonly database?: WorkerDatabaseOpener | undefined;
 }
 
 /** What `export default` hands the Workers runtime. */
@@ -151,7 +150,7 @@ async function composeWorkerMesh(
   if (!config.qstash.token)
     throw new ConfigError('QSTASH_TOKEN is required: the Worker publishes through QStash');
   const callbackUrl = `${publicUrl}/v1/qstash/callback`;
-  const database = openWorkerDatabase(env, config);
+  const database = openWorkerDatabase(env, config, options.database);
   const { driver } = database;
   const clock = systemClock;
   const stores = createSqlStores(database, { writesPerRequest: true });
@@ -243,28 +242,21 @@ async function composeWorkerMesh(
   return { handle, publishDue, sweep };
 }
 
-interface WorkerDatabase extends SqlDatabase {
-  readonly inbox: Inbox;
-}
-
-function openWorkerDatabase(env: WorkerEnv, config: MeshConfig): WorkerDatabase {
+function openWorkerDatabase(
+  env: WorkerEnv,
+  config: MeshConfig,
+  open: WorkerDatabaseOpener | undefined,
+): WorkerDatabase {
   if (env.DB) {
     const parts = openD1(env.DB);
     return { ...parts, inbox: createD1Inbox(env.DB) };
   }
-  if (!/^(libsql|https?):\/\//.test(config.databaseUrl)) {
+  if (!open) {
     throw new ConfigError(
-      'the Worker needs a D1 binding named DB, or DATABASE_URL set to a libsql:// or https:// URL',
+      'the Worker needs a D1 binding named DB (or createWorker({ database: libsqlOverHttp }) with DATABASE_URL for Turso/sqld)',
     );
   }
-  const client = createClient({
-    url: config.databaseUrl,
-    ...(config.databaseAuthToken ? { authToken: config.databaseAuthToken } : {}),
-  });
-  const driver = createLibsqlDriver(client);
-  const db = drizzle(client, { schema }) as unknown as OutboxDatabase;
-  // No group commit in workerd: one request's promise settled by another request's I/O hangs.
-  return { db, driver, inbox: createLibsqlInbox(client, { groupCommit: false }) };
+  return open(config);
 }
 
 /** Worker vars and secrets are strings; bindings (D1, services) are objects and are left out. */
