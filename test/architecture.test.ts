@@ -107,7 +107,7 @@ const HONO_RUNTIME_ADAPTER =
  */
 const LAZY_IN_HANDLER: Readonly<Record<string, string>> = { '@libsql/client': 'src/handler/libsql-inbox.ts' };
 
-/** The handler SDK imports only core, itself, valibot and hono (rule 5). */
+/** The handler SDK imports only core, itself, the tracing module, valibot and hono (rule 5). */
 function handlerImportViolations(files: readonly SourceFile[]): string[] {
   return files.flatMap(({ file, text }) =>
     parseImports(file, text).flatMap((ref) => {
@@ -127,14 +127,14 @@ function handlerImportViolations(files: readonly SourceFile[]): string[] {
           ? []
           : [describeRef(ref, 'src/handler may import only src/core, src/handler, valibot, hono')];
       }
-      return within(to, 'src/core') || within(to, 'src/handler')
+      return within(to, 'src/core') || within(to, 'src/handler') || within(to, 'src/tracing')
         ? []
-        : [describeRef(ref, 'src/handler may import only src/core and src/handler')];
+        : [describeRef(ref, 'src/handler may import only src/core, src/handler and src/tracing')];
     }),
   );
 }
 
-/** The producer's client is runtime-neutral: core, itself, and valibot's types only. */
+/** The producer's client is runtime-neutral: core, itself, the tracing module, and valibot's types only. */
 function clientImportViolations(files: readonly SourceFile[]): string[] {
   return files.flatMap(({ file, text }) =>
     parseImports(file, text).flatMap((ref) => {
@@ -144,9 +144,60 @@ function clientImportViolations(files: readonly SourceFile[]): string[] {
           ? []
           : [describeRef(ref, 'src/client may import only src/core, src/client and valibot types')];
       }
-      return within(to, 'src/core') || within(to, 'src/client')
+      return within(to, 'src/core') || within(to, 'src/client') || within(to, 'src/tracing')
         ? []
-        : [describeRef(ref, 'src/client may import only src/core and src/client')];
+        : [describeRef(ref, 'src/client may import only src/core, src/client and src/tracing')];
+    }),
+  );
+}
+
+/** The one file that speaks to OpenTelemetry: a peer dependency, loaded by every entry. */
+const TRACING_FILE = 'src/tracing/tracing.ts';
+
+/**
+ * `@opentelemetry/*` only in the tracing file, and that file only `@opentelemetry/api` and core:
+ * the handler SDK and the client import it, so it holds to what they may import.
+ */
+function tracingImportViolations(files: readonly SourceFile[]): string[] {
+  return files.flatMap(({ file, text }) =>
+    parseImports(file, text).flatMap((ref) => {
+      const to = target(ref);
+      if (to === null) {
+        if (ref.specifier.startsWith('@opentelemetry/')) {
+          return file === TRACING_FILE && ref.specifier === '@opentelemetry/api'
+            ? []
+            : [describeRef(ref, `only ${TRACING_FILE} imports OpenTelemetry, and only @opentelemetry/api`)];
+        }
+        return within(file, 'src/tracing')
+          ? [describeRef(ref, 'src/tracing may import only @opentelemetry/api and src/core')]
+          : [];
+      }
+      return within(file, 'src/tracing') && !within(to, 'src/core') && !within(to, 'src/tracing')
+        ? [describeRef(ref, 'src/tracing may import only @opentelemetry/api and src/core')]
+        : [];
+    }),
+  );
+}
+
+/** The Drizzle schema: drizzle-kit reads it to generate `migrations/`; nothing runs it. */
+const SCHEMA_FILE = 'src/store/schema.ts';
+
+/**
+ * The stores run plain SQL over `SqlDriver`, so no bundle carries Drizzle's query builder: only
+ * the schema names drizzle-orm (its `sqlite-core`, rule 6), and nothing imports the schema.
+ */
+function drizzleImportViolations(files: readonly SourceFile[]): string[] {
+  return files.flatMap(({ file, text }) =>
+    parseImports(file, text).flatMap((ref) => {
+      const to = target(ref);
+      if (to === SCHEMA_FILE) {
+        return [describeRef(ref, `${SCHEMA_FILE} is read by drizzle-kit only: nothing imports it`)];
+      }
+      if (to !== null || !/^drizzle-orm(\/|$)/.test(ref.specifier)) return [];
+      if (file === SCHEMA_FILE && ref.specifier === 'drizzle-orm/sqlite-core') return [];
+      return [
+        describeRef(ref, `the runtime runs plain SQL; only ${SCHEMA_FILE} uses drizzle-orm/sqlite-core`),
+      ];
     }),
   );
 }
@@ -291,6 +342,21 @@ describe('architecture', () => {
     expect(runtimeGlobalViolations(client)).toEqual([]);
   });
 
+  it('keeps OpenTelemetry to the tracing file, and that file to @opentelemetry/api and core', () => {
+    expect(readSources('tracing').map((f) => f.file)).toContain(TRACING_FILE);
+    expect(tracingImportViolations(all)).toEqual([]);
+    expect(runtimeGlobalViolations(readSources('tracing'))).toEqual([]);
+  });
+
+  it('keeps drizzle-orm out of the runtime: only the schema imports it, and nothing in src imports the schema', () => {
+    const worker = listTs(join(ROOT, 'worker')).map((path) => ({
+      file: relative(ROOT, path).split(sep).join('/'),
+      text: readFileSync(path, 'utf8'),
+    }));
+    expect(all.some((f) => f.file === SCHEMA_FILE)).toBe(true);
+    expect(drizzleImportViolations([...all, ...worker])).toEqual([]);
+  });
+
   it('has the example app and worker/ use only the public entries, and nothing else use the example', () => {
     const worker = listTs(join(ROOT, 'worker')).map((path) => ({
       file: relative(ROOT, path).split(sep).join('/'),
@@ -424,11 +490,34 @@ describe('the architecture checks themselves', () => {
     ].join('\n');
 
     expect(handlerImportViolations(fixture('src/handler/bad.ts', text))).toEqual([
-      "src/handler/bad.ts:6 imports '../store/libsql-store.ts' (src/handler may import only src/core and src/handler)",
-      "src/handler/bad.ts:7 imports '../transports/qstash.ts' (src/handler may import only src/core and src/handler)",
+      "src/handler/bad.ts:6 imports '../store/libsql-store.ts' (src/handler may import only src/core, src/handler and src/tracing)",
+      "src/handler/bad.ts:7 imports '../transports/qstash.ts' (src/handler may import only src/core, src/handler and src/tracing)",
       "src/handler/bad.ts:8 imports 'undici' (src/handler may import only src/core, src/handler, valibot, hono)",
       "src/handler/bad.ts:9 imports '@upstash/qstash' (src/handler may import only src/core, src/handler, valibot, hono)",
       "src/handler/bad.ts:10 imports 'hono/aws-lambda' (src/handler may import only src/core, src/handler, valibot, hono)",
+    ]);
+  });
+
+  it('flag OpenTelemetry outside the tracing file, and the tracing file reaching past core', () => {
+    expect(
+      tracingImportViolations([
+        ...fixture('src/api/x.ts', "import { trace } from '@opentelemetry/api';"),
+        ...fixture(
+          TRACING_FILE,
+          [
+            "import { trace } from '@opentelemetry/api';",
+            "import type { LeasedDelivery } from '../core/dispatch-queue.ts';",
+            "import { W3CTraceContextPropagator } from '@opentelemetry/core';",
+            "import { Hono } from 'hono';",
+            "import { problem } from '../api/problem.ts';",
+          ].join('\n'),
+        ),
+      ]),
+    ).toEqual([
+      "src/api/x.ts:1 imports '@opentelemetry/api' (only src/tracing/tracing.ts imports OpenTelemetry, and only @opentelemetry/api)",
+      "src/tracing/tracing.ts:3 imports '@opentelemetry/core' (only src/tracing/tracing.ts imports OpenTelemetry, and only @opentelemetry/api)",
+      "src/tracing/tracing.ts:4 imports 'hono' (src/tracing may import only @opentelemetry/api and src/core)",
+      "src/tracing/tracing.ts:5 imports '../api/problem.ts' (src/tracing may import only @opentelemetry/api and src/core)",
     ]);
   });
 
@@ -450,6 +539,34 @@ describe('the architecture checks themselves', () => {
     expect(handlerImportViolations(fixture('src/handler/d1-inbox.ts', elsewhere))).toEqual([
       "src/handler/d1-inbox.ts:1 imports '@libsql/client' (only src/handler/libsql-inbox.ts may use it, as import() or import type)",
       "src/handler/d1-inbox.ts:2 imports '@libsql/client' (only src/handler/libsql-inbox.ts may use it, as import() or import type)",
+    ]);
+  });
+
+  it('flag drizzle-orm outside the schema, and any import of the schema', () => {
+    const store = [
+      "import { eq } from 'drizzle-orm';",
+      "import { drizzle } from 'drizzle-orm/libsql';",
+      "import type { BaseSQLiteDatabase } from 'drizzle-orm/sqlite-core';",
+      "import * as schema from './schema.ts';",
+      "import { createD1Driver } from './d1-driver.ts';",
+    ].join('\n');
+    expect(drizzleImportViolations(fixture('src/store/x.ts', store))).toEqual([
+      "src/store/x.ts:1 imports 'drizzle-orm' (the runtime runs plain SQL; only src/store/schema.ts uses drizzle-orm/sqlite-core)",
+      "src/store/x.ts:2 imports 'drizzle-orm/libsql' (the runtime runs plain SQL; only src/store/schema.ts uses drizzle-orm/sqlite-core)",
+      "src/store/x.ts:3 imports 'drizzle-orm/sqlite-core' (the runtime runs plain SQL; only src/store/schema.ts uses drizzle-orm/sqlite-core)",
+      "src/store/x.ts:4 imports './schema.ts' (src/store/schema.ts is read by drizzle-kit only: nothing imports it)",
+    ]);
+    expect(
+      drizzleImportViolations(
+        fixture('src/runtime/x.ts', "import type { subscriptions } from '../store/schema.ts';"),
+      ),
+    ).toEqual([
+      "src/runtime/x.ts:1 imports '../store/schema.ts' (src/store/schema.ts is read by drizzle-kit only: nothing imports it)",
+    ]);
+    const schema =
+      "import { integer, sqliteTable } from 'drizzle-orm/sqlite-core';\nimport { sql } from 'drizzle-orm';";
+    expect(drizzleImportViolations(fixture(SCHEMA_FILE, schema))).toEqual([
+      "src/store/schema.ts:2 imports 'drizzle-orm' (the runtime runs plain SQL; only src/store/schema.ts uses drizzle-orm/sqlite-core)",
     ]);
   });
 

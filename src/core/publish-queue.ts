@@ -65,6 +65,24 @@ export interface CallbackTransition {
 }
 
 /**
+ * A published delivery the transport has been silent about for too long: no callback since its
+ * last word (publish, callback or check, `updated_at`) nor since its next attempt was due.
+ */
+export interface OverduePublished {
+  readonly deliveryId: string;
+  /** The message the transport was last asked to deliver; every update is applied under it. */
+  readonly messageId: string;
+}
+
+/** What asking the transport about an overdue delivery found, and when. */
+export interface PublishCheckRecord {
+  readonly deliveryId: string;
+  /** Applied only while the delivery still carries this message id (nothing new published since). */
+  readonly messageId: string;
+  readonly at: number;
+}
+
+/**
  * What a callback did: `applied` (attempt recorded, state moved as far as it may), `duplicate`
  * (that attempt was recorded already: nothing changed), `unknown` (no delivery has that message id).
  */
@@ -102,4 +120,25 @@ export interface PublishQueue {
    * recorded without setting its state or schedule.
    */
   applyCallback(transition: CallbackTransition): Promise<Exclude<CallbackOutcome, 'unknown'>>;
+  /**
+   * Up to `limit` published deliveries (`in_flight` or `retrying`, with a message id) whose last
+   * word and next due attempt are both at or before `before` (the caller's now minus its grace):
+   * the transport has said nothing about them for longer than it should have. Least recently heard
+   * of first, so a check that moves a delivery's last word lets the next call reach others.
+   */
+  findOverdue(input: { before: number; limit: number }): Promise<OverduePublished[]>;
+  /**
+   * The transport still holds these messages (or could not be asked): their last word becomes
+   * `at`, so they are not asked about again before `at` plus the caller's grace. State, schedule
+   * and attempts stay. Only while still published under that message id and not settled.
+   */
+  markChecked(records: readonly PublishCheckRecord[]): Promise<void>;
+  /**
+   * The transport no longer has these messages and never reported an outcome: each becomes
+   * `pending`, due at `at`, under a new generation (a new deduplication id) with a fresh retry
+   * budget — a publish that failed, in effect. Only while still published under that message id
+   * and `in_flight` or `retrying`: `delivered` and `dead` never move back. Returns the delivery
+   * ids it changed.
+   */
+  markLost(records: readonly PublishCheckRecord[]): Promise<string[]>;
 }

@@ -1,10 +1,7 @@
 import { createClient } from '@libsql/client/web';
-import { drizzle } from 'drizzle-orm/libsql/web';
 import { ConfigError } from '../core/errors.ts';
 import { createLibsqlInbox } from '../handler/libsql-inbox.ts';
 import { createLibsqlDriver } from '../store/libsql-driver.ts';
-import * as schema from '../store/schema.ts';
-import type { OutboxDatabase } from '../store/sql-database.ts';
 import type { WorkerDatabase, WorkerDatabaseOpener } from './worker-database.ts';
 
 /**
@@ -22,7 +19,6 @@ export const libsqlOverHttp: WorkerDatabaseOpener = ({ databaseUrl, databaseAuth
     ...(databaseAuthToken ? { authToken: databaseAuthToken } : {}),
   });
   const database: WorkerDatabase = {
-    db: drizzle(client, { schema }) as unknown as OutboxDatabase,
     driver: createLibsqlDriver(client),
     // No group commit in workerd: one request's promise settled by another request's I/O hangs.
     inbox: createLibsqlInbox(client, { groupCommit: false }),

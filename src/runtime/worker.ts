@@ -9,6 +9,7 @@ import { openD1 } from '../store/d1-store.ts';
 import { pendingMigrations } from '../store/migrate.ts';
 import { MIGRATION_NAMES } from '../store/migration-names.ts';
 import { createSqlStores } from '../store/sql-stores.ts';
+import { createQStashReconciler } from '../transports/qstash-reconciler.ts';
 import { createQStashTransport } from '../transports/qstash-transport.ts';
 import { type MeshConfig, readConfig } from './config.ts';
 import { consoleLogger, describeError, type Logger } from './log.ts';
@@ -72,7 +73,7 @@ const RETENTION_ROUNDS = 5;
  * The mesh as a Cloudflare Worker: on D1 (`env.DB`) or on libSQL over HTTP (`DATABASE_URL`
  * `libsql://` / `https://`), with the QStash transport (the default here). `fetch` serves the API,
  * the QStash callback and the handlers; `scheduled` (a cron) republishes what failed to publish
- * and purges old rows. The Worker never migrates — `wrangler d1 migrations apply` does, from
+ * or what QStash finished without a word (its callbacks lost), and purges old rows. The Worker never migrates — `wrangler d1 migrations apply` does, from
  * `node_modules/hookmesh/migrations`. The mesh is composed on the first request and kept for the
  * isolate's life, one per `env` object.
  * @example export default createWorker({ mesh, handlers: [onOrderCreated] });
@@ -179,21 +180,33 @@ async function composeWorkerMesh(
     dashboard: { eventSearch: stores.eventSearch, gauges: stores.metrics },
   });
 
+  const qstash = new Client({
+    token: config.qstash.token ?? '',
+    // A failed publish is simply due again (with back-off) at the next sweep, an unanswered
+    // question asked again later; retrying inside one waitUntil would only hold its context open.
+    retry: false,
+    ...(config.qstash.url ? { baseUrl: config.qstash.url } : {}),
+  });
   const transport = createQStashTransport({
     queue: stores.publish,
-    client: new Client({
-      token: config.qstash.token ?? '',
-      // A failed publish is simply due again (with back-off) at the next sweep; retrying inside one
-      // waitUntil would only hold the request's context open.
-      retry: false,
-      ...(config.qstash.url ? { baseUrl: config.qstash.url } : {}),
-    }),
+    client: qstash,
     callbackUrl,
     clock,
     owner: `worker-${crypto.randomUUID()}`,
     onError: (error) => log('error', 'qstash publish failed', describeError(error)),
   });
   const publishDue = () => transport.publishDue();
+  const reconciler = createQStashReconciler({
+    queue: stores.publish,
+    client: qstash,
+    clock,
+    onLost: (lost) =>
+      log('warn', 'qstash no longer has a message and never reported its outcome: publishing it again', {
+        deliveryId: lost.deliveryId,
+        messageId: lost.messageId,
+      }),
+    onError: (error) => log('error', 'qstash message check failed', describeError(error)),
+  });
 
   let handle: (request: Request) => Promise<Response>;
   // A handler may post follow-up events to the mesh. Requests to the mesh's own URL are answered in
@@ -223,6 +236,11 @@ async function composeWorkerMesh(
 
   const { retention } = stores;
   const sweep = async (event: WorkerScheduledEvent) => {
+    // Deliveries QStash has been silent about past their expected report: asked about, and those
+    // it no longer has are pending again, to be published just below.
+    await reconciler
+      .reconcile()
+      .catch((error) => log('error', 'qstash reconcile failed', describeError(error)));
     // Whatever the waitUntil after an ingest missed (QStash down, an isolate evicted) goes now.
     await publishDue();
     if (config.retentionDays > 0 && new Date(event.scheduledTime).getUTCMinutes() === 0) {

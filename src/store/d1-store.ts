@@ -1,10 +1,8 @@
-import { drizzle } from 'drizzle-orm/d1';
 import { createD1Driver, type D1Database } from './d1-driver.ts';
-import * as schema from './schema.ts';
-import type { OutboxDatabase, SqlDatabase } from './sql-database.ts';
+import type { SqlDatabase } from './sql-database.ts';
 import { createSqlStores, type SqlStores, type SqlStoresOptions } from './sql-stores.ts';
 
-/** Drizzle and the raw driver over one D1 binding: what every SQL store takes. */
+/** The driver over one D1 binding: what every SQL store takes. */
 export type D1Parts = SqlDatabase;
 
 /**
@@ -13,9 +11,7 @@ export type D1Parts = SqlDatabase;
  * @example const d1 = openD1(env.DB);
  */
 export function openD1(binding: D1Database): D1Parts {
-  // drizzle-orm types its D1 argument with @cloudflare/workers-types, which hookmesh does not load.
-  const db = drizzle(binding as Parameters<typeof drizzle>[0], { schema }) as unknown as OutboxDatabase;
-  return { db, driver: createD1Driver(binding) };
+  return { driver: createD1Driver(binding) };
 }
 
 /** @example const stores = createD1Stores(env.DB, { writesPerRequest: true }); */

@@ -1,9 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { type Client, createClient } from '@libsql/client';
-import { drizzle } from 'drizzle-orm/libsql';
 import { createLibsqlDriver } from './libsql-driver.ts';
 import { openLibsqlFileDriver } from './libsql-file-driver.ts';
-import * as schema from './schema.ts';
 import type { SqlDatabase } from './sql-database.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { createSqlStores, type SqlStores } from './sql-stores.ts';
@@ -27,8 +25,8 @@ const BUSY_TIMEOUT_MS = 10_000;
  * "accepted" means on disk, surviving power loss, and group commit — not weaker syncing — makes
  * ingest fast.
  *
- * For a local file the driver (the raw hot paths: ingest, leasing, attempts) gets a connection of
- * its own with cached prepared statements; Drizzle's reads and writes use the client. Closing the
+ * For a local file the driver, which every store runs on, gets a connection of its own with cached
+ * prepared statements; the client stays for what takes a client (the handlers' inbox). Closing the
  * client closes both.
  */
 export async function openLibsql(options: LibsqlOptions): Promise<LibsqlDatabase> {
@@ -37,12 +35,11 @@ export async function openLibsql(options: LibsqlOptions): Promise<LibsqlDatabase
     ...(options.authToken ? { authToken: options.authToken } : {}),
     timeout: BUSY_TIMEOUT_MS,
   });
-  const db = drizzle(client, { schema });
-  if (!options.url.startsWith('file:')) return { client, db, driver: createLibsqlDriver(client) };
+  if (!options.url.startsWith('file:')) return { client, driver: createLibsqlDriver(client) };
   await client.execute('PRAGMA journal_mode = WAL');
   await client.execute('PRAGMA synchronous = FULL');
   const path = toFilePath(options.url);
-  if (path === null) return { client, db, driver: createLibsqlDriver(client) };
+  if (path === null) return { client, driver: createLibsqlDriver(client) };
   const fileDriver = openLibsqlFileDriver(path, { timeoutMs: BUSY_TIMEOUT_MS });
   const closeClient = client.close.bind(client);
   client.close = () => {
@@ -50,7 +47,7 @@ export async function openLibsql(options: LibsqlOptions): Promise<LibsqlDatabase
     closeClient();
   };
   // Closing the driver closes the database, as the client's own driver does.
-  return { client, db, driver: { ...fileDriver, close: async () => client.close() } };
+  return { client, driver: { ...fileDriver, close: async () => client.close() } };
 }
 
 /**
@@ -71,5 +68,5 @@ export function createLibsqlStores(
   client: Client,
   driver: SqlDriver = createLibsqlDriver(client),
 ): SqlStores {
-  return createSqlStores({ db: drizzle(client, { schema }), driver });
+  return createSqlStores({ driver });
 }

@@ -1,76 +1,61 @@
-import { and, asc, eq, exists, gte, lt, type SQL, sql } from 'drizzle-orm';
-import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { DeliveryAdminStore, DeliveryFilter, DeliverySummary } from '../core/delivery-admin-store.ts';
-import * as schema from './schema.ts';
-import type { OutboxDatabase } from './sql-database.ts';
-import type { SqlDriver, SqlValue } from './sql-driver.ts';
+import type { DeliveryStatus } from '../core/delivery-state.ts';
+import type { SqlDatabase } from './sql-database.ts';
+import type { SqlRow, SqlValue } from './sql-driver.ts';
+import { toInteger, toText } from './sql-row.ts';
 
-const deliveries = schema.deliveries;
-const integrationEvents = schema.integrationEvents;
-
-const SUMMARY = {
-  id: deliveries.id,
-  eventId: integrationEvents.domainEventId,
-  integrationEventId: deliveries.integrationEventId,
-  type: integrationEvents.type,
-  subscriptionId: deliveries.subscriptionId,
-  url: deliveries.url,
-  status: deliveries.status,
-  attempts: deliveries.attempts,
-  nextAttemptAt: deliveries.nextAttemptAt,
-  createdAt: deliveries.createdAt,
-  updatedAt: deliveries.updatedAt,
-  generation: deliveries.generation,
-};
+// Columns are named by table, not by alias, so the same conditions serve the SELECT and the UPDATE.
+const SUMMARY = `SELECT deliveries.id, integration_events.domain_event_id, deliveries.integration_event_id,
+  integration_events.type, deliveries.subscription_id, deliveries.url, deliveries.status, deliveries.attempts,
+  deliveries.next_attempt_at, deliveries.created_at, deliveries.updated_at, deliveries.generation
+FROM deliveries JOIN integration_events ON integration_events.id = deliveries.integration_event_id`;
 
 /**
- * Listing and replaying deliveries on SQLite (libSQL or D1), through Drizzle's query builder.
- * @example const admin = createSqlDeliveryAdminStore({ db: drizzle(client, { schema }), driver });
+ * A replay (two bound values: now, now): a new generation, due now, with a fresh retry budget;
+ * `attempts` keeps counting.
  */
-export function createSqlDeliveryAdminStore(options: {
-  readonly db: OutboxDatabase;
-  /** Runs the bulk replay, whose changed-row count Drizzle reports differently per driver. */
-  readonly driver: SqlDriver;
-}): DeliveryAdminStore {
-  const { db, driver } = options;
+const REPLAYED = `status = 'pending', generation = generation + 1, retried = 0, next_attempt_at = ?,
+  message_id = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?`;
 
+/** Conditions to AND together, with their bound values in order. */
+interface Conditions {
+  readonly sql: string[];
+  readonly args: SqlValue[];
+}
+
+/**
+ * Listing and replaying deliveries on SQLite (libSQL or D1), in plain SQL: none of it is a hot path.
+ * @example const admin = createSqlDeliveryAdminStore({ driver });
+ */
+export function createSqlDeliveryAdminStore({ driver }: SqlDatabase): DeliveryAdminStore {
   const getSummary = async (id: string): Promise<DeliverySummary | null> => {
-    const [row] = await db
-      .select(SUMMARY)
-      .from(deliveries)
-      .innerJoin(integrationEvents, eq(integrationEvents.id, deliveries.integrationEventId))
-      .where(eq(deliveries.id, id));
-    return row ?? null;
+    const [row] = await driver.query(`${SUMMARY} WHERE deliveries.id = ?`, [id]);
+    return row ? toSummary(row) : null;
   };
 
   /** Moves one delivery if it is dead; the status test in the UPDATE is what makes replay happen once. */
   const replayIfDead = async (id: string, now: number): Promise<boolean> => {
-    const moved = await db
-      .update(deliveries)
-      .set(toReplayed(now))
-      .where(and(eq(deliveries.id, id), eq(deliveries.status, 'dead')))
-      .returning({ id: deliveries.id });
+    const moved = await driver.query(
+      `UPDATE deliveries SET ${REPLAYED} WHERE id = ? AND status = 'dead' RETURNING id`,
+      [now, now, id],
+    );
     return moved.length > 0;
   };
 
   return {
     async listDeliveries({ limit, after, ...filter }) {
-      return db
-        .select(SUMMARY)
-        .from(deliveries)
-        .innerJoin(integrationEvents, eq(integrationEvents.id, deliveries.integrationEventId))
-        .where(
-          and(
-            ...toConditions(filter),
-            filter.type === undefined ? undefined : typeMatches(integrationEvents.type, filter.type),
-            // A row-value comparison, which SQLite answers from the (created_at, id) index.
-            after === undefined
-              ? undefined
-              : sql`(${deliveries.createdAt}, ${deliveries.id}) > (${after.createdAt}, ${after.id})`,
-          ),
-        )
-        .orderBy(asc(deliveries.createdAt), asc(deliveries.id))
-        .limit(limit);
+      const where = toConditions(filter);
+      if (filter.type !== undefined) pushTypeMatch(where, filter.type);
+      if (after !== undefined) {
+        // A row-value comparison, which SQLite answers from the (created_at, id) index.
+        where.sql.push('(deliveries.created_at, deliveries.id) > (?, ?)');
+        where.args.push(after.createdAt, after.id);
+      }
+      const rows = await driver.query(
+        `${SUMMARY}${toWhere(where)} ORDER BY deliveries.created_at, deliveries.id LIMIT ?`,
+        [...where.args, limit],
+      );
+      return rows.map(toSummary);
     },
 
     async replayDelivery(id, now) {
@@ -87,65 +72,76 @@ export function createSqlDeliveryAdminStore(options: {
 
     async replayDeliveries(filter, now) {
       if (filter.status !== undefined && filter.status !== 'dead') return 0;
-      const { type } = filter;
-      const query = db
-        .update(deliveries)
-        .set(toReplayed(now))
-        .where(
-          and(
-            ...toConditions({ ...filter, status: 'dead' }),
-            // Correlated, so the few dead rows (found by the status index) are each checked by
-            // primary key, instead of reading every integration event.
-            type === undefined
-              ? undefined
-              : exists(
-                  db
-                    .select({ one: sql`1` })
-                    .from(integrationEvents)
-                    .where(
-                      and(
-                        eq(integrationEvents.id, deliveries.integrationEventId),
-                        typeMatches(integrationEvents.type, type),
-                      ),
-                    ),
-                ),
-          ),
+      const where = toConditions({ ...filter, status: 'dead' });
+      if (filter.type !== undefined) {
+        // Correlated, so the few dead rows (found by the status index) are each checked by
+        // primary key, instead of reading every integration event.
+        const match: Conditions = { sql: [], args: [] };
+        pushTypeMatch(match, filter.type);
+        where.sql.push(
+          `EXISTS (SELECT 1 FROM integration_events
+                   WHERE integration_events.id = deliveries.integration_event_id AND ${match.sql.join(' AND ')})`,
         );
-      const { sql: text, params } = query.toSQL();
-      const [changed] = await driver.batch([{ sql: text, args: params as SqlValue[] }]);
+        where.args.push(...match.args);
+      }
+      const [changed] = await driver.batch([
+        { sql: `UPDATE deliveries SET ${REPLAYED}${toWhere(where)}`, args: [now, now, ...where.args] },
+      ]);
       return changed ?? 0;
     },
   };
 }
 
-/** A replay: a new generation, due now, with a fresh retry budget; `attempts` keeps counting. */
-function toReplayed(now: number) {
-  return {
-    status: 'pending' as const,
-    generation: sql`${deliveries.generation} + 1`,
-    retried: 0,
-    nextAttemptAt: now,
-    messageId: null,
-    leaseOwner: null,
-    leaseExpiresAt: null,
-    updatedAt: now,
-  };
-}
-
-function toConditions(filter: Omit<DeliveryFilter, 'type'>): SQL[] {
-  const conditions: SQL[] = [];
-  if (filter.status !== undefined) conditions.push(eq(deliveries.status, filter.status));
-  if (filter.subscriptionId !== undefined) {
-    conditions.push(eq(deliveries.subscriptionId, filter.subscriptionId));
+function toConditions(filter: Omit<DeliveryFilter, 'type'>): Conditions {
+  const where: Conditions = { sql: [], args: [] };
+  if (filter.status !== undefined) {
+    where.sql.push('deliveries.status = ?');
+    where.args.push(filter.status);
   }
-  if (filter.since !== undefined) conditions.push(gte(deliveries.createdAt, filter.since));
-  if (filter.until !== undefined) conditions.push(lt(deliveries.createdAt, filter.until));
-  return conditions;
+  if (filter.subscriptionId !== undefined) {
+    where.sql.push('deliveries.subscription_id = ?');
+    where.args.push(filter.subscriptionId);
+  }
+  if (filter.since !== undefined) {
+    where.sql.push('deliveries.created_at >= ?');
+    where.args.push(filter.since);
+  }
+  if (filter.until !== undefined) {
+    where.sql.push('deliveries.created_at < ?');
+    where.args.push(filter.until);
+  }
+  return where;
 }
 
 /** An exact type, or `prefix.*`; compared with substr, since `_` in a type is a LIKE wildcard. */
-function typeMatches(column: SQLiteColumn, pattern: string): SQL {
-  if (!pattern.endsWith('.*')) return eq(column, pattern);
+function pushTypeMatch(where: Conditions, pattern: string): void {
+  if (!pattern.endsWith('.*')) {
+    where.sql.push('integration_events.type = ?');
+    where.args.push(pattern);
+    return;
+  }
   const prefix = pattern.slice(0, -1);
-  return sql`substr(${column}, 1, ${prefix.length}) = ${prefix}`;
+  where.sql.push('substr(integration_events.type, 1, ?) = ?');
+  where.args.push(prefix.length, prefix);
+}
+
+function toWhere(where: Conditions): string {
+  return where.sql.length === 0 ? '' : ` WHERE ${where.sql.join(' AND ')}`;
+}
+
+function toSummary(row: SqlRow): DeliverySummary {
+  return {
+    id: toText(row.id),
+    eventId: toText(row.domain_event_id),
+    integrationEventId: toText(row.integration_event_id),
+    type: toText(row.type),
+    subscriptionId: toText(row.subscription_id),
+    url: toText(row.url),
+    status: toText(row.status) as DeliveryStatus,
+    attempts: toInteger(row.attempts),
+    nextAttemptAt: toInteger(row.next_attempt_at),
+    createdAt: toInteger(row.created_at),
+    updatedAt: toInteger(row.updated_at),
+    generation: toInteger(row.generation),
+  };
 }

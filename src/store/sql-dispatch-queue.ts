@@ -9,7 +9,7 @@ import { loadLeased, toLeasedDelivery } from './sql-leased-delivery.ts';
  * recording attempts are hot paths. The lease holds paused subscriptions' deliveries back and
  * keeps each subscription within its `max_concurrency`. Outcomes come decided
  * (`decideAttemptOutcome`); the SQL only applies them, where the writer still holds the lease.
- * @example const dispatch = createSqlDispatchQueue({ db, driver });
+ * @example const dispatch = createSqlDispatchQueue({ driver });
  */
 export function createSqlDispatchQueue(options: SqlDatabase): DispatchQueue {
   const { driver } = options;

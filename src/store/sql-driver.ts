@@ -9,8 +9,8 @@ export interface SqlStatement {
 export type SqlRow = Record<string, unknown>;
 
 /**
- * The few raw operations the outbox's hot paths need, implemented once per database driver
- * (libSQL, D1). Everything else goes through Drizzle's query builder.
+ * The few raw operations every SQL store runs on, implemented once per database driver (libSQL,
+ * D1). The stores write plain parameterised SQL over it; nothing at run time needs Drizzle.
  */
 export interface SqlDriver {
   query(sql: string, args?: readonly SqlValue[]): Promise<SqlRow[]>;

@@ -1,83 +1,75 @@
-import { and, count, desc, eq, gte, inArray, lt, lte, or, type SQL } from 'drizzle-orm';
 import type { DeliveryStatus } from '../core/delivery-state.ts';
 import type { EventSearch, EventSummary } from '../core/event-search.ts';
-import * as schema from './schema.ts';
 import type { SqlDatabase } from './sql-database.ts';
-
-const { domainEvents, integrationEvents, deliveries } = schema;
+import type { SqlValue } from './sql-driver.ts';
+import { toInteger, toText } from './sql-row.ts';
 
 /**
- * The operator's reads of accepted events on SQLite (libSQL or D1), through Drizzle. A page walks
+ * The operator's reads of accepted events on SQLite (libSQL or D1), in plain SQL. A page walks
  * the `received_at` index backwards; its deliveries are counted by the per-event indexes
  * (`integration_events_domain_event`, `deliveries_integration_event`), so the cost follows the
  * page, not the store.
  * @example const page = await createSqlEventSearch(database).listEvents({ limit: 50 });
  */
-export function createSqlEventSearch({ db }: SqlDatabase): EventSearch {
+export function createSqlEventSearch({ driver }: SqlDatabase): EventSearch {
   return {
     async listEvents({ type, limit, after }) {
-      const rows = await db
-        .select({
-          id: domainEvents.id,
-          type: domainEvents.type,
-          source: domainEvents.source,
-          receivedAt: domainEvents.receivedAt,
-        })
-        .from(domainEvents)
-        .where(
-          and(
-            type === undefined ? undefined : eq(domainEvents.type, type),
-            after === undefined ? undefined : before(after.receivedAt, after.id),
-          ),
-        )
-        .orderBy(desc(domainEvents.receivedAt), desc(domainEvents.id))
-        .limit(limit);
+      const where: string[] = [];
+      const args: SqlValue[] = [];
+      if (type !== undefined) {
+        where.push('type = ?');
+        args.push(type);
+      }
+      if (after !== undefined) {
+        // Strictly before (receivedAt, id) in newest-first order. The leading `<=` is a range of
+        // the `received_at` index; a row-value comparison alone would not use it.
+        where.push('received_at <= ? AND (received_at < ? OR id < ?)');
+        args.push(after.receivedAt, after.receivedAt, after.id);
+      }
+      const rows = await driver.query(
+        `SELECT id, type, source, received_at FROM domain_events
+         ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
+         ORDER BY received_at DESC, id DESC LIMIT ?`,
+        [...args, limit],
+      );
       if (rows.length === 0) return [];
-      // A page is at most a few dozen ids: one bound parameter each fits D1's 100.
-      const ids = rows.map((r) => r.id);
+      // The page's ids as one bound JSON array: one statement shape for every page size.
+      const ids = JSON.stringify(rows.map((r) => toText(r.id)));
       const [perEvent, perStatus] = await Promise.all([
-        db
-          .select({ eventId: integrationEvents.domainEventId, n: count() })
-          .from(integrationEvents)
-          .where(inArray(integrationEvents.domainEventId, ids))
-          .groupBy(integrationEvents.domainEventId),
-        db
-          .select({ eventId: integrationEvents.domainEventId, status: deliveries.status, n: count() })
-          .from(integrationEvents)
-          .innerJoin(deliveries, eq(deliveries.integrationEventId, integrationEvents.id))
-          .where(inArray(integrationEvents.domainEventId, ids))
-          .groupBy(integrationEvents.domainEventId, deliveries.status),
+        driver.query(
+          `SELECT domain_event_id, count(*) AS n FROM integration_events
+           WHERE domain_event_id IN (SELECT value FROM json_each(?)) GROUP BY domain_event_id`,
+          [ids],
+        ),
+        driver.query(
+          `SELECT ie.domain_event_id, d.status, count(*) AS n
+           FROM integration_events ie JOIN deliveries d ON d.integration_event_id = ie.id
+           WHERE ie.domain_event_id IN (SELECT value FROM json_each(?))
+           GROUP BY ie.domain_event_id, d.status`,
+          [ids],
+        ),
       ]);
       return rows.map(
         (row): EventSummary => ({
-          ...row,
-          integrationEvents: perEvent.find((e) => e.eventId === row.id)?.n ?? 0,
+          id: toText(row.id),
+          type: toText(row.type),
+          source: toText(row.source),
+          receivedAt: toInteger(row.received_at),
+          integrationEvents: toInteger(perEvent.find((e) => e.domain_event_id === row.id)?.n ?? 0),
           deliveries: Object.fromEntries(
             perStatus
-              .filter((s) => s.eventId === row.id)
-              .map((s) => [s.status as DeliveryStatus, Number(s.n)] as const),
+              .filter((s) => s.domain_event_id === row.id)
+              .map((s) => [toText(s.status) as DeliveryStatus, toInteger(s.n)] as const),
           ),
         }),
       );
     },
 
     async countEventsSince(since) {
-      const [row] = await db
-        .select({ n: count() })
-        .from(domainEvents)
-        .where(gte(domainEvents.receivedAt, since));
-      return Number(row?.n ?? 0);
+      const [row] = await driver.query('SELECT count(*) AS n FROM domain_events WHERE received_at >= ?', [
+        since,
+      ]);
+      return toInteger(row?.n ?? 0);
     },
   };
-}
-
-/**
- * Strictly before (receivedAt, id) in newest-first order. The leading `<=` is a range of the
- * `received_at` index; a row-value comparison alone would not use it.
- */
-function before(receivedAt: number, id: string): SQL {
-  return and(
-    lte(domainEvents.receivedAt, receivedAt),
-    or(lt(domainEvents.receivedAt, receivedAt), lt(domainEvents.id, id)),
-  ) as SQL;
 }

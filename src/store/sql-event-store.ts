@@ -1,16 +1,14 @@
-import { asc, inArray } from 'drizzle-orm';
 import type { EventStore, NewDomainEvent, StoredDomainEvent } from '../core/event-store.ts';
 import { createGroupCommit } from '../core/group-commit.ts';
-import * as schema from './schema.ts';
 import type { SqlDatabase } from './sql-database.ts';
 import { toInsertStatements } from './sql-event-inserts.ts';
 import { readEventView } from './sql-event-view.ts';
+import { toText, toTextOrNull } from './sql-row.ts';
 
 /**
- * Accepted events on SQLite (libSQL or D1). Ingest bypasses Drizzle's builder: it is the hot path,
- * and a handful of multi-row statements per group commit beat a statement per row. Reads go
- * through Drizzle.
- * @example const events = createSqlEventStore({ db: drizzle(client, { schema }), driver });
+ * Accepted events on SQLite (libSQL or D1), in plain SQL. Ingest is the hot path: a handful of
+ * multi-row statements per group commit beat a statement per row.
+ * @example const events = createSqlEventStore({ driver });
  */
 export function createSqlEventStore(
   options: SqlDatabase & {
@@ -18,7 +16,7 @@ export function createSqlEventStore(
     readonly maxEventsPerCommit?: number;
   },
 ): EventStore {
-  const { db, driver } = options;
+  const { driver } = options;
 
   const groupCommit = createGroupCommit<NewDomainEvent>({
     write: async (events) => {
@@ -28,42 +26,32 @@ export function createSqlEventStore(
     maxItems: options.maxEventsPerCommit ?? 500,
   });
 
-  // D1 binds at most 100 parameters per statement: a long id list is read in slices that fit.
+  // An id list is one bound JSON array (`json_each`), not a parameter per id: D1 binds at most
+  // 100, and one statement shape serves every list length (the file driver caches statements).
   const findEvents = async (ids: readonly string[]): Promise<StoredDomainEvent[]> => {
-    const slices = toChunks([...new Set(ids)], driver.maxParams);
-    return (await Promise.all(slices.map(findEventSlice))).flat();
-  };
-
-  const findEventSlice = async (ids: readonly string[]): Promise<StoredDomainEvent[]> => {
-    const events = await db
-      .select()
-      .from(schema.domainEvents)
-      .where(inArray(schema.domainEvents.id, [...ids]));
+    if (ids.length === 0) return [];
+    const events = await driver.query(
+      `SELECT id, type, source, data, occurred_at, metadata FROM domain_events
+       WHERE id IN (SELECT value FROM json_each(?))`,
+      [JSON.stringify(ids)],
+    );
     if (events.length === 0) return [];
-    const integration = await db
-      .select({
-        id: schema.integrationEvents.id,
-        type: schema.integrationEvents.type,
-        domainEventId: schema.integrationEvents.domainEventId,
-      })
-      .from(schema.integrationEvents)
-      .where(
-        inArray(
-          schema.integrationEvents.domainEventId,
-          events.map((e) => e.id),
-        ),
-      )
-      .orderBy(asc(schema.integrationEvents.domainEventId), asc(schema.integrationEvents.seq));
+    const integration = await driver.query(
+      `SELECT id, type, domain_event_id FROM integration_events
+       WHERE domain_event_id IN (SELECT value FROM json_each(?))
+       ORDER BY domain_event_id, seq`,
+      [JSON.stringify(events.map((e) => toText(e.id)))],
+    );
     return events.map((e) => ({
-      id: e.id,
-      type: e.type,
-      source: e.source,
-      data: e.data,
-      occurredAt: e.occurredAt,
-      metadata: e.metadata,
+      id: toText(e.id),
+      type: toText(e.type),
+      source: toText(e.source),
+      data: toText(e.data),
+      occurredAt: toTextOrNull(e.occurred_at),
+      metadata: toTextOrNull(e.metadata),
       integrationEvents: integration
-        .filter((ie) => ie.domainEventId === e.id)
-        .map((ie) => ({ id: ie.id, type: ie.type })),
+        .filter((ie) => ie.domain_event_id === e.id)
+        .map((ie) => ({ id: toText(ie.id), type: toText(ie.type) })),
     }));
   };
 
@@ -83,18 +71,10 @@ export function createSqlEventStore(
 
     findEvents,
 
-    getEvent: (id) => readEventView(db, id),
+    getEvent: (id) => readEventView(driver, id),
 
     async ping() {
       await driver.query('SELECT 1');
     },
   };
-}
-
-/** `values` in slices of at most `size` (at least one value each); none for none. */
-function toChunks<T>(values: readonly T[], size: number): T[][] {
-  const step = Math.max(1, size);
-  const chunks: T[][] = [];
-  for (let i = 0; i < values.length; i += step) chunks.push(values.slice(i, i + step));
-  return chunks;
 }

@@ -1,84 +1,78 @@
-import { asc, eq, inArray } from 'drizzle-orm';
 import type { DeliveryStatus } from '../core/delivery-state.ts';
 import type { AttemptView, DeliveryView, EventView } from '../core/event-store.ts';
-import * as schema from './schema.ts';
-import type { OutboxDatabase } from './sql-database.ts';
+import type { SqlDriver, SqlRow } from './sql-driver.ts';
+import { toInteger, toIntegerOrNull, toText, toTextOrNull } from './sql-row.ts';
 
-/** One event with its integration events, deliveries and attempts, through Drizzle (not a hot path). */
-export async function readEventView(db: OutboxDatabase, id: string): Promise<EventView | null> {
-  const [event] = await db.select().from(schema.domainEvents).where(eq(schema.domainEvents.id, id));
+// Subqueries rather than id lists: one bound parameter however many rows (D1 binds ≤100).
+const INTEGRATION_IDS = 'SELECT id FROM integration_events WHERE domain_event_id = ?';
+
+/** One event with its integration events, deliveries and attempts, in plain SQL (not a hot path). */
+export async function readEventView(driver: SqlDriver, id: string): Promise<EventView | null> {
+  const [event] = await driver.query(
+    `SELECT id, type, source, received_at, occurred_at, data, metadata FROM domain_events WHERE id = ?`,
+    [id],
+  );
   if (!event) return null;
-  const integration = await db
-    .select()
-    .from(schema.integrationEvents)
-    .where(eq(schema.integrationEvents.domainEventId, id))
-    .orderBy(asc(schema.integrationEvents.seq));
-  // Subqueries rather than id lists: one bound parameter however many rows (D1 binds ≤100).
-  const ieIds = db
-    .select({ id: schema.integrationEvents.id })
-    .from(schema.integrationEvents)
-    .where(eq(schema.integrationEvents.domainEventId, id));
+  const integration = await driver.query(
+    `SELECT id, type, source, time, data FROM integration_events WHERE domain_event_id = ? ORDER BY seq`,
+    [id],
+  );
   const deliveryRows =
     integration.length === 0
       ? []
-      : await db
-          .select()
-          .from(schema.deliveries)
-          .where(inArray(schema.deliveries.integrationEventId, ieIds))
-          .orderBy(asc(schema.deliveries.createdAt), asc(schema.deliveries.id));
+      : await driver.query(
+          `SELECT id, integration_event_id, subscription_id, url, status, next_attempt_at FROM deliveries
+           WHERE integration_event_id IN (${INTEGRATION_IDS}) ORDER BY created_at, id`,
+          [id],
+        );
   const attemptRows =
     deliveryRows.length === 0
       ? []
-      : await db
-          .select()
-          .from(schema.attempts)
-          .where(
-            inArray(
-              schema.attempts.deliveryId,
-              db
-                .select({ id: schema.deliveries.id })
-                .from(schema.deliveries)
-                .where(inArray(schema.deliveries.integrationEventId, ieIds)),
-            ),
-          )
-          .orderBy(asc(schema.attempts.number));
+      : await driver.query(
+          `SELECT delivery_id, number, at, status, duration_ms, error, response_excerpt FROM attempts
+           WHERE delivery_id IN (SELECT id FROM deliveries WHERE integration_event_id IN (${INTEGRATION_IDS}))
+           ORDER BY number`,
+          [id],
+        );
   const attemptsOf = (deliveryId: string): AttemptView[] =>
-    attemptRows
-      .filter((a) => a.deliveryId === deliveryId)
-      .map((a) => ({
-        number: a.number,
-        at: a.at,
-        status: a.status,
-        durationMs: a.durationMs,
-        error: a.error,
-        responseExcerpt: a.responseExcerpt,
-      }));
+    attemptRows.filter((a) => a.delivery_id === deliveryId).map(toAttemptView);
   return {
-    id: event.id,
-    type: event.type,
-    source: event.source,
-    receivedAt: event.receivedAt,
-    occurredAt: event.occurredAt,
-    data: event.data,
-    metadata: event.metadata,
+    id: toText(event.id),
+    type: toText(event.type),
+    source: toText(event.source),
+    receivedAt: toInteger(event.received_at),
+    occurredAt: toTextOrNull(event.occurred_at),
+    data: toText(event.data),
+    metadata: toTextOrNull(event.metadata),
     integrationEvents: integration.map((ie) => ({
-      id: ie.id,
-      type: ie.type,
-      source: ie.source,
-      time: ie.time,
-      data: ie.data,
+      id: toText(ie.id),
+      type: toText(ie.type),
+      source: toText(ie.source),
+      time: toText(ie.time),
+      data: toText(ie.data),
       deliveries: deliveryRows
-        .filter((d) => d.integrationEventId === ie.id)
+        .filter((d) => d.integration_event_id === ie.id)
         .map(
           (d): DeliveryView => ({
-            id: d.id,
-            subscriptionId: d.subscriptionId,
-            url: d.url,
-            status: d.status as DeliveryStatus,
-            nextAttemptAt: d.nextAttemptAt,
-            attempts: attemptsOf(d.id),
+            id: toText(d.id),
+            subscriptionId: toText(d.subscription_id),
+            url: toText(d.url),
+            status: toText(d.status) as DeliveryStatus,
+            nextAttemptAt: toInteger(d.next_attempt_at),
+            attempts: attemptsOf(toText(d.id)),
           }),
         ),
     })),
+  };
+}
+
+function toAttemptView(a: SqlRow): AttemptView {
+  return {
+    number: toInteger(a.number),
+    at: toInteger(a.at),
+    status: toIntegerOrNull(a.status),
+    durationMs: toInteger(a.duration_ms),
+    error: toTextOrNull(a.error),
+    responseExcerpt: toTextOrNull(a.response_excerpt),
   };
 }

@@ -2,6 +2,7 @@ import type {
   CallbackOutcome,
   CallbackTransition,
   LeasedForPublish,
+  PublishCheckRecord,
   PublishedRecord,
   PublishFailedRecord,
   PublishQueue,
@@ -45,7 +46,72 @@ export function createSqlPublishQueue(options: SqlDatabase): PublishQueue {
     },
 
     applyCallback: (transition) => applyCallback(driver, transition),
+
+    async findOverdue({ before, limit }) {
+      if (limit <= 0) return [];
+      const rows = await driver.query(FIND_OVERDUE, [before, limit]);
+      return rows.map((r) => ({ deliveryId: String(r.id), messageId: String(r.message_id) }));
+    },
+
+    async markChecked(records) {
+      if (records.length > 0) await driver.batch(toCheckedStatements(records, driver.maxParams));
+    },
+
+    async markLost(records) {
+      const changed: string[] = [];
+      // One statement per chunk, each atomic on its own: a chunk already applied stays applied,
+      // and applying it again changes nothing (its rows no longer carry the message id).
+      for (const statement of toLostStatements(records, driver.maxParams)) {
+        const rows = await driver.query(statement.sql, statement.args);
+        for (const row of rows) changed.push(String(row.id));
+      }
+      return changed;
+    },
   };
+}
+
+/**
+ * Published deliveries the transport has been silent about: both the last word (`updated_at`: the
+ * publish, the latest callback, or the latest check) and the next due attempt (`next_attempt_at`,
+ * set by the latest callback; at or before the publish while `in_flight`) lie at or before ?1.
+ * Each status is one range of `deliveries_due`; what is overdue is normally a handful of rows.
+ */
+const FIND_OVERDUE = `SELECT id, message_id FROM deliveries
+  WHERE status IN ('in_flight', 'retrying') AND next_attempt_at <= ?1 AND updated_at <= ?1
+    AND message_id IS NOT NULL
+  ORDER BY updated_at, rowid LIMIT ?2`;
+
+/** The last word moves to `at`; nothing else does. */
+function toCheckedStatements(records: readonly PublishCheckRecord[], maxParams: number): SqlStatement[] {
+  return toValuesStatements(
+    records.map((r) => [r.deliveryId, r.messageId, r.at]),
+    maxParams,
+    (values) => `WITH r(delivery_id, message_id, at) AS (VALUES ${values})
+      UPDATE deliveries SET updated_at = max(deliveries.updated_at, r.at)
+      FROM r
+      WHERE deliveries.id = r.delivery_id AND deliveries.message_id = r.message_id
+        AND deliveries.status IN ('in_flight', 'retrying')`,
+  );
+}
+
+/**
+ * Pending again under a new generation, as a replay makes it (`POST /v1/deliveries/:id/retry`):
+ * no message id, a fresh retry budget, due at `at`, and `updated_at = at` so the first failed
+ * publish backs off from the start. `attempts` keeps counting across generations.
+ */
+function toLostStatements(records: readonly PublishCheckRecord[], maxParams: number): SqlStatement[] {
+  return toValuesStatements(
+    records.map((r) => [r.deliveryId, r.messageId, r.at]),
+    maxParams,
+    (values) => `WITH r(delivery_id, message_id, at) AS (VALUES ${values})
+      UPDATE deliveries SET status = 'pending', generation = deliveries.generation + 1, retried = 0,
+        message_id = NULL, next_attempt_at = r.at, lease_owner = NULL, lease_expires_at = NULL,
+        updated_at = r.at
+      FROM r
+      WHERE deliveries.id = r.delivery_id AND deliveries.message_id = r.message_id
+        AND deliveries.status IN ('in_flight', 'retrying')
+      RETURNING deliveries.id AS id`,
+  );
 }
 
 /**

@@ -1,21 +1,22 @@
-import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import type { StoredSubscription, SubscriptionStore } from '../core/subscription-store.ts';
-import * as schema from './schema.ts';
 import type { SqlDatabase } from './sql-database.ts';
-import type { SqlStatement } from './sql-driver.ts';
+import type { SqlRow, SqlStatement, SqlValue } from './sql-driver.ts';
+import { toInteger, toIntegerOrNull, toText, toTextOrNull } from './sql-row.ts';
 
-const subscriptions = schema.subscriptions;
+const COLUMNS = `id, type, url, retries, retry_delay, origin, max_concurrency, created_at, updated_at, paused_at,
+  paused_reason`;
+
+/** A subscription not deleted (soft deletes keep the row), by id: one bound value. */
+const ACTIVE = 'id = ? AND deleted_at IS NULL';
 
 /**
- * Subscriptions on SQLite (libSQL or D1), through Drizzle's query builder (the code sync aside,
- * which upserts in one raw batch): none of this is a hot path. Ingest matches against the same
- * table at commit time and the leases read its pause and `max_concurrency`, so every change here
- * applies on every process at once.
- * @example const subscriptions = createSqlSubscriptionStore({ db: drizzle(client, { schema }), driver });
+ * Subscriptions on SQLite (libSQL or D1), in plain SQL: none of this is a hot path. Ingest matches
+ * against the same table at commit time and the leases read its pause and `max_concurrency`, so
+ * every change here applies on every process at once.
+ * @example const subscriptions = createSqlSubscriptionStore({ driver });
  */
 export function createSqlSubscriptionStore(options: SqlDatabase): SubscriptionStore {
-  const { db, driver } = options;
-  const active = (id: string) => and(eq(subscriptions.id, id), isNull(subscriptions.deletedAt));
+  const { driver } = options;
 
   return {
     async syncCodeSubscriptions(declared, now) {
@@ -41,96 +42,96 @@ export function createSqlSubscriptionStore(options: SqlDatabase): SubscriptionSt
     },
 
     async createSubscription({ id, type, url, retries, retryDelay, maxConcurrency, paused, now }) {
-      const [row] = await db
-        .insert(subscriptions)
-        .values({
+      const [row] = await driver.query(
+        `INSERT INTO subscriptions (id, type, url, retries, retry_delay, max_concurrency, origin, created_at,
+           updated_at, paused_at, paused_reason)
+         VALUES (?, ?, ?, ?, ?, ?, 'api', ?, ?, ?, ?)
+         RETURNING ${COLUMNS}`,
+        [
           id,
           type,
           url,
           retries,
           retryDelay,
           maxConcurrency,
-          origin: 'api',
-          createdAt: now,
-          updatedAt: now,
-          ...(paused ? { pausedAt: now, pausedReason: 'manual' as const } : {}),
-        })
-        .returning();
+          now,
+          now,
+          paused ? now : null,
+          paused ? 'manual' : null,
+        ],
+      );
       return toStored(row!);
     },
 
     async listSubscriptions(filter = {}) {
-      const rows = await db
-        .select()
-        .from(subscriptions)
-        .where(
-          and(
-            isNull(subscriptions.deletedAt),
-            filter.type === undefined ? undefined : eq(subscriptions.type, filter.type),
-          ),
-        )
-        .orderBy(asc(subscriptions.createdAt), asc(subscriptions.id));
+      const rows =
+        filter.type === undefined
+          ? await driver.query(
+              `SELECT ${COLUMNS} FROM subscriptions WHERE deleted_at IS NULL ORDER BY created_at, id`,
+            )
+          : await driver.query(
+              `SELECT ${COLUMNS} FROM subscriptions WHERE deleted_at IS NULL AND type = ? ORDER BY created_at, id`,
+              [filter.type],
+            );
       return rows.map(toStored);
     },
 
     async getSubscription(id) {
-      const [row] = await db.select().from(subscriptions).where(active(id));
+      const [row] = await driver.query(`SELECT ${COLUMNS} FROM subscriptions WHERE ${ACTIVE}`, [id]);
       return row ? toStored(row) : null;
     },
 
     async updateSubscription(id, patch, now) {
-      const [row] = await db
-        .update(subscriptions)
-        .set({
-          ...(patch.type === undefined ? {} : { type: patch.type }),
-          ...(patch.url === undefined ? {} : { url: patch.url }),
-          ...(patch.retries === undefined ? {} : { retries: patch.retries }),
-          ...(patch.retryDelay === undefined ? {} : { retryDelay: patch.retryDelay }),
-          ...(patch.maxConcurrency === undefined ? {} : { maxConcurrency: patch.maxConcurrency }),
-          ...toPauseColumns(patch.paused, now),
-          updatedAt: now,
-        })
-        .where(active(id))
-        .returning();
+      const set: string[] = [];
+      const args: SqlValue[] = [];
+      const assign = (column: string, value: SqlValue) => {
+        set.push(`${column} = ?`);
+        args.push(value);
+      };
+      if (patch.type !== undefined) assign('type', patch.type);
+      if (patch.url !== undefined) assign('url', patch.url);
+      if (patch.retries !== undefined) assign('retries', patch.retries);
+      if (patch.retryDelay !== undefined) assign('retry_delay', patch.retryDelay);
+      if (patch.maxConcurrency !== undefined) assign('max_concurrency', patch.maxConcurrency);
+      // Pausing keeps the time of a pause already in force (pausing twice is one pause) and makes
+      // it `manual`: the operator now owns it. Resuming clears both.
+      if (patch.paused === true) {
+        set.push("paused_at = coalesce(paused_at, ?), paused_reason = 'manual'");
+        args.push(now);
+      } else if (patch.paused === false) {
+        set.push('paused_at = NULL, paused_reason = NULL');
+      }
+      assign('updated_at', now);
+      const [row] = await driver.query(
+        `UPDATE subscriptions SET ${set.join(', ')} WHERE ${ACTIVE} RETURNING ${COLUMNS}`,
+        [...args, id],
+      );
       return row ? toStored(row) : null;
     },
 
     async deleteSubscription(id, now) {
-      const rows = await db
-        .update(subscriptions)
-        .set({ deletedAt: now, updatedAt: now })
-        .where(active(id))
-        .returning({ id: subscriptions.id });
+      const rows = await driver.query(
+        `UPDATE subscriptions SET deleted_at = ?, updated_at = ? WHERE ${ACTIVE} RETURNING id`,
+        [now, now, id],
+      );
       return rows.length > 0;
     },
   };
 }
 
-function toStored(row: typeof subscriptions.$inferSelect): StoredSubscription {
+function toStored(row: SqlRow): StoredSubscription {
+  const pausedAt = toIntegerOrNull(row.paused_at);
   return {
-    id: row.id,
-    type: row.type,
-    url: row.url,
-    retries: row.retries,
-    retryDelay: row.retryDelay,
-    origin: row.origin,
-    maxConcurrency: row.maxConcurrency,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-    pausedAt: row.pausedAt,
-    pausedReason: row.pausedAt === null ? null : (row.pausedReason ?? 'manual'),
-  };
-}
-
-/**
- * Pausing keeps the time of a pause already in force (pausing twice is one pause) and makes it
- * `manual`: the operator now owns it. Resuming clears both.
- */
-function toPauseColumns(paused: boolean | undefined, now: number) {
-  if (paused === undefined) return {};
-  if (!paused) return { pausedAt: null, pausedReason: null };
-  return {
-    pausedAt: sql`coalesce(${subscriptions.pausedAt}, ${now})`,
-    pausedReason: 'manual' as const,
+    id: toText(row.id),
+    type: toText(row.type),
+    url: toText(row.url),
+    retries: toInteger(row.retries),
+    retryDelay: toTextOrNull(row.retry_delay),
+    origin: row.origin === 'code' ? 'code' : 'api',
+    maxConcurrency: toInteger(row.max_concurrency),
+    createdAt: toInteger(row.created_at),
+    updatedAt: toInteger(row.updated_at),
+    pausedAt,
+    pausedReason: pausedAt === null ? null : row.paused_reason === 'failing' ? 'failing' : 'manual',
   };
 }

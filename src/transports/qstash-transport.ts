@@ -6,6 +6,7 @@ import type {
   PublishFailedRecord,
   PublishQueue,
 } from '../core/publish-queue.ts';
+import { isTimeout, withTimeout } from './with-timeout.ts';
 
 /** QStash takes at most 100 messages per `/v2/batch` request. */
 export const QSTASH_BATCH_LIMIT = 100;
@@ -198,24 +199,8 @@ export function nextPublishDelayMs(lastDelayMs: number): number {
  * multiply the wait.
  */
 function mayBeOneBadMessage(error: unknown): boolean {
-  if (timeouts.has(error as object)) return false;
+  if (isTimeout(error)) return false;
   const status = (error as { status?: unknown } | null)?.status;
   if (typeof status !== 'number') return true;
   return status >= 400 && status < 500 && ![401, 403, 429].includes(status);
-}
-
-/** The errors `withTimeout` made: told apart from the client's own without a class of their own. */
-const timeouts = new WeakSet<object>();
-
-/** The client has no timeout of its own; a late answer is dropped (the dedup id makes a republish safe). */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new Error(`QStash did not answer within ${ms} ms`);
-      timeouts.add(error);
-      reject(error);
-    }, ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,7 +1,5 @@
-import { drizzle } from 'drizzle-orm/libsql';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openLibsql } from '../../src/store/libsql-store.ts';
-import * as schema from '../../src/store/schema.ts';
 import { createSqlDeliveryAdminStore } from '../../src/store/sql-delivery-admin-store.ts';
 import {
   ADMIN_TOKEN,
@@ -372,10 +370,7 @@ describe('POST /v1/deliveries/:id/retry', () => {
     await makeDead(d!.id);
     const other = await openLibsql({ url: mesh.db.url });
     try {
-      const otherStore = createSqlDeliveryAdminStore({
-        db: drizzle(other.client, { schema }),
-        driver: other.driver,
-      });
+      const otherStore = createSqlDeliveryAdminStore({ driver: other.driver });
       const [api, direct] = await Promise.all([
         Promise.all(Array.from({ length: 5 }, () => call('POST', `/v1/deliveries/${d!.id}/retry`))),
         Promise.all(Array.from({ length: 5 }, () => otherStore.replayDelivery(d!.id, START + 1))),

@@ -4,6 +4,7 @@ import type { DeliveryView, EventStore } from '../../src/core/event-store.ts';
 import type { LeasedForPublish, PublishQueue } from '../../src/core/publish-queue.ts';
 import { defaultRetryDelayMs } from '../../src/core/retry-policy.ts';
 import type { SubscriptionStore } from '../../src/core/subscription-store.ts';
+import { describeOverduePublishContract } from './publish-overdue.contract.ts';
 import {
   domainEvent,
   exactCreated,
@@ -20,6 +21,7 @@ import {
  * @example describePublishQueueContract('libSQL file', openLibsqlHarness);
  */
 export function describePublishQueueContract(name: string, open: OpenHarness): void {
+  describeOverduePublishContract(name, open);
   describe(`PublishQueue contract: ${name}`, () => {
     const h = useHarness(open);
     const { view } = h;

@@ -1,10 +1,8 @@
-import { drizzle } from 'drizzle-orm/libsql';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { NewDomainEvent } from '../../src/core/event-store.ts';
 import { defineSubscription } from '../../src/core/subscription.ts';
 import { OrderCreatedV1 } from '../../src/example/orders.ts';
 import { createD1Driver } from '../../src/store/d1-driver.ts';
-import * as schema from '../../src/store/schema.ts';
 import type { SqlDriver } from '../../src/store/sql-driver.ts';
 import { createSqlMetricsStore, toAcceptedAt } from '../../src/store/sql-metrics.ts';
 import { createSqlStores } from '../../src/store/sql-stores.ts';
@@ -134,7 +132,7 @@ describe('toAcceptedAt', () => {
   it('reads the acceptance time from the ids the SQL store gives deliveries', async () => {
     const db = await createTempDb();
     temps.push(db);
-    const stores = createSqlStores({ db: drizzle(db.client, { schema }), driver: db.driver });
+    const stores = createSqlStores({ driver: db.driver });
     await stores.subscriptions.syncCodeSubscriptions(
       [defineSubscription(OrderCreatedV1, 'http://h.test/hook', { id: 's1' })],
       NOW,

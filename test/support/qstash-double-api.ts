@@ -1,8 +1,10 @@
 /**
  * The QStash double's HTTP surface: reading `POST /v2/publish/<url>` and `POST /v2/batch` off the
- * wire and answering in QStash's shape (`{ messageId, url }`, errors as `{ "error": "…" }`).
+ * wire, showing a message (`GET /v2/messages/<id>`), and answering in QStash's shape
+ * (`{ messageId, url }`, errors as `{ "error": "…" }`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { toCanonicalHeaderName } from './qstash-double-options.ts';
 
 /** A refusal, answered as `{ "error": message }` with its status. */
 export class ApiError extends Error {
@@ -23,6 +25,53 @@ export interface BatchEntry {
 /** QStash's answer for one accepted (or deduplicated) message. */
 export function publishAnswer(message: { id: string; destination: string }, duplicate: boolean) {
   return { messageId: message.id, url: message.destination, ...(duplicate ? { deduplicated: true } : {}) };
+}
+
+/** What `GET /v2/messages/<id>` shows of a message: the fields `messageAnswer` reads. */
+export interface ShownMessage {
+  readonly id: string;
+  readonly destination: string;
+  readonly method: string;
+  readonly forwardHeaders: Readonly<Record<string, string>>;
+  readonly bodyBytes: Uint8Array;
+  readonly retries: number;
+  readonly notBefore: number;
+  readonly createdAt: number;
+  readonly callback: { readonly url: string } | null;
+  readonly failureCallback: { readonly url: string } | null;
+  readonly callerIp: string;
+}
+
+/**
+ * `GET /v2/messages/<id>`'s answer, in the documented shape: `header` holds what the destination
+ * is sent on the message's behalf (Go's header spelling, values as arrays); `body` is the body
+ * when it is UTF-8, else empty with `bodyBase64` set; times in ms. Fields for URL groups, queues,
+ * schedules, labels and flow control are left out (not simulated).
+ */
+export function messageAnswer(message: ShownMessage) {
+  const header: Record<string, string[]> = {};
+  for (const [name, value] of Object.entries(message.forwardHeaders)) {
+    header[toCanonicalHeaderName(name)] = [value];
+  }
+  let body: string | null;
+  try {
+    body = new TextDecoder('utf-8', { fatal: true }).decode(message.bodyBytes);
+  } catch {
+    body = null;
+  }
+  return {
+    messageId: message.id,
+    url: message.destination,
+    method: message.method,
+    header,
+    ...(body === null ? { bodyBase64: Buffer.from(message.bodyBytes).toString('base64') } : { body }),
+    maxRetries: message.retries,
+    notBefore: message.notBefore,
+    createdAt: message.createdAt,
+    ...(message.callback ? { callback: message.callback.url } : {}),
+    ...(message.failureCallback ? { failureCallback: message.failureCallback.url } : {}),
+    callerIP: message.callerIp,
+  };
 }
 
 /**

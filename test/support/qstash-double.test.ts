@@ -200,7 +200,7 @@ describe('publishing through the real @upstash/qstash Client', () => {
     expect(await missing.json()).toEqual({ error: expect.any(String) });
 
     expect(q.messages).toHaveLength(0);
-    expect(q.calls).toEqual({ publish: 2, batch: 1, rejected: 3 });
+    expect(q.calls).toEqual({ publish: 2, batch: 1, messages: 0, rejected: 3 });
     expect(await q.deliverDue()).toBe(0);
     expect(handler.requests).toHaveLength(0);
   });

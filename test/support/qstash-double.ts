@@ -7,7 +7,9 @@
  * Where the docs are silent the double picks the strict reading and says so: URL groups, queues,
  * schedules and flow control are not simulated; deduplication ids are remembered forever (the docs
  * say 10 minutes, the SDK 90 days: a deliberate re-publish must never reuse one); the per-attempt
- * timeout defaults to 10 s instead of the plan's minutes.
+ * timeout defaults to 10 s instead of the plan's minutes; `GET /v2/messages/<id>` shows a message
+ * while it is being delivered or retried and answers 404 the moment it is delivered or failed (the
+ * docs: "removed … shortly after they're delivered").
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +17,7 @@ import type { Clock } from '../../src/core/clock.ts';
 import type { DelayExpression } from '../../src/core/retry-delay-expression.ts';
 import {
   ApiError,
+  messageAnswer,
   newMessageId,
   publishAnswer,
   readBatch,
@@ -75,8 +78,19 @@ export interface QStashDouble {
   readonly url: string;
   /** Every accepted message, callbacks included, in the order they were created (live objects). */
   readonly messages: readonly QStashDoubleMessage[];
-  /** Requests to `/v2/publish` and `/v2/batch` (every one, refused or not), and how many were refused. */
-  readonly calls: { readonly publish: number; readonly batch: number; readonly rejected: number };
+  /**
+   * Requests to `/v2/publish`, `/v2/batch` and `/v2/messages/<id>` (every one, refused or not), and
+   * how many of them were refused (an outage, a bad token, a refused message; a 404 for a message
+   * is an answer, not a refusal).
+   */
+  readonly calls: {
+    readonly publish: number;
+    readonly batch: number;
+    readonly messages: number;
+    readonly rejected: number;
+  };
+  /** Callbacks and failure callbacks dropped by `loseCallbacksTo`. */
+  readonly lostCallbacks: number;
   /** The keys in use; `rotateSigningKeys` moves them. */
   readonly signingKeys: { readonly current: string; readonly next: string };
   message(id: string): QStashDoubleMessage | undefined;
@@ -87,8 +101,14 @@ export interface QStashDouble {
    * zero-delay retries) — and awaits every answer. Returns the number of attempts made.
    */
   deliverDue(): Promise<number>;
-  /** An outage of the publish API: `'error'` answers 500, `'reset'` drops the connection. */
+  /** An outage of the API (publish, batch, messages): `'error'` answers 500, `'reset'` drops the connection. */
   setDown(down: boolean, how?: 'error' | 'reset'): void;
+  /**
+   * While set, callbacks and failure callbacks to `url` are lost: never published, never sent —
+   * as when a callback ran out of retries while the mesh was away, and QStash moved on. The
+   * message itself is delivered and retried as ever. `null` stops it.
+   */
+  loseCallbacksTo(url: string | null): void;
   /** Rotation as QStash does it: next becomes current, `newNext` becomes next. */
   rotateSigningKeys(newNext: string): void;
   close(): Promise<void>;
@@ -104,6 +124,14 @@ interface Entry {
 }
 
 const MAX_ROUNDS = 1000;
+
+/** The simulated API routes, counted in `calls`. */
+function routeOf(path: string): 'publish' | 'batch' | 'messages' | null {
+  if (path.startsWith('/v2/publish/')) return 'publish';
+  if (path === '/v2/batch') return 'batch';
+  if (/^\/v2\/messages\/[^/?]+(\?|$)/.test(path)) return 'messages';
+  return null;
+}
 
 /**
  * Starts the double on a free loopback port.
@@ -127,8 +155,10 @@ export async function startQStashDouble(options: QStashDoubleOptions): Promise<Q
   const messages: StoredMessage[] = [];
   const byId = new Map<string, Entry>();
   const byDedupId = new Map<string, StoredMessage>();
-  const calls = { publish: 0, batch: 0, rejected: 0 };
+  const calls = { publish: 0, batch: 0, messages: 0, rejected: 0 };
   let down: false | 'error' | 'reset' = false;
+  let losingCallbacksTo: string | null = null;
+  let lostCallbacks = 0;
   let dlqSequence = 0;
 
   /** Stores a new message, due at `notBefore`; what every message starts with is filled in here. */
@@ -222,6 +252,10 @@ export async function startQStashDouble(options: QStashDoubleOptions): Promise<Q
     settings: CallbackSettings,
     body: QStashCallbackBody,
   ): void {
+    if (settings.url === losingCallbacksTo) {
+      lostCallbacks += 1;
+      return;
+    }
     const text = JSON.stringify(body);
     store(
       {
@@ -290,7 +324,7 @@ export async function startQStashDouble(options: QStashDoubleOptions): Promise<Q
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req);
     const path = req.url ?? '/';
-    const route = path.startsWith('/v2/publish/') ? 'publish' : path === '/v2/batch' ? 'batch' : null;
+    const route = routeOf(path);
     if (route !== null) calls[route] += 1;
     if (route !== null && down === 'reset') {
       calls.rejected += 1;
@@ -303,6 +337,21 @@ export async function startQStashDouble(options: QStashDoubleOptions): Promise<Q
     if (authorization === undefined) throw new ApiError(401, 'authorization header is missing');
     if (authorization !== `Bearer ${token}`) throw new ApiError(401, 'invalid token');
     if (route === null) throw new ApiError(404, `not found: ${req.method} ${path} (not simulated)`);
+    if (route === 'messages') {
+      // Cancelling (DELETE) is not simulated.
+      if (req.method !== 'GET') throw new ApiError(405, `method not allowed: ${req.method}`);
+      const id = decodeURIComponent(path.slice('/v2/messages/'.length).split('?')[0] ?? '');
+      const message = byId.get(id)?.message;
+      // QStash keeps a message only while it is being delivered or retried: once delivered it is
+      // removed "shortly after" (here at once), once failed it is in the DLQ. Only published
+      // messages are shown; the ones QStash makes itself to call back are its own business.
+      if (message === undefined || message.kind !== 'message' || message.state !== 'pending') {
+        sendJson(res, 404, { error: 'message not found' });
+        return;
+      }
+      sendJson(res, 200, messageAnswer(message));
+      return;
+    }
     if (req.method !== 'POST') throw new ApiError(405, `method not allowed: ${req.method}`);
     const callerIp = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
 
@@ -325,7 +374,7 @@ export async function startQStashDouble(options: QStashDoubleOptions): Promise<Q
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
-      calls.rejected += req.url?.startsWith('/v2/publish/') || req.url === '/v2/batch' ? 1 : 0;
+      calls.rejected += routeOf(req.url ?? '/') === null ? 0 : 1;
       if (res.headersSent || req.socket.destroyed) return;
       if (error instanceof ApiError) sendJson(res, error.status, { error: error.message });
       else sendJson(res, 500, { error: error instanceof Error ? error.message : String(error) });
@@ -338,6 +387,9 @@ export async function startQStashDouble(options: QStashDoubleOptions): Promise<Q
     url: `http://127.0.0.1:${port}`,
     messages,
     calls,
+    get lostCallbacks() {
+      return lostCallbacks;
+    },
     get signingKeys() {
       return { ...keys };
     },
@@ -369,6 +421,9 @@ export async function startQStashDouble(options: QStashDoubleOptions): Promise<Q
     },
     setDown(isDown, how = 'error') {
       down = isDown ? how : false;
+    },
+    loseCallbacksTo(url) {
+      losingCallbacksTo = url;
     },
     rotateSigningKeys(newNext) {
       keys.current = keys.next;

@@ -62,6 +62,15 @@ interface EventJson {
   integrationEvents: { id: string; type: string; time: string; deliveries: DeliveryJson[] }[];
 }
 
+/** An hour past its expected report, with margin: what the sweep treats as a silent publish. */
+const SILENT_FOR_MS = 2 * 3_600_000;
+
+const orderPaid = (id: string) => ({
+  id,
+  type: 'OrderPaid',
+  data: { orderId: `o-${id}`, amount: 9.5, paidAt: '2026-01-15T09:30:00.000Z' },
+});
+
 const orderCreated = (id: string, total = 42.5) => ({
   id,
   type: 'OrderCreated',
@@ -213,6 +222,13 @@ describe('the Worker in workerd delivering through QStash (miniflare, D1, QStash
     });
   };
 
+  /** Runs the Worker's cron handler once, as the `* * * * *` trigger would. */
+  const sweepNow = async () => {
+    const worker = (await mf.getWorker()) as unknown as ScheduledFetcher;
+    const swept = await worker.scheduled({ cron: '* * * * *', scheduledTime: new Date() });
+    expect(swept.outcome).toBe('ok');
+  };
+
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hookmesh-worker-qstash-'));
     bundle = await buildWorker({ outfile: join(dir, 'worker.js') });
@@ -253,7 +269,9 @@ describe('the Worker in workerd delivering through QStash (miniflare, D1, QStash
         // Not production: the API-created subscription below targets a loopback server.
         NODE_ENV: 'development',
         HOOKMESH_ALLOW_PRIVATE_NETWORK: 'true',
-        HOOKMESH_PUBLIC_URL: publicUrl,
+        // With a trailing slash, as people write it: every URL the Worker builds must still have
+        // exactly one slash before its path (see the test on it below).
+        HOOKMESH_PUBLIC_URL: `${publicUrl}/`,
         HOOKMESH_TRANSPORT: 'qstash',
         HOOKMESH_PRODUCER_TOKENS: `billing:${PRODUCER_TOKEN}`,
         HOOKMESH_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -511,5 +529,95 @@ describe('the Worker in workerd delivering through QStash (miniflare, D1, QStash
     expect(await deliveryOf('wq-4', 'example-billing')).toEqual(afterLate);
     // Nothing was republished: still one message for this delivery.
     expect(q.messages.filter((m) => m.dedupId?.startsWith(delivery.id))).toHaveLength(1);
+  });
+
+  it('a trailing slash in HOOKMESH_PUBLIC_URL: published with callback …/v1/qstash/callback exactly, and its callbacks verify', async () => {
+    const accepted = await postEvent(orderPaid('wq-slash'));
+    const { delivery, message } = await waitPublished('wq-slash', 'example-notifications');
+    const callbackUrl = `${publicUrl}/v1/qstash/callback`;
+    expect(callbackUrl).not.toContain('//v1');
+    expect(message.headers['upstash-callback']).toBe(callbackUrl);
+    expect(message.headers['upstash-failure-callback']).toBe(callbackUrl);
+    // The example's self-addressed subscription is built from the same URL.
+    expect(message.destination).toBe(`${publicUrl}/webhooks/order.paid.v1`);
+    expect(delivery.url).toBe(`${publicUrl}/webhooks/order.paid.v1`);
+
+    await deliverNow();
+
+    // The handler route took the signed delivery (its subject is the normalised URL), and the
+    // callback route took the callback signed for exactly `callbackUrl`.
+    expect(message.attempts.map((a) => a.status)).toEqual([200]);
+    const [callback] = callbacksOf(message);
+    expect(callback).toMatchObject({ kind: 'callback', destination: callbackUrl, state: 'delivered' });
+    expect(callback!.attempts.map((a) => a.status)).toEqual([200]);
+    expect(await deliveryOf('wq-slash', 'example-notifications')).toMatchObject({
+      status: 'delivered',
+      attempts: [{ number: 1, status: 200 }],
+    });
+    expect(await inboxOf(accepted.integrationEvents[0]!.id)).toEqual([
+      { handler: 'notifications', status: 'done' },
+    ]);
+  });
+
+  it('callbacks lost: the cron sweep asks QStash once the delivery is silent past the grace, gets 404, publishes it again; the copy is absorbed by the inbox and its callback delivers it', async () => {
+    const callbackUrl = `${publicUrl}/v1/qstash/callback`;
+    const accepted = await postEvent(orderPaid('wq-lost'));
+    const ieId = accepted.integrationEvents[0]!.id;
+    const { delivery, message } = await waitPublished('wq-lost', 'example-notifications');
+    const lostBefore = q.lostCallbacks;
+    const askedBefore = q.calls.messages;
+    let again: Awaited<ReturnType<typeof waitPublished>>;
+    q.loseCallbacksTo(callbackUrl);
+    try {
+      await deliverNow();
+      expect(message.attempts.map((a) => a.status)).toEqual([200]);
+      expect(q.lostCallbacks).toBe(lostBefore + 1);
+      expect(await inboxOf(ieId)).toEqual([{ handler: 'notifications', status: 'done' }]);
+      expect((await deliveryOf('wq-lost', 'example-notifications')).status).toBe('in_flight');
+
+      // Silent for less than the grace: the sweep asks QStash nothing.
+      await sweepNow();
+      expect(q.calls.messages).toBe(askedBefore);
+      expect((await deliveryOf('wq-lost', 'example-notifications')).status).toBe('in_flight');
+
+      // The Worker's clock is the real one: the row is moved back in time instead, as if it had
+      // been published and silent for two hours.
+      await d1
+        .prepare(
+          'UPDATE deliveries SET updated_at = updated_at - ?1, next_attempt_at = next_attempt_at - ?1 WHERE id = ?2',
+        )
+        .bind(SILENT_FOR_MS, delivery.id)
+        .all();
+      // `scheduled` resolves once the sweep (its waitUntil) has run: asked once, published again.
+      await sweepNow();
+      expect(q.calls.messages).toBe(askedBefore + 1);
+      again = await waitPublished('wq-lost', 'example-notifications', 1);
+      expect(again.message.id).not.toBe(message.id);
+      expect(again.message.headers).toMatchObject({
+        'upstash-deduplication-id': `${delivery.id}-1`,
+        'upstash-callback': callbackUrl,
+        'upstash-forward-ce-id': ieId,
+      });
+    } finally {
+      q.loseCallbacksTo(null);
+    }
+
+    await deliverNow();
+
+    // The copy carried the same ce-id: the inbox acknowledged it without running the handler again.
+    expect(again.message.attempts.map((a) => a.status)).toEqual([200]);
+    expect(callbacksOf(again.message).map((c) => [c.kind, c.state, c.attempts.map((a) => a.status)])).toEqual(
+      [['callback', 'delivered', [200]]],
+    );
+    expect(await deliveryOf('wq-lost', 'example-notifications')).toMatchObject({
+      id: delivery.id,
+      status: 'delivered',
+      attempts: [{ number: 1, status: 200 }],
+    });
+    expect(await inboxOf(ieId)).toEqual([{ handler: 'notifications', status: 'done' }]);
+    // Settled: a later sweep asks nothing and publishes nothing.
+    await sweepNow();
+    expect(q.calls.messages).toBe(askedBefore + 1);
+    expect(q.messages.filter((m) => m.dedupId?.startsWith(delivery.id))).toHaveLength(2);
   });
 });
