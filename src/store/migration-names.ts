@@ -3,4 +3,8 @@
  * /healthz compares this list with `d1_migrations` to know when wrangler has applied them all.
  * `test/store/migration-names.test.ts` fails when a generated migration is missing here.
  */
-export const MIGRATION_NAMES: readonly string[] = ['0000_init.sql', '0001_subscription_control.sql'];
+export const MIGRATION_NAMES: readonly string[] = [
+  '0000_init.sql',
+  '0001_subscription_control.sql',
+  '0002_listing_indexes.sql',
+];

@@ -17,7 +17,11 @@ export const domainEvents = sqliteTable(
     traceparent: text('traceparent'),
     receivedAt: integer('received_at').notNull(),
   },
-  (t) => [index('domain_events_received_at').on(t.receivedAt)],
+  (t) => [
+    index('domain_events_received_at').on(t.receivedAt),
+    // The events page filtered by type, newest first, without walking every event of other types.
+    index('domain_events_type_received').on(t.type, t.receivedAt, t.id),
+  ],
 );
 
 export const integrationEvents = sqliteTable(
@@ -95,6 +99,9 @@ export const deliveries = sqliteTable(
     // Leasing goes subscription by subscription (pause, maxConcurrency): each one's due deliveries
     // and its leases in flight are a short range of this index.
     index('deliveries_subscription_due').on(t.subscriptionId, t.status, t.nextAttemptAt),
+    // The deliveries of one subscription in cursor order (dashboard, GET /v1/deliveries?subscription=)
+    // without sorting all of them: 160-240 ms → 0.2 ms on 1M deliveries (bench:operator).
+    index('deliveries_subscription_created').on(t.subscriptionId, t.createdAt, t.id),
   ],
 );
 

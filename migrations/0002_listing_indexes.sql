@@ -1,0 +1,2 @@
+CREATE INDEX `deliveries_subscription_created` ON `deliveries` (`subscription_id`,`created_at`,`id`);--> statement-breakpoint
+CREATE INDEX `domain_events_type_received` ON `domain_events` (`type`,`received_at`,`id`);
