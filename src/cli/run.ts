@@ -1,22 +1,37 @@
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { readMigrations } from '../runtime/migrations.ts';
-import { redactUrl } from '../runtime/startup.ts';
-import { openLibsql } from '../store/libsql-store.ts';
-import { applyMigrations } from '../store/migrate.ts';
+import { catalogCommand } from './catalog-command.ts';
+import { checkCompatCommand } from './check-compat-command.ts';
+import { type CliIo, usage } from './cli-io.ts';
+import { migrate } from './migrate.ts';
 
-export interface CliIo {
-  readonly env: Readonly<Record<string, string | undefined>>;
-  readonly out: (line: string) => void;
-  readonly err: (line: string) => void;
-}
+export type { CliIo } from './cli-io.ts';
 
 const HELP = `hookmesh — an edge-native HTTP webhook event mesh
 
 Usage:
-  hookmesh migrate      apply pending migrations to DATABASE_URL
-  hookmesh help         show this text (also --help, -h)
-  hookmesh --version    print the version
+  hookmesh migrate              apply pending migrations to DATABASE_URL
+  hookmesh catalog --mesh <module> [--export <name>]
+                                print the mesh's integration event payloads as JSON Schema:
+                                { "integrationEvents": { "<type>": <schema>, … } }, keys sorted
+  hookmesh check-compat --baseline <catalog.json> --mesh <module> [--export <name>]
+                                compare with a catalog printed before: exit 1, naming type and
+                                field, when a schema of the same type and version would break
+                                its consumers; 0 for additions (new optional fields, enum
+                                values, types, .vN versions)
+  hookmesh help                 show this text (also --help, -h)
+  hookmesh --version            print the version
+
+The mesh module (--mesh):
+  A JavaScript module (.js, .mjs; the path relative to the current directory) exporting your
+  mesh as "mesh" or as its default export: defineMesh(...) or a function of { publicUrl } (called
+  with a placeholder URL). --export <name> picks another export. A TypeScript module needs a
+  loader: NODE_OPTIONS="--import tsx" npx hookmesh catalog --mesh src/mesh.ts (or Node >= 22.18).
+
+What check-compat calls breaking: a field removed, retyped (any change of its JSON types), made
+optional or made required; a required field added; enum values removed; minimum/maximum,
+min/maxLength, min/maxItems, min/maxProperties, multipleOf, pattern or format tightened;
+additionalProperties tightened; a type removed. Nested objects, array items, map values and
+variants (anyOf/oneOf) are compared the same way. Exit 2: a wrong command line, a baseline that
+is missing or not a catalog, or a mesh module that cannot be loaded.
 
 Environment:
   DATABASE_URL          file:./data/hookmesh.db (default), libsql://… (Turso) or https://… (sqld)
@@ -41,50 +56,9 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     if (rest.length > 0) return usage(io, `migrate takes no arguments (got ${rest.join(' ')})`);
     return migrate(io);
   }
+  if (command === 'catalog') return catalogCommand(rest, io);
+  if (command === 'check-compat') return checkCompatCommand(rest, io);
   return usage(io, `unknown command ${JSON.stringify(command)}`);
-}
-
-function usage(io: CliIo, message: string): number {
-  io.err(`hookmesh: ${message}; see hookmesh --help`);
-  return 2;
-}
-
-async function migrate(io: CliIo): Promise<number> {
-  const url = io.env.DATABASE_URL || 'file:./data/hookmesh.db';
-  const shown = redactUrl(url);
-  if (!/^(file:|libsql:\/\/|https?:\/\/)/.test(url)) {
-    io.err(`hookmesh: DATABASE_URL must start with file:, libsql:// or https:// (got ${shown})`);
-    return 2;
-  }
-  try {
-    if (url.startsWith('file:') && !url.includes(':memory:')) {
-      mkdirSync(dirname(resolve(url.slice('file:'.length).replace(/^\/\//, ''))), { recursive: true });
-    }
-    const database = await openLibsql({ url, authToken: io.env.DATABASE_AUTH_TOKEN || undefined });
-    try {
-      const applied = await applyMigrations(database.driver, readMigrations());
-      io.out(
-        applied.length > 0
-          ? `hookmesh: applied ${applied.join(', ')} to ${shown}`
-          : `hookmesh: ${shown} is up to date`,
-      );
-      return 0;
-    } finally {
-      database.client.close();
-    }
-  } catch (error) {
-    io.err(`hookmesh: cannot migrate ${shown}: ${oneLine(error)}`);
-    return 1;
-  }
-}
-
-/** An error as one line, its cause included, never a stack. */
-function oneLine(error: unknown): string {
-  const parts: string[] = [];
-  for (let e: unknown = error; e && parts.length < 3; e = (e as { cause?: unknown }).cause) {
-    parts.push(e instanceof Error ? e.message : String(e));
-  }
-  return parts.join(': ').replace(/\s+/g, ' ');
 }
 
 async function readVersion(): Promise<string> {
