@@ -1,10 +1,17 @@
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { EventStore } from '../core/event-store.ts';
+import {
+  describeIngestBody,
+  endIngestSpan,
+  type Span,
+  startIngestSpan,
+  toOnwardTraceparent,
+} from '../tracing/tracing.ts';
 import { type AuthEnv, type Authenticator, authenticate, type Principal, requireAuth } from './auth.ts';
 import { toEventResponse } from './event-response.ts';
 import type { IngestService } from './ingest.ts';
-import { problem } from './problem.ts';
+import { problem, problemFromError } from './problem.ts';
 
 export interface EventsRoutesOptions {
   readonly ingest: IngestService;
@@ -27,7 +34,7 @@ export function createEventsRoutes(options: EventsRoutesOptions) {
   const limitStreamedBody = bodyLimit({ maxSize: options.maxBodyBytes, onError: tooLarge });
 
   /** Reads, parses and ingests an admitted request's body. */
-  const accept = async (c: Context<AuthEnv>, principal: Principal): Promise<Response> => {
+  const accept = async (c: Context<AuthEnv>, principal: Principal, span: Span): Promise<Response> => {
     const text = await c.req.text();
     let body: unknown;
     try {
@@ -35,11 +42,13 @@ export function createEventsRoutes(options: EventsRoutesOptions) {
     } catch (error) {
       return problem(c, 400, 'malformed-json', `the body is not valid JSON: ${(error as Error).message}`);
     }
+    describeIngestBody(span, body);
     const result = await ingest.ingest({
       body,
       source: principal.kind === 'producer' ? principal.name : 'admin',
       idempotencyKey: c.req.header('idempotency-key') ?? null,
-      traceparent: c.req.header('traceparent') ?? null,
+      // With an OpenTelemetry SDK installed, the ingest span's context: attempts are its children.
+      traceparent: toOnwardTraceparent(span, c.req.header('traceparent') ?? null),
     });
     switch (result.kind) {
       case 'invalid':
@@ -54,52 +63,65 @@ export function createEventsRoutes(options: EventsRoutesOptions) {
     }
   };
 
-  return new Hono<AuthEnv>()
-    .post('/', async (c) => {
-      // The checks run in one handler rather than a chain of middleware: this is the hot path.
-      // Shed load before reading bodies: a bounded queue keeps latency bounded for what is admitted.
-      if (inFlight >= options.maxInFlight) {
+  /** The checks run in one function rather than a chain of middleware: this is the hot path. */
+  const admit = async (c: Context<AuthEnv>, span: Span): Promise<Response> => {
+    // Shed load before reading bodies: a bounded queue keeps latency bounded for what is admitted.
+    if (inFlight >= options.maxInFlight) {
+      return problem(
+        c,
+        429,
+        'too-many-requests',
+        'the mesh is at capacity; retry shortly',
+        {},
+        { 'retry-after': '1' },
+      );
+    }
+    inFlight++;
+    try {
+      const principal = authenticate(c, auth, PRODUCER);
+      if (principal instanceof Response) return principal;
+      c.set('principal', principal);
+      const type = c.req.header('content-type');
+      if (!type || !JSON_MEDIA.test(type)) {
         return problem(
           c,
-          429,
-          'too-many-requests',
-          'the mesh is at capacity; retry shortly',
+          415,
+          'unsupported-media-type',
+          'send the event as application/json',
           {},
-          { 'retry-after': '1' },
+          { accept: 'application/json' },
         );
       }
-      inFlight++;
+      // What `bodyLimit` decides from the headers, without touching `c.req.raw.body`: on Node
+      // that getter turns the request into a web stream, which cost more than the rest of the
+      // request. Only a body of unknown length goes through the counting stream.
+      const length = c.req.header('content-length');
+      if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
+        return Number.parseInt(length, 10) > options.maxBodyBytes
+          ? tooLarge(c)
+          : await accept(c, principal, span);
+      }
+      let accepted: Response | undefined;
+      const refused = await limitStreamedBody(c, async () => {
+        accepted = await accept(c, principal, span);
+      });
+      return refused ?? accepted!;
+    } finally {
+      inFlight--;
+    }
+  };
+
+  return new Hono<AuthEnv>()
+    .post('/', async (c) => {
+      const span = startIngestSpan(c.req.header('traceparent'));
       try {
-        const principal = authenticate(c, auth, PRODUCER);
-        if (principal instanceof Response) return principal;
-        c.set('principal', principal);
-        const type = c.req.header('content-type');
-        if (!type || !JSON_MEDIA.test(type)) {
-          return problem(
-            c,
-            415,
-            'unsupported-media-type',
-            'send the event as application/json',
-            {},
-            { accept: 'application/json' },
-          );
-        }
-        // What `bodyLimit` decides from the headers, without touching `c.req.raw.body`: on Node
-        // that getter turns the request into a web stream, which cost more than the rest of the
-        // request. Only a body of unknown length goes through the counting stream.
-        const length = c.req.header('content-length');
-        if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
-          return Number.parseInt(length, 10) > options.maxBodyBytes
-            ? tooLarge(c)
-            : await accept(c, principal);
-        }
-        let accepted: Response | undefined;
-        const refused = await limitStreamedBody(c, async () => {
-          accepted = await accept(c, principal);
-        });
-        return refused ?? accepted!;
-      } finally {
-        inFlight--;
+        const response = await admit(c, span);
+        endIngestSpan(span, response.status);
+        return response;
+      } catch (error) {
+        // The app's error handler answers; the span learns the status it will give.
+        endIngestSpan(span, problemFromError(c, error).status, error);
+        throw error;
       }
     })
     .get('/:id', requireAuth(auth, ['producer', 'admin']), async (c) => {

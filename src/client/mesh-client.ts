@@ -1,6 +1,7 @@
 import type * as v from 'valibot';
 import type { DomainEventDefinition } from '../core/domain-event.ts';
 import { MeshApiError } from '../core/errors.ts';
+import { activeTraceparent } from '../tracing/tracing.ts';
 import type { MeshEvent } from './mesh-event.ts';
 import { type MeshFetch, type RetrySettings, sendWithRetries, sleepFor } from './send-with-retries.ts';
 
@@ -45,7 +46,10 @@ export interface EventFields {
 }
 
 export interface RequestOptions {
-  /** W3C trace context, sent as the `traceparent` header and forwarded with every delivery. */
+  /**
+   * W3C trace context, sent as the `traceparent` header and forwarded with every delivery. By
+   * default the active OpenTelemetry span's, when the app has one.
+   */
   readonly traceparent?: string;
   /** Ends the call, retries and waits included; an abort is never retried. */
   readonly signal?: AbortSignal;
@@ -150,7 +154,7 @@ export function createMeshClient(options: MeshClientOptions): MeshClient {
       {
         method: 'POST',
         url: `${base}/v1/events`,
-        headers: headersFor('POST', request.traceparent),
+        headers: headersFor('POST', request.traceparent ?? activeTraceparent()),
         body: JSON.stringify(body),
         signal: request.signal,
       },

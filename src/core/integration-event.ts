@@ -21,6 +21,12 @@ export interface IntegrationEvent<TData = unknown, TType extends string = string
   /** RFC 3339 (`ce-time`). */
   readonly time: string;
   readonly data: TData;
+  /**
+   * W3C trace context to carry on, e.g. to `publish` — the producer's `traceparent` as the mesh
+   * forwarded it, or this handler run's own span when the app installs an OpenTelemetry SDK.
+   * Absent when the delivery came without one.
+   */
+  readonly traceparent?: string;
 }
 
 export type IntegrationEventOf<TDef> =

@@ -37,7 +37,8 @@ export function createExampleHandlers(log: ExampleLog = printLine) {
         await mesh.publish(
           OrderPaid,
           { orderId: event.data.orderId, amount: event.data.total, paidAt: event.time },
-          { id: `paid-${event.id}` },
+          // The trace goes on: OrderPaid's ingest hangs under this delivery's handling.
+          { id: `paid-${event.id}`, ...(event.traceparent ? { traceparent: event.traceparent } : {}) },
         );
       },
       { name: 'billing' },

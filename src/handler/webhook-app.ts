@@ -10,6 +10,7 @@ import {
   verifyQStashBody,
   verifyQStashToken,
 } from '../core/signature.ts';
+import { recordHandlerError, type Span, startHandleSpan, traceHandling } from '../tracing/tracing.ts';
 import { startClaimHeartbeat } from './claim-heartbeat.ts';
 import { type HandlerContext, type HandlerDefinition, toHandlerContext } from './define-handler.ts';
 import type { InboxClaimResult, InboxKey, InboxTokenResult } from './inbox.ts';
@@ -73,6 +74,7 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
     ctx: HandlerContext,
     key: InboxKey,
     claimedAt: number,
+    span: Span,
   ): Promise<HandlingOutcome> => {
     const where = {
       phase: 'handler',
@@ -95,7 +97,10 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
     } catch (error) {
       await stopKeeping();
       const retryLater = isRetryLaterSignal(error);
-      if (!retryLater) report(error, where);
+      if (!retryLater) {
+        report(error, where);
+        recordHandlerError(span, error);
+      }
       try {
         await inbox.release({ ...key, claimedAt });
       } catch (releaseError) {
@@ -157,6 +162,7 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
     event: IntegrationEvent,
     ctx: HandlerContext,
     token: QStashClaims,
+    span: Span,
   ): Promise<HandlingOutcome> => {
     const key: InboxKey = { handler: handler.name, eventId: event.id };
     let claim: InboxClaimResult;
@@ -172,7 +178,45 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
       report(error, { phase: 'inbox', handler: key.handler, eventId: key.eventId, messageId: ctx.messageId });
       return { kind: 'unavailable' };
     }
-    return runHandler(handler, event, ctx, key, claimedAt);
+    return runHandler(handler, event, ctx, key, claimedAt, span);
+  };
+
+  /**
+   * The outcome of one copy of a delivery: it runs the handler (once per token and per
+   * (handler, ce-id)), or joins the run of a copy in progress here.
+   */
+  const handleCopy = async (
+    handler: HandlerDefinition,
+    event: IntegrationEvent,
+    ctx: HandlerContext,
+    token: QStashClaims,
+    span: Span,
+  ): Promise<HandlingOutcome> => {
+    const runKey = runKeyOf({ handler: handler.name, eventId: event.id });
+    const running = runs.get(runKey);
+    if (running !== undefined) {
+      // A copy of a run in progress here joins it and never runs. Its token is recorded all the
+      // same: replayed once that run has failed, it must not run the handler either.
+      try {
+        await recordToken({ handler: handler.name, eventId: event.id }, token);
+      } catch (error) {
+        report(error, {
+          phase: 'inbox',
+          handler: handler.name,
+          eventId: event.id,
+          messageId: ctx.messageId,
+        });
+      }
+      const first = await running;
+      return first.kind === 'handled' ? { kind: 'duplicate' } : first;
+    }
+    const run = handleOnce(handler, event, ctx, token, span);
+    runs.set(runKey, run);
+    try {
+      return await run;
+    } finally {
+      runs.delete(runKey);
+    }
   };
 
   const app = new Hono();
@@ -242,38 +286,28 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
       // d. The CloudEvents envelope.
       const envelope = readEnvelope(c, type);
       if (typeof envelope === 'string') return toNonRetryableResponse(envelope);
-      const event: IntegrationEvent = { ...envelope, data: parsed.output };
       const ctx = toHandlerContext({
         messageId: c.req.header('upstash-message-id') ?? '',
         retried: toRetried(c.req.header('upstash-retried')),
       });
-
+      const { span, traceparent } = startHandleSpan({
+        handler: handler.name,
+        event: envelope,
+        messageId: ctx.messageId,
+        attempt: ctx.attempt,
+        traceparent: c.req.header('traceparent'),
+      });
+      const event: IntegrationEvent = {
+        ...envelope,
+        data: parsed.output,
+        ...(traceparent === undefined ? {} : { traceparent }),
+      };
       // e, f. Once per token (jti) and once per (handler, ce-id), whatever the number of copies.
-      const runKey = runKeyOf({ handler: handler.name, eventId: event.id });
-      const running = runs.get(runKey);
-      if (running !== undefined) {
-        // A copy of a run in progress here joins it and never runs. Its token is recorded all the
-        // same: replayed once that run has failed, it must not run the handler either.
-        try {
-          await recordToken({ handler: handler.name, eventId: event.id }, token.claims);
-        } catch (error) {
-          report(error, {
-            phase: 'inbox',
-            handler: handler.name,
-            eventId: event.id,
-            messageId: ctx.messageId,
-          });
-        }
-        const first = await running;
-        return toOutcomeResponse(first.kind === 'handled' ? { kind: 'duplicate' } : first);
-      }
-      const run = handleOnce(handler, event, ctx, token.claims);
-      runs.set(runKey, run);
-      try {
-        return toOutcomeResponse(await run);
-      } finally {
-        runs.delete(runKey);
-      }
+      return traceHandling(
+        span,
+        () => handleCopy(handler, event, ctx, token.claims, span),
+        toOutcomeResponse,
+      );
     });
   }
   return app;

@@ -5,6 +5,7 @@ import type { AttemptRecord, DispatchQueue, LeasedDelivery } from '../core/dispa
 import type { HttpSender, SendResult } from '../core/http-sender.ts';
 import { type DelayExpression, parseDelayExpression } from '../core/retry-delay-expression.ts';
 import { parseRetryAfter } from '../core/retry-policy.ts';
+import { endDeliverSpan, inDeliverSpan, startDeliverSpan, toOnwardTraceparent } from '../tracing/tracing.ts';
 
 export interface LocalDispatcherOptions {
   readonly queue: DispatchQueue;
@@ -73,23 +74,24 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
   const attempt = async (delivery: LeasedDelivery): Promise<void> => {
     const at = clock.now();
     const started = performance.now();
+    // A no-op until the app installs an OpenTelemetry SDK; then the handler's span is its child.
+    const span = startDeliverSpan(delivery);
     let result: SendResult | null = null;
     let error: string | null = null;
     try {
       const request = await toDeliveryRequest({
         url: delivery.url,
         event: delivery.event,
-        traceparent: delivery.traceparent,
+        traceparent: toOnwardTraceparent(span, delivery.traceparent),
         retried: delivery.retried,
         messageId: `msg_${delivery.id}_${delivery.generation}`,
         signingKey: options.signingKey,
         nowMs: at,
         sign: options.sign,
       });
-      result = await send(request, {
-        trusted: delivery.origin === 'code',
-        timeoutMs: options.attemptTimeoutMs,
-      });
+      result = await inDeliverSpan(span, () =>
+        send(request, { trusted: delivery.origin === 'code', timeoutMs: options.attemptTimeoutMs }),
+      );
     } catch (cause) {
       error = cause instanceof Error ? cause.message : String(cause);
     }
@@ -115,6 +117,7 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
       nextAttemptAt: outcome.status === 'retrying' ? at + outcome.delayMs : at,
       retried: outcome.status === 'retrying' ? delivery.retried + 1 : delivery.retried,
     };
+    endDeliverSpan(span, record);
     await queue.recordAttempts([record]);
     options.onAttempt?.(delivery, record);
   };
