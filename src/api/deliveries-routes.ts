@@ -73,9 +73,19 @@ export const ReplayFilterSchema = v.strictObject({
   until: v.optional(TimestampSchema),
 });
 
+/** Dead deliveries one `DELETE /v1/deliveries` removes at most; `more: true` says call again. */
+export const MAX_PURGE_PER_CALL = 10_000;
+
+/** Only dead deliveries are purged, and only up to a point in time the operator names. */
+export const PurgeQuerySchema = v.strictObject({
+  status: v.literal('dead', 'only dead deliveries are purged: say status=dead'),
+  until: TimestampSchema,
+});
+
 /**
- * `/v1/deliveries`, admin only: list with filters and keyset pagination, and replay dead deliveries
- * one by one or by filter. Replays are idempotent: only dead deliveries move.
+ * `/v1/deliveries`, admin only: list with filters and keyset pagination, replay dead deliveries
+ * one by one or by filter, and purge dead ones accepted before a time (`DELETE ?status=dead&until=`,
+ * at most `MAX_PURGE_PER_CALL` per call). Replays are idempotent: only dead deliveries move.
  */
 export function createDeliveriesRoutes(options: DeliveriesRoutesOptions) {
   const { deliveries, clock } = options;
@@ -102,6 +112,17 @@ export function createDeliveriesRoutes(options: DeliveriesRoutesOptions) {
         deliveries: page.map(toDeliveryResponse),
         nextCursor: rows.length > limit && last ? toCursor(last) : null,
       });
+    })
+    .delete('/', async (c) => {
+      const query = readQuery(c);
+      if (!query.ok) return invalidInput(c, query.issues);
+      const parsed = parseInput(c, PurgeQuerySchema, query.query);
+      if (!parsed.ok) return parsed.response;
+      const result = await deliveries.purgeDeadDeliveries({
+        acceptedBefore: parsed.value.until,
+        limit: MAX_PURGE_PER_CALL,
+      });
+      return c.json({ purged: result.purged, more: result.more });
     })
     .post('/retry', bodySizeLimit(), async (c) => {
       const read = await readJsonBody(c);

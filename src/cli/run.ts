@@ -1,3 +1,4 @@
+import { backupCommand, vacuumCommand } from './backup-command.ts';
 import { catalogCommand } from './catalog-command.ts';
 import { checkCompatCommand } from './check-compat-command.ts';
 import { type CliIo, usage } from './cli-io.ts';
@@ -17,6 +18,11 @@ Usage:
                                 field, when a schema of the same type and version would break
                                 its consumers; 0 for additions (new optional fields, enum
                                 values, types, .vN versions)
+  hookmesh backup <file>        copy a file DATABASE_URL to a new <file> while the mesh runs
+                                (VACUUM INTO: one consistent snapshot); restore = copy it back
+                                with the mesh stopped. Exit 2 when <file> exists
+  hookmesh vacuum               rewrite a file DATABASE_URL so freed space goes back to the disk
+                                (once, for a file older than incremental auto-vacuum; mesh stopped)
   hookmesh help                 show this text (also --help, -h)
   hookmesh --version            print the version
 
@@ -56,6 +62,8 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     if (rest.length > 0) return usage(io, `migrate takes no arguments (got ${rest.join(' ')})`);
     return migrate(io);
   }
+  if (command === 'backup') return backupCommand(rest, io);
+  if (command === 'vacuum') return vacuumCommand(rest, io);
   if (command === 'catalog') return catalogCommand(rest, io);
   if (command === 'check-compat') return checkCompatCommand(rest, io);
   return usage(io, `unknown command ${JSON.stringify(command)}`);

@@ -63,4 +63,14 @@ export interface DeliveryAdminStore {
    * `dead` matches nothing that can move.
    */
   replayDeliveries(filter: DeliveryFilter, now: number): Promise<number>;
+  /**
+   * Deletes dead deliveries created before `acceptedBefore`, oldest first, at most `limit`, with
+   * their attempts; an event goes too once none of its deliveries remains (its id may then be
+   * posted again as a new event). Runs in short transactions. `more`: dead deliveries before the
+   * cutoff are left for another call.
+   */
+  purgeDeadDeliveries(input: {
+    readonly acceptedBefore: number;
+    readonly limit: number;
+  }): Promise<{ readonly purged: number; readonly more: boolean }>;
 }

@@ -1,15 +1,82 @@
-/** What a retention pass removed. */
+/** What one retention batch removed. */
 export interface PurgeResult {
+  readonly events: number;
+  readonly integrationEvents: number;
   readonly deliveries: number;
   readonly attempts: number;
 }
 
+/** Keyset position among domain events (oldest first): the last event a batch examined. */
+export interface RetentionCursor {
+  readonly receivedAt: number;
+  readonly id: string;
+}
+
+/** Space handed back after a pass (a libSQL file; other stores report nothing). */
+export interface ReclaimResult {
+  /** Pages released to the file system by incremental vacuum. */
+  readonly pagesFreed: number;
+}
+
 /**
- * Retention: delivered deliveries (with their attempts) older than a cutoff are purged (handled
- * inbox entries are purged by the inbox itself, past the longest retry schedule); dead deliveries stay until an operator replays or purges them; events stay,
- * so an old id posted again is still recognised as a replay.
+ * Retention bounds the store: a domain event received before the cutoff whose every delivery is
+ * delivered (also before the cutoff) — or that has no delivery at all — goes with its integration
+ * events, deliveries and attempts. Events that keep a dead, pending or retrying delivery stay whole
+ * until it is delivered, replayed or purged by an operator. So idempotency by id holds within the
+ * retention window: an id posted again after its event was purged is accepted as new.
  */
 export interface RetentionStore {
-  /** Purges at most `limit` deliveries per call (bounded work per cron tick). */
-  purge(input: { deliveredBefore: number; limit: number }): Promise<PurgeResult>;
+  /**
+   * Purges at most `limit` events, in one short transaction, examining only events after `after`.
+   * `next` is where the following batch starts, null once no older event is left to examine.
+   */
+  purge(input: {
+    readonly before: number;
+    readonly limit: number;
+    readonly after?: RetentionCursor | undefined;
+  }): Promise<PurgeResult & { readonly next: RetentionCursor | null }>;
+  /** Hands freed pages back and keeps the write-ahead log small; a no-op where the host does it. */
+  reclaim(): Promise<ReclaimResult>;
+}
+
+export interface RetentionPassOptions {
+  /** Cutoff (epoch ms): events and deliveries older than this may go. */
+  readonly before: number;
+  /** Events per transaction: small, so ingest never waits long on the write lock. */
+  readonly batch?: number;
+  /** Batches per pass, so one pass has bounded work (a cron tick, an hourly timer). */
+  readonly maxBatches?: number;
+}
+
+export const RETENTION_BATCH = 500;
+
+/**
+ * One retention pass: batches of old, settled events purged oldest first, then the space reclaimed.
+ * @example const removed = await runRetentionPass(stores.retention, { before: now - 7 * 86_400_000 });
+ */
+export async function runRetentionPass(
+  store: RetentionStore,
+  options: RetentionPassOptions,
+): Promise<PurgeResult & { readonly done: boolean; readonly pagesFreed: number }> {
+  const batch = options.batch ?? RETENTION_BATCH;
+  const maxBatches = options.maxBatches ?? 200;
+  let total = { events: 0, integrationEvents: 0, deliveries: 0, attempts: 0 };
+  let after: RetentionCursor | undefined;
+  let done = false;
+  for (let round = 0; round < maxBatches; round++) {
+    const { next, ...removed } = await store.purge({ before: options.before, limit: batch, after });
+    total = {
+      events: total.events + removed.events,
+      integrationEvents: total.integrationEvents + removed.integrationEvents,
+      deliveries: total.deliveries + removed.deliveries,
+      attempts: total.attempts + removed.attempts,
+    };
+    if (next === null) {
+      done = true;
+      break;
+    }
+    after = next;
+  }
+  const { pagesFreed } = total.events > 0 ? await store.reclaim() : { pagesFreed: 0 };
+  return { ...total, done, pagesFreed };
 }

@@ -4,6 +4,7 @@ import type { EventStore } from '../core/event-store.ts';
 import type { HttpSender } from '../core/http-sender.ts';
 import { createMeshMetrics, toAttemptOutcomeLabel } from '../core/metrics.ts';
 import type { MeshDefinitions } from '../core/registry.ts';
+import { runRetentionPass } from '../core/retention.ts';
 import type { HandlerDefinition } from '../handler/define-handler.ts';
 import type { Inbox } from '../handler/inbox.ts';
 import { createWebhookApp } from '../handler/webhook-app.ts';
@@ -158,19 +159,17 @@ export async function createLocalMesh(input: LocalMeshInput): Promise<LocalMesh>
 
 const RETENTION_EVERY_MS = 3_600_000;
 
-/** Purges delivered rows past the retention age every hour (bounded batches, oldest first). */
+/**
+ * Purges settled events past the retention age every hour: small batches, oldest first, then the
+ * freed space handed back (see `runRetentionPass`).
+ */
 function startRetention(input: LocalMeshInput): () => void {
   const { retention } = input.stores;
   const pass = async () => {
     try {
-      const deliveredBefore = input.clock.now() - input.config.retentionDays * 86_400_000;
-      let purged = 0;
-      for (let round = 0; round < 100; round++) {
-        const result = await retention.purge({ deliveredBefore, limit: 1000 });
-        purged += result.deliveries;
-        if (result.deliveries < 1000) break;
-      }
-      if (purged > 0) input.log('info', 'retention purged delivered deliveries', { purged });
+      const before = input.clock.now() - input.config.retentionDays * 86_400_000;
+      const removed = await runRetentionPass(retention, { before });
+      if (removed.events > 0) input.log('info', 'retention purged settled events', { ...removed });
     } catch (error) {
       input.log('error', 'retention failed', describeError(error));
     }

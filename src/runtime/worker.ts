@@ -2,6 +2,7 @@ import { Client } from '@upstash/qstash';
 import { systemClock } from '../core/clock.ts';
 import { ConfigError } from '../core/errors.ts';
 import { type MeshDefinition, resolveMesh } from '../core/mesh-definition.ts';
+import { runRetentionPass } from '../core/retention.ts';
 import { createD1Inbox } from '../handler/d1-inbox.ts';
 import { createWebhookApp } from '../handler/webhook-app.ts';
 import type { D1Database } from '../store/d1-driver.ts';
@@ -65,9 +66,8 @@ interface WorkerMesh {
   sweep(event: WorkerScheduledEvent): Promise<void>;
 }
 
-/** Delivered rows older than the retention age go in passes of this many, at most a few per tick. */
-const RETENTION_BATCH = 1000;
-const RETENTION_ROUNDS = 5;
+/** Settled events past the retention age go a few small batches per hourly tick (a cron's time is short). */
+const RETENTION_BATCHES = 10;
 
 /**
  * The mesh as a Cloudflare Worker: on D1 (`env.DB`) or on libSQL over HTTP (`DATABASE_URL`
@@ -244,11 +244,8 @@ async function composeWorkerMesh(
     // Whatever the waitUntil after an ingest missed (QStash down, an isolate evicted) goes now.
     await publishDue();
     if (config.retentionDays > 0 && new Date(event.scheduledTime).getUTCMinutes() === 0) {
-      const deliveredBefore = clock.now() - config.retentionDays * 86_400_000;
-      for (let round = 0; round < RETENTION_ROUNDS; round++) {
-        const purged = await retention.purge({ deliveredBefore, limit: RETENTION_BATCH });
-        if (purged.deliveries < RETENTION_BATCH) break;
-      }
+      const before = clock.now() - config.retentionDays * 86_400_000;
+      await runRetentionPass(retention, { before, maxBatches: RETENTION_BATCHES });
     }
   };
 

@@ -9,6 +9,11 @@ type Statement = Database.Statement;
 export interface LibsqlFileDriver extends SqlDriver {
   /** Closes the connection at once (idempotent). */
   closeNow(): void;
+  /**
+   * Runs SQL to completion, uncached: for a PRAGMA such as `incremental_vacuum`, which yields a
+   * row per page without declaring columns, so a single step (`run`) would leave it half done.
+   */
+  exec(sql: string): void;
 }
 
 /**
@@ -65,6 +70,9 @@ export function openLibsqlFileDriver(path: string, options: { timeoutMs: number 
       closeNow();
     },
     closeNow,
+    exec(sql) {
+      db.exec(sql);
+    },
   };
 
   function run(statement: SqlStatement): number {

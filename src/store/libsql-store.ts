@@ -1,7 +1,8 @@
+import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type Client, createClient } from '@libsql/client';
 import { createLibsqlDriver } from './libsql-driver.ts';
-import { openLibsqlFileDriver } from './libsql-file-driver.ts';
+import { type LibsqlFileDriver, openLibsqlFileDriver } from './libsql-file-driver.ts';
 import type { SqlDatabase } from './sql-database.ts';
 import type { SqlDriver } from './sql-driver.ts';
 import { createSqlStores, type SqlStores } from './sql-stores.ts';
@@ -21,6 +22,22 @@ export interface LibsqlDatabase extends SqlDatabase {
 const BUSY_TIMEOUT_MS = 10_000;
 
 /**
+ * An existing file without incremental auto-vacuum is converted at open (one `VACUUM`, which
+ * rewrites the file under an exclusive lock and needs as much free disk again) only up to this
+ * size: a few seconds at most. A larger one keeps reusing freed pages without shrinking until an
+ * operator runs `hookmesh vacuum` with the mesh stopped.
+ */
+export const AUTO_CONVERT_MAX_BYTES = 64 * 1024 * 1024;
+
+/** The write-ahead log is cut back to this size each time it restarts (sustained load included). */
+const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/** Pages released per incremental-vacuum transaction (4 MiB): the write lock is held briefly. */
+const VACUUM_PAGES_PER_ROUND = 1024;
+/** Rounds per reclaim: at most 256 MiB handed back per retention pass. */
+const VACUUM_ROUNDS = 64;
+
+/**
  * Opens a libSQL database for the outbox. A local file runs in WAL mode with `synchronous=FULL`:
  * "accepted" means on disk, surviving power loss, and group commit — not weaker syncing — makes
  * ingest fast.
@@ -36,18 +53,92 @@ export async function openLibsql(options: LibsqlOptions): Promise<LibsqlDatabase
     timeout: BUSY_TIMEOUT_MS,
   });
   if (!options.url.startsWith('file:')) return { client, driver: createLibsqlDriver(client) };
+  const path = toFilePath(options.url);
+  // Before anything creates the file's first page (WAL mode included): only then does the setting
+  // take without a VACUUM. Freed pages are then handed back by the retention pass (`reclaimSpace`).
+  await client.execute('PRAGMA auto_vacuum = INCREMENTAL');
+  if (
+    path !== null &&
+    (await pragmaNumber(client, 'auto_vacuum')) !== 2 &&
+    fileSize(path) <= AUTO_CONVERT_MAX_BYTES
+  ) {
+    // Another process on the file (several meshes) makes it busy: the next start tries again.
+    await client.execute('VACUUM').catch(() => undefined);
+  }
   await client.execute('PRAGMA journal_mode = WAL');
   await client.execute('PRAGMA synchronous = FULL');
-  const path = toFilePath(options.url);
+  await client.execute(`PRAGMA journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
   if (path === null) return { client, driver: createLibsqlDriver(client) };
   const fileDriver = openLibsqlFileDriver(path, { timeoutMs: BUSY_TIMEOUT_MS });
+  await fileDriver.query(`PRAGMA journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
   const closeClient = client.close.bind(client);
   client.close = () => {
     fileDriver.closeNow();
     closeClient();
   };
   // Closing the driver closes the database, as the client's own driver does.
-  return { client, driver: { ...fileDriver, close: async () => client.close() } };
+  return {
+    client,
+    driver: {
+      ...fileDriver,
+      close: async () => client.close(),
+      reclaimSpace: () => reclaimFileSpace(fileDriver),
+    },
+  };
+}
+
+/**
+ * Hands free pages back to the file system in short transactions, then checkpoints the log
+ * (PASSIVE: it never makes ingest wait; `journal_size_limit` trims the log when it restarts).
+ */
+async function reclaimFileSpace(driver: LibsqlFileDriver): Promise<{ pagesFreed: number }> {
+  const freeBefore = await freelistCount(driver);
+  let free = freeBefore;
+  for (let round = 0; round < VACUUM_ROUNDS && free > 0; round++) {
+    driver.exec(`PRAGMA incremental_vacuum(${VACUUM_PAGES_PER_ROUND})`);
+    const left = await freelistCount(driver);
+    // A file still without auto-vacuum (too large to convert at open) frees nothing: stop.
+    if (left >= free) break;
+    free = left;
+  }
+  await driver.query('PRAGMA wal_checkpoint(PASSIVE)');
+  return { pagesFreed: freeBefore - free };
+}
+
+async function freelistCount(driver: SqlDriver): Promise<number> {
+  const [row] = await driver.query('PRAGMA freelist_count');
+  return Number(row?.freelist_count ?? 0);
+}
+
+async function pragmaNumber(client: Client, name: string): Promise<number> {
+  const result = await client.execute(`PRAGMA ${name}`);
+  return Number(result.rows[0]?.[0] ?? 0);
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Rewrites a libSQL file with incremental auto-vacuum (`hookmesh vacuum`), for a file too large
+ * to convert at open. Needs the mesh stopped and as much free disk again as the file.
+ * @example const { before, after } = await vacuumLibsqlFile('./data/hookmesh.db');
+ */
+export async function vacuumLibsqlFile(path: string): Promise<{ before: number; after: number }> {
+  const before = fileSize(path);
+  const client = createClient({ url: `file:${path}`, timeout: BUSY_TIMEOUT_MS });
+  try {
+    await client.execute('PRAGMA auto_vacuum = INCREMENTAL');
+    await client.execute('VACUUM');
+    await client.execute('PRAGMA wal_checkpoint(TRUNCATE)');
+  } finally {
+    client.close();
+  }
+  return { before, after: fileSize(path) };
 }
 
 /**

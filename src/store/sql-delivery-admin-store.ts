@@ -17,6 +17,26 @@ FROM deliveries JOIN integration_events ON integration_events.id = deliveries.in
 const REPLAYED = `status = 'pending', generation = generation + 1, retried = 0, next_attempt_at = ?,
   message_id = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?`;
 
+/** Dead deliveries purged per transaction: the write lock is held briefly. */
+const PURGE_BATCH = 500;
+
+const DEAD_BEFORE = `SELECT deliveries.id, integration_events.domain_event_id FROM deliveries
+  JOIN integration_events ON integration_events.id = deliveries.integration_event_id
+  WHERE deliveries.status = 'dead' AND deliveries.created_at < ?1
+  ORDER BY deliveries.created_at, deliveries.id LIMIT ?2`;
+
+/** ?1: a JSON array of delivery ids, checked again in the transaction (a replay keeps its row). */
+const DEAD_IN_BATCH = `SELECT id FROM deliveries WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'dead'`;
+
+/** ?1: a JSON array of domain event ids; those with no delivery left go (children first). */
+const PURGE_EMPTY_EVENTS = [
+  `DELETE FROM integration_events WHERE domain_event_id IN (SELECT value FROM json_each(?1))
+     AND NOT EXISTS (SELECT 1 FROM deliveries d JOIN integration_events ie ON ie.id = d.integration_event_id
+                     WHERE ie.domain_event_id = integration_events.domain_event_id)`,
+  `DELETE FROM domain_events WHERE id IN (SELECT value FROM json_each(?1))
+     AND NOT EXISTS (SELECT 1 FROM integration_events WHERE domain_event_id = domain_events.id)`,
+];
+
 /** Conditions to AND together, with their bound values in order. */
 interface Conditions {
   readonly sql: string[];
@@ -88,6 +108,26 @@ export function createSqlDeliveryAdminStore({ driver }: SqlDatabase): DeliveryAd
         { sql: `UPDATE deliveries SET ${REPLAYED}${toWhere(where)}`, args: [now, now, ...where.args] },
       ]);
       return changed ?? 0;
+    },
+
+    async purgeDeadDeliveries({ acceptedBefore, limit }) {
+      let purged = 0;
+      while (purged < limit) {
+        const size = Math.min(PURGE_BATCH, limit - purged);
+        const rows = await driver.query(DEAD_BEFORE, [acceptedBefore, size]);
+        if (rows.length === 0) return { purged, more: false };
+        const ids = JSON.stringify(rows.map((r) => toText(r.id)));
+        const events = JSON.stringify([...new Set(rows.map((r) => toText(r.domain_event_id)))]);
+        const [, deleted] = await driver.batch([
+          { sql: `DELETE FROM attempts WHERE delivery_id IN (${DEAD_IN_BATCH})`, args: [ids] },
+          { sql: `DELETE FROM deliveries WHERE id IN (${DEAD_IN_BATCH})`, args: [ids] },
+          ...PURGE_EMPTY_EVENTS.map((sql) => ({ sql, args: [events] })),
+        ]);
+        purged += deleted ?? 0;
+        if (rows.length < size) return { purged, more: false };
+      }
+      const left = await driver.query(DEAD_BEFORE, [acceptedBefore, 1]);
+      return { purged, more: left.length > 0 };
     },
   };
 }

@@ -20,5 +20,10 @@ export interface SqlDriver {
   readonly maxParams: number;
   /** Whether an error means a UNIQUE / PRIMARY KEY constraint refused a row. */
   isConstraintError(error: unknown): boolean;
+  /**
+   * Hands freed pages back to the file system and truncates the write-ahead log, where the driver
+   * owns a file (libSQL `file:`); D1 and remote libSQL manage their storage themselves.
+   */
+  reclaimSpace?(): Promise<{ readonly pagesFreed: number }>;
   close(): Promise<void>;
 }

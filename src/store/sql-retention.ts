@@ -1,20 +1,71 @@
 import type { RetentionStore } from '../core/retention.ts';
 import type { SqlDriver } from './sql-driver.ts';
+import { toInteger, toText } from './sql-row.ts';
 
 /**
- * Retention on SQLite (libSQL or D1): one transaction per pass, the oldest delivered rows first.
- * @example await createSqlRetention(driver).purge({ deliveredBefore: Date.now() - 7 * 86_400_000, limit: 1000 });
+ * An event is held while one of its deliveries is not delivered, or was delivered after the
+ * cutoff (?2): it stays whole, so an operator sees it with its dead delivery, and a late success
+ * stays visible for the retention window. `domain_events` is the outer row.
+ */
+const HELD = `EXISTS (SELECT 1 FROM integration_events ie JOIN deliveries d ON d.integration_event_id = ie.id
+  WHERE ie.domain_event_id = domain_events.id AND (d.status <> 'delivered' OR d.updated_at >= ?2))`;
+
+/**
+ * The candidates of one batch, oldest first from the cursor (?3, ?4), at most ?1. The cursor lets
+ * a pass step over held events once instead of walking them again on every batch.
+ */
+const CANDIDATES = `SELECT id, received_at FROM domain_events
+  WHERE received_at < ?2 AND received_at >= ?3 AND (received_at > ?3 OR id > ?4) AND NOT ${HELD}
+  ORDER BY received_at, id LIMIT ?1`;
+
+/**
+ * The batch's events (?1, a JSON array of ids) checked again inside the transaction, so a
+ * delivery replayed between the read and the write keeps its event. Deleting an event's children
+ * leaves it a victim, so every statement of the batch sees the same set.
+ */
+const VICTIMS = `SELECT id FROM domain_events WHERE id IN (SELECT value FROM json_each(?1)) AND NOT ${HELD}`;
+
+/**
+ * Retention on SQLite (libSQL or D1): each batch is one read and one short write transaction,
+ * children before parents (D1 enforces the foreign keys), with two bound values (D1 allows 100).
+ * @example await createSqlRetention(driver).purge({ before: Date.now() - 7 * 86_400_000, limit: 500 });
  */
 export function createSqlRetention(driver: SqlDriver): RetentionStore {
   return {
-    async purge({ deliveredBefore, limit }) {
-      const victims = `SELECT id FROM deliveries WHERE status = 'delivered' AND updated_at < ?1
-                       ORDER BY updated_at LIMIT ?2`;
-      const [attempts, deliveries] = await driver.batch([
-        { sql: `DELETE FROM attempts WHERE delivery_id IN (${victims})`, args: [deliveredBefore, limit] },
-        { sql: `DELETE FROM deliveries WHERE id IN (${victims})`, args: [deliveredBefore, limit] },
+    async purge({ before, limit, after }) {
+      const rows = await driver.query(CANDIDATES, [limit, before, after?.receivedAt ?? -1, after?.id ?? '']);
+      const last = rows[rows.length - 1];
+      const next =
+        rows.length < limit || !last
+          ? null
+          : { receivedAt: toInteger(last.received_at), id: toText(last.id) };
+      if (rows.length === 0) return { events: 0, integrationEvents: 0, deliveries: 0, attempts: 0, next };
+      const args = [JSON.stringify(rows.map((r) => toText(r.id))), before];
+      const [attempts, deliveries, integrationEvents, events] = await driver.batch([
+        {
+          sql: `DELETE FROM attempts WHERE delivery_id IN (SELECT d.id FROM deliveries d
+                  JOIN integration_events ie ON ie.id = d.integration_event_id
+                  WHERE ie.domain_event_id IN (${VICTIMS}))`,
+          args,
+        },
+        {
+          sql: `DELETE FROM deliveries WHERE integration_event_id IN
+                  (SELECT id FROM integration_events WHERE domain_event_id IN (${VICTIMS}))`,
+          args,
+        },
+        { sql: `DELETE FROM integration_events WHERE domain_event_id IN (${VICTIMS})`, args },
+        { sql: `DELETE FROM domain_events WHERE id IN (${VICTIMS})`, args },
       ]);
-      return { deliveries: deliveries ?? 0, attempts: attempts ?? 0 };
+      return {
+        events: events ?? 0,
+        integrationEvents: integrationEvents ?? 0,
+        deliveries: deliveries ?? 0,
+        attempts: attempts ?? 0,
+        next,
+      };
+    },
+    async reclaim() {
+      return driver.reclaimSpace ? driver.reclaimSpace() : { pagesFreed: 0 };
     },
   };
 }

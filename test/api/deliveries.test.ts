@@ -480,3 +480,60 @@ describe('POST /v1/deliveries/retry', () => {
     expect((await row(d!.id)).status).toBe('dead');
   });
 });
+
+describe('DELETE /v1/deliveries?status=dead&until=', () => {
+  it('purges dead deliveries accepted before until, and their event once nothing of it remains', async () => {
+    mesh = await createTestMesh();
+    await mesh.post(orderCreated('old'));
+    mesh.clock.advance(60_000);
+    await mesh.post(orderCreated('new'));
+    await mesh.post(orderCreated('pending'));
+    const byEvent = new Map((await all()).map((d) => [d.eventId, d] as const));
+    const oldDelivery = byEvent.get('old');
+    const newDelivery = byEvent.get('new');
+    await makeDead(oldDelivery!.id);
+    await makeDead(newDelivery!.id);
+    await mesh.db.driver.query(
+      'INSERT INTO attempts (delivery_id, number, at, status, duration_ms) VALUES (?, 1, ?, 500, 3)',
+      [oldDelivery!.id, START],
+    );
+
+    const until = encodeURIComponent(iso(START + 1000));
+    await expectProblem(
+      await call('DELETE', `/v1/deliveries?status=dead&until=${until}`, undefined, { token: PRODUCER_TOKEN }),
+      403,
+      'forbidden',
+    );
+    const res = await call('DELETE', `/v1/deliveries?status=dead&until=${until}`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ purged: 1, more: false });
+
+    expect((await all()).map((d) => [d.eventId, d.status]).sort()).toEqual([
+      ['new', 'dead'],
+      ['pending', 'pending'],
+    ]);
+    expect((await mesh.get('/v1/events/old', ADMIN_TOKEN)).status).toBe(404);
+    expect(await mesh.db.count('attempts')).toBe(0);
+    // The id is free again; again within the window nothing more goes.
+    expect((await mesh.post(orderCreated('old'))).status).toBe(202);
+    expect(await (await call('DELETE', `/v1/deliveries?status=dead&until=${until}`)).json()).toEqual({
+      purged: 0,
+      more: false,
+    });
+  });
+
+  it('refuses other statuses and a missing or malformed until (400 problem+json)', async () => {
+    mesh = await createTestMesh();
+    for (const [query, path] of [
+      ['status=pending&until=2026-11-30T12:00:00Z', '/status'],
+      ['status=delivered&until=2026-11-30T12:00:00Z', '/status'],
+      ['until=2026-11-30T12:00:00Z', '/status'],
+      ['status=dead', '/until'],
+      ['status=dead&until=yesterday', '/until'],
+      ['status=dead&until=2026-11-30T12:00:00Z&type=order.*', '/type'],
+    ] as const) {
+      const body = await expectProblem(await call('DELETE', `/v1/deliveries?${query}`), 400, 'bad-request');
+      expect(JSON.stringify(body)).toContain(path);
+    }
+  });
+});

@@ -122,7 +122,7 @@ describe('GET /openapi.json', () => {
     expect(methods).toEqual({
       '/v1/events': ['post'],
       '/v1/events/{id}': ['get'],
-      '/v1/deliveries': ['get'],
+      '/v1/deliveries': ['delete', 'get'],
       '/v1/deliveries/{id}/retry': ['post'],
       '/v1/deliveries/retry': ['post'],
       '/v1/subscriptions': ['get', 'post'],

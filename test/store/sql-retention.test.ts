@@ -1,70 +1,132 @@
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'libsql';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSqlRetention } from '../../src/store/sql-retention.ts';
+import type { NewDomainEvent } from '../../src/core/event-store.ts';
+import { runRetentionPass } from '../../src/core/retention.ts';
+import { createLibsqlStores, openLibsql } from '../../src/store/libsql-store.ts';
+import type { SqlDriver } from '../../src/store/sql-driver.ts';
+import { createTempDb, type TempDb } from '../support/temp-db.ts';
 import { createTestMesh, orderCreated, type TestMesh } from '../support/test-mesh.ts';
 
-let mesh: TestMesh;
+const DAY = 86_400_000;
+
+let mesh: TestMesh | undefined;
+let db: TempDb | undefined;
 afterEach(async () => {
   await mesh?.dispose();
+  await db?.dispose();
+  mesh = undefined;
+  db = undefined;
 });
 
-describe('retention', () => {
-  it('purges delivered deliveries and their attempts past the cutoff; keeps dead, pending and recent ones', async () => {
+async function pragma(driver: SqlDriver, name: string): Promise<number> {
+  const [row] = await driver.query(`PRAGMA ${name}`);
+  return Number(Object.values(row ?? {})[0]);
+}
+
+/** An event no subscription matches, with a payload of about `bytes`. */
+function bulky(id: string, receivedAt: number, bytes: number): NewDomainEvent {
+  const data = JSON.stringify({ id, pad: 'x'.repeat(bytes) });
+  return {
+    id,
+    type: 'Bulk',
+    source: 'bench',
+    data,
+    occurredAt: null,
+    metadata: null,
+    traceparent: null,
+    receivedAt,
+    integrationEvents: [
+      { id: `${id}/ie0`, type: 'bulk.v1', source: '/bench', time: '2026-01-15T00:00:00Z', data },
+    ],
+  };
+}
+
+describe('retention through the mesh', () => {
+  it('forgets a delivered event past the window: its id is then accepted as a new event', async () => {
     mesh = await createTestMesh();
-    await mesh.post([
-      orderCreated('old'),
-      orderCreated('dead'),
-      orderCreated('pending'),
-      orderCreated('recent'),
-    ]);
+    expect((await mesh.post(orderCreated('old'))).status).toBe(202);
     const now = mesh.clock.now();
-    const leased = await mesh.dispatch.leaseDue({ owner: 'o', now, leaseMs: 1000, limit: 10 });
-    const byEvent = new Map(
-      await Promise.all(
-        leased.map(
-          async (d) =>
-            [
-              (
-                await mesh.db.driver.query('SELECT domain_event_id FROM integration_events WHERE id = ?', [
-                  d.event.id,
-                ])
-              )[0]!.domain_event_id as string,
-              d,
-            ] as const,
-        ),
-      ),
+    const leased = await mesh.dispatch.leaseDue({ owner: 'o', now, leaseMs: 1000, limit: 100 });
+    await mesh.dispatch.recordAttempts(
+      leased.map((d) => ({
+        deliveryId: d.id,
+        owner: 'o',
+        number: 1,
+        at: now,
+        status: 200,
+        durationMs: 1,
+        error: null,
+        responseExcerpt: null,
+        next: 'delivered' as const,
+        nextAttemptAt: now,
+        retried: 0,
+      })),
     );
-    const record = (event: string, next: 'delivered' | 'dead', at: number) => ({
-      deliveryId: byEvent.get(event)!.id,
-      owner: 'o',
-      number: 1,
-      at,
-      status: next === 'delivered' ? 200 : 500,
-      durationMs: 1,
-      error: null,
-      responseExcerpt: null,
-      next,
-      nextAttemptAt: at,
-      retried: 0,
-    });
-    await mesh.dispatch.recordAttempts([
-      record('old', 'delivered', now - 10 * 86_400_000),
-      record('dead', 'dead', now - 10 * 86_400_000),
-      record('recent', 'delivered', now),
-    ]);
-    const result = await createSqlRetention(mesh.db.driver).purge({
-      deliveredBefore: now - 7 * 86_400_000,
-      limit: 100,
-    });
-    expect(result).toMatchObject({ deliveries: 1, attempts: 1 });
-    const left = await mesh.db.driver.query(
-      'SELECT status, count(*) AS n FROM deliveries GROUP BY status ORDER BY status',
-    );
-    expect(left.map((r) => [r.status, Number(r.n)])).toEqual([
-      ['dead', 1],
-      ['delivered', 1],
-      ['in_flight', 1],
-    ]);
-    // The events themselves stay: an old id posted again is still a replay, not a new event.
+    const retention = createLibsqlStores(mesh.db.client, mesh.db.driver).retention;
+    // Within the window the id is a replay; past it, the event is gone.
     expect((await mesh.post(orderCreated('old'))).status).toBe(200);
+    expect(await runRetentionPass(retention, { before: now - 7 * DAY })).toMatchObject({ events: 0 });
+    mesh.clock.advance(8 * DAY);
+    expect(await runRetentionPass(retention, { before: mesh.clock.now() - 7 * DAY })).toMatchObject({
+      events: 1,
+    });
+    expect((await mesh.get('/v1/events/old', null)).status).not.toBe(200);
+    expect((await mesh.post(orderCreated('old'))).status).toBe(202);
+  });
+});
+
+describe('space comes back (libSQL file)', () => {
+  it('creates new files with incremental auto-vacuum and a bounded log', async () => {
+    db = await createTempDb();
+    expect(await pragma(db.driver, 'auto_vacuum')).toBe(2);
+    expect(await pragma(db.driver, 'journal_size_limit')).toBe(64 * 1024 * 1024);
+  });
+
+  it('converts a small existing file that was made without auto-vacuum, at open', async () => {
+    db = await createTempDb();
+    const path = join(db.dir, 'old.db');
+    const old = new Database(path);
+    old.exec('PRAGMA journal_mode = WAL');
+    old.exec('CREATE TABLE t (x)');
+    old.exec("INSERT INTO t VALUES ('kept')");
+    expect(old.prepare('PRAGMA auto_vacuum').all()).toEqual([{ auto_vacuum: 0 }]);
+    old.close();
+    const reopened = await openLibsql({ url: `file:${path}` });
+    try {
+      expect(await pragma(reopened.driver, 'auto_vacuum')).toBe(2);
+      expect(await reopened.driver.query('SELECT x FROM t')).toEqual([{ x: 'kept' }]);
+    } finally {
+      reopened.client.close();
+    }
+  });
+
+  it('fill, purge, reclaim: the page count and the file shrink, the freelist empties', async () => {
+    db = await createTempDb();
+    const stores = createLibsqlStores(db.client, db.driver);
+    const t0 = Date.UTC(2026, 0, 1);
+    for (let batch = 0; batch < 10; batch++) {
+      await stores.events.appendEvents(
+        Array.from({ length: 200 }, (_, i) => bulky(`e-${batch}-${i}`, t0 + batch, 1500)),
+      );
+    }
+    await db.driver.query('PRAGMA wal_checkpoint(TRUNCATE)');
+    const before = {
+      pages: await pragma(db.driver, 'page_count'),
+      bytes: statSync(join(db.dir, 'hookmesh.db')).size,
+    };
+
+    const removed = await runRetentionPass(stores.retention, { before: t0 + DAY });
+
+    expect(removed).toMatchObject({ events: 2000, integrationEvents: 2000, done: true });
+    expect(removed.pagesFreed).toBeGreaterThan(before.pages / 2);
+    const after = {
+      pages: await pragma(db.driver, 'page_count'),
+      bytes: statSync(join(db.dir, 'hookmesh.db')).size,
+    };
+    expect(await pragma(db.driver, 'freelist_count')).toBe(0);
+    expect(after.pages).toBeLessThan(before.pages / 4);
+    expect(after.bytes).toBeLessThan(before.bytes / 4);
   });
 });

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach } from 'vitest';
+import type { DeliveryAdminStore } from '../../src/core/delivery-admin-store.ts';
 import type { DispatchQueue } from '../../src/core/dispatch-queue.ts';
 import type {
   AppendResult,
@@ -9,6 +10,7 @@ import type {
   NewIntegrationEvent,
 } from '../../src/core/event-store.ts';
 import type { PublishQueue } from '../../src/core/publish-queue.ts';
+import type { RetentionStore } from '../../src/core/retention.ts';
 import { defineSubscription } from '../../src/core/subscription.ts';
 import type { SubscriptionStore } from '../../src/core/subscription-store.ts';
 
@@ -22,6 +24,8 @@ export interface StorePorts {
   readonly subscriptions: SubscriptionStore;
   readonly dispatch: DispatchQueue;
   readonly publish: PublishQueue;
+  readonly retention: RetentionStore;
+  readonly deliveries: DeliveryAdminStore;
 }
 
 /** What each adapter's test hands the contracts: fresh, migrated, empty stores over one database. */

@@ -1,6 +1,7 @@
 import { describeDispatchQueueContract } from './dispatch-queue.contract.ts';
 import { describeEventStoreContract } from './event-store.contract.ts';
 import { describePublishQueueContract } from './publish-queue.contract.ts';
+import { describeRetentionContract } from './retention.contract.ts';
 import type { OpenHarness } from './store-contract-fixtures.ts';
 import { describeSubscriptionStoreContract } from './subscription-store.contract.ts';
 
@@ -13,4 +14,5 @@ export function describeStoreContracts(name: string, open: OpenHarness): void {
   describeSubscriptionStoreContract(name, open);
   describeDispatchQueueContract(name, open);
   describePublishQueueContract(name, open);
+  describeRetentionContract(name, open);
 }

@@ -1,7 +1,11 @@
 import type { GenericSchema } from 'valibot';
 import { PROMETHEUS_CONTENT_TYPE } from '../../core/metrics-text.ts';
 import type { SubscriptionUrlRules } from '../../core/network-address.ts';
-import { ListQuerySchema as DeliveriesQuerySchema, ReplayFilterSchema } from '../deliveries-routes.ts';
+import {
+  ListQuerySchema as DeliveriesQuerySchema,
+  PurgeQuerySchema,
+  ReplayFilterSchema,
+} from '../deliveries-routes.ts';
 import { EventIdSchema, TRACEPARENT } from '../ingest.ts';
 import { CALLBACK_MAX_BODY_BYTES, CallbackBodySchema } from '../qstash-callback-routes.ts';
 import { createSubscriptionSchemas } from '../subscriptions-routes.ts';
@@ -128,6 +132,21 @@ export function toApiPaths(
         parameters: queryParameters(converter, DeliveriesQuerySchema, 'DeliveriesQuery'),
         responses: {
           '200': json('A page of deliveries, oldest first', schemaRef('DeliveryPage')),
+          ...problems({ 400: BAD_REQUEST, 401: UNAUTHORIZED, 403: ADMIN_ONLY, 500: INTERNAL }),
+        },
+      },
+      delete: {
+        operationId: 'purgeDeadDeliveries',
+        summary: 'Purge dead deliveries accepted before a time',
+        description:
+          'Deletes dead deliveries (status=dead only) created before `until`, with their attempts, and ' +
+          'each event once none of its deliveries remains (its id may then be posted again). At most ' +
+          '10,000 per call, oldest first; `more: true` says call again.',
+        tags: ['deliveries'],
+        security: ADMIN,
+        parameters: queryParameters(converter, PurgeQuerySchema, 'DeliveriesPurgeQuery'),
+        responses: {
+          '200': json('How many dead deliveries went', schemaRef('DeliveriesPurge')),
           ...problems({ 400: BAD_REQUEST, 401: UNAUTHORIZED, 403: ADMIN_ONLY, 500: INTERNAL }),
         },
       },

@@ -5,6 +5,7 @@ import { toDomainEventSchemas, toIntegrationEventSchemas, toWebhooks } from './e
 import type { OpenApiDocument, SchemaObject } from './openapi-types.ts';
 import {
   CallbackOutcomeSchema,
+  DeliveriesPurgeSchema,
   DeliveriesReplaySchema,
   DeliveryPageSchema,
   DeliveryReplaySchema,
@@ -40,6 +41,7 @@ const ANSWERS = {
   DeliveryPage: DeliveryPageSchema,
   DeliveryReplay: DeliveryReplaySchema,
   DeliveriesReplay: DeliveriesReplaySchema,
+  DeliveriesPurge: DeliveriesPurgeSchema,
   Health: HealthSchema,
   CallbackOutcome: CallbackOutcomeSchema,
 };
