@@ -9,6 +9,9 @@ import { toCanonicalJson } from './canonical-json.ts';
 
 export const MAX_EVENTS_PER_REQUEST = 100;
 
+/** How far ahead of the mesh's clock an event's `notBefore` may lie (DESIGN "Delayed delivery"). */
+export const MAX_NOT_BEFORE_AHEAD_MS = 7 * 24 * 60 * 60 * 1000;
+
 /** The answer for one event: its id and the integration events it became. */
 export interface EventReceipt {
   readonly id: string;
@@ -55,6 +58,15 @@ export const EnvelopeSchema = v.strictObject({
       v.metadata({ type: 'object' }),
     ),
   ),
+  notBefore: v.optional(
+    v.pipe(
+      v.string(),
+      v.isoTimestamp('notBefore must be an RFC 3339 timestamp'),
+      v.description(
+        "Deliver no earlier than this (RFC 3339, at most 7 days ahead of the mesh's clock; a past time means now)",
+      ),
+    ),
+  ),
 });
 
 /** W3C trace context; a `traceparent` header that does not match is not stored. */
@@ -97,8 +109,14 @@ export function createIngestService(deps: {
   const validate = (
     body: unknown,
     idempotencyKey: string | null,
+    now: number,
   ):
-    | { ok: true; events: v.InferOutput<typeof EnvelopeSchema>[]; data: unknown[] }
+    | {
+        ok: true;
+        events: v.InferOutput<typeof EnvelopeSchema>[];
+        data: unknown[];
+        notBefore: (number | null)[];
+      }
     | Exclude<IngestResult, { kind: 'accepted' }> => {
     const single = !Array.isArray(body);
     const items: unknown[] = single ? [body] : (body as unknown[]);
@@ -116,6 +134,7 @@ export function createIngestService(deps: {
     const unknownTypes: Issue[] = [];
     const events: v.InferOutput<typeof EnvelopeSchema>[] = [];
     const data: unknown[] = [];
+    const notBefore: (number | null)[] = [];
     const seen = new Set<string>();
     items.forEach((item, index) => {
       const at = single ? '' : `/${index}`;
@@ -125,6 +144,16 @@ export function createIngestService(deps: {
         return;
       }
       let event = envelope.output;
+      const due = event.notBefore === undefined ? null : Date.parse(event.notBefore);
+      if (due !== null && !(due - now <= MAX_NOT_BEFORE_AHEAD_MS)) {
+        issues.push({
+          path: `${at}/notBefore`,
+          message: Number.isNaN(due)
+            ? 'notBefore must be an RFC 3339 timestamp'
+            : 'notBefore must be at most 7 days ahead',
+        });
+        return;
+      }
       if (single && idempotencyKey !== null) {
         if (event.id !== undefined && event.id !== idempotencyKey) {
           issues.push({ path: `${at}/id`, message: 'differs from the Idempotency-Key header' });
@@ -153,19 +182,21 @@ export function createIngestService(deps: {
       }
       events.push(event);
       data.push(checked.data);
+      notBefore.push(due);
     });
     if (issues.length > 0)
       return invalid(issues.length === 1 ? issues[0]!.message : 'the request has invalid fields', issues);
     if (unknownTypes.length > 0) {
       return { kind: 'unknown_type', detail: unknownTypes[0]!.message, issues: unknownTypes };
     }
-    return { ok: true, events, data };
+    return { ok: true, events, data, notBefore };
   };
 
   const compareWithStored = (stored: StoredDomainEvent, incoming: NewDomainEvent) =>
     stored.type === incoming.type &&
     stored.source === incoming.source &&
     stored.occurredAt === incoming.occurredAt &&
+    stored.notBefore === (incoming.notBefore ?? null) &&
     toCanonicalJson(JSON.parse(stored.data)) === toCanonicalJson(JSON.parse(incoming.data)) &&
     (stored.metadata === null ? null : toCanonicalJson(JSON.parse(stored.metadata))) ===
       (incoming.metadata === null ? null : toCanonicalJson(JSON.parse(incoming.metadata)));
@@ -201,9 +232,9 @@ export function createIngestService(deps: {
 
   return {
     async ingest({ body, source, idempotencyKey, traceparent }) {
-      const checked = validate(body, idempotencyKey);
-      if (!('ok' in checked)) return checked;
       const receivedAt = clock.now();
+      const checked = validate(body, idempotencyKey, receivedAt);
+      if (!('ok' in checked)) return checked;
       const receivedIso = toIso(receivedAt);
       const integrationSource = `/producers/${encodeURIComponent(source)}`;
       const trace = traceparent !== null && TRACEPARENT.test(traceparent) ? traceparent : null;
@@ -212,6 +243,7 @@ export function createIngestService(deps: {
         const id = envelope.id ?? newId();
         const occurredAt = envelope.occurredAt ?? null;
         const metadata = envelope.metadata ?? null;
+        const due = checked.notBefore[index] ?? null;
         const drafts = registry.convert({
           id,
           type: envelope.type,
@@ -230,6 +262,7 @@ export function createIngestService(deps: {
           metadata: metadata === null ? null : JSON.stringify(metadata),
           traceparent: trace,
           receivedAt,
+          ...(due === null ? {} : { notBefore: due }),
           integrationEvents: drafts.map((draft) => ({
             id: newId(),
             type: draft.type,

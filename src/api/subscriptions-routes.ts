@@ -5,9 +5,11 @@ import { checkSubscriptionUrl, type SubscriptionUrlRules } from '../core/network
 import { parseDelayExpression } from '../core/retry-delay-expression.ts';
 import {
   DEFAULT_MAX_CONCURRENCY,
+  DEFAULT_PAUSE_AFTER,
   DEFAULT_RETRIES,
   MAX_CONCURRENCY_LIMIT,
   MAX_RETRIES,
+  PAUSE_AFTER_LIMIT,
 } from '../core/subscription.ts';
 import type { StoredSubscription, SubscriptionStore } from '../core/subscription-store.ts';
 import {
@@ -48,6 +50,14 @@ const MaxConcurrencySchema = v.pipe(
   v.maxValue(MAX_CONCURRENCY_LIMIT, `maxConcurrency must be from 1 to ${MAX_CONCURRENCY_LIMIT}`),
 );
 
+const PauseAfterSchema = v.pipe(
+  v.number('pauseAfter must be a number'),
+  v.integer('pauseAfter must be an integer'),
+  v.minValue(0, `pauseAfter must be from 0 to ${PAUSE_AFTER_LIMIT}`),
+  v.maxValue(PAUSE_AFTER_LIMIT, `pauseAfter must be from 0 to ${PAUSE_AFTER_LIMIT}`),
+  v.description('Consecutive failed attempts that pause the subscription (reason `failing`); 0 = never'),
+);
+
 const PausedSchema = v.boolean('paused must be true or false');
 
 /** A QStash delay expression, parsed here so a bad one is refused now, not at the first retry. */
@@ -82,11 +92,15 @@ export function createSubscriptionSchemas(urlRules: SubscriptionUrlRules) {
     retries: v.optional(RetriesSchema),
     retryDelay: v.optional(RetryDelaySchema),
     maxConcurrency: v.optional(MaxConcurrencySchema),
+    pauseAfter: v.optional(PauseAfterSchema),
     paused: v.optional(PausedSchema),
   });
   const PatchSchema = v.pipe(
     v.partial(CreateSchema),
-    v.minEntries(1, 'give at least one of type, url, retries, retryDelay, maxConcurrency, paused'),
+    v.minEntries(
+      1,
+      'give at least one of type, url, retries, retryDelay, maxConcurrency, pauseAfter, paused',
+    ),
   );
   const ListQuerySchema = v.strictObject({ type: v.optional(TypePatternSchema) });
   return { CreateSchema, PatchSchema, ListQuerySchema };
@@ -113,7 +127,7 @@ export function createSubscriptionsRoutes(options: SubscriptionsRoutesOptions) {
       if (!read.ok) return read.response;
       const parsed = parseInput(c, CreateSchema, read.body);
       if (!parsed.ok) return parsed.response;
-      const { type, url, retries, retryDelay, maxConcurrency, paused } = parsed.value;
+      const { type, url, retries, retryDelay, maxConcurrency, pauseAfter, paused } = parsed.value;
       const created = await subscriptions.createSubscription({
         id: `sub_${options.newId()}`,
         type,
@@ -121,6 +135,7 @@ export function createSubscriptionsRoutes(options: SubscriptionsRoutesOptions) {
         retries: retries ?? DEFAULT_RETRIES,
         retryDelay: retryDelay ?? null,
         maxConcurrency: maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
+        pauseAfter: pauseAfter ?? DEFAULT_PAUSE_AFTER,
         paused: paused ?? false,
         now: clock.now(),
       });
@@ -160,6 +175,7 @@ export function createSubscriptionsRoutes(options: SubscriptionsRoutesOptions) {
           ...(patch.retries === undefined ? {} : { retries: patch.retries }),
           ...(patch.retryDelay === undefined ? {} : { retryDelay: patch.retryDelay }),
           ...(patch.maxConcurrency === undefined ? {} : { maxConcurrency: patch.maxConcurrency }),
+          ...(patch.pauseAfter === undefined ? {} : { pauseAfter: patch.pauseAfter }),
           ...(patch.paused === undefined ? {} : { paused: patch.paused }),
         },
         clock.now(),
@@ -205,6 +221,7 @@ export function toSubscriptionResponse(s: StoredSubscription) {
     retryDelay: s.retryDelay,
     origin: s.origin,
     maxConcurrency: s.maxConcurrency,
+    pauseAfter: s.pauseAfter,
     paused: s.pausedAt !== null,
     pausedReason: s.pausedReason,
     pausedAt: s.pausedAt === null ? null : toIso(s.pausedAt),

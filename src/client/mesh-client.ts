@@ -41,7 +41,7 @@ export interface EventFields {
   /** RFC 3339, or a `Date`. */
   readonly occurredAt?: string | Date;
   readonly metadata?: Readonly<Record<string, unknown>>;
-  /** RFC 3339, or a `Date`: deliver no earlier. Sent only when given; the mesh must support it. */
+  /** RFC 3339, or a `Date`: deliver no earlier (at most 7 days ahead of the mesh's clock; past means now). */
   readonly notBefore?: string | Date;
 }
 

@@ -12,6 +12,8 @@ export interface NewDomainEvent {
   readonly metadata: string | null;
   readonly traceparent: string | null;
   readonly receivedAt: number;
+  /** The producer's `notBefore` (epoch ms), when given: no delivery is attempted before it. */
+  readonly notBefore?: number;
   readonly integrationEvents: readonly NewIntegrationEvent[];
 }
 
@@ -34,6 +36,8 @@ export interface StoredDomainEvent {
   readonly data: string;
   readonly occurredAt: string | null;
   readonly metadata: string | null;
+  /** Epoch ms, or null. */
+  readonly notBefore: number | null;
   readonly integrationEvents: readonly { readonly id: string; readonly type: string }[];
 }
 

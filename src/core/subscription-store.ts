@@ -25,6 +25,7 @@ export interface NewSubscription {
   /** A delay expression already parsed once; null = QStash's default backoff. */
   readonly retryDelay: string | null;
   readonly maxConcurrency: number;
+  readonly pauseAfter: number;
   /** Created paused (reason `manual`): its deliveries wait until it is resumed. */
   readonly paused: boolean;
   readonly now: number;
@@ -36,6 +37,7 @@ export interface SubscriptionPatch {
   readonly retries?: number;
   readonly retryDelay?: string | null;
   readonly maxConcurrency?: number;
+  readonly pauseAfter?: number;
   /**
    * `true` pauses (reason `manual`; an earlier pause keeps its time), `false` resumes: held
    * deliveries are due at once, however long ago they fell due.

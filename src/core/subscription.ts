@@ -9,6 +9,10 @@ export const MAX_RETRIES = 20;
 export const DEFAULT_MAX_CONCURRENCY = 16;
 /** The most a subscription may ask for. */
 export const MAX_CONCURRENCY_LIMIT = 1000;
+/** Consecutive failed attempts after which a subscription pauses itself (DESIGN "Auto-pause"). */
+export const DEFAULT_PAUSE_AFTER = 50;
+/** The most `pauseAfter` may be; 0 means never. */
+export const PAUSE_AFTER_LIMIT = 10_000;
 
 /** An integration event type (or `prefix.*`) bound to a handler URL, with its retry policy. */
 export interface Subscription {
@@ -24,6 +28,11 @@ export interface Subscription {
   readonly origin: 'code' | 'api';
   /** Most attempts in flight at once for this subscription, across dispatchers (1–1000). */
   readonly maxConcurrency: number;
+  /**
+   * Consecutive failed attempts, across its deliveries, after which it is paused with reason
+   * `failing` (0–10000, 0 = never).
+   */
+  readonly pauseAfter: number;
 }
 
 export interface SubscriptionOptions {
@@ -33,6 +42,8 @@ export interface SubscriptionOptions {
   retryDelay?: string;
   /** Most attempts in flight at once (default 16, at most 1000): a slow endpoint uses its share only. */
   maxConcurrency?: number;
+  /** Pause after this many consecutive failed attempts (default 50, at most 10000; 0 = never). */
+  pauseAfter?: number;
 }
 
 /**
@@ -63,6 +74,10 @@ export function defineSubscription(
       `subscription maxConcurrency must be an integer from 1 to ${MAX_CONCURRENCY_LIMIT}`,
     );
   }
+  const pauseAfter = options.pauseAfter ?? DEFAULT_PAUSE_AFTER;
+  if (!Number.isInteger(pauseAfter) || pauseAfter < 0 || pauseAfter > PAUSE_AFTER_LIMIT) {
+    throw new DefinitionError(`subscription pauseAfter must be an integer from 0 to ${PAUSE_AFTER_LIMIT}`);
+  }
   if (options.retryDelay !== undefined) {
     // Checked at definition, as the API checks its own: a bad expression would otherwise surface
     // only at the first retry (or, with a control character, break QStash publishing).
@@ -77,6 +92,7 @@ export function defineSubscription(
     retryDelay: options.retryDelay ?? null,
     origin: 'code',
     maxConcurrency,
+    pauseAfter,
   });
 }
 

@@ -7,4 +7,6 @@ export const MIGRATION_NAMES: readonly string[] = [
   '0000_init.sql',
   '0001_subscription_control.sql',
   '0002_listing_indexes.sql',
+  '0003_delayed_delivery.sql',
+  '0004_auto_pause.sql',
 ];

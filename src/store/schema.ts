@@ -16,6 +16,8 @@ export const domainEvents = sqliteTable(
     metadata: text('metadata'),
     traceparent: text('traceparent'),
     receivedAt: integer('received_at').notNull(),
+    /** The producer's `notBefore`, kept to compare a repeated POST; its deliveries start due then. */
+    notBefore: integer('not_before'),
   },
   (t) => [
     index('domain_events_received_at').on(t.receivedAt),
@@ -60,6 +62,10 @@ export const subscriptions = sqliteTable(
     pausedReason: text('paused_reason', { enum: ['manual', 'failing'] }),
     /** Most attempts in flight at once for this subscription, across dispatchers. */
     maxConcurrency: integer('max_concurrency').notNull().default(16),
+    /** Consecutive failed attempts that pause it with reason `failing`; 0 = never. */
+    pauseAfter: integer('pause_after').notNull().default(50),
+    /** Failed attempts in a row across its deliveries; a delivered attempt or a resume resets it. */
+    consecutiveFailures: integer('consecutive_failures').notNull().default(0),
   },
   (t) => [index('subscriptions_type').on(t.type)],
 );

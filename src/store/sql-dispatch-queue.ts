@@ -88,18 +88,19 @@ WHERE id IN (SELECT id FROM ranked WHERE n <= free ORDER BY at, seq LIMIT ?4)
 RETURNING id`;
 
 /**
- * Two statements for any number of attempts: insert the attempt rows, then move the deliveries —
- * each only where the writer still holds the lease (a dispatcher that lost its lease to a
- * takeover must not overwrite the new holder's state).
+ * Three statements for any number of attempts: insert the attempt rows, count them against their
+ * subscriptions (the circuit breaker, `COUNT_FAILURES`), then move the deliveries — each only
+ * where the writer still holds the lease (a dispatcher that lost its lease to a takeover must not
+ * overwrite the new holder's state).
  */
 function toAttemptStatements(records: readonly AttemptRecord[], maxParams: number): SqlStatement[] {
   const statements: SqlStatement[] = [];
-  const width = 11;
+  const width = 12;
   const perStatement = Math.max(1, Math.floor(maxParams / width));
   for (let i = 0; i < records.length; i += perStatement) {
     const chunk = records.slice(i, i + perStatement);
-    const values = chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
-    const args = chunk.flatMap((r) => [
+    const values = chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+    const args = chunk.flatMap((r, seq) => [
       r.deliveryId,
       r.owner,
       r.number,
@@ -111,8 +112,9 @@ function toAttemptStatements(records: readonly AttemptRecord[], maxParams: numbe
       r.next,
       r.nextAttemptAt,
       r.retried,
+      seq,
     ]);
-    const cte = `WITH r(delivery_id, owner, number, at, status, duration_ms, error, excerpt, next, next_at, retried)
+    const cte = `WITH r(delivery_id, owner, number, at, status, duration_ms, error, excerpt, next, next_at, retried, seq)
                  AS (VALUES ${values})`;
     statements.push({
       sql: `${cte}
@@ -121,6 +123,7 @@ function toAttemptStatements(records: readonly AttemptRecord[], maxParams: numbe
             FROM r JOIN deliveries d ON d.id = r.delivery_id AND d.status = 'in_flight' AND d.lease_owner = r.owner`,
       args,
     });
+    statements.push({ sql: `${cte}, ${COUNT_FAILURES}`, args });
     statements.push({
       sql: `${cte}
             UPDATE deliveries SET status = r.next, attempts = max(deliveries.attempts, r.number), retried = r.retried,
@@ -132,3 +135,33 @@ function toAttemptStatements(records: readonly AttemptRecord[], maxParams: numbe
   }
   return statements;
 }
+
+/** A subscription's failure count once `c`'s attempts are counted: a delivered one starts it again. */
+const NEW_COUNT = `CASE WHEN c.last_ok IS NULL THEN subscriptions.consecutive_failures + c.fails ELSE c.fails END`;
+/** Whether that count trips the breaker: active, `pause_after` set (0 = never) and reached. */
+const TRIPS = `(subscriptions.paused_at IS NULL AND subscriptions.pause_after > 0
+  AND ${NEW_COUNT} >= subscriptions.pause_after)`;
+
+/**
+ * The circuit breaker (DESIGN "Auto-pause"), after the CTE `r` of attempt records, in the
+ * transaction that records them: runs before the deliveries move, so `applied` is exactly the
+ * records whose lease still holds. Per subscription, in record order (`seq`), a delivered attempt
+ * sets the count of consecutive failures back to 0 and each failed one (retrying or dead) adds 1;
+ * reaching `pause_after` pauses it with reason `failing`. A manual pause is left as it is. A
+ * subscription with nothing to change (all delivered, count already 0) is not written.
+ */
+const COUNT_FAILURES = `applied AS (
+    SELECT d.subscription_id AS sid, r.seq, r.next, r.at
+    FROM r JOIN deliveries d ON d.id = r.delivery_id AND d.status = 'in_flight' AND d.lease_owner = r.owner),
+  last AS (
+    SELECT sid, max(CASE WHEN next = 'delivered' THEN seq END) AS last_ok, max(at) AS at FROM applied GROUP BY sid),
+  c AS (
+    SELECT l.sid, l.last_ok, l.at, (SELECT count(*) FROM applied a
+      WHERE a.sid = l.sid AND a.next <> 'delivered' AND a.seq > coalesce(l.last_ok, -1)) AS fails
+    FROM last l)
+UPDATE subscriptions SET consecutive_failures = ${NEW_COUNT},
+  paused_at = CASE WHEN ${TRIPS} THEN c.at ELSE subscriptions.paused_at END,
+  paused_reason = CASE WHEN ${TRIPS} THEN 'failing' ELSE subscriptions.paused_reason END,
+  updated_at = CASE WHEN ${TRIPS} THEN max(subscriptions.updated_at, c.at) ELSE subscriptions.updated_at END
+FROM c
+WHERE subscriptions.id = c.sid AND (c.fails > 0 OR subscriptions.consecutive_failures > 0)`;

@@ -18,20 +18,32 @@ export function toInsertStatements(events: readonly NewDomainEvent[], maxParams:
   const statements: SqlStatement[] = [];
   const eventArgs: SqlValue[] = [];
   const integrationArgs: SqlValue[] = [];
-  // [integration event id, type, received at, delivery id prefix] per integration event.
-  const deliveryRows: [string, string, number, string][] = [];
+  // [integration event id, type, received at, delivery id prefix, due at] per integration event.
+  const deliveryRows: [string, string, number, string, number][] = [];
   for (const e of events) {
-    eventArgs.push(e.id, e.type, e.source, e.data, e.occurredAt, e.metadata, e.traceparent, e.receivedAt);
+    eventArgs.push(
+      e.id,
+      e.type,
+      e.source,
+      e.data,
+      e.occurredAt,
+      e.metadata,
+      e.traceparent,
+      e.receivedAt,
+      e.notBefore ?? null,
+    );
     const prefix = toTimePrefix(e.receivedAt);
+    // A `notBefore` in the past means now.
+    const due = Math.max(e.receivedAt, e.notBefore ?? e.receivedAt);
     e.integrationEvents.forEach((ie, seq) => {
       integrationArgs.push(ie.id, e.id, seq, ie.type, ie.source, ie.time, ie.data);
-      deliveryRows.push([ie.id, ie.type, e.receivedAt, prefix]);
+      deliveryRows.push([ie.id, ie.type, e.receivedAt, prefix, due]);
     });
   }
   pushInserts(
     statements,
-    'INSERT INTO domain_events (id, type, source, data, occurred_at, metadata, traceparent, received_at) VALUES ',
-    8,
+    'INSERT INTO domain_events (id, type, source, data, occurred_at, metadata, traceparent, received_at, not_before) VALUES ',
+    9,
     eventArgs,
     maxParams,
   );
@@ -45,14 +57,17 @@ export function toInsertStatements(events: readonly NewDomainEvent[], maxParams:
   if (deliveryRows.length > 0) {
     // Delivery ids start with the time (12 hex digits of milliseconds) then 80 random bits: they
     // land at the end of the primary key's B-tree instead of all over it, so a commit writes a
-    // few pages of that index rather than one per delivery.
+    // few pages of that index rather than one per delivery. A delayed event's deliveries start due
+    // at its `notBefore`, with `updated_at` there too: `next_attempt_at - updated_at` reads as the
+    // back-off of a failed publish (sql-leased-delivery.ts), and none has failed yet.
     statements.push({
       sql: `INSERT INTO deliveries (id, integration_event_id, subscription_id, url, status, attempts, retried,
               max_retries, retry_delay, next_attempt_at, generation, created_at, updated_at)
             SELECT ie.prefix || lower(hex(randomblob(10))), ie.id, s.id, s.url, 'pending', 0, 0, s.retries,
-              s.retry_delay, ie.at, 0, ie.at, ie.at
+              s.retry_delay, ie.due, 0, ie.at, ie.due
             FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS type,
-                    json_extract(value, '$[2]') AS at, json_extract(value, '$[3]') AS prefix
+                    json_extract(value, '$[2]') AS at, json_extract(value, '$[3]') AS prefix,
+                    json_extract(value, '$[4]') AS due
                   FROM json_each(?1)) ie
             JOIN subscriptions s ON ${MATCHES}`,
       args: [JSON.stringify(deliveryRows)],

@@ -3,7 +3,7 @@ import { createGroupCommit } from '../core/group-commit.ts';
 import type { SqlDatabase } from './sql-database.ts';
 import { toInsertStatements } from './sql-event-inserts.ts';
 import { readEventView } from './sql-event-view.ts';
-import { toText, toTextOrNull } from './sql-row.ts';
+import { toIntegerOrNull, toText, toTextOrNull } from './sql-row.ts';
 
 /**
  * Accepted events on SQLite (libSQL or D1), in plain SQL. Ingest is the hot path: a handful of
@@ -31,7 +31,7 @@ export function createSqlEventStore(
   const findEvents = async (ids: readonly string[]): Promise<StoredDomainEvent[]> => {
     if (ids.length === 0) return [];
     const events = await driver.query(
-      `SELECT id, type, source, data, occurred_at, metadata FROM domain_events
+      `SELECT id, type, source, data, occurred_at, metadata, not_before FROM domain_events
        WHERE id IN (SELECT value FROM json_each(?))`,
       [JSON.stringify(ids)],
     );
@@ -49,6 +49,7 @@ export function createSqlEventStore(
       data: toText(e.data),
       occurredAt: toTextOrNull(e.occurred_at),
       metadata: toTextOrNull(e.metadata),
+      notBefore: toIntegerOrNull(e.not_before),
       integrationEvents: integration
         .filter((ie) => ie.domain_event_id === e.id)
         .map((ie) => ({ id: toText(ie.id), type: toText(ie.type) })),

@@ -203,6 +203,24 @@ function toValuesStatements(
   return statements;
 }
 
+/** A callback's failure count for its subscription: a delivered attempt sets it back to 0. */
+const CALLBACK_COUNT = `CASE WHEN ?3 = 'delivered' THEN 0 ELSE consecutive_failures + 1 END`;
+
+/**
+ * The circuit breaker (DESIGN "Auto-pause") for one reported attempt not recorded yet: counted
+ * against its subscription as the local dispatcher counts (sql-dispatch-queue.ts); reaching
+ * `pause_after` pauses it with reason `failing`, which holds what is not yet published — what
+ * QStash holds already stays QStash's.
+ */
+const COUNT_CALLBACK = `UPDATE subscriptions SET consecutive_failures = ${CALLBACK_COUNT},
+    paused_at = CASE WHEN paused_at IS NULL AND pause_after > 0 AND ${CALLBACK_COUNT} >= pause_after
+                     THEN ?4 ELSE paused_at END,
+    paused_reason = CASE WHEN paused_at IS NULL AND pause_after > 0 AND ${CALLBACK_COUNT} >= pause_after
+                         THEN 'failing' ELSE paused_reason END
+  WHERE id = (SELECT d.subscription_id FROM deliveries d WHERE d.id = ?5 AND d.message_id = ?1
+      AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.delivery_id = d.id AND a.number = ?2))
+    AND (?3 <> 'delivered' OR consecutive_failures > 0)`;
+
 /**
  * Applies a callback's decided transition, in one transaction.
  *
@@ -215,7 +233,9 @@ async function applyCallback(
   t: CallbackTransition,
 ): Promise<Exclude<CallbackOutcome, 'unknown'>> {
   const older = `(?3 = 'retrying' AND ?7 < deliveries.retried)`;
-  const [, inserted] = await driver.batch([
+  const [, , inserted] = await driver.batch([
+    // The circuit breaker first, while "not recorded yet" still tells a new attempt from a repeat.
+    { sql: COUNT_CALLBACK, args: [t.messageId, t.number, t.next, t.at, t.deliveryId] },
     {
       sql: `UPDATE deliveries SET
               status = CASE WHEN status IN ('delivered', 'dead') OR ${older} THEN status ELSE ?3 END,

@@ -3,8 +3,8 @@ import type { SqlDatabase } from './sql-database.ts';
 import type { SqlRow, SqlStatement, SqlValue } from './sql-driver.ts';
 import { toInteger, toIntegerOrNull, toText, toTextOrNull } from './sql-row.ts';
 
-const COLUMNS = `id, type, url, retries, retry_delay, origin, max_concurrency, created_at, updated_at, paused_at,
-  paused_reason`;
+const COLUMNS = `id, type, url, retries, retry_delay, origin, max_concurrency, pause_after, created_at, updated_at,
+  paused_at, paused_reason`;
 
 /** A subscription not deleted (soft deletes keep the row), by id: one bound value. */
 const ACTIVE = 'id = ? AND deleted_at IS NULL';
@@ -24,14 +24,14 @@ export function createSqlSubscriptionStore(options: SqlDatabase): SubscriptionSt
       // one transaction, so ingest never sees a half-synced set.
       const statements: SqlStatement[] = declared.map((s) => ({
         // The pause columns are left alone: pausing is operational, not part of the definition.
-        sql: `INSERT INTO subscriptions (id, type, url, retries, retry_delay, max_concurrency, origin, created_at,
-                updated_at, deleted_at)
-              VALUES (?, ?, ?, ?, ?, ?, 'code', ?, ?, NULL)
+        sql: `INSERT INTO subscriptions (id, type, url, retries, retry_delay, max_concurrency, pause_after, origin,
+                created_at, updated_at, deleted_at)
+              VALUES (?, ?, ?, ?, ?, ?, ?, 'code', ?, ?, NULL)
               ON CONFLICT (id) DO UPDATE SET type = excluded.type, url = excluded.url, retries = excluded.retries,
                 retry_delay = excluded.retry_delay, max_concurrency = excluded.max_concurrency,
-                updated_at = excluded.updated_at, deleted_at = NULL
+                pause_after = excluded.pause_after, updated_at = excluded.updated_at, deleted_at = NULL
               WHERE subscriptions.origin = 'code'`,
-        args: [s.id, s.type, s.url, s.retries, s.retryDelay, s.maxConcurrency, now, now],
+        args: [s.id, s.type, s.url, s.retries, s.retryDelay, s.maxConcurrency, s.pauseAfter, now, now],
       }));
       statements.push({
         sql: `UPDATE subscriptions SET deleted_at = ?, updated_at = ?
@@ -41,11 +41,21 @@ export function createSqlSubscriptionStore(options: SqlDatabase): SubscriptionSt
       await driver.batch(statements);
     },
 
-    async createSubscription({ id, type, url, retries, retryDelay, maxConcurrency, paused, now }) {
+    async createSubscription({
+      id,
+      type,
+      url,
+      retries,
+      retryDelay,
+      maxConcurrency,
+      pauseAfter,
+      paused,
+      now,
+    }) {
       const [row] = await driver.query(
-        `INSERT INTO subscriptions (id, type, url, retries, retry_delay, max_concurrency, origin, created_at,
-           updated_at, paused_at, paused_reason)
-         VALUES (?, ?, ?, ?, ?, ?, 'api', ?, ?, ?, ?)
+        `INSERT INTO subscriptions (id, type, url, retries, retry_delay, max_concurrency, pause_after, origin,
+           created_at, updated_at, paused_at, paused_reason)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'api', ?, ?, ?, ?)
          RETURNING ${COLUMNS}`,
         [
           id,
@@ -54,6 +64,7 @@ export function createSqlSubscriptionStore(options: SqlDatabase): SubscriptionSt
           retries,
           retryDelay,
           maxConcurrency,
+          pauseAfter,
           now,
           now,
           paused ? now : null,
@@ -93,13 +104,15 @@ export function createSqlSubscriptionStore(options: SqlDatabase): SubscriptionSt
       if (patch.retries !== undefined) assign('retries', patch.retries);
       if (patch.retryDelay !== undefined) assign('retry_delay', patch.retryDelay);
       if (patch.maxConcurrency !== undefined) assign('max_concurrency', patch.maxConcurrency);
+      if (patch.pauseAfter !== undefined) assign('pause_after', patch.pauseAfter);
       // Pausing keeps the time of a pause already in force (pausing twice is one pause) and makes
-      // it `manual`: the operator now owns it. Resuming clears both.
+      // it `manual`: the operator now owns it. Resuming clears both and the failure count, so the
+      // circuit breaker gives the endpoint a fresh `pause_after` attempts.
       if (patch.paused === true) {
         set.push("paused_at = coalesce(paused_at, ?), paused_reason = 'manual'");
         args.push(now);
       } else if (patch.paused === false) {
-        set.push('paused_at = NULL, paused_reason = NULL');
+        set.push('paused_at = NULL, paused_reason = NULL, consecutive_failures = 0');
       }
       assign('updated_at', now);
       const [row] = await driver.query(
@@ -129,6 +142,7 @@ function toStored(row: SqlRow): StoredSubscription {
     retryDelay: toTextOrNull(row.retry_delay),
     origin: row.origin === 'code' ? 'code' : 'api',
     maxConcurrency: toInteger(row.max_concurrency),
+    pauseAfter: toInteger(row.pause_after),
     createdAt: toInteger(row.created_at),
     updatedAt: toInteger(row.updated_at),
     pausedAt,

@@ -646,3 +646,53 @@ describe('GET /healthz before migrations', () => {
     expect((await app.request('/healthz')).status).toBe(200);
   });
 });
+
+describe('POST /v1/events — notBefore', () => {
+  const DAY = 86_400_000;
+  const iso = (ms: number) => new Date(ms).toISOString();
+
+  it('400 with the path /notBefore past 7 days ahead or when not RFC 3339; 7 days exactly passes', async () => {
+    mesh = await createTestMesh();
+    const now = mesh.clock.now();
+    for (const notBefore of [iso(now + 7 * DAY + 1), iso(now + 365 * DAY), 'tomorrow', 1_800_000_000]) {
+      const body = await expectProblem(
+        await mesh.post(orderCreated('x', { notBefore })),
+        400,
+        'invalid-event',
+      );
+      expect(body.issues).toEqual([{ path: '/notBefore', message: expect.any(String) }]);
+    }
+    const inArray = await expectProblem(
+      await mesh.post([orderCreated('a'), orderCreated('b', { notBefore: iso(now + 8 * DAY) })]),
+      400,
+      'invalid-event',
+    );
+    expect(inArray.issues).toEqual([
+      { path: '/1/notBefore', message: 'notBefore must be at most 7 days ahead' },
+    ]);
+    expect(await rows()).toEqual({ events: 0, integration: 0, deliveries: 0 });
+
+    expect((await mesh.post(orderCreated('week', { notBefore: iso(now + 7 * DAY) }))).status).toBe(202);
+    // An offset is RFC 3339 too; the instant is what counts.
+    const offset = '2026-12-01T14:00:00+02:00';
+    expect((await mesh.post(orderCreated('offset', { notBefore: offset }))).status).toBe(202);
+    const view = (await (await mesh.get('/v1/events/offset')).json()) as {
+      integrationEvents: { deliveries: { nextAttemptAt: string }[] }[];
+    };
+    expect(view.integrationEvents[0]!.deliveries[0]!.nextAttemptAt).toBe('2026-12-01T12:00:00.000Z');
+  });
+
+  it('takes part in the idempotency comparison: same instant 200, another or none 409', async () => {
+    mesh = await createTestMesh();
+    const at = mesh.clock.now() + DAY;
+    expect((await mesh.post(orderCreated('e', { notBefore: iso(at) }))).status).toBe(202);
+    // A copy a day later: its notBefore has passed, and it is still the same event.
+    mesh.clock.advance(2 * DAY);
+    expect((await mesh.post(orderCreated('e', { notBefore: iso(at) }))).status).toBe(200);
+    await expectProblem(await mesh.post(orderCreated('e', { notBefore: iso(at + 1) })), 409, 'conflict');
+    await expectProblem(await mesh.post(orderCreated('e')), 409, 'conflict');
+    expect((await mesh.post(orderCreated('f'))).status).toBe(202);
+    await expectProblem(await mesh.post(orderCreated('f', { notBefore: iso(at) })), 409, 'conflict');
+    expect(await rows()).toMatchObject({ events: 2 });
+  });
+});

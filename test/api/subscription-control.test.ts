@@ -138,3 +138,33 @@ describe('maxConcurrency', () => {
     });
   });
 });
+
+describe('pauseAfter', () => {
+  it('is 50 by default, taken on create and patch from 0 (never) to 10000, and refused otherwise', async () => {
+    mesh = await createTestMesh();
+    const url = 'https://a.example.com/';
+    expect(await json(await call('POST', '/v1/subscriptions', { type: 'order.*', url }), 201)).toMatchObject({
+      pauseAfter: 50,
+    });
+    const created = await json(
+      await call('POST', '/v1/subscriptions', { type: 'order.*', url, pauseAfter: 0 }),
+      201,
+    );
+    expect(created.pauseAfter).toBe(0);
+    expect(
+      await json(await call('PATCH', `/v1/subscriptions/${created.id}`, { pauseAfter: 10_000 }), 200),
+    ).toMatchObject({ pauseAfter: 10_000 });
+
+    for (const pauseAfter of [-1, 10_001, 2.5, '4', null]) {
+      const body = await json(
+        await call('POST', '/v1/subscriptions', { type: 'order.*', url, pauseAfter }),
+        400,
+      );
+      expect(body.issues).toEqual([{ path: '/pauseAfter', message: expect.stringMatching(/pauseAfter/) }]);
+      await json(await call('PATCH', `/v1/subscriptions/${created.id}`, { pauseAfter }), 400);
+    }
+    expect(await json(await call('GET', `/v1/subscriptions/${created.id}`), 200)).toMatchObject({
+      pauseAfter: 10_000,
+    });
+  });
+});

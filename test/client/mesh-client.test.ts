@@ -76,6 +76,33 @@ describe('publish', () => {
     });
   });
 
+  it('sends notBefore (a Date becomes RFC 3339): the delivery is not due before it; too far ahead is a 400', async () => {
+    mesh = await createTestMesh();
+    const { client, sent } = createClientFixture(mesh);
+    const at = new Date(mesh.clock.now() + 3_600_000);
+
+    const first = await client.publish(OrderCreated, order('o-4'), { id: 'later', notBefore: at });
+    expect(sent[0]!.body).toMatchObject({ notBefore: at.toISOString() });
+    expect((await client.publish(OrderCreated, order('o-4'), { id: 'later', notBefore: at })).status).toBe(
+      200,
+    );
+    const event = await client.getEvent(first.id);
+    expect(event?.integrationEvents[0]?.deliveries).toEqual([
+      expect.objectContaining({ status: 'pending', nextAttemptAt: at.toISOString() }),
+    ]);
+    const lease = (now: number) => mesh.dispatch.leaseDue({ owner: 'd', now, leaseMs: 30_000, limit: 10 });
+    expect(await lease(at.getTime() - 1)).toEqual([]);
+    expect((await lease(at.getTime())).map((d) => d.event.id)).toEqual([first.integrationEvents[0]!.id]);
+
+    const error = await rejection(
+      client.publish(OrderCreated, order('o-5'), { notBefore: new Date(mesh.clock.now() + 8 * 86_400_000) }),
+    );
+    expect(error.status).toBe(400);
+    expect(error.problem.issues).toEqual([
+      { path: '/notBefore', message: 'notBefore must be at most 7 days ahead' },
+    ]);
+  });
+
   it('gives the traceparent to the server, which stores it with the event', async () => {
     mesh = await createTestMesh();
     const { client, sent } = createClientFixture(mesh);

@@ -42,4 +42,16 @@ describe('defineSubscription', () => {
       ).toThrow(/maxConcurrency must be an integer from 1 to 1000/);
     }
   });
+
+  it('takes pauseAfter from 0 (never) to 10000, 50 by default', () => {
+    expect(defineSubscription('order.created.v1', 'https://a.example.com/').pauseAfter).toBe(50);
+    expect(
+      defineSubscription('order.created.v1', 'https://a.example.com/', { pauseAfter: 0 }).pauseAfter,
+    ).toBe(0);
+    for (const pauseAfter of [-1, 10_001, 1.5, Number.NaN]) {
+      expect(() => defineSubscription('order.created.v1', 'https://a.example.com/', { pauseAfter })).toThrow(
+        /pauseAfter must be an integer from 0 to 10000/,
+      );
+    }
+  });
 });

@@ -238,6 +238,7 @@ describe('D1', () => {
         retries: 3,
         retryDelay: null,
         maxConcurrency: 16,
+        pauseAfter: 50,
         paused: false,
         now: 10,
       });

@@ -165,6 +165,28 @@ export function describeEventStoreContract(name: string, open: OpenHarness): voi
         expect(stored!.integrationEvents).toEqual([{ id: 'evt-dup/ie0', type: 'order.created.v1' }]);
       });
 
+      it("keeps notBefore and makes the event's deliveries due then; a past one means now", async () => {
+        await subscriptions.syncCodeSubscriptions([exactCreated, prefixOrder], 1);
+        const later = RECEIVED_AT + 3_600_000;
+        await store.appendEvents([
+          domainEvent('evt-later', ['order.created.v1'], { notBefore: later }),
+          domainEvent('evt-past', ['order.created.v1'], { notBefore: RECEIVED_AT - 1 }),
+        ]);
+
+        const found = sortedBy(await store.findEvents(['evt-later', 'evt-past']), (e) => e.id);
+        expect(found.map((e) => e.notBefore)).toEqual([later, RECEIVED_AT - 1]);
+        const due = async (id: string) =>
+          (await view(id)).integrationEvents[0]!.deliveries.map((d) => [d.status, d.nextAttemptAt]);
+        expect(await due('evt-later')).toEqual([
+          ['pending', later],
+          ['pending', later],
+        ]);
+        expect(await due('evt-past')).toEqual([
+          ['pending', RECEIVED_AT],
+          ['pending', RECEIVED_AT],
+        ]);
+      });
+
       it('is all-or-nothing: one existing id in a batch keeps the new ones out too', async () => {
         await subscriptions.syncCodeSubscriptions([exactCreated], 1);
         await store.appendEvents([domainEvent('evt-old')]);
@@ -219,6 +241,7 @@ export function describeEventStoreContract(name: string, open: OpenHarness): voi
             data: e.data,
             occurredAt: e.occurredAt,
             metadata: e.metadata,
+            notBefore: null,
             integrationEvents: e.integrationEvents.map((ie) => ({ id: ie.id, type: ie.type })),
           })),
         );
@@ -301,6 +324,7 @@ export function describeEventStoreContract(name: string, open: OpenHarness): voi
             data: domainEvent('evt-bare').data,
             occurredAt: null,
             metadata: null,
+            notBefore: null,
             integrationEvents: [],
           },
           {
@@ -310,6 +334,7 @@ export function describeEventStoreContract(name: string, open: OpenHarness): voi
             data: event.data,
             occurredAt: event.occurredAt,
             metadata: event.metadata,
+            notBefore: null,
             integrationEvents: [
               { id: 'ie-z', type: 'order.created.v1' },
               { id: 'ie-a', type: 'order.paid.v1' },

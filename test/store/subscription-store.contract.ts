@@ -103,7 +103,7 @@ export function describeSubscriptionStoreContract(name: string, open: OpenHarnes
     });
 
     describe('pause and maxConcurrency', () => {
-      const created = (fields: { paused?: boolean; maxConcurrency?: number } = {}) =>
+      const created = (fields: { paused?: boolean; maxConcurrency?: number; pauseAfter?: number } = {}) =>
         subscriptions.createSubscription({
           id: 'sub-api',
           type: 'order.*',
@@ -111,6 +111,7 @@ export function describeSubscriptionStoreContract(name: string, open: OpenHarnes
           retries: 3,
           retryDelay: null,
           maxConcurrency: fields.maxConcurrency ?? 16,
+          pauseAfter: fields.pauseAfter ?? 50,
           paused: fields.paused ?? false,
           now: 10,
         });
@@ -145,6 +146,14 @@ export function describeSubscriptionStoreContract(name: string, open: OpenHarnes
         expect((await subscriptions.listSubscriptions()).map((s) => [s.id, s.pausedAt])).toEqual([
           ['sub-api', null],
         ]);
+      });
+
+      it('keeps pauseAfter: given at creation, changed by a patch', async () => {
+        expect(await created({ pauseAfter: 0 })).toMatchObject({ pauseAfter: 0 });
+        expect(await subscriptions.updateSubscription('sub-api', { pauseAfter: 3 }, 20)).toMatchObject({
+          pauseAfter: 3,
+        });
+        expect(await subscriptions.getSubscription('sub-api')).toMatchObject({ pauseAfter: 3 });
       });
 
       it('a paused subscription still gets deliveries for new events (held, not dropped)', async () => {

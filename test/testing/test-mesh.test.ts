@@ -298,3 +298,25 @@ describe('createTestMesh', () => {
     }
   });
 });
+
+describe('createTestMesh — delayed delivery', () => {
+  it('publish with notBefore: deliver() attempts nothing before it; after advance it delivers', async () => {
+    const seen: string[] = [];
+    const onBookLent = defineHandler(BookLentV1, (event) => {
+      seen.push(event.data.loanId);
+    });
+    t = await createTestMesh({ mesh: libraryMesh, handlers: [onBookLent], now: START });
+
+    await t.publish(BookLent, lending('loan-1'), { notBefore: new Date(START + 3_600_000) });
+    expect(await t.deliver()).toEqual([]);
+    t.advance({ minutes: 59 });
+    expect(await t.deliver()).toEqual([]);
+    expect(seen).toEqual([]);
+
+    t.advance({ minutes: 1 });
+    expect(await t.deliver()).toEqual([
+      expect.objectContaining({ number: 1, outcome: 'delivered', at: new Date(START + 3_600_000) }),
+    ]);
+    expect(seen).toEqual(['loan-1']);
+  });
+});

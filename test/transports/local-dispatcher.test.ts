@@ -5,6 +5,7 @@ import { defaultRetryDelayMs } from '../../src/core/retry-policy.ts';
 import { verifyQStashSignature } from '../../src/core/signature.ts';
 import { defineSubscription, type SubscriptionOptions } from '../../src/core/subscription.ts';
 import { OrderCreatedV1, orderConverters } from '../../src/example/orders.ts';
+import { createSqlMetricsStore } from '../../src/store/sql-metrics.ts';
 import { createLocalDispatcher, type LocalDispatcher } from '../../src/transports/local-dispatcher.ts';
 import { createUndiciSender } from '../../src/transports/undici-sender.ts';
 import {
@@ -482,5 +483,124 @@ describe('local dispatcher — maxConcurrency', () => {
     expect(
       await mesh.db.driver.query('SELECT status, count(*) AS n FROM deliveries GROUP BY status'),
     ).toEqual([{ status: 'delivered', n: 128 }]);
+  });
+});
+
+describe('local dispatcher — delayed delivery (notBefore)', () => {
+  it('attempts nothing before notBefore and delivers at it; a past notBefore means now', async () => {
+    const dispatcher = await setup(() => ({ status: 200 }));
+    const at = mesh.clock.now() + 3_600_000;
+    const posted = await mesh.post(orderCreated('e1', { notBefore: new Date(at).toISOString() }));
+    expect(posted.status).toBe(202);
+    await mesh.post(orderCreated('e2', { notBefore: new Date(mesh.clock.now() - 60_000).toISOString() }));
+    expect(await deliveryOf('e1')).toMatchObject({
+      status: 'pending',
+      nextAttemptAt: new Date(at).toISOString(),
+    });
+
+    // Only e2 (its notBefore already passed) goes at once.
+    expect(await dispatcher.runOnce()).toBe(1);
+    expect((await deliveryOf('e2')).status).toBe('delivered');
+    mesh.clock.set(at - 1);
+    expect(await dispatcher.runOnce()).toBe(0);
+    expect(await deliveryOf('e1')).toMatchObject({ status: 'pending', attempts: [] });
+
+    mesh.clock.set(at);
+    expect(await dispatcher.runOnce()).toBe(1);
+    const d = await deliveryOf('e1');
+    expect(d.status).toBe('delivered');
+    expect(d.attempts.map((a) => a.at)).toEqual([new Date(at).toISOString()]);
+    // A delay is not a retry.
+    expect(server.requests.map((r) => r.headers['upstash-retried'])).toEqual(['0', '0']);
+  });
+});
+
+describe('local dispatcher — auto-pause (pauseAfter)', () => {
+  const patch = (body: unknown) =>
+    mesh.app.request('/v1/subscriptions/sub-1', {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const subscription = async () =>
+    (await (await mesh.get('/v1/subscriptions/sub-1', ADMIN_TOKEN)).json()) as Record<string, unknown>;
+
+  it('3 failures in a row pause it (failing): no 4th attempt, retries kept; resuming attempts again', async () => {
+    let up = false;
+    const dispatcher = await setup(() => ({ status: up ? 200 : 500 }), { pauseAfter: 3, retryDelay: '1000' });
+    await mesh.post(orderCreated('e1'));
+    for (let n = 1; n <= 3; n++) {
+      expect(await subscription()).toMatchObject({ pauseAfter: 3, paused: false });
+      expect(await dispatcher.runOnce()).toBe(1);
+      mesh.clock.advance(1000);
+    }
+    expect(await subscription()).toMatchObject({
+      paused: true,
+      pausedReason: 'failing',
+      pausedAt: new Date(mesh.clock.now() - 1000).toISOString(),
+    });
+    // What /metrics' paused gauge reads counts it.
+    expect((await createSqlMetricsStore(mesh.db.driver).readGauges()).subscriptions).toEqual({
+      active: 0,
+      paused: 1,
+    });
+
+    // A day passes and a new event comes: held, nothing attempted, no retry spent.
+    mesh.clock.advance(86_400_000);
+    await mesh.post(orderCreated('e2'));
+    expect(await dispatcher.runOnce()).toBe(0);
+    expect(server.requests).toHaveLength(3);
+    expect(await deliveryOf('e1')).toMatchObject({ status: 'retrying' });
+    expect(await deliveryOf('e2')).toMatchObject({ status: 'pending', attempts: [] });
+
+    up = true;
+    expect(await patch({ paused: false })).toMatchObject({ status: 200 });
+    expect(await dispatcher.runOnce()).toBe(2);
+    expect((await deliveryOf('e1')).status).toBe('delivered');
+    expect((await deliveryOf('e2')).status).toBe('delivered');
+    expect((await deliveryOf('e1')).attempts.map((a) => a.number)).toEqual([1, 2, 3, 4]);
+    // The pause spent no retry: e1's fourth attempt is its third retry.
+    expect(server.requests.map((r) => r.headers['upstash-retried']).sort()).toEqual([
+      '0',
+      '0',
+      '1',
+      '2',
+      '3',
+    ]);
+    expect(await subscription()).toMatchObject({ paused: false, pausedReason: null });
+  });
+
+  it('a delivered attempt sets the count back: failures must be consecutive', async () => {
+    const replies = [500, 500, 200, 500, 500, 500];
+    const dispatcher = await setup((_, i) => ({ status: replies[i] ?? 200 }), { pauseAfter: 3 });
+    for (const [n, status] of replies.entries()) {
+      await mesh.post(orderCreated(`e${n}`));
+      expect(await dispatcher.runOnce()).toBe(1);
+      const expected = n < 5 ? { paused: false } : { paused: true, pausedReason: 'failing' };
+      expect(await subscription(), `after reply ${n} (${status})`).toMatchObject(expected);
+    }
+  });
+
+  it('resuming sets the count back', async () => {
+    const dispatcher = await setup(() => ({ status: 500 }), { pauseAfter: 2, retries: 0 });
+    await mesh.post(orderCreated('a'));
+    await mesh.post(orderCreated('b'));
+    await dispatcher.runOnce();
+    expect(await subscription()).toMatchObject({ paused: true, pausedReason: 'failing' });
+    await patch({ paused: false });
+    // One failure after the resume is one, not three.
+    await mesh.post(orderCreated('c'));
+    expect(await dispatcher.runOnce()).toBe(1);
+    expect(await subscription()).toMatchObject({ paused: false });
+    await mesh.post(orderCreated('d'));
+    expect(await dispatcher.runOnce()).toBe(1);
+    expect(await subscription()).toMatchObject({ paused: true, pausedReason: 'failing' });
+  });
+
+  it('pauseAfter 0 never pauses', async () => {
+    const dispatcher = await setup(() => ({ status: 500 }), { pauseAfter: 0, retries: 0 });
+    for (let n = 0; n < 5; n++) await mesh.post(orderCreated(`e${n}`));
+    expect(await dispatcher.runOnce()).toBe(5);
+    expect(await subscription()).toMatchObject({ pauseAfter: 0, paused: false });
   });
 });

@@ -550,3 +550,48 @@ describe('QStash transport — pause', () => {
     expect((await deliveryOf(s.mesh, 'e1')).status).toBe('delivered');
   });
 });
+
+describe('QStash transport — delayed delivery (notBefore)', () => {
+  it('holds a delivery until its notBefore (only due ones are published), then publishes it to be delivered at once', async () => {
+    const s = await setup(() => ({ status: 200 }));
+    const at = s.mesh.clock.now() + 3_600_000;
+    const res = await s.mesh.post(orderCreated('e1', { notBefore: new Date(at).toISOString() }));
+    expect(res.status).toBe(202);
+
+    s.mesh.clock.set(at - 1);
+    expect(await s.transport.publishDue()).toEqual({ published: 0, failed: 0 });
+    expect(userMessages(s.q)).toEqual([]);
+
+    s.mesh.clock.set(at);
+    expect(await s.transport.publishDue()).toEqual({ published: 1, failed: 0 });
+    // Published when due: QStash delivers at once, so no notBefore of its own is needed.
+    expect(userMessages(s.q).map((m) => m.notBefore)).toEqual([at]);
+    await runQStash(s);
+    expect(s.destination.requests).toHaveLength(1);
+    expect(await deliveryOf(s.mesh, 'e1')).toMatchObject({
+      status: 'delivered',
+      attempts: [{ at: new Date(at).toISOString() }],
+    });
+  });
+});
+
+describe('QStash transport — auto-pause (pauseAfter)', () => {
+  it('failed attempts reported by callback count: the second pauses it (failing), holding what is not yet published', async () => {
+    const s = await setup(() => ({ status: 500 }), {
+      sub: { pauseAfter: 2, retries: 3, retryDelay: '1000' },
+    });
+    await postEvent(s.mesh, 'e1');
+    expect(await s.transport.publishDue()).toEqual({ published: 1, failed: 0 });
+    await s.q.deliverDue();
+    const subscription = async () =>
+      (await (await s.mesh.get('/v1/subscriptions/sub-1', ADMIN_TOKEN)).json()) as Record<string, unknown>;
+    expect(await subscription()).toMatchObject({ paused: false });
+    s.mesh.clock.advance(1000);
+    await s.q.deliverDue();
+    expect(await subscription()).toMatchObject({ paused: true, pausedReason: 'failing', pauseAfter: 2 });
+
+    // Held: a new event is not published while it is paused.
+    await postEvent(s.mesh, 'e2');
+    expect(await s.transport.publishDue()).toEqual({ published: 0, failed: 0 });
+  });
+});

@@ -96,6 +96,10 @@ export const SubscriptionSchema = v.object({
     v.description('code: declared by the operator, changed only in code; api: created here'),
   ),
   maxConcurrency: v.pipe(Count, v.description('Most attempts in flight at once for this subscription')),
+  pauseAfter: v.pipe(
+    Count,
+    v.description('Consecutive failed attempts that pause it with reason `failing`; 0 = never'),
+  ),
   paused: v.pipe(v.boolean(), v.description('Paused: its deliveries are held, not attempted')),
   pausedReason: v.nullable(v.picklist(['manual', 'failing'])),
   pausedAt: v.nullable(Timestamp),
@@ -131,6 +135,11 @@ export const DeliveryPageSchema = v.object({
 export const DeliveryReplaySchema = v.object({ delivery: v.optional(DeliverySchema) });
 
 export const DeliveriesReplaySchema = v.object({ replayed: Count });
+
+export const DeliveriesPurgeSchema = v.object({
+  purged: Count,
+  more: v.pipe(v.boolean(), v.description('More dead deliveries before `until` are left: call again')),
+});
 
 export const HealthSchema = v.object({ status: v.literal('ok') });
 
