@@ -70,6 +70,17 @@ describe('sign-in', () => {
     }
   });
 
+  it('answers a malformed multipart body with the form again (401), never a 500', async () => {
+    const res = await fetch(`${mesh.url}/dashboard/sign-in`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'multipart/form-data; boundary=x' },
+      body: '--x\r\nnot a part header\r\n',
+    });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('set-cookie')).toBeNull();
+  });
+
   it('sets an HttpOnly, SameSite=Strict, expiring cookie for /dashboard; Secure with a __Secure- name over https', async () => {
     const plain = await signIn();
     expect(plain.setCookie).toMatch(/^hookmesh_session=/);
