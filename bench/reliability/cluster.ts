@@ -108,7 +108,7 @@ export function createCluster(name: string): Cluster {
 /** Creates a subscription through the admin API; returns its id. */
 export async function subscribe(
   meshUrl: string,
-  body: { type: string; url: string; retries?: number; retryDelay?: string },
+  body: { type: string; url: string; retries?: number; retryDelay?: string; pauseAfter?: number },
 ): Promise<string> {
   const res = await fetch(`${meshUrl}/v1/subscriptions`, {
     method: 'POST',

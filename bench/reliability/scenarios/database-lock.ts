@@ -41,8 +41,12 @@ interface LockRun {
 
 export async function runDatabaseLock(options: { quick: boolean }): Promise<ScenarioResult> {
   const started = performance.now();
-  const lockMs = options.quick ? 5_000 : 10_000;
-  const runs = [await lockRun('all', lockMs), await lockRun('api', lockMs)];
+  // The lock stays 10 s in a quick run too: a shorter one ends inside the store's 10 s busy
+  // timeout and hides what a real outage does. Quick runs one topology instead of two.
+  const lockMs = 10_000;
+  const runs = options.quick
+    ? [await lockRun('all', lockMs)]
+    : [await lockRun('all', lockMs), await lockRun('api', lockMs)];
   const notes: string[] = [];
   for (const r of runs) {
     notes.push(
@@ -62,8 +66,8 @@ export async function runDatabaseLock(options: { quick: boolean }): Promise<Scen
   const duplicates = runs.reduce((s, r) => s + r.duplicates, 0);
   return {
     scenario: '3. database locked',
-    load: `${CLIENTS} producers, ${n(runs.reduce((s, r) => s + r.posts, 0))} POSTs, 2 topologies`,
-    faults: `write lock held ${(lockMs / 1000).toFixed(0)} s by another connection, ×2`,
+    load: `${CLIENTS} producers, ${n(runs.reduce((s, r) => s + r.posts, 0))} POSTs, ${runs.length} topolog${runs.length === 1 ? 'y' : 'ies'}`,
+    faults: `write lock held ${(lockMs / 1000).toFixed(0)} s by another connection, ×${runs.length}`,
     badInputs: '—',
     lost,
     duplicates,
@@ -176,7 +180,7 @@ async function lockRun(role: 'all' | 'api', lockMs: number): Promise<LockRun> {
       overlapping,
       bad: bad.length,
       firstBad: first
-        ? `first: ${first.status}${first.error ? ` ${first.error}` : ''} after ${(first.ms / 1000).toFixed(1)} s for a request sent ${((first.at - lockedAt) / 1000).toFixed(2)} s into the lock`
+        ? `first: ${first.status}${first.error ? ` ${first.error}` : ''} after ${(first.ms / 1000).toFixed(1)} s for a request sent ${Math.max(0, (first.at - lockedAt) / 1000).toFixed(2)} s into the lock`
         : null,
       slowestMs: Math.max(...samples.map((s) => s.ms)),
       overBound: samples.filter((s) => s.ms > BOUND_MS).length,

@@ -8,7 +8,9 @@ import { n, type ScenarioResult } from '../report.ts';
 // (3 retries, 20 ms apart), so every delivery goes `dead`. Then the service comes back and the
 // operator replays by filter (`POST /v1/deliveries/retry { status: 'dead', type }`): every event is
 // delivered, the handler runs once per event. Dead deliveries of another type stay dead (the filter
-// holds), and a second replay changes nothing (replays are idempotent).
+// holds), and a second replay changes nothing (replays are idempotent). Both subscriptions turn
+// the circuit breaker off (`pauseAfter: 0`): with it on, 50 consecutive failures pause the
+// subscription instead and its deliveries wait, held, for the operator to resume it.
 
 const RETRIES = 3;
 
@@ -26,12 +28,14 @@ export async function runDeadReplay(options: { quick: boolean }): Promise<Scenar
       url: service.hookUrl,
       retries: RETRIES,
       retryDelay: '20',
+      pauseAfter: 0,
     });
     // Another type, to an address nothing listens on: dead too, and outside the replay's filter.
     const otherId = await subscribe(mesh.url, {
       type: 'order.created.v1',
       url: 'http://127.0.0.1:9/webhooks/order.created.v1',
       retries: 0,
+      pauseAfter: 0,
     });
 
     const acked = new Set<string>();

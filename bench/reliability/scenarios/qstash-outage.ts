@@ -108,6 +108,17 @@ export async function runQStashOutage(options: { quick: boolean }): Promise<Scen
       onError: (e) => publishErrors.push(e),
     });
 
+    // @upstash/qstash writes every failed publish to console.error: counted here, not printed.
+    const consoleError = console.error;
+    let sdkErrorLines = 0;
+    console.error = (...args: unknown[]) => {
+      if (typeof args[0] === 'string' && args[0].startsWith('[Upstash QStash]')) sdkErrorLines++;
+      else consoleError(...args);
+    };
+    closers.push(() => {
+      console.error = consoleError;
+    });
+
     // 30 simulated minutes of outage; events arrive all along; a sweep every 15 s.
     const steps = OUTAGE_MS / STEP_MS;
     const acked = new Set<string>();
@@ -160,7 +171,7 @@ export async function runQStashOutage(options: { quick: boolean }): Promise<Scen
     const duplicates = Number(row.n) - Number(row.d);
     notes.push(
       `${n(postedDuringOutage)} events posted during the outage, all acknowledged: ${acked.size === postedDuringOutage}; ${publishedDuringOutage} published meanwhile; ${n(pendingAtRecovery)} pending at recovery`,
-      `the outage refused ${n(outageCalls.rejected)} publish requests in ${steps} sweeps (a batch that gets no answer at all is retried message by message, and each delivery backs off 1 s doubling to 5 min)`,
+      `the outage refused ${n(outageCalls.rejected)} publish requests in ${steps} sweeps (a batch that gets no answer at all is retried message by message; each delivery backs off 1 s doubling to 5 min; @upstash/qstash logged ${n(sdkErrorLines)} error lines)`,
       `after recovery: all published within ${allPublishedMs === null ? '?' : (allPublishedMs / 60_000).toFixed(1)} simulated minutes (the longest publish back-off is 5), all delivered within ${(recoveryMs / 60_000).toFixed(1)} simulated minutes; deliveries ${JSON.stringify(statuses)}; ${n(userMessages.length)} QStash messages for ${n(acked.size)} deliveries; ${failedRuns} handler runs failed and were retried by QStash`,
     );
     return {
