@@ -1,9 +1,12 @@
-// The raw reference of bench:delivery: undici `request` over a keep-alive Agent (the call and
-// agent settings the mesh's sender uses), CONCURRENCY loops POSTing one delivery-shaped request
-// (same headers and body sizes as a real delivery, signed once) as fast as the receiver answers.
+// The raw reference of bench:delivery: the fastest plain undici loop this machine runs — a
+// keep-alive `Pool` bound to the receiver's origin, `Pool.request` with a path (no URL parsing, no
+// agent lookup), no per-request AbortSignal — CONCURRENCY loops POSTing one delivery-shaped
+// request (same headers and body sizes as a real delivery, signed once) as fast as the receiver
+// answers. Deliberately not the mesh's send path: a reference slowed the same way as the mesh
+// would hide the cost the ratio should show (TOOLCHAIN.md, "Figures").
 // Prints `measuring` when the measured window opens and `result <json>` when it closes, then
 // stays alive until signalled, so the harness can sample its CPU time over exactly that window.
-import { Agent, request } from 'undici';
+import { Pool } from 'undici';
 import { sampleDelivery } from './lib/delivery-fixture.ts';
 
 const target = required('TARGET_URL');
@@ -11,9 +14,10 @@ const concurrency = Number(process.env.CONCURRENCY ?? 64);
 const warmupMs = Number(process.env.WARMUP_MS ?? 1000);
 const durationMs = Number(process.env.DURATION_MS ?? 5000);
 
-const agent = new Agent({ keepAliveTimeout: 30_000, connections: 128, pipelining: 1 });
-const delivery = await sampleDelivery(target);
 const url = new URL(target);
+const pool = new Pool(url.origin, { keepAliveTimeout: 30_000, connections: concurrency, pipelining: 1 });
+const delivery = await sampleDelivery(target);
+const path = url.pathname + url.search;
 
 let counting = false;
 let ok = 0;
@@ -23,11 +27,11 @@ let stop = false;
 async function loop(): Promise<void> {
   while (!stop) {
     try {
-      const response = await request(url, {
+      const response = await pool.request({
+        path,
         method: 'POST',
         headers: delivery.headers,
         body: delivery.body,
-        dispatcher: agent,
       });
       await response.body.text();
       if (counting) {
@@ -55,7 +59,7 @@ console.log(
   `result ${JSON.stringify({ ok, failed, seconds, cpuPercent: (cpu.user + cpu.system) / 10_000 / seconds })}`,
 );
 await Promise.allSettled(loops);
-await agent.close();
+await pool.close();
 // Stay until the harness has sampled /proc; never outlive it by much.
 setTimeout(() => process.exit(0), 30_000);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0));

@@ -1,6 +1,8 @@
 // The webhook receiver of bench:delivery: a bare node:http server that answers every POST with
 // 200 `{}`, counts what arrives and, on `/latency…` paths, notes when each `ce-id` arrived
 // (`performance.timeOrigin + performance.now()`, comparable across processes on one machine).
+// Deliveries on other paths than `/hook` and `/latency…` (the kill check's) are also counted
+// once per path and `ce-id`, so the harness can tell that every delivery arrived at least once.
 // Control routes (GET) let the harness read the counters and wait for one event.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 
@@ -13,6 +15,8 @@ let latencyCount = 0;
 let first = 0;
 let last = 0;
 const arrivals = new Map<string, number>();
+/** `<path> <ce-id>` of every distinct delivery seen outside `/hook` and `/latency…`. */
+const distinct = new Set<string>();
 const waiters = new Map<string, (at: number) => void>();
 
 function onPost(req: IncomingMessage, res: ServerResponse): void {
@@ -20,6 +24,9 @@ function onPost(req: IncomingMessage, res: ServerResponse): void {
   count++;
   if (first === 0) first = at;
   last = at;
+  const path = req.url ?? '/';
+  if (!path.startsWith('/hook') && !path.startsWith('/latency'))
+    distinct.add(`${path} ${req.headers['ce-id']}`);
   if (req.url?.startsWith('/latency')) {
     latencyCount++;
     const id = req.headers['ce-id'];
@@ -41,13 +48,14 @@ function onGet(req: IncomingMessage, res: ServerResponse): void {
   if (url === '/healthz') {
     json(200, { ok: true });
   } else if (url === '/stats') {
-    json(200, { count, latencyCount, first, last });
+    json(200, { count, latencyCount, first, last, distinct: distinct.size });
   } else if (url === '/reset') {
     count = 0;
     latencyCount = 0;
     first = 0;
     last = 0;
     arrivals.clear();
+    distinct.clear();
     json(200, { ok: true });
   } else if (url.startsWith('/wait/')) {
     const id = decodeURIComponent(url.slice('/wait/'.length));

@@ -2,14 +2,19 @@
 // libSQL inbox (a file in WAL mode, synchronous=FULL), served by @hono/node-server — what a
 // consuming service runs. BENCH_INBOX picks the inbox: `client` (default, the documented
 // `createLibsqlInbox(client)`) or `memory` (createMemoryInbox, not durable: to split the inbox's
-// cost from the rest of the route).
+// cost from the rest of the route). BENCH_HANDLER_CRYPTO=web verifies with WebCrypto (the web
+// entry's createWebhookApp) instead, to compare the two.
 import { serve } from '@hono/node-server';
 import { createClient } from '@libsql/client';
 import { OrderPaidV1 } from '../src/example/orders.ts';
-import { defineHandler } from '../src/handler/define-handler.ts';
-import { createLibsqlInbox } from '../src/handler/libsql-inbox.ts';
-import { createMemoryInbox } from '../src/handler/memory-inbox.ts';
-import { createWebhookApp } from '../src/handler/webhook-app.ts';
+import { createWebhookApp as createWebAppWithWebCrypto } from '../src/handler/index.ts';
+// What `hookmesh/handler` resolves to on Node (the `node` condition of its export).
+import {
+  createLibsqlInbox,
+  createMemoryInbox,
+  createWebhookApp,
+  defineHandler,
+} from '../src/handler/node.ts';
 
 const url = process.env.DATABASE_URL;
 const key = process.env.QSTASH_CURRENT_SIGNING_KEY;
@@ -25,7 +30,8 @@ const onOrderPaid = defineHandler(OrderPaidV1, () => {
 });
 const port = Number(process.env.PORT ?? 8791);
 const host = process.env.HOST ?? '127.0.0.1';
-const webhooks = createWebhookApp({
+const create = process.env.BENCH_HANDLER_CRYPTO === 'web' ? createWebAppWithWebCrypto : createWebhookApp;
+const webhooks = create({
   handlers: [onOrderPaid],
   signingKeys: { current: key },
   // The URL the bench signs for (bench/lib/server.ts): tokens are checked against it.

@@ -7,7 +7,8 @@
 //
 // Env (defaults in brackets): BENCH_RUNS [3]; BENCH_DURATION [4 s] and BENCH_WARMUP [1 s] of the
 // raw loop and wrk; BENCH_EVENTS [10000] preloaded events; BENCH_CONCURRENCY [64] of the raw loop;
-// BENCH_CONNECTIONS [50] of wrk; BENCH_LATENCY_EVENTS [500] after BENCH_LATENCY_WARMUP [50];
+// BENCH_CONNECTIONS [50] of wrk; BENCH_KILL_EVENTS [2000] events of the kill check (part 4: the
+// dispatcher SIGKILLed half-way, then every accepted delivery counted, restarted, all delivered); BENCH_LATENCY_EVENTS [500] after BENCH_LATENCY_WARMUP [50];
 // BENCH_LATENCY_GAP_MS [10] idle before each POST, so each event meets an idle mesh as a lone
 // event would (0 = back to back); BENCH_PARTS [1,2,3]; BENCH_INBOX [client] (client | mesh |
 // memory, see bench/delivery-webhook-server.ts); BENCH_QUIET_WAIT [5 s] longest wait for a lull
@@ -22,16 +23,25 @@ import { fileURLToPath } from 'node:url';
 import { createBenchContext } from './lib/bench-context.ts';
 import { waitForQuiet } from './lib/cpu.ts';
 import { type HandlerRouteRun, runHandlerRoute } from './lib/delivery-handler-route.ts';
+import { type KillCheck, runKillCheck } from './lib/delivery-kill-check.ts';
 import { type LatencyRun, runLatency } from './lib/delivery-latency.ts';
 import {
   type DeliveryResults,
+  formatMicros,
   formatProcessesCpu,
   formatWrkCpu,
   ms,
   printSummary,
   wrkErrors,
 } from './lib/delivery-report.ts';
-import { type DispatchRun, MESH_ENTRY, type RawRun, runDispatch, runRaw } from './lib/delivery-throughput.ts';
+import {
+  cpuMicros,
+  type DispatchRun,
+  MESH_ENTRY,
+  type RawRun,
+  runDispatch,
+  runRaw,
+} from './lib/delivery-throughput.ts';
 import { closeClients } from './lib/mesh-client.ts';
 import { canPin, nonNegativeInt, positiveInt } from './lib/options.ts';
 import type { ServerProcess } from './lib/server.ts';
@@ -49,7 +59,8 @@ const latencyEvents = positiveInt('BENCH_LATENCY_EVENTS', 500);
 const latencyWarmup = positiveInt('BENCH_LATENCY_WARMUP', 50);
 const latencyGap = nonNegativeInt('BENCH_LATENCY_GAP_MS', 10);
 const quietWait = nonNegativeInt('BENCH_QUIET_WAIT', 5);
-const parts = new Set((process.env.BENCH_PARTS || '1,2,3').split(',').map((p) => p.trim()));
+const killEvents = positiveInt('BENCH_KILL_EVENTS', 2_000);
+const parts = new Set((process.env.BENCH_PARTS || '1,2,3,4').split(',').map((p) => p.trim()));
 const cores = availableParallelism();
 const nonce = Math.random().toString(36).slice(2, 8);
 const ctx = createBenchContext(root, cores, canPin(cores));
@@ -74,17 +85,19 @@ async function main(): Promise<number> {
     latency: [],
     hono: [],
     webhook: [],
+    kill: [],
     warnings: [],
     connections,
     latencyGapMs: latencyGap,
   };
-  if (parts.has('1') || parts.has('2')) {
+  if (parts.has('1') || parts.has('2') || parts.has('4')) {
     const sink = await ctx.start({ name: 'sink', script: 'bench/delivery-sink.ts', env: {}, core: 1 });
     try {
       for (let run = 1; run <= runs; run++) {
         if (parts.has('1')) await throughputRun(sink, run, results);
         if (parts.has('2')) await latencyRun(sink, run, results);
       }
+      if (parts.has('4')) await killRun(sink, results);
     } finally {
       await ctx.stop(sink);
     }
@@ -104,15 +117,17 @@ async function throughputRun(sink: ServerProcess, run: number, results: Delivery
   results.raw.push(r);
   const failed = r.failed === 0 ? '' : ` (${r.failed} failed)`;
   console.log(
-    `[1] run ${run} raw undici: ${r.perSecond.toFixed(0)} req/s${failed}  ${formatProcessesCpu(r.cpu, 'client', 'sink')}`,
+    `[1] run ${run} raw undici: ${r.perSecond.toFixed(0)} req/s${failed}  ${formatProcessesCpu(r.cpu, 'client', 'sink')}` +
+      formatMicros(cpuMicros(r), 'client CPU', 'request'),
   );
   await lull(`mesh run ${run}`);
-  const d: DispatchRun = await runDispatch(ctx, sink, { events, run });
+  const d: DispatchRun = await runDispatch(ctx, sink, { events, run, concurrency });
   results.dispatch.push(d);
   console.log(
     `[1] run ${run} mesh:       ${d.perSecond.toFixed(0)} deliveries/s (${d.deliveries} in ${d.seconds.toFixed(2)} s; ` +
       `sink saw ${d.sinkPerSecond.toFixed(0)}/s; preload ${d.preloadPerSecond.toFixed(0)} events/s)  ` +
-      formatProcessesCpu(d.cpu, 'mesh', 'sink'),
+      formatProcessesCpu(d.cpu, 'mesh', 'sink') +
+      formatMicros(cpuMicros(d), 'mesh CPU', 'delivery'),
   );
   const delivered = d.statuses.delivered ?? 0;
   if (delivered !== d.deliveries || d.attempts !== d.deliveries) {
@@ -120,6 +135,20 @@ async function throughputRun(sink: ServerProcess, run: number, results: Delivery
       `mesh run ${run}: ${delivered} of ${d.deliveries} delivered in ${d.attempts} attempts (${JSON.stringify(d.statuses)})`,
     );
   }
+}
+
+/** After the throughput runs: the dispatcher SIGKILLed mid-way, then a count (see delivery-kill-check.ts). */
+async function killRun(sink: ServerProcess, results: DeliveryResults): Promise<void> {
+  await lull('kill check');
+  const k: KillCheck = await runKillCheck(ctx, sink, { events: killEvents, concurrency });
+  results.kill.push(k);
+  console.log(
+    `[4] kill check: ${k.deliveries} deliveries; at the SIGKILL ${k.atKill.rows} rows, ${k.atKill.delivered} delivered, ` +
+      `${k.atKill.seen} seen by the sink (${JSON.stringify(k.atKill.statuses)}); after a restart ` +
+      `${k.after.delivered} delivered, ${k.after.seen} distinct seen in ${k.after.requests} requests — ` +
+      (k.problems.length === 0 ? 'nothing lost' : k.problems.join('; ')),
+  );
+  for (const problem of k.problems) results.warnings.push(`kill check: ${problem}`);
 }
 
 async function latencyRun(sink: ServerProcess, run: number, results: DeliveryResults): Promise<void> {
@@ -150,10 +179,12 @@ async function handlerRun(kind: 'hono' | 'webhook', run: number, results: Delive
   });
   (kind === 'hono' ? results.hono : results.webhook).push(r);
   const m = r.measured;
+  const cpuUs = cpuPerRequest(r);
   const inbox = r.inboxDone === null ? '' : `; inbox rows done ${r.inboxDone} / 200s seen ${r.answered200}`;
   console.log(
     `[3] run ${run} ${kind.padEnd(7)} ${m.okPerSecond.toFixed(0)} req/s, p50 ${ms(m.p50Ms)} p99 ${ms(m.p99Ms)}, ` +
-      `errors ${wrkErrors(r)}${inbox}  ${formatWrkCpu(r.cpu)}`,
+      `errors ${wrkErrors(r)}${inbox}  ${formatWrkCpu(r.cpu)}` +
+      (cpuUs === null ? '' : `, server CPU ${cpuUs.toFixed(0)} µs/request`),
   );
   // wrk stops counting with up to `connections` requests in flight (twice: warm-up, measured); the
   // server still handles those, so the inbox may hold that many more rows than wrk saw answered.
@@ -161,6 +192,16 @@ async function handlerRun(kind: 'hono' | 'webhook', run: number, results: Delive
   if (extra < 0 || extra > 2 * connections) {
     results.warnings.push(`handler run ${run}: ${r.inboxDone} inbox rows done, ${r.answered200} 200s seen`);
   }
+}
+
+/**
+ * The server's CPU time (all its threads) per request answered: on a shared machine the
+ * throughput is partly the scheduler's, CPU per request mostly the code's own. (A durable route
+ * also waits on fsync, which costs it wall time, not CPU: compare like with like.)
+ */
+function cpuPerRequest(r: HandlerRouteRun): number | null {
+  if (r.cpu === null || r.measured.requests === 0) return null;
+  return ((r.cpu.server / 100) * r.measured.seconds * 1e6) / r.measured.requests;
 }
 
 /** Waits for other processes to quieten down (up to BENCH_QUIET_WAIT s); says so when they did not. */

@@ -2,6 +2,9 @@
 // baseline measured in the same run. Server on core 0, wrk on core 1 (when taskset is available).
 // Env: BENCH_DURATION, BENCH_WARMUP (seconds), BENCH_CONNECTIONS, BENCH_RUNS (rounds; the best quiet
 // run of each server is compared and the spread printed), BENCH_ONLY=mesh|baseline.
+// `--filtered` (or BENCH_FILTERED=<count>, default 100) also runs the mesh with that many filtered
+// subscriptions on order.created.v1, each matching about 1 % of the posted events, and compares it
+// with the plain mesh (one subscription) of the same round: goal within 15 %.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -23,6 +26,8 @@ import { runWrk, socketErrorCount, type WrkResult } from './lib/wrk.ts';
 
 const GOAL_RATIO = 0.4;
 const GOAL_P99_MS = 25;
+/** Filtered subscriptions may cost ingest at most this share of its plain figure (issue 10). */
+const GOAL_FILTERED_RATIO = 0.85;
 /** Percent of one core used by other processes (tick-sampled, so only roughly) that makes figures suspect. */
 const OTHER_CPU_WARNING = 20;
 
@@ -38,6 +43,11 @@ const rounds = positiveInt('BENCH_RUNS', 1);
 const only = process.env.BENCH_ONLY ?? '';
 if (!['', 'mesh', 'baseline'].includes(only))
   throw new Error(`BENCH_ONLY must be mesh or baseline, got ${only}`);
+/** Filtered subscriptions to add in the `mesh-filtered` run; 0 = no such run. */
+const filtered = process.argv.includes('--filtered')
+  ? positiveInt('BENCH_FILTERED', 100)
+  : nonNegativeEnv('BENCH_FILTERED', 0);
+const adminToken = 'bench-admin-0123456789abcdef-0123456789';
 const cores = availableParallelism();
 const pinned = canPin();
 const nonce = randomBytes(4).toString('hex');
@@ -64,6 +74,7 @@ async function bench(
   name: string,
   args: string[],
   env: Record<string, string>,
+  prepare?: (url: string) => Promise<void>,
 ): Promise<Run & { server: ServerProcess }> {
   const server = startServer({
     name,
@@ -76,6 +87,7 @@ async function bench(
   });
   live.add(server);
   await waitUntilReady(server);
+  if (prepare) await prepare(server.url);
   const wrk = { url: `${server.url}/v1/events`, script, connections, cpus: pinned ? '1' : null };
   process.stdout.write(`${name}: warming up ${warmup} s, measuring ${duration} s…\n`);
   const warm = await runWrk({ ...wrk, durationSeconds: warmup, nonce: `${nonce}${name[0]}w` });
@@ -106,6 +118,7 @@ async function main(): Promise<number> {
 
   const baselines: Run[] = [];
   const meshes: Run[] = [];
+  const filteredMeshes: Run[] = [];
   let code = 0;
   for (let round = 1; round <= rounds; round++) {
     const suffix = rounds > 1 ? `#${round}` : '';
@@ -127,7 +140,7 @@ async function main(): Promise<number> {
     try {
       mesh = await bench(`mesh${suffix}`, ['--import', 'tsx', meshEntry], {
         HOOKMESH_PRODUCER_TOKENS: 'bench:bench-token-0123456789abcdef-0123456789',
-        HOOKMESH_ADMIN_TOKEN: 'bench-admin-0123456789abcdef-0123456789',
+        HOOKMESH_ADMIN_TOKEN: adminToken,
         HOOKMESH_ROLE: 'api',
         NODE_ENV: 'production',
         // Production refuses to start without one; the api role never signs anything with it.
@@ -145,9 +158,26 @@ async function main(): Promise<number> {
     if (errorCount(mesh.measured) > 0)
       console.log(`\n${mesh.name} log (tail):\n${tail(mesh.server.logFile).trimEnd()}`);
     if ((await printDurability(mesh, dbUrl)) !== 0) code = 1;
+    if (filtered > 0) {
+      const run = await bench(
+        `mesh-filtered${suffix}`,
+        ['--import', 'tsx', meshEntry],
+        {
+          HOOKMESH_PRODUCER_TOKENS: 'bench:bench-token-0123456789abcdef-0123456789',
+          HOOKMESH_ADMIN_TOKEN: adminToken,
+          HOOKMESH_ROLE: 'api',
+          NODE_ENV: 'production',
+          QSTASH_CURRENT_SIGNING_KEY: 'bench-signing-key-0123456789abcdef',
+          DATABASE_URL: `file:${join(dir, `bench-filtered-${round}.db`)}`,
+        },
+        (url) => createFilteredSubscriptions(url, filtered),
+      );
+      await stop(run.server, 'SIGKILL');
+      filteredMeshes.push(run);
+    }
   }
 
-  printTable([...baselines, ...meshes]);
+  printTable([...baselines, ...meshes, ...filteredMeshes]);
   const baseline = best(baselines);
   const mesh = best(meshes);
   if (rounds > 1) {
@@ -157,6 +187,20 @@ async function main(): Promise<number> {
     ] as const) {
       if (all.length > 0) console.log(`${name}: ${spread(all)}`);
     }
+  }
+  const meshFiltered = best(filteredMeshes);
+  if (mesh !== null && meshFiltered !== null) {
+    const ratio = meshFiltered.measured.okPerSecond / mesh.measured.okPerSecond;
+    console.log(
+      `\nfiltered: ${filtered} filtered subscriptions (each ~1 % of events) + 1 plain: ` +
+        `${meshFiltered.measured.okPerSecond.toFixed(0)} req/s vs ${mesh.measured.okPerSecond.toFixed(0)} req/s ` +
+        `with the plain one alone`,
+    );
+    console.log(
+      `ratio (mesh-filtered / mesh): ${ratio.toFixed(2)}; goal >= ${GOAL_FILTERED_RATIO.toFixed(2)}: ` +
+        `${ratio >= GOAL_FILTERED_RATIO ? 'met' : 'not met'}` +
+        (isBusy(mesh) || isBusy(meshFiltered) ? ' (SUSPECT: other processes were busy)' : ''),
+    );
   }
   if (baseline === null || mesh === null) return code;
 
@@ -267,6 +311,36 @@ function positiveInt(name: string, fallback: number): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value <= 0)
     throw new Error(`${name} must be a positive integer, got ${raw}`);
+  return value;
+}
+
+/**
+ * Creates `count` subscriptions to order.created.v1 through the admin API, each filtered to ~1 % of
+ * the bench's events: post-event.lua cycles `customerId` through c-0 … c-9972, and filter i takes
+ * 100 of those (c-100i … c-100i+99) — every event thus matches one filtered subscription.
+ */
+async function createFilteredSubscriptions(url: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const customers = Array.from({ length: 100 }, (_, j) => `c-${(i * 100 + j) % 9973}`);
+    const res = await fetch(`${url}/v1/subscriptions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        type: 'order.created.v1',
+        url: `https://filtered-${i}.example.com/hooks`,
+        filter: { currency: 'EUR', customerId: { $in: customers } },
+      }),
+    });
+    if (res.status !== 201)
+      throw new Error(`creating filtered subscription ${i}: ${res.status} ${await res.text()}`);
+  }
+}
+
+function nonNegativeEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be an integer >= 0, got ${raw}`);
   return value;
 }
 

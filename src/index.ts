@@ -5,7 +5,7 @@ export type { ConverterDefinition, ConverterResult } from './core/converter.ts';
 export { defineConverter } from './core/converter.ts';
 export type { DomainEvent, DomainEventDefinition, DomainEventOf } from './core/domain-event.ts';
 export { defineDomainEvent } from './core/domain-event.ts';
-export type { ErrorCode, ProblemDetails } from './core/errors.ts';
+export type { ErrorCode, ProblemDetails, StoreUnavailableReason } from './core/errors.ts';
 export {
   ConfigError,
   ConflictError,
@@ -16,14 +16,16 @@ export {
   MeshUnavailableError,
   NotFoundError,
   StoreError,
+  StoreUnavailableError,
   TransportError,
 } from './core/errors.ts';
 export type {
   IntegrationEvent,
   IntegrationEventDefinition,
   IntegrationEventOf,
+  IntegrationEventOptions,
 } from './core/integration-event.ts';
-export { defineIntegrationEvent } from './core/integration-event.ts';
+export { defineIntegrationEvent, MAX_ORDERING_KEY_LENGTH } from './core/integration-event.ts';
 export type { MeshContext, MeshDefinition } from './core/mesh-definition.ts';
 export { defineMesh } from './core/mesh-definition.ts';
 export type { MeshDefinitions } from './core/registry.ts';

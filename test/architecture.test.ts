@@ -107,12 +107,20 @@ const HONO_RUNTIME_ADAPTER =
  */
 const LAZY_IN_HANDLER: Readonly<Record<string, string>> = { '@libsql/client': 'src/handler/libsql-inbox.ts' };
 
+/**
+ * The SDK's one file on a Node built-in, and the one file that may import it: the Node entry
+ * (the `node` condition of `hookmesh/handler`). The web entry's graph never reaches it.
+ */
+const NODE_CRYPTO_IN_HANDLER = 'src/handler/node-crypto.ts';
+const NODE_ENTRY_OF_HANDLER = 'src/handler/node.ts';
+
 /** The handler SDK imports only core, itself, the tracing module, valibot and hono (rule 5). */
 function handlerImportViolations(files: readonly SourceFile[]): string[] {
   return files.flatMap(({ file, text }) =>
     parseImports(file, text).flatMap((ref) => {
       const to = target(ref);
       if (to === null) {
+        if (ref.specifier === 'node:crypto' && file === NODE_CRYPTO_IN_HANDLER) return [];
         const lazyIn = LAZY_IN_HANDLER[ref.specifier];
         if (lazyIn !== undefined) {
           return file === lazyIn && ref.kind !== 'static'
@@ -126,6 +134,9 @@ function handlerImportViolations(files: readonly SourceFile[]): string[] {
         return allowed
           ? []
           : [describeRef(ref, 'src/handler may import only src/core, src/handler, valibot, hono')];
+      }
+      if (to === NODE_CRYPTO_IN_HANDLER && file !== NODE_ENTRY_OF_HANDLER) {
+        return [describeRef(ref, `only ${NODE_ENTRY_OF_HANDLER} may import ${NODE_CRYPTO_IN_HANDLER}`)];
       }
       return within(to, 'src/core') || within(to, 'src/handler') || within(to, 'src/tracing')
         ? []
@@ -184,7 +195,8 @@ const SCHEMA_FILE = 'src/store/schema.ts';
 
 /**
  * The stores run plain SQL over `SqlDriver`, so no bundle carries Drizzle's query builder: only
- * the schema names drizzle-orm (its `sqlite-core`, rule 6), and nothing imports the schema.
+ * the schema names drizzle-orm (its `sqlite-core`, rule 6, and the `sql` tag its partial indexes and
+ * CHECKs are written with), and nothing imports the schema.
  */
 function drizzleImportViolations(files: readonly SourceFile[]): string[] {
   return files.flatMap(({ file, text }) =>
@@ -194,10 +206,8 @@ function drizzleImportViolations(files: readonly SourceFile[]): string[] {
         return [describeRef(ref, `${SCHEMA_FILE} is read by drizzle-kit only: nothing imports it`)];
       }
       if (to !== null || !/^drizzle-orm(\/|$)/.test(ref.specifier)) return [];
-      if (file === SCHEMA_FILE && ref.specifier === 'drizzle-orm/sqlite-core') return [];
-      return [
-        describeRef(ref, `the runtime runs plain SQL; only ${SCHEMA_FILE} uses drizzle-orm/sqlite-core`),
-      ];
+      if (file === SCHEMA_FILE && /^drizzle-orm(\/sqlite-core)?$/.test(ref.specifier)) return [];
+      return [describeRef(ref, `the runtime runs plain SQL; only ${SCHEMA_FILE} uses drizzle-orm`)];
     }),
   );
 }
@@ -542,6 +552,24 @@ describe('the architecture checks themselves', () => {
     ]);
   });
 
+  it('let only the Node entry of the SDK reach node:crypto, through its one file', () => {
+    expect(
+      handlerImportViolations(fixture(NODE_CRYPTO_IN_HANDLER, "import { createHmac } from 'node:crypto';")),
+    ).toEqual([]);
+    expect(
+      handlerImportViolations(fixture(NODE_ENTRY_OF_HANDLER, "import { x } from './node-crypto.ts';")),
+    ).toEqual([]);
+    expect(
+      handlerImportViolations([
+        ...fixture('src/handler/webhook-app.ts', "import { nodeQStashCrypto } from './node-crypto.ts';"),
+        ...fixture('src/handler/index.ts', "import { createHash } from 'node:crypto';"),
+      ]),
+    ).toEqual([
+      "src/handler/webhook-app.ts:1 imports './node-crypto.ts' (only src/handler/node.ts may import src/handler/node-crypto.ts)",
+      "src/handler/index.ts:1 imports 'node:crypto' (src/handler may import only src/core, src/handler, valibot, hono)",
+    ]);
+  });
+
   it('flag drizzle-orm outside the schema, and any import of the schema', () => {
     const store = [
       "import { eq } from 'drizzle-orm';",
@@ -551,9 +579,9 @@ describe('the architecture checks themselves', () => {
       "import { createD1Driver } from './d1-driver.ts';",
     ].join('\n');
     expect(drizzleImportViolations(fixture('src/store/x.ts', store))).toEqual([
-      "src/store/x.ts:1 imports 'drizzle-orm' (the runtime runs plain SQL; only src/store/schema.ts uses drizzle-orm/sqlite-core)",
-      "src/store/x.ts:2 imports 'drizzle-orm/libsql' (the runtime runs plain SQL; only src/store/schema.ts uses drizzle-orm/sqlite-core)",
-      "src/store/x.ts:3 imports 'drizzle-orm/sqlite-core' (the runtime runs plain SQL; only src/store/schema.ts uses drizzle-orm/sqlite-core)",
+      "src/store/x.ts:1 imports 'drizzle-orm' (the runtime runs plain SQL; only src/store/schema.ts uses drizzle-orm)",
+      "src/store/x.ts:2 imports 'drizzle-orm/libsql' (the runtime runs plain SQL; only src/store/schema.ts uses drizzle-orm)",
+      "src/store/x.ts:3 imports 'drizzle-orm/sqlite-core' (the runtime runs plain SQL; only src/store/schema.ts uses drizzle-orm)",
       "src/store/x.ts:4 imports './schema.ts' (src/store/schema.ts is read by drizzle-kit only: nothing imports it)",
     ]);
     expect(
@@ -564,9 +592,9 @@ describe('the architecture checks themselves', () => {
       "src/runtime/x.ts:1 imports '../store/schema.ts' (src/store/schema.ts is read by drizzle-kit only: nothing imports it)",
     ]);
     const schema =
-      "import { integer, sqliteTable } from 'drizzle-orm/sqlite-core';\nimport { sql } from 'drizzle-orm';";
+      "import { integer, sqliteTable } from 'drizzle-orm/sqlite-core';\nimport { sql } from 'drizzle-orm';\nimport { drizzle } from 'drizzle-orm/libsql';";
     expect(drizzleImportViolations(fixture(SCHEMA_FILE, schema))).toEqual([
-      "src/store/schema.ts:2 imports 'drizzle-orm' (the runtime runs plain SQL; only src/store/schema.ts uses drizzle-orm/sqlite-core)",
+      "src/store/schema.ts:3 imports 'drizzle-orm/libsql' (the runtime runs plain SQL; only src/store/schema.ts uses drizzle-orm)",
     ]);
   });
 

@@ -1,6 +1,8 @@
+import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createClient } from '@libsql/client';
 import { signQStashJwt } from '../../src/core/signature.ts';
+import { signQStashJwtNode } from '../../src/transports/node-signer.ts';
 import { type BenchContext, cpuProfileOptions, withServerLog } from './bench-context.ts';
 import { type CpuShares, cpuShares, snapshotCpu } from './cpu.ts';
 import { orderPaidBody, PAID_TYPE, SIGNING_KEY } from './delivery-fixture.ts';
@@ -8,6 +10,18 @@ import { runWrk, type WrkResult } from './wrk.ts';
 
 // Part 3 of bench:delivery: the handler side (createWebhookApp + the durable libSQL inbox) next to
 // a bare Hono route, each alone on core 0, loaded by wrk from core 1 with valid deliveries.
+// Every request carries its own signed token, as every attempt of the mesh does: the handler's
+// replay rule (one run per `jti`) answers a token presented twice without running the handler, so
+// one token for all would measure the replay path. The tokens are minted before wrk starts (not
+// measured) into a file the wrk script reads a line per request; the script counts what it used,
+// and a run that ran out of tokens is an error, not a figure.
+
+/**
+ * Tokens minted per second of a wrk run: above bare `node:http` on this machine (33k req/s), so
+ * the webhook route cannot run out. The Hono baseline needs none (it verifies nothing): it gets
+ * one token, the same size, for every request.
+ */
+const TOKENS_PER_SECOND = 45_000;
 
 export type HandlerKind = 'webhook' | 'hono';
 
@@ -52,16 +66,22 @@ export async function runHandlerRoute(
       await probe(kind, url, body, `probe-${options.nonce}-${options.run}`);
       const wrk = async (durationSeconds: number, tag: string) => {
         // Minted right before each run: a token lives 5 minutes.
-        const signature = await signQStashJwt({ key: SIGNING_KEY, url, body, nowMs: Date.now() });
-        return await runWrk({
+        const count = kind === 'webhook' ? durationSeconds * TOKENS_PER_SECOND : 1;
+        const tokens = join(ctx.dir, `tokens-${options.run}${tag}.txt`);
+        await mintTokens(tokens, count, url, body);
+        const result = await runWrk({
           url,
           script: join(ctx.root, 'bench/webhook-delivery.lua'),
           durationSeconds,
           connections: options.connections,
           nonce: `${options.nonce}-${options.run}${tag}`,
           cpus: ctx.pinned ? '1' : null,
-          scriptArgs: [signature, body, new Date().toISOString()],
+          scriptArgs: [tokens, body, new Date().toISOString(), kind === 'webhook' ? 'fresh' : 'reuse'],
         });
+        if (kind === 'webhook' && /bench-tokens exhausted=1/.test(result.raw)) {
+          throw new Error(`wrk ran out of the ${count} signed tokens: raise TOKENS_PER_SECOND`);
+        }
+        return result;
       };
       const warm = await wrk(options.warmupS, 'w');
       const pid = server.child.pid ?? 0;
@@ -116,6 +136,24 @@ async function probe(kind: HandlerKind, url: string, body: string, ceId: string)
   if (kind !== 'webhook') return;
   expect('the same ce-id again', await send(SIGNING_KEY), 200, 'duplicate');
   expect('a wrong key', await send(`${SIGNING_KEY}-wrong`), 401);
+}
+
+/** Writes `count` signed tokens for `url` and `body`, one a line, each with its own `jti`. */
+async function mintTokens(file: string, count: number, url: string, body: string): Promise<void> {
+  const out = createWriteStream(file);
+  const nowMs = Date.now();
+  const lines: string[] = [];
+  for (let i = 0; i < count; i++) {
+    lines.push(signQStashJwtNode({ key: SIGNING_KEY, url, body, nowMs }));
+    if (lines.length === 4096 || i === count - 1) {
+      if (!out.write(`${lines.join('\n')}\n`))
+        await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+      lines.length = 0;
+    }
+  }
+  await new Promise<void>((resolve, reject) =>
+    out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+  );
 }
 
 async function countDone(file: string): Promise<number | null> {

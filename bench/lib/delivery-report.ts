@@ -1,7 +1,8 @@
 import type { CpuShares, ProcessesShares } from './cpu.ts';
 import { describeInbox, type HandlerRouteRun } from './delivery-handler-route.ts';
+import type { KillCheck } from './delivery-kill-check.ts';
 import type { LatencyRun } from './delivery-latency.ts';
-import type { DispatchRun, RawRun } from './delivery-throughput.ts';
+import { cpuMicros, type DispatchRun, type RawRun } from './delivery-throughput.ts';
 import { kilo, spread } from './stats.ts';
 import { socketErrorCount } from './wrk.ts';
 
@@ -20,6 +21,8 @@ export interface DeliveryResults {
   latency: LatencyRun[];
   hono: HandlerRouteRun[];
   webhook: HandlerRouteRun[];
+  /** Part 4: SIGKILL then count. */
+  kill: KillCheck[];
   /** Correctness problems seen during the runs (lost deliveries, inbox mismatches). */
   warnings: string[];
   connections: number;
@@ -82,6 +85,13 @@ export function printSummary(results: DeliveryResults): number {
   }
   printTable(rows);
   console.log(`\ngoals met: ${met} of ${goals}`);
+  for (const k of results.kill) {
+    console.log(
+      `kill check (SIGKILL half-way, then a count): ${k.problems.length === 0 ? 'nothing lost' : 'LOST OR MISSING'} — ` +
+        `${k.deliveries} deliveries accepted, ${k.atKill.rows} in the file at the kill (${k.atKill.delivered} recorded ` +
+        `delivered, all among the ${k.atKill.seen} the sink saw), ${k.after.delivered} delivered after a restart`,
+    );
+  }
 
   const others = [
     ...raw.map((r) => r.cpu?.other),
@@ -115,6 +125,20 @@ export function printSummary(results: DeliveryResults): number {
       )}`,
     );
   }
+  if (dispatch.length > 0 && raw.length > 0) {
+    const micros = (runs: (RawRun | DispatchRun)[]) =>
+      Math.min(...runs.map(cpuMicros).filter((x): x is number => x !== null));
+    const client = micros(raw);
+    const mesh = micros(dispatch);
+    if (Number.isFinite(client) && Number.isFinite(mesh)) {
+      // On a shared machine the throughput ratio is partly the scheduler's; CPU per item is mostly
+      // the code's own (the mesh's also waits on fsync, which costs no CPU: see the throughput ratio).
+      console.log(
+        `  delivery CPU per item (best run): raw client ${client.toFixed(0)} µs/request, mesh ` +
+          `${mesh.toFixed(0)} µs/delivery → CPU ratio ${(client / mesh).toFixed(2)}`,
+      );
+    }
+  }
   if (webhook.length > 0 && hono.length > 0) {
     const okPerSecond = (runs: HandlerRouteRun[]) => runs.map((r) => r.measured.okPerSecond);
     console.log(
@@ -144,6 +168,11 @@ export function formatProcessesCpu(shares: ProcessesShares | null, first: string
   if (shares === null) return '';
   const [a, b] = shares.processes.map((p) => (p === null ? '?' : p.toFixed(0)));
   return `cpu % ${first}/${second}/harness/other ${a}/${b}/${shares.harness.toFixed(0)}/${shares.other.toFixed(0)}`;
+}
+
+/** `, <label> 123 µs/<unit>`, or nothing when the CPU could not be sampled. */
+export function formatMicros(micros: number | null, label: string, unit: string): string {
+  return micros === null ? '' : `, ${label} ${micros.toFixed(0)} µs/${unit}`;
 }
 
 export function formatWrkCpu(shares: CpuShares | null): string {

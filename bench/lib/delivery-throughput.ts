@@ -36,6 +36,13 @@ export interface DispatchRun {
   cpu: ProcessesShares | null;
 }
 
+/** CPU time per request or delivery of the process measured first (client, mesh), in µs. */
+export function cpuMicros(run: { perSecond: number; cpu: ProcessesShares | null }): number | null {
+  const share = run.cpu?.processes[0];
+  if (share === null || share === undefined || run.perSecond <= 0) return null;
+  return ((share / 100) * 1e6) / run.perSecond;
+}
+
 /** Raw undici from core 0 to the sink on core 1, `concurrency` requests in flight. */
 export async function runRaw(
   ctx: BenchContext,
@@ -93,7 +100,7 @@ export async function runRaw(
 export async function runDispatch(
   ctx: BenchContext,
   sink: ServerProcess,
-  options: { events: number; run: number },
+  options: { events: number; run: number; concurrency: number },
 ): Promise<DispatchRun> {
   const dbUrl = `file:${ctx.dir}/dispatch-${options.run}.db`;
   const env = { ...meshEnv(sink.url), DATABASE_URL: dbUrl };
@@ -107,7 +114,10 @@ export async function runDispatch(
   let preloadPerSecond: number;
   try {
     preloadPerSecond = await withServerLog(api, async () => {
-      await createSubscription(api.url, PAID_TYPE, `${sink.url}/hook`);
+      // As many in flight as the raw loop keeps (a subscription's default is 16): the same work.
+      await createSubscription(api.url, PAID_TYPE, `${sink.url}/hook`, {
+        maxConcurrency: options.concurrency,
+      });
       const started = now();
       await preload(api.url, options.events, `d${options.run}`);
       return options.events / ((now() - started) / 1000);
@@ -186,8 +196,8 @@ async function measureDispatch(
   };
 }
 
-/** `events` OrderPaid events in arrays of 100, a few requests in flight. */
-async function preload(meshUrl: string, events: number, tag: string): Promise<void> {
+/** `events` OrderPaid events in arrays of 100, a few requests in flight (ids tagged with `tag`). */
+export async function preload(meshUrl: string, events: number, tag: string): Promise<void> {
   const batch = 100;
   let next = 0;
   const worker = async () => {

@@ -14,6 +14,8 @@ export interface SinkStats {
   /** Arrival of the first and the last, epoch ms (performance.timeOrigin + performance.now()). */
   first: number;
   last: number;
+  /** Distinct deliveries (path and `ce-id`) seen outside `/hook` and `/latency…`. */
+  distinct: number;
 }
 
 export async function closeClients(): Promise<void> {
@@ -21,8 +23,18 @@ export async function closeClients(): Promise<void> {
 }
 
 /** `POST /v1/subscriptions` with the admin token; returns the subscription id. */
-export async function createSubscription(meshUrl: string, type: string, url: string): Promise<string> {
-  const { status, body } = await call(`${meshUrl}/v1/subscriptions`, 'POST', ADMIN_TOKEN, { type, url });
+export async function createSubscription(
+  meshUrl: string,
+  type: string,
+  url: string,
+  /** More subscription fields (DESIGN "Delivery control"), e.g. `{ maxConcurrency: 64 }`. */
+  fields: Record<string, unknown> = {},
+): Promise<string> {
+  const { status, body } = await call(`${meshUrl}/v1/subscriptions`, 'POST', ADMIN_TOKEN, {
+    ...fields,
+    type,
+    url,
+  });
   if (status !== 201) throw new Error(`POST /v1/subscriptions answered ${status}: ${JSON.stringify(body)}`);
   return String((body as { id: unknown }).id);
 }

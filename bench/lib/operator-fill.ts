@@ -66,7 +66,7 @@ export async function ensureFilledStore(options: {
 
 async function fill(path: string, events: number, log: (line: string) => void): Promise<void> {
   // The mesh's own migration code and driver, so the schema is exactly what `serveMesh` makes.
-  const driver = openLibsqlFileDriver(path, { timeoutMs: 10_000 });
+  const driver = openLibsqlFileDriver(path, { busyTimeoutMs: 10_000 });
   await applyMigrations(driver, readMigrations());
   driver.closeNow();
 

@@ -1,6 +1,8 @@
-import { Hono } from 'hono';
+import { type Context, type ErrorHandler, Hono, type NotFoundHandler } from 'hono';
+import { TrieRouter } from 'hono/router/trie-router';
 import type { Clock } from '../core/clock.ts';
 import type { DeliveryAdminStore } from '../core/delivery-admin-store.ts';
+import { StoreUnavailableError } from '../core/errors.ts';
 import type { EventSearch } from '../core/event-search.ts';
 import type { EventStore } from '../core/event-store.ts';
 import type { MeshMetrics } from '../core/metrics.ts';
@@ -71,14 +73,20 @@ export function createApi(options: ApiOptions) {
   // Every domain event type has its accepted series from the start, at 0.
   if (counted) for (const type of options.registry.domainEvents.keys()) counted.countAccepted(type, 0);
   const maxBodyBytes = options.maxBodyBytes ?? 256 * 1024;
-  const app = new Hono();
-
-  app.onError((error, c) => {
+  // The trie router, named: SmartRouter's first choice, the RegExpRouter, refuses these routes
+  // (`POST /v1/deliveries/retry` beside `/v1/deliveries/:id/retry`) and it fell back to this one
+  // anyway — after compiling every route into a regex on the first request, which a Worker pays
+  // in every new isolate.
+  const app = new Hono({ router: new TrieRouter() });
+  const onError: ErrorHandler = (error, c) => {
     const response = problemFromError(c, error);
     if (response.status >= 500) options.onError?.(error);
     return response;
-  });
-  app.notFound((c) => problem(c, 404, 'not-found', `no route ${c.req.method} ${c.req.path}`));
+  };
+  const notFound: NotFoundHandler = (c) =>
+    problem(c, 404, 'not-found', `no route ${c.req.method} ${c.req.path}`);
+  app.onError(onError);
+  app.notFound(notFound);
 
   app.get('/healthz', async (c) => {
     try {
@@ -87,8 +95,11 @@ export function createApi(options: ApiOptions) {
         return problem(c, 503, 'unavailable', 'migrations are not applied yet');
       }
       return c.json({ status: 'ok' });
-    } catch {
-      return problem(c, 503, 'unavailable', 'the database does not answer');
+    } catch (error) {
+      // A full disk still answers reads: the store names what its last writes ran into.
+      return error instanceof StoreUnavailableError
+        ? problem(c, 503, 'unavailable', `storage: ${error.message}`, { reason: error.reason })
+        : problem(c, 503, 'unavailable', 'the database does not answer');
     }
   });
 
@@ -149,21 +160,34 @@ export function createApi(options: ApiOptions) {
     );
   }
   if (options.dashboard) {
-    app.route(
-      '/dashboard',
-      createDashboardRoutes({
-        adminToken: options.tokens.admin,
-        auth,
-        events: options.events,
-        eventSearch: options.dashboard.eventSearch,
-        subscriptions: options.subscriptions,
-        deliveries: options.deliveries,
-        gauges: options.dashboard.gauges,
-        registry: options.registry,
-        clock: options.clock,
-        api: async (path, init) => app.request(path, init),
-      }),
-    );
+    const { eventSearch, gauges } = options.dashboard;
+    // The operator's pages — half the routes — are built on their first request, in an app of
+    // their own: composing the API (once per Worker isolate) and its router's first match, which
+    // compiles every route it holds, skip them until an operator comes.
+    let dashboard: Hono | undefined;
+    const serveDashboard = (c: Context) => {
+      dashboard ??= new Hono()
+        .onError(onError)
+        .notFound(notFound)
+        .route(
+          '/dashboard',
+          createDashboardRoutes({
+            adminToken: options.tokens.admin,
+            auth,
+            events: options.events,
+            eventSearch,
+            subscriptions: options.subscriptions,
+            deliveries: options.deliveries,
+            gauges,
+            registry: options.registry,
+            clock: options.clock,
+            api: async (path, init) => app.request(path, init),
+          }),
+        );
+      return dashboard.fetch(c.req.raw, c.env);
+    };
+    app.all('/dashboard', serveDashboard);
+    app.all('/dashboard/*', serveDashboard);
   }
   return app;
 }

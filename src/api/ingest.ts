@@ -269,6 +269,7 @@ export function createIngestService(deps: {
             source: integrationSource,
             time: occurredAt ?? receivedIso,
             data: draft.json,
+            ...(draft.orderingKey === undefined ? {} : { orderingKey: draft.orderingKey }),
           })),
         };
       });

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { HookmeshError } from '../core/errors.ts';
+import { HookmeshError, StoreUnavailableError, type StoreUnavailableReason } from '../core/errors.ts';
 import type { Issue } from '../core/issues.ts';
 
 /** An RFC 9457 problem document; `type` names the problem class, stable for clients to branch on. */
@@ -64,18 +64,35 @@ export function problemFromError(c: Context, error: unknown): Response {
         return problem(c, 400, 'bad-request', error.message);
       case 'conversion':
         return problem(c, 500, 'conversion-failed', `${error.message}; nothing was written`);
-      case 'store':
+      case 'store': {
+        const reason = error instanceof StoreUnavailableError ? error.reason : null;
         return problem(
           c,
           503,
           'unavailable',
-          'the database is unavailable; nothing was written',
-          {},
-          { 'retry-after': '1' },
+          `storage: ${reason === null ? 'database unavailable' : error.message}; nothing was written`,
+          reason === null ? {} : { reason },
+          { 'retry-after': String(retryAfterSeconds(reason)) },
         );
+      }
       default:
         break;
     }
   }
   return problem(c, 500, 'internal', 'an unexpected error occurred; nothing was written');
+}
+
+/**
+ * When a client should try again: a lock or an overload passes in moments; a full disk or an I/O
+ * fault waits for an operator, so clients back off further instead of hammering it.
+ */
+function retryAfterSeconds(reason: StoreUnavailableReason | null): number {
+  switch (reason) {
+    case 'full':
+    case 'io':
+    case 'read_only':
+      return 5;
+    default:
+      return 1;
+  }
 }

@@ -23,6 +23,7 @@ import {
 } from './admin-input.ts';
 import { type AuthEnv, type Authenticator, requireAuth } from './auth.ts';
 import { problem } from './problem.ts';
+import { SubscriptionFilterSchema } from './subscription-filter-schema.ts';
 
 export interface SubscriptionsRoutesOptions {
   readonly subscriptions: SubscriptionStore;
@@ -94,12 +95,13 @@ export function createSubscriptionSchemas(urlRules: SubscriptionUrlRules) {
     maxConcurrency: v.optional(MaxConcurrencySchema),
     pauseAfter: v.optional(PauseAfterSchema),
     paused: v.optional(PausedSchema),
+    filter: v.optional(v.nullable(SubscriptionFilterSchema)),
   });
   const PatchSchema = v.pipe(
     v.partial(CreateSchema),
     v.minEntries(
       1,
-      'give at least one of type, url, retries, retryDelay, maxConcurrency, pauseAfter, paused',
+      'give at least one of type, url, retries, retryDelay, maxConcurrency, pauseAfter, paused, filter',
     ),
   );
   const ListQuerySchema = v.strictObject({ type: v.optional(TypePatternSchema) });
@@ -127,7 +129,7 @@ export function createSubscriptionsRoutes(options: SubscriptionsRoutesOptions) {
       if (!read.ok) return read.response;
       const parsed = parseInput(c, CreateSchema, read.body);
       if (!parsed.ok) return parsed.response;
-      const { type, url, retries, retryDelay, maxConcurrency, pauseAfter, paused } = parsed.value;
+      const { type, url, retries, retryDelay, maxConcurrency, pauseAfter, paused, filter } = parsed.value;
       const created = await subscriptions.createSubscription({
         id: `sub_${options.newId()}`,
         type,
@@ -137,6 +139,7 @@ export function createSubscriptionsRoutes(options: SubscriptionsRoutesOptions) {
         maxConcurrency: maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
         pauseAfter: pauseAfter ?? DEFAULT_PAUSE_AFTER,
         paused: paused ?? false,
+        filter: filter ?? null,
         now: clock.now(),
       });
       c.header('location', `/v1/subscriptions/${encodeURIComponent(created.id)}`);
@@ -177,6 +180,7 @@ export function createSubscriptionsRoutes(options: SubscriptionsRoutesOptions) {
           ...(patch.maxConcurrency === undefined ? {} : { maxConcurrency: patch.maxConcurrency }),
           ...(patch.pauseAfter === undefined ? {} : { pauseAfter: patch.pauseAfter }),
           ...(patch.paused === undefined ? {} : { paused: patch.paused }),
+          ...(patch.filter === undefined ? {} : { filter: patch.filter }),
         },
         clock.now(),
       );
@@ -225,6 +229,7 @@ export function toSubscriptionResponse(s: StoredSubscription) {
     paused: s.pausedAt !== null,
     pausedReason: s.pausedReason,
     pausedAt: s.pausedAt === null ? null : toIso(s.pausedAt),
+    filter: s.filter,
     createdAt: toIso(s.createdAt),
     updatedAt: toIso(s.updatedAt),
   };

@@ -50,9 +50,25 @@ export interface DispatchQueue {
   /**
    * Takes up to `limit` deliveries that are due (pending or retrying with `next_attempt_at <= now`,
    * or in flight under an expired lease) and leases them to `owner` until `now + leaseMs`. Atomic:
-   * two dispatchers never lease the same delivery at once.
+   * two dispatchers never lease the same delivery at once. A delivery with an ordering key is due
+   * only while no delivery of its subscription and key accepted before it is pending, in flight or
+   * retrying (DESIGN "Ordering").
    */
-  leaseDue(input: { owner: string; now: number; leaseMs: number; limit: number }): Promise<LeasedDelivery[]>;
+  leaseDue(input: LeaseInput): Promise<LeasedDelivery[]>;
   /** Records attempts and moves their deliveries on; a record whose lease was lost is dropped. */
   recordAttempts(records: readonly AttemptRecord[]): Promise<void>;
+  /**
+   * `recordAttempts(records)` then `leaseDue(lease)` as one transaction: one commit (one fsync)
+   * where the two would cost two, and the slots the records free are refilled at once. Records
+   * are durable before the call resolves, as with `recordAttempts`. Optional: a queue without it
+   * gets the two calls. Do not mix it with `leaseDue` for one owner at the same time.
+   */
+  recordAndLease?(records: readonly AttemptRecord[], lease: LeaseInput): Promise<LeasedDelivery[]>;
+}
+
+export interface LeaseInput {
+  readonly owner: string;
+  readonly now: number;
+  readonly leaseMs: number;
+  readonly limit: number;
 }

@@ -77,6 +77,36 @@ export class StoreError extends HookmeshError {
   }
 }
 
+/**
+ * Why the database cannot take a write for now; each passes on its own (the other writer lets go,
+ * space is freed, the service recovers).
+ */
+export type StoreUnavailableReason = 'busy' | 'full' | 'io' | 'read_only' | 'overloaded' | 'unreachable';
+
+const UNAVAILABLE_WORDS: Record<StoreUnavailableReason, string> = {
+  busy: 'database locked by another writer',
+  full: 'database full',
+  io: 'database I/O error',
+  read_only: 'database read-only',
+  overloaded: 'database overloaded',
+  unreachable: 'database unreachable',
+};
+
+/**
+ * The database cannot write now — locked past the wait, disk or quota full, an I/O error,
+ * read-only, overloaded or unreachable — and nothing was written. An answer, not an outage: the
+ * API gives 503 with `Retry-After`, `/healthz` names the reason, background loops try again later.
+ * @example throw new StoreUnavailableError('full', { cause: error });
+ */
+export class StoreUnavailableError extends StoreError {
+  readonly reason: StoreUnavailableReason;
+  constructor(reason: StoreUnavailableReason, options?: ErrorOptions) {
+    super(UNAVAILABLE_WORDS[reason], options);
+    this.name = 'StoreUnavailableError';
+    this.reason = reason;
+  }
+}
+
 export class TransportError extends HookmeshError {
   constructor(message: string, options?: ErrorOptions) {
     super('transport', message, options);

@@ -26,6 +26,11 @@ export interface NewIntegrationEvent {
   readonly time: string;
   /** The payload's JSON, byte for byte what subscribers receive. */
   readonly data: string;
+  /**
+   * The definition's ordering key: per subscription, deliveries with one key are attempted one at
+   * a time, in acceptance order.
+   */
+  readonly orderingKey?: string;
 }
 
 /** What the store keeps of an accepted event, enough to answer a repeated POST. */
@@ -96,6 +101,9 @@ export interface EventStore {
   findEvents(ids: readonly string[]): Promise<StoredDomainEvent[]>;
   /** One event with its integration events, deliveries and attempts. */
   getEvent(id: string): Promise<EventView | null>;
-  /** Resolves when the database answers; used by /healthz. */
+  /**
+   * Resolves when the database answers and can write; used by /healthz. Rejects with a
+   * `StoreUnavailableError` naming the reason when recent writes failed (a full disk).
+   */
   ping(): Promise<void>;
 }

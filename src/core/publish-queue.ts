@@ -97,7 +97,8 @@ export interface PublishQueue {
    * Takes up to `limit` deliveries that are pending, never published in this generation (no
    * message id), due, and not under a live lease, and leases them to `owner` until
    * `now + leaseMs`. They stay `pending`. Atomic: overlapping sweeps never publish one delivery
-   * twice at once.
+   * twice at once. Of the deliveries with one subscription and ordering key, only the earliest
+   * accepted that is not yet delivered or dead is taken: the next waits until a callback settles it.
    */
   leaseForPublish(input: {
     owner: string;

@@ -3,7 +3,7 @@ import type { ConverterDefinition } from './converter.ts';
 import type { DomainEvent, DomainEventDefinition } from './domain-event.ts';
 import { ConversionError, DefinitionError } from './errors.ts';
 import { matchesPattern } from './event-type.ts';
-import type { IntegrationEventDefinition } from './integration-event.ts';
+import { type IntegrationEventDefinition, MAX_ORDERING_KEY_LENGTH } from './integration-event.ts';
 import { type Issue, toIssues } from './issues.ts';
 import type { Subscription } from './subscription.ts';
 
@@ -23,6 +23,8 @@ export interface IntegrationEventDraft {
   readonly data: unknown;
   /** The payload's JSON, byte for byte what subscribers receive. */
   readonly json: string;
+  /** The definition's `orderingKey` of the data, when it declares one. */
+  readonly orderingKey?: string;
 }
 
 export type ValidationResult =
@@ -124,7 +126,13 @@ export function createRegistry(definitions: MeshDefinitions): Registry {
               `converter ${converter.name} must produce JSON objects`,
             );
           }
-          drafts.push({ type: converter.to.type, data: result.output, json });
+          const orderingKey = toOrderingKey(converter, result.output);
+          drafts.push({
+            type: converter.to.type,
+            data: result.output,
+            json,
+            ...(orderingKey === null ? {} : { orderingKey }),
+          });
         }
       }
       return drafts;
@@ -133,4 +141,32 @@ export function createRegistry(definitions: MeshDefinitions): Registry {
       return subscriptions.filter((sub) => matchesPattern(sub.type, type));
     },
   };
+}
+
+/**
+ * The ordering key of a converted payload, or null when its definition declares none. Like a
+ * converter's failures, a key function that throws or gives anything but a non-empty string of at
+ * most `MAX_ORDERING_KEY_LENGTH` is a `ConversionError`: the request writes nothing.
+ */
+function toOrderingKey(converter: ConverterDefinition, data: unknown): string | null {
+  const { to } = converter;
+  if (to.orderingKey === undefined) return null;
+  let key: unknown;
+  try {
+    key = to.orderingKey(data);
+  } catch (error) {
+    throw new ConversionError(converter.name, `orderingKey of ${to.type} threw`, { cause: error });
+  }
+  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_ORDERING_KEY_LENGTH) {
+    const given = typeof key === 'string' ? `a string of ${key.length} characters` : describeValue(key);
+    throw new ConversionError(
+      converter.name,
+      `orderingKey of ${to.type} must return a string of 1 to ${MAX_ORDERING_KEY_LENGTH} characters, got ${given}`,
+    );
+  }
+  return key;
+}
+
+function describeValue(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
 }

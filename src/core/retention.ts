@@ -80,3 +80,18 @@ export async function runRetentionPass(
   const { pagesFreed } = total.events > 0 ? await store.reclaim() : { pagesFreed: 0 };
   return { ...total, done, pagesFreed };
 }
+
+/** Between passes once the last one found nothing more to purge. */
+export const RETENTION_EVERY_MS = 3_600_000;
+/** Between passes while the last one stopped at its batch limit: a backlog is being worked off. */
+export const RETENTION_CATCH_UP_MS = 1_000;
+
+/**
+ * When the next pass runs: an hour after a pass that purged all it could, a second after one that
+ * stopped at `maxBatches` (100,000 events). One pass an hour would otherwise purge at most 100,000
+ * events an hour while 100 events/s bring 360,000: the store would grow without bound. The second
+ * between passes leaves the write lock to ingest.
+ */
+export function nextRetentionDelay(pass: { readonly done: boolean }): number {
+  return pass.done ? RETENTION_EVERY_MS : RETENTION_CATCH_UP_MS;
+}

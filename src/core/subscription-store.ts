@@ -1,4 +1,5 @@
 import type { Subscription } from './subscription.ts';
+import type { SubscriptionFilter } from './subscription-filter.ts';
 
 /** Why a subscription is paused: an operator paused it, or (issue 10) the circuit breaker did. */
 export type PauseReason = 'manual' | 'failing';
@@ -28,6 +29,8 @@ export interface NewSubscription {
   readonly pauseAfter: number;
   /** Created paused (reason `manual`): its deliveries wait until it is resumed. */
   readonly paused: boolean;
+  /** Already validated (`compileFilter`); null or absent = every event of its type. */
+  readonly filter?: SubscriptionFilter | null;
   readonly now: number;
 }
 
@@ -43,6 +46,8 @@ export interface SubscriptionPatch {
    * deliveries are due at once, however long ago they fell due.
    */
   readonly paused?: boolean;
+  /** A new filter (validated), or null to remove it. */
+  readonly filter?: SubscriptionFilter | null;
 }
 
 /**

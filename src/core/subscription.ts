@@ -2,6 +2,7 @@ import { DefinitionError } from './errors.ts';
 import { isSubscriptionPattern } from './event-type.ts';
 import type { IntegrationEventDefinition } from './integration-event.ts';
 import { parseDelayExpression } from './retry-delay-expression.ts';
+import { compileFilter, type SubscriptionFilter } from './subscription-filter.ts';
 
 export const DEFAULT_RETRIES = 10;
 export const MAX_RETRIES = 20;
@@ -33,6 +34,11 @@ export interface Subscription {
    * `failing` (0–10000, 0 = never).
    */
   readonly pauseAfter: number;
+  /**
+   * Matched against each integration event's data at commit time; events that don't match get no
+   * delivery (src/core/subscription-filter.ts). Null = every event of its type.
+   */
+  readonly filter: SubscriptionFilter | null;
 }
 
 export interface SubscriptionOptions {
@@ -44,6 +50,11 @@ export interface SubscriptionOptions {
   maxConcurrency?: number;
   /** Pause after this many consecutive failed attempts (default 50, at most 10000; 0 = never). */
   pauseAfter?: number;
+  /**
+   * Deliver only events whose data matches, e.g. `{ currency: 'EUR', total: { $gte: 100 } }`
+   * (operators `$eq $ne $in $nin $gt $gte $lt $lte $exists $and $or $not`).
+   */
+  filter?: SubscriptionFilter;
 }
 
 /**
@@ -84,6 +95,13 @@ export function defineSubscription(
     const parsed = parseDelayExpression(options.retryDelay);
     if (!parsed.ok) throw new DefinitionError(`subscription retryDelay is invalid: ${parsed.error}`);
   }
+  if (options.filter !== undefined) {
+    const checked = compileFilter(options.filter);
+    if (!checked.ok) {
+      const [first] = checked.issues;
+      throw new DefinitionError(`subscription filter is invalid at ${first?.path || '/'}: ${first?.message}`);
+    }
+  }
   return Object.freeze({
     id: options.id ?? `sub_${stableHash(`${type} ${url}`)}`,
     type,
@@ -93,6 +111,7 @@ export function defineSubscription(
     origin: 'code',
     maxConcurrency,
     pauseAfter,
+    filter: options.filter ?? null,
   });
 }
 

@@ -35,14 +35,18 @@ export const OrderPaid = defineDomainEvent(
   }),
 );
 
+// Per subscription, the events of one order are delivered one at a time, in the order the mesh
+// accepted them (DESIGN "Ordering"); different orders go in parallel.
 export const OrderCreatedV1 = defineIntegrationEvent(
   'order.created.v1',
   v.object({ orderId: v.string(), customerId: v.string(), total: v.number(), currency: v.string() }),
+  { orderingKey: (d) => d.orderId },
 );
 
 export const OrderPaidV1 = defineIntegrationEvent(
   'order.paid.v1',
   v.object({ orderId: v.string(), amount: v.number(), paidAt: v.string() }),
+  { orderingKey: (d) => d.orderId },
 );
 
 export const orderConverters = [

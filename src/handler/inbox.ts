@@ -37,6 +37,14 @@ export type InboxTokenResult =
   | { readonly status: 'replay'; readonly key: InboxKey; readonly handled: boolean };
 
 /**
+ * What `recordTokenAndClaim` decided: the token's fate and, only when the token was new, the
+ * claim's (a replay never claims).
+ */
+export type InboxAdmission =
+  | { readonly token: { readonly status: 'new' }; readonly claim: InboxClaimResult }
+  | { readonly token: Extract<InboxTokenResult, { status: 'replay' }>; readonly claim: null };
+
+/**
  * How long a durable inbox remembers a handled event by default: longer than the longest retry
  * schedule (20 retries, each delay capped at one day as QStash caps it, so at most 20 days after
  * the first attempt) plus a day's margin — a copy arriving on the last retry is still recognised.
@@ -80,6 +88,14 @@ export interface Inbox {
    * captured request replayed, or a network duplicate — is a `replay` and must never run a handler.
    */
   recordToken(input: InboxToken & { readonly nowMs: number }): Promise<InboxTokenResult>;
+  /**
+   * `recordToken`, then — only if the token is new — `claim`, as one atomic write: a durable inbox
+   * commits (and syncs) once where the two calls would commit twice. Optional: the webhook app
+   * calls the two methods in turn on an inbox without it, with the same outcome.
+   */
+  recordTokenAndClaim?(
+    input: InboxToken & { readonly nowMs: number; readonly leaseMs: number },
+  ): Promise<InboxAdmission>;
 }
 
 /** What every inbox adapter takes besides its database. */

@@ -13,6 +13,7 @@ export type { DefineHandlerOptions, HandlerContext, HandlerDefinition } from './
 export { defineHandler } from './define-handler.ts';
 export type {
   Inbox,
+  InboxAdmission,
   InboxClaimResult,
   InboxKey,
   InboxRetentionOptions,

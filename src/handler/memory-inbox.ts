@@ -39,7 +39,7 @@ export function createMemoryInbox(options: InboxRetentionOptions = {}): Inbox {
     for (const [jti, token] of tokens) if (token.expiresAtMs <= nowMs) tokens.delete(jti);
   };
 
-  return {
+  const inbox: Inbox = {
     async claim(input) {
       const key = keyOf(input);
       const entry = entries.get(key);
@@ -83,5 +83,11 @@ export function createMemoryInbox(options: InboxRetentionOptions = {}): Inbox {
       });
       return { status: 'new' };
     },
+    async recordTokenAndClaim(input) {
+      const token = await inbox.recordToken(input);
+      if (token.status === 'replay') return { token, claim: null };
+      return { token, claim: await inbox.claim(input) };
+    },
   };
+  return inbox;
 }

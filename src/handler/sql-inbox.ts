@@ -3,6 +3,7 @@ import {
   INBOX_PURGE_BATCH,
   INBOX_PURGE_EVERY_MS,
   type Inbox,
+  type InboxAdmission,
   type InboxClaimResult,
   type InboxRetentionOptions,
   type InboxTokenResult,
@@ -98,6 +99,18 @@ const CLAIM = `INSERT INTO inbox (handler, event_id, status, lease_expires_at, s
     started_at = excluded.started_at
   WHERE inbox.status = 'running' AND inbox.lease_expires_at <= excluded.started_at`;
 
+/**
+ * CLAIM, made only if the statement just before it in the same transaction — RECORD_TOKEN — recorded
+ * a new token: SQLite's `changes()` is the rows changed by the connection's last completed
+ * INSERT/UPDATE/DELETE, and a transaction's statements run in order on one connection (group
+ * commit keeps each caller's statements together). A replayed token thus never claims.
+ */
+const CLAIM_IF_TOKEN_NEW = `INSERT INTO inbox (handler, event_id, status, lease_expires_at, started_at, finished_at)
+  SELECT ?1, ?2, 'running', ?3, ?4, NULL WHERE changes() = 1
+  ON CONFLICT (handler, event_id) DO UPDATE SET lease_expires_at = excluded.lease_expires_at,
+    started_at = excluded.started_at
+  WHERE inbox.status = 'running' AND inbox.lease_expires_at <= excluded.started_at`;
+
 /** Upsert rather than update: "handled" must be recorded even if the claim row went missing. */
 const COMPLETE = `INSERT INTO inbox (handler, event_id, status, lease_expires_at, started_at, finished_at)
   VALUES (?1, ?2, 'done', NULL, ?3, ?3)
@@ -176,14 +189,29 @@ export function createSqlInbox(options: SqlInboxOptions): Inbox {
     return row ?? null;
   };
 
-  return {
+  /** A refused claim, read back: done, running, or neither (it changed meanwhile: try again). */
+  const refusedClaim = async (handler: string, eventId: string, nowMs: number) => {
+    const row = await readStatus(handler, eventId);
+    if (row?.status === 'done') return 'done';
+    if (row?.status === 'running' && Number(row.lease_expires_at ?? 0) > nowMs) return 'running';
+    return null;
+  };
+
+  /** A token RECORD_TOKEN refused, read back: whose it is; null if it went meanwhile (try again). */
+  const refusedToken = async (jti: string, nowMs: number) => {
+    const [row] = await executor.query(READ_TOKEN, [jti, nowMs]);
+    if (row === undefined) return null;
+    const key = { handler: String(row.handler), eventId: String(row.event_id) };
+    return { status: 'replay', key, handled: row.status === 'done' } as const;
+  };
+
+  const inbox: Inbox = {
     async claim({ handler, eventId, nowMs, leaseMs }): Promise<InboxClaimResult> {
       for (let round = 0; round < CLAIM_ROUNDS; round++) {
         const [changed] = await write({ sql: CLAIM, args: [handler, eventId, nowMs + leaseMs, nowMs] });
         if (changed === 1) return 'claimed';
-        const row = await readStatus(handler, eventId);
-        if (row?.status === 'done') return 'done';
-        if (row?.status === 'running' && Number(row.lease_expires_at ?? 0) > nowMs) return 'running';
+        const refused = await refusedClaim(handler, eventId, nowMs);
+        if (refused !== null) return refused;
       }
       // The row kept changing under us: somebody is busy with this event right now.
       return 'running';
@@ -210,17 +238,37 @@ export function createSqlInbox(options: SqlInboxOptions): Inbox {
           { sql: RECORD_TOKEN, args: [jti, handler, eventId, expiresAtMs, nowMs] },
         );
         if (recorded === 1) return { status: 'new' };
-        const [row] = await executor.query(READ_TOKEN, [jti, nowMs]);
-        if (row !== undefined) {
-          const key = { handler: String(row.handler), eventId: String(row.event_id) };
-          return { status: 'replay', key, handled: row.status === 'done' };
-        }
+        const replay = await refusedToken(jti, nowMs);
+        if (replay !== null) return replay;
         // The record expired (by another process's clock) and went between the two statements.
       }
       // Refused every time, yet never found: treat it as seen; a replay is never run.
       return { status: 'replay', key: { handler, eventId }, handled: false };
     },
+    async recordTokenAndClaim(input): Promise<InboxAdmission> {
+      const { jti, handler, eventId, expiresAtMs, nowMs, leaseMs } = input;
+      // The common case in one transaction, one commit: a new token and a fresh claim.
+      const [, recorded, claimed] = await write(
+        { sql: PURGE_TOKENS, args: [nowMs, TOKENS_PURGED_PER_RECORD] },
+        { sql: RECORD_TOKEN, args: [jti, handler, eventId, expiresAtMs, nowMs] },
+        { sql: CLAIM_IF_TOKEN_NEW, args: [handler, eventId, nowMs + leaseMs, nowMs] },
+      );
+      if (recorded !== 1) {
+        const replay = await refusedToken(jti, nowMs);
+        if (replay !== null) return { token: replay, claim: null };
+        // Gone between the two statements: as recordToken does about it, then the claim.
+        const token = await inbox.recordToken(input);
+        return token.status === 'replay'
+          ? { token, claim: null }
+          : { token, claim: await inbox.claim(input) };
+      }
+      if (claimed === 1) return { token: { status: 'new' }, claim: 'claimed' };
+      const refused = await refusedClaim(handler, eventId, nowMs);
+      // The row changed between the two statements: the claim's own rounds decide.
+      return { token: { status: 'new' }, claim: refused ?? (await inbox.claim(input)) };
+    },
   };
+  return inbox;
 }
 
 /**

@@ -6,21 +6,18 @@ import { toIssues } from '../core/issues.ts';
 import { readLimitedBody } from '../core/limited-body.ts';
 import {
   type QStashClaims,
+  type QStashVerifyCrypto,
   toQStashTokenDeadlineMs,
-  verifyQStashBody,
-  verifyQStashToken,
+  verifyQStashBodyWith,
+  verifyQStashTokenWith,
+  webCryptoQStash,
 } from '../core/signature.ts';
 import { recordHandlerError, type Span, startHandleSpan, traceHandling } from '../tracing/tracing.ts';
 import { startClaimHeartbeat } from './claim-heartbeat.ts';
 import { type HandlerContext, type HandlerDefinition, toHandlerContext } from './define-handler.ts';
 import type { InboxClaimResult, InboxKey, InboxTokenResult } from './inbox.ts';
 import { isRetryLaterSignal } from './retry-later.ts';
-import {
-  toWebhookConfig,
-  type WebhookAppOptions,
-  type WebhookConfig,
-  type WebhookErrorContext,
-} from './webhook-options.ts';
+import { toWebhookConfig, type WebhookAppOptions, type WebhookErrorContext } from './webhook-options.ts';
 import {
   type HandlingOutcome,
   toNonRetryableResponse,
@@ -49,6 +46,15 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
  * });
  */
 export function createWebhookApp(options: WebhookAppOptions): Hono {
+  return createWebhookAppWith(webCryptoQStash, options);
+}
+
+/**
+ * `createWebhookApp` verifying signatures on the given primitives: the SDK's Node entry passes
+ * `node:crypto`'s (src/handler/node.ts); the decisions are core's either way.
+ * @example const webhooks = createWebhookAppWith(webCryptoQStash, options);
+ */
+export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: WebhookAppOptions): Hono {
   const config = toWebhookConfig(options);
   const { inbox, clock, leaseMs } = config;
   /**
@@ -168,10 +174,24 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
     let claim: InboxClaimResult;
     let claimedAt: number;
     try {
-      const recorded = await recordToken(key, token);
-      if (recorded.status === 'replay') return answerReplay(recorded);
       claimedAt = clock.now();
-      claim = await inbox.claim({ ...key, nowMs: claimedAt, leaseMs });
+      if (inbox.recordTokenAndClaim !== undefined) {
+        // One write where the inbox can: a durable one commits once for both.
+        const admitted = await inbox.recordTokenAndClaim({
+          ...key,
+          jti: token.jti,
+          expiresAtMs: toQStashTokenDeadlineMs(token.exp, config.clockToleranceSec),
+          nowMs: claimedAt,
+          leaseMs,
+        });
+        if (admitted.claim === null) return answerReplay(admitted.token);
+        claim = admitted.claim;
+      } else {
+        const recorded = await recordToken(key, token);
+        if (recorded.status === 'replay') return answerReplay(recorded);
+        claimedAt = clock.now();
+        claim = await inbox.claim({ ...key, nowMs: claimedAt, leaseMs });
+      }
       if (claim === 'done') return { kind: 'duplicate' };
       if (claim === 'running') return await waitForOther(key);
     } catch (error) {
@@ -239,7 +259,7 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
       if (!read.ok) {
         return toProblemResponse(413, 'payload-too-large', `the body exceeds ${config.maxBodyBytes} bytes`);
       }
-      const verified = await verifyQStashBody(claims, read.bytes);
+      const verified = await verifyQStashBodyWith(primitives, claims, read.bytes);
       return verified.ok ? read.bytes : toProblemResponse(401, 'signature', verified.reason);
     } catch {
       // The sender went away mid-body, or sent a broken stream: nobody may be listening any more.
@@ -251,12 +271,13 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
 
   for (const handler of options.handlers) {
     const type = handler.event.type;
+    const subject = `${config.publicBase}${config.basePath}/${type}`;
     app.post(`${config.basePath}/${type}`, async (c) => {
       // a. What the token says on its own — MAC, algorithm, issuer, subject, times — before a byte of
       // the body is read: a stranger's request costs a header's worth of work.
-      const token = await verifyQStashToken({
+      const token = await verifyQStashTokenWith(primitives, {
         signature: c.req.header('upstash-signature'),
-        url: subjectOf(c, type, config),
+        url: subjectOf(c.req.url, subject),
         keys: options.signingKeys,
         nowMs: clock.now(),
         clockToleranceSec: config.clockToleranceSec,
@@ -317,8 +338,9 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
  * The URL the token must have been minted for. The query string is the request's own: a
  * subscription URL may carry one, and the mesh signs the subscription URL as a whole.
  */
-function subjectOf(c: Context, type: string, config: WebhookConfig): string {
-  return `${config.publicBase}${config.basePath}/${type}${new URL(c.req.url).search}`;
+function subjectOf(requestUrl: string, routeSubject: string): string {
+  // Without a `?` there is no query: the URL parser (a sizeable part of a request) is not needed.
+  return requestUrl.includes('?') ? `${routeSubject}${new URL(requestUrl).search}` : routeSubject;
 }
 
 /** The CloudEvents binary-mode headers, or why they are unusable. */

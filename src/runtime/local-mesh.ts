@@ -4,7 +4,7 @@ import type { EventStore } from '../core/event-store.ts';
 import type { HttpSender } from '../core/http-sender.ts';
 import { createMeshMetrics, toAttemptOutcomeLabel } from '../core/metrics.ts';
 import type { MeshDefinitions } from '../core/registry.ts';
-import { runRetentionPass } from '../core/retention.ts';
+import { nextRetentionDelay, RETENTION_EVERY_MS, runRetentionPass } from '../core/retention.ts';
 import type { HandlerDefinition } from '../handler/define-handler.ts';
 import type { Inbox } from '../handler/inbox.ts';
 import { createWebhookApp } from '../handler/webhook-app.ts';
@@ -12,7 +12,7 @@ import { toAcceptedAt } from '../store/sql-metrics.ts';
 import type { SqlStores } from '../store/sql-stores.ts';
 import { createLocalDispatcher, type LocalDispatcher } from '../transports/local-dispatcher.ts';
 import type { MeshConfig } from './config.ts';
-import { describeError, type Logger } from './log.ts';
+import { createFailureLog, describeError, type Logger } from './log.ts';
 import { createMesh } from './mesh.ts';
 import { isWebhookPath, pathOf } from './paths.ts';
 import type { MeshSecrets } from './secrets.ts';
@@ -58,6 +58,7 @@ export async function createLocalMesh(input: LocalMeshInput): Promise<LocalMesh>
   // This process's counters for `GET /metrics`: what its API accepted and its dispatcher attempted.
   const metrics = createMeshMetrics();
 
+  const logDispatcherFailure = createFailureLog(log);
   const dispatcher = delivers
     ? createLocalDispatcher({
         queue: stores.dispatch,
@@ -68,7 +69,7 @@ export async function createLocalMesh(input: LocalMeshInput): Promise<LocalMesh>
         owner: input.owner,
         leaseMs: config.leaseMs,
         attemptTimeoutMs: config.attemptTimeoutMs,
-        onError: (error) => log('error', 'dispatcher error', describeError(error)),
+        onError: (error) => logDispatcherFailure('dispatcher error', error),
         onAttempt: (delivery, record) => {
           const acceptedAt = toAcceptedAt(delivery.id);
           metrics.observeAttempt({
@@ -157,31 +158,37 @@ export async function createLocalMesh(input: LocalMeshInput): Promise<LocalMesh>
   };
 }
 
-const RETENTION_EVERY_MS = 3_600_000;
-
 /**
- * Purges settled events past the retention age every hour: small batches, oldest first, then the
- * freed space handed back (see `runRetentionPass`).
+ * Purges settled events past the retention age: a pass of small batches, oldest first, then the
+ * freed space handed back (see `runRetentionPass`); the next pass an hour later, or a second later
+ * while a backlog is being worked off (`nextRetentionDelay`).
  */
 function startRetention(input: LocalMeshInput): () => void {
   const { retention } = input.stores;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+  const schedule = (ms: number) => {
+    if (stopped) return;
+    timer = setTimeout(() => void pass(), ms);
+    timer.unref?.();
+  };
   const pass = async () => {
+    let delay = RETENTION_EVERY_MS;
     try {
       const before = input.clock.now() - input.config.retentionDays * 86_400_000;
       const removed = await runRetentionPass(retention, { before });
       if (removed.events > 0) input.log('info', 'retention purged settled events', { ...removed });
+      delay = nextRetentionDelay(removed);
     } catch (error) {
       input.log('error', 'retention failed', describeError(error));
     }
+    schedule(delay);
   };
-  const timer = setInterval(() => void pass(), RETENTION_EVERY_MS);
   // A mesh that restarts often must still purge: one pass shortly after start, off the hot path.
-  const first = setTimeout(() => void pass(), 10_000);
-  first.unref?.();
-  timer.unref?.();
+  schedule(10_000);
   return () => {
-    clearTimeout(first);
-    clearInterval(timer);
+    stopped = true;
+    clearTimeout(timer);
   };
 }
 

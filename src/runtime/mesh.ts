@@ -8,7 +8,7 @@ import type { SubscriptionUrlRules } from '../core/network-address.ts';
 import { createRegistry, type MeshDefinitions } from '../core/registry.ts';
 import type { SubscriptionStore } from '../core/subscription-store.ts';
 import type { Logger } from './log.ts';
-import { describeError } from './log.ts';
+import { createFailureLog } from './log.ts';
 
 export interface MeshParts {
   readonly definitions: MeshDefinitions;
@@ -37,6 +37,7 @@ export async function createMesh(parts: MeshParts) {
   const registry = createRegistry(parts.definitions);
   await parts.subscriptions.syncCodeSubscriptions(registry.subscriptions, parts.clock.now());
   const newId = createIdGenerator(parts.clock, parts.random);
+  const logFailure = createFailureLog(parts.log);
   const app = createApi({
     registry,
     events: parts.events,
@@ -50,7 +51,7 @@ export async function createMesh(parts: MeshParts) {
     ...(parts.qstash ? { qstash: parts.qstash } : {}),
     ...(parts.metrics ? { metrics: parts.metrics } : {}),
     ...(parts.dashboard ? { dashboard: parts.dashboard } : {}),
-    onError: (error) => parts.log('error', 'request failed', describeError(error)),
+    onError: (error) => logFailure('request failed', error),
   });
   return { app, registry };
 }

@@ -1,15 +1,16 @@
-import { Client } from '@upstash/qstash';
 import { systemClock } from '../core/clock.ts';
 import { ConfigError } from '../core/errors.ts';
 import { type MeshDefinition, resolveMesh } from '../core/mesh-definition.ts';
 import { runRetentionPass } from '../core/retention.ts';
 import { createD1Inbox } from '../handler/d1-inbox.ts';
+import type { Inbox } from '../handler/inbox.ts';
 import { createWebhookApp } from '../handler/webhook-app.ts';
 import type { D1Database } from '../store/d1-driver.ts';
 import { openD1 } from '../store/d1-store.ts';
-import { pendingMigrations } from '../store/migrate.ts';
 import { MIGRATION_NAMES } from '../store/migration-names.ts';
+import type { SqlDriver, SqlValue } from '../store/sql-driver.ts';
 import { createSqlStores } from '../store/sql-stores.ts';
+import { toStoreUnavailable, withStoreUnavailable } from '../store/store-unavailable.ts';
 import { createQStashReconciler } from '../transports/qstash-reconciler.ts';
 import { createQStashTransport } from '../transports/qstash-transport.ts';
 import { type MeshConfig, readConfig } from './config.ts';
@@ -18,7 +19,9 @@ import { createMesh } from './mesh.ts';
 import { type MeshHandlers, resolveHandlers } from './mesh-handlers.ts';
 import { isWebhookPath, pathOf } from './paths.ts';
 import { resolveSecrets } from './secrets.ts';
+import { createWorkerCodeSync, type QueryAfter } from './worker-code-sync.ts';
 import type { WorkerDatabase, WorkerDatabaseOpener } from './worker-database.ts';
+import { createWorkerQStashClient } from './worker-qstash-client.ts';
 
 /** The bindings hookmesh reads: `DB` (D1) when bound, and vars/secrets as strings (DESIGN.md). */
 export interface WorkerEnv {
@@ -152,26 +155,26 @@ async function composeWorkerMesh(
     throw new ConfigError('QSTASH_TOKEN is required: the Worker publishes through QStash');
   const callbackUrl = `${publicUrl}/v1/qstash/callback`;
   const database = openWorkerDatabase(env, config, options.database);
-  const { driver } = database;
+  // Typed "cannot write now" errors below the sync, so the sync's own statements get them too.
+  const driver = withStoreUnavailable(database.driver);
   const clock = systemClock;
-  const stores = createSqlStores(database, { writesPerRequest: true });
+  // No database round trip while composing: the code subscriptions' sync rides on the isolate's
+  // first database call that is not /healthz (see createWorkerCodeSync).
+  const sync = createWorkerCodeSync(driver, database.queryAfter);
+  const stores = createSqlStores({ driver: sync.driver }, { writesPerRequest: true });
+  const health = createHealthCheck(driver);
 
-  const expected = MIGRATION_NAMES.map((name) => ({ name, sql: '' }));
-  let migrated = false;
   const { app: api } = await createMesh({
     definitions: resolveMesh(options.mesh, { publicUrl }),
-    events: stores.events,
-    subscriptions: stores.subscriptions,
+    // /healthz reads past the sync: it must answer on a database wrangler has not migrated yet.
+    events: { ...stores.events, ping: health.ping },
+    subscriptions: { ...stores.subscriptions, syncCodeSubscriptions: sync.syncCodeSubscriptions },
     deliveries: stores.deliveries,
     urlRules: { requireHttps: config.production, allowPrivateNetwork: config.allowPrivateNetwork },
     tokens: { producers: secrets.producers, admin: secrets.adminToken },
     clock,
     log,
-    // Ready once wrangler has recorded every migration the bundle knows; remembered once true.
-    ready: async () => {
-      migrated ||= (await pendingMigrations(driver, expected)).length === 0;
-      return migrated;
-    },
+    ready: health.ready,
     // QStash reports every attempt here; the signature's subject must be this exact URL.
     qstash: { signingKeys: secrets.signingKeys, callbackUrl, queue: stores.publish },
     // The store's gauges only: a scrape reaches one isolate of many, each with counters of its own
@@ -180,33 +183,39 @@ async function composeWorkerMesh(
     dashboard: { eventSearch: stores.eventSearch, gauges: stores.metrics },
   });
 
-  const qstash = new Client({
-    token: config.qstash.token ?? '',
-    // A failed publish is simply due again (with back-off) at the next sweep, an unanswered
-    // question asked again later; retrying inside one waitUntil would only hold its context open.
-    retry: false,
-    ...(config.qstash.url ? { baseUrl: config.qstash.url } : {}),
-  });
-  const transport = createQStashTransport({
-    queue: stores.publish,
-    client: qstash,
-    callbackUrl,
-    clock,
-    owner: `worker-${crypto.randomUUID()}`,
-    onError: (error) => log('error', 'qstash publish failed', describeError(error)),
-  });
-  const publishDue = () => transport.publishDue();
-  const reconciler = createQStashReconciler({
-    queue: stores.publish,
-    client: qstash,
-    clock,
-    onLost: (lost) =>
-      log('warn', 'qstash no longer has a message and never reported its outcome: publishing it again', {
-        deliveryId: lost.deliveryId,
-        messageId: lost.messageId,
-      }),
-    onError: (error) => log('error', 'qstash message check failed', describeError(error)),
-  });
+  // The QStash side is made on first use — after the first answer (in its waitUntil) or in a
+  // cron — not while composing: the client, the transport and the reconciler are a few
+  // milliseconds of a new isolate that no response needs to wait for. Values, not promises.
+  let qstash: { publishDue(): Promise<unknown>; reconcile(): Promise<unknown> } | undefined;
+  const qstashParts = () => {
+    if (qstash) return qstash;
+    // No retries inside: a failed publish is simply due again (with back-off) at the next sweep, an
+    // unanswered question asked again later; retrying inside one waitUntil would only hold its
+    // context open.
+    const client = createWorkerQStashClient({ token: config.qstash.token ?? '', baseUrl: config.qstash.url });
+    const transport = createQStashTransport({
+      queue: stores.publish,
+      client,
+      callbackUrl,
+      clock,
+      owner: `worker-${crypto.randomUUID()}`,
+      onError: (error) => log('error', 'qstash publish failed', describeError(error)),
+    });
+    const reconciler = createQStashReconciler({
+      queue: stores.publish,
+      client,
+      clock,
+      onLost: (lost) =>
+        log('warn', 'qstash no longer has a message and never reported its outcome: publishing it again', {
+          deliveryId: lost.deliveryId,
+          messageId: lost.messageId,
+        }),
+      onError: (error) => log('error', 'qstash message check failed', describeError(error)),
+    });
+    qstash = { publishDue: () => transport.publishDue(), reconcile: () => reconciler.reconcile() };
+    return qstash;
+  };
+  const publishDue = () => qstashParts().publishDue();
 
   let handle: (request: Request) => Promise<Response>;
   // A handler may post follow-up events to the mesh. Requests to the mesh's own URL are answered in
@@ -215,30 +224,39 @@ async function composeWorkerMesh(
     const outgoing = new Request(input, init);
     return outgoing.url.startsWith(`${publicUrl}/`) ? handle(outgoing) : fetch(outgoing);
   }) as typeof fetch;
-  const handlers = resolveHandlers(options.handlers, {
-    publicUrl,
-    producerToken: secrets.producers[0]!.token,
-    fetch: selfFetch,
-  });
-  const webhooks =
-    handlers.length > 0
-      ? createWebhookApp({
-          handlers,
-          signingKeys: secrets.signingKeys,
-          inbox: database.inbox,
-          publicUrl,
-          clock,
-          onError: (error, ctx) => log('error', 'handler failed', { ...describeError(error), ...ctx }),
-        })
-      : null;
-  handle = async (request) =>
-    webhooks && isWebhookPath(request.url) ? webhooks.fetch(request) : api.fetch(request);
+  // The handler routes are made on the first request to one: an isolate that only ingests never
+  // builds them. A value, not a promise, so no request awaits another's.
+  let webhooks: { fetch(request: Request): Response | Promise<Response> } | null | undefined;
+  const webhooksApp = () => {
+    if (webhooks !== undefined) return webhooks;
+    const handlers = resolveHandlers(options.handlers, {
+      publicUrl,
+      producerToken: secrets.producers[0]!.token,
+      fetch: selfFetch,
+    });
+    webhooks =
+      handlers.length > 0
+        ? createWebhookApp({
+            handlers,
+            signingKeys: secrets.signingKeys,
+            inbox: database.inbox(),
+            publicUrl,
+            clock,
+            onError: (error, ctx) => log('error', 'handler failed', { ...describeError(error), ...ctx }),
+          })
+        : null;
+    return webhooks;
+  };
+  handle = async (request) => {
+    const app = options.handlers !== undefined && isWebhookPath(request.url) ? webhooksApp() : null;
+    return app ? app.fetch(request) : api.fetch(request);
+  };
 
   const { retention } = stores;
   const sweep = async (event: WorkerScheduledEvent) => {
     // Deliveries QStash has been silent about past their expected report: asked about, and those
     // it no longer has are pending again, to be published just below.
-    await reconciler
+    await qstashParts()
       .reconcile()
       .catch((error) => log('error', 'qstash reconcile failed', describeError(error)));
     // Whatever the waitUntil after an ingest missed (QStash down, an isolate evicted) goes now.
@@ -257,21 +275,85 @@ async function composeWorkerMesh(
   return { handle, publishDue, sweep };
 }
 
+/**
+ * `/healthz` on a Worker: one query while the migrations are not known to be applied (the list of
+ * applied ones, which also shows the database answers), `SELECT 1` once they are. It reads past the
+ * code subscriptions' sync, which needs the tables the migrations make.
+ */
+function createHealthCheck(driver: SqlDriver) {
+  let migrated = false;
+  // Applied migrations seen by the ping of the request now asking `ready` (they are asked in turn).
+  let seen: ReadonlySet<string> | null = null;
+  const readApplied = async (): Promise<ReadonlySet<string>> => {
+    try {
+      return new Set((await driver.query('SELECT name FROM d1_migrations')).map((r) => String(r.name)));
+    } catch (error) {
+      // No table yet: the database answers, nothing is applied. Anything else is a failure.
+      if (/no such table/i.test(String((error as Error)?.message ?? error))) return new Set();
+      throw error;
+    }
+  };
+  return {
+    async ping() {
+      if (migrated) await driver.query('SELECT 1');
+      else seen = await readApplied();
+      // Reads still answer on a full disk: the writes that failed tell.
+      const failure = driver.writeFailure?.();
+      if (failure) throw failure;
+    },
+    /** Ready once wrangler has recorded every migration the bundle knows; remembered once true. */
+    async ready() {
+      if (migrated) return true;
+      const applied = seen ?? (await readApplied());
+      seen = null;
+      migrated = MIGRATION_NAMES.every((name) => applied.has(name));
+      return migrated;
+    },
+  };
+}
+
+/** The Worker's database as composition takes it: the inbox made on demand. */
+interface OpenedDatabase {
+  readonly driver: SqlDriver;
+  /** Statements then a query in one transaction and one round trip, where the database can. */
+  readonly queryAfter?: QueryAfter;
+  /** The handlers' inbox, made with the first handler route (once per isolate). */
+  inbox(): Inbox;
+}
+
 function openWorkerDatabase(
   env: WorkerEnv,
   config: MeshConfig,
   open: WorkerDatabaseOpener | undefined,
-): WorkerDatabase {
-  if (env.DB) {
-    const parts = openD1(env.DB);
-    return { ...parts, inbox: createD1Inbox(env.DB) };
+): OpenedDatabase {
+  const d1 = env.DB;
+  if (d1) {
+    const prepare = (sql: string, args: readonly SqlValue[]) =>
+      args.length === 0 ? d1.prepare(sql) : d1.prepare(sql).bind(...args);
+    return {
+      driver: openD1(d1).driver,
+      inbox: () => createD1Inbox(d1),
+      // One d1.batch(): the statements, then the query, whose rows are the last result's.
+      async queryAfter(statements, sql, args) {
+        try {
+          const results = await d1.batch([
+            ...statements.map((s) => prepare(s.sql, s.args)),
+            prepare(sql, args),
+          ]);
+          return results[results.length - 1]?.results ?? [];
+        } catch (error) {
+          throw toStoreUnavailable(error) ?? error;
+        }
+      },
+    };
   }
   if (!open) {
     throw new ConfigError(
       'the Worker needs a D1 binding named DB (or createWorker({ database: libsqlOverHttp }) with DATABASE_URL for Turso/sqld)',
     );
   }
-  return open(config);
+  const opened: WorkerDatabase = open(config);
+  return { driver: opened.driver, inbox: () => opened.inbox };
 }
 
 /** Worker vars and secrets are strings; bindings (D1, services) are objects and are left out. */

@@ -22,6 +22,13 @@ export interface LibsqlDatabase extends SqlDatabase {
 const BUSY_TIMEOUT_MS = 10_000;
 
 /**
+ * The stores' own connection: SQLite blocks the event loop only this long for a lock, the driver
+ * then retries on timers up to `STORE_BUSY_WAIT_MS` and gives up with a 503 (see the file driver).
+ */
+const STORE_BUSY_TIMEOUT_MS = 10;
+const STORE_BUSY_WAIT_MS = 3_000;
+
+/**
  * An existing file without incremental auto-vacuum is converted at open (one `VACUUM`, which
  * rewrites the file under an exclusive lock and needs as much free disk again) only up to this
  * size: a few seconds at most. A larger one keeps reusing freed pages without shrinking until an
@@ -69,7 +76,10 @@ export async function openLibsql(options: LibsqlOptions): Promise<LibsqlDatabase
   await client.execute('PRAGMA synchronous = FULL');
   await client.execute(`PRAGMA journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
   if (path === null) return { client, driver: createLibsqlDriver(client) };
-  const fileDriver = openLibsqlFileDriver(path, { timeoutMs: BUSY_TIMEOUT_MS });
+  const fileDriver = openLibsqlFileDriver(path, {
+    busyTimeoutMs: STORE_BUSY_TIMEOUT_MS,
+    busyWaitMs: STORE_BUSY_WAIT_MS,
+  });
   await fileDriver.query(`PRAGMA journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
   const closeClient = client.close.bind(client);
   client.close = () => {

@@ -9,4 +9,7 @@ export const MIGRATION_NAMES: readonly string[] = [
   '0002_listing_indexes.sql',
   '0003_delayed_delivery.sql',
   '0004_auto_pause.sql',
+  '0005_subscription_filter.sql',
+  '0006_ordering_keys.sql',
+  '0007_lean_storage.sql',
 ];

@@ -1,3 +1,5 @@
+import type { StoreUnavailableError } from '../core/errors.ts';
+
 /** A value SQLite stores; integers beyond 2^53 never occur in hookmesh's schema. */
 export type SqlValue = string | number | null;
 
@@ -25,5 +27,10 @@ export interface SqlDriver {
    * owns a file (libSQL `file:`); D1 and remote libSQL manage their storage themselves.
    */
   reclaimSpace?(): Promise<{ readonly pagesFreed: number }>;
+  /**
+   * The latest "cannot write now" failure no successful write has cleared (recent ones only), for
+   * `/healthz`: a read-only check cannot see a full disk. Set by `withStoreUnavailable`.
+   */
+  writeFailure?(): StoreUnavailableError | null;
   close(): Promise<void>;
 }

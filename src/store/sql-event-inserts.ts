@@ -1,5 +1,6 @@
 import type { NewDomainEvent } from '../core/event-store.ts';
 import type { SqlStatement, SqlValue } from './sql-driver.ts';
+import { type FilterSnapshot, toSnapshotGuard } from './sql-subscription-filters.ts';
 
 /** Rows per multi-row INSERT at most. */
 const MAX_ROWS_PER_INSERT = 64;
@@ -9,17 +10,41 @@ const MATCHES = `s.deleted_at IS NULL AND (s.type = ie.type OR
   (substr(s.type, -2) = '.*' AND substr(ie.type, 1, length(s.type) - 1) = substr(s.type, 1, length(s.type) - 1)))`;
 
 /**
+ * Filters are JSON the database cannot evaluate: the filter snapshot decides in JS which filtered
+ * subscriptions take an integration event, and a second INSERT … SELECT writes those deliveries by
+ * primary key, one JSON row per event and matching subscription (`ie.subscription`). The first
+ * skips filtered subscriptions with one column test: they cost the plain path next to nothing.
+ */
+const UNFILTERED = `s.filter IS NULL AND ${MATCHES}`;
+const FILTERED = 's.id = ie.subscription AND s.deleted_at IS NULL AND s.filter IS NOT NULL';
+
+/**
+ * [integration event id, type, received at, delivery id prefix, due at, filtered subscription id
+ * (null in the rows matched by type), ordering key or null].
+ */
+type DeliveryRow = [string, string, number, string, number, string | null, string | null];
+
+/**
  * The statements that write a group of events: multi-row INSERTs, then one INSERT … SELECT that
  * creates a delivery for every subscription matching at commit time (so a subscription created a
  * moment ago applies, on every process). A handful of statement shapes serve every group size, so
  * a driver that caches prepared statements prepares each once.
  */
-export function toInsertStatements(events: readonly NewDomainEvent[], maxParams: number): SqlStatement[] {
-  const statements: SqlStatement[] = [];
+export function toInsertStatements(
+  events: readonly NewDomainEvent[],
+  maxParams: number,
+  /**
+   * The filtered subscriptions as this process last read them: the batch opens with a guard that
+   * fails it (`isStaleSnapshotError`) if they changed since.
+   */
+  filters?: FilterSnapshot,
+): SqlStatement[] {
+  const statements: SqlStatement[] = filters ? [toSnapshotGuard(filters.revision)] : [];
   const eventArgs: SqlValue[] = [];
   const integrationArgs: SqlValue[] = [];
-  // [integration event id, type, received at, delivery id prefix, due at] per integration event.
-  const deliveryRows: [string, string, number, string, number][] = [];
+  // One per integration event, and one per integration event and filtered subscription it matches.
+  const deliveryRows: DeliveryRow[] = [];
+  const filteredRows: DeliveryRow[] = [];
   for (const e of events) {
     eventArgs.push(
       e.id,
@@ -37,7 +62,13 @@ export function toInsertStatements(events: readonly NewDomainEvent[], maxParams:
     const due = Math.max(e.receivedAt, e.notBefore ?? e.receivedAt);
     e.integrationEvents.forEach((ie, seq) => {
       integrationArgs.push(ie.id, e.id, seq, ie.type, ie.source, ie.time, ie.data);
-      deliveryRows.push([ie.id, ie.type, e.receivedAt, prefix, due]);
+      const orderingKey = ie.orderingKey ?? null;
+      deliveryRows.push([ie.id, ie.type, e.receivedAt, prefix, due, null, orderingKey]);
+      if (filters && filters.index.size > 0) {
+        for (const id of filters.index.matching(ie.type, ie.data)) {
+          filteredRows.push([ie.id, ie.type, e.receivedAt, prefix, due, id, orderingKey]);
+        }
+      }
     });
   }
   pushInserts(
@@ -60,20 +91,30 @@ export function toInsertStatements(events: readonly NewDomainEvent[], maxParams:
     // few pages of that index rather than one per delivery. A delayed event's deliveries start due
     // at its `notBefore`, with `updated_at` there too: `next_attempt_at - updated_at` reads as the
     // back-off of a failed publish (sql-leased-delivery.ts), and none has failed yet.
-    statements.push({
-      sql: `INSERT INTO deliveries (id, integration_event_id, subscription_id, url, status, attempts, retried,
-              max_retries, retry_delay, next_attempt_at, generation, created_at, updated_at)
-            SELECT ie.prefix || lower(hex(randomblob(10))), ie.id, s.id, s.url, 'pending', 0, 0, s.retries,
-              s.retry_delay, ie.due, 0, ie.at, ie.due
-            FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS type,
-                    json_extract(value, '$[2]') AS at, json_extract(value, '$[3]') AS prefix,
-                    json_extract(value, '$[4]') AS due
-                  FROM json_each(?1)) ie
-            JOIN subscriptions s ON ${MATCHES}`,
-      args: [JSON.stringify(deliveryRows)],
-    });
+    // The rowids these INSERTs hand out are the acceptance order of ordering keys: a subscription's
+    // deliveries all come from one of them, in the order of `json_each` (the events' order in the
+    // group), which the contract tests check (ordering-key.contract.ts, "… one group …").
+    statements.push(toDeliveryInsert(UNFILTERED, deliveryRows));
   }
+  if (filteredRows.length > 0) statements.push(toDeliveryInsert(FILTERED, filteredRows));
   return statements;
+}
+
+/** One INSERT … SELECT of deliveries: the JSON rows (`ie`) joined with `subscriptions s` on `join`. */
+function toDeliveryInsert(join: string, rows: readonly DeliveryRow[]): SqlStatement {
+  return {
+    sql: `INSERT INTO deliveries (id, integration_event_id, subscription_id, url, status, attempts, retried,
+        max_retries, retry_delay, next_attempt_at, generation, created_at, updated_at, ordering_key)
+      SELECT ie.prefix || lower(hex(randomblob(10))), ie.id, s.id, s.url, 'pending', 0, 0, s.retries,
+        s.retry_delay, ie.due, 0, ie.at, ie.due, ie.ordering_key
+      FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS type,
+              json_extract(value, '$[2]') AS at, json_extract(value, '$[3]') AS prefix,
+              json_extract(value, '$[4]') AS due, json_extract(value, '$[5]') AS subscription,
+              json_extract(value, '$[6]') AS ordering_key
+            FROM json_each(?1)) ie
+      JOIN subscriptions s ON ${join}`,
+    args: [JSON.stringify(rows)],
+  };
 }
 
 let lastPrefixMs = Number.NaN;

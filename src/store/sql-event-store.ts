@@ -4,6 +4,17 @@ import type { SqlDatabase } from './sql-database.ts';
 import { toInsertStatements } from './sql-event-inserts.ts';
 import { readEventView } from './sql-event-view.ts';
 import { toIntegerOrNull, toText, toTextOrNull } from './sql-row.ts';
+import {
+  createFilterSnapshotCache,
+  type FilterSnapshotCache,
+  isStaleSnapshotError,
+} from './sql-subscription-filters.ts';
+
+/**
+ * Writes of a group retried on fresh snapshots while subscriptions keep changing under them; past
+ * this the append fails (an operator rewriting filters in a tight loop).
+ */
+const MAX_STALE_RETRIES = 8;
 
 /**
  * Accepted events on SQLite (libSQL or D1), in plain SQL. Ingest is the hot path: a handful of
@@ -14,15 +25,29 @@ export function createSqlEventStore(
   options: SqlDatabase & {
     /** Most events written in one transaction by group commit. */
     readonly maxEventsPerCommit?: number;
+    /** The filtered subscriptions' snapshot, shared by the stores of one process. */
+    readonly filters?: FilterSnapshotCache;
   },
 ): EventStore {
   const { driver } = options;
+  const filters = options.filters ?? createFilterSnapshotCache(driver);
 
   const groupCommit = createGroupCommit<NewDomainEvent>({
+    // A stale filter snapshot fails the whole batch on its guard: the same group is written again
+    // on a fresh snapshot (never split, as for a duplicate id — no request is at fault).
     write: async (events) => {
-      await driver.batch(toInsertStatements(events, driver.maxParams));
+      for (let attempt = 1; ; attempt++) {
+        const snapshot = await filters.current();
+        try {
+          await driver.batch(toInsertStatements(events, driver.maxParams, snapshot));
+          return;
+        } catch (error) {
+          if (!isStaleSnapshotError(error) || attempt >= MAX_STALE_RETRIES) throw error;
+          filters.invalidate(snapshot);
+        }
+      }
     },
-    isIsolatable: (error) => driver.isConstraintError(error),
+    isIsolatable: (error) => !isStaleSnapshotError(error) && driver.isConstraintError(error),
     maxItems: options.maxEventsPerCommit ?? 500,
   });
 
@@ -63,7 +88,7 @@ export function createSqlEventStore(
         await groupCommit.submit(events);
         return { ok: true };
       } catch (error) {
-        if (!driver.isConstraintError(error)) throw error;
+        if (!driver.isConstraintError(error) || isStaleSnapshotError(error)) throw error;
         const existing = await findEvents(events.map((e) => e.id));
         if (existing.length === 0) throw error;
         return { ok: false, existing: existing.map((e) => e.id) };
@@ -76,6 +101,9 @@ export function createSqlEventStore(
 
     async ping() {
       await driver.query('SELECT 1');
+      // Reads still answer on a full disk: the writes that failed tell.
+      const failure = driver.writeFailure?.();
+      if (failure) throw failure;
     },
   };
 }

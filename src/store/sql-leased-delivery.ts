@@ -7,7 +7,28 @@ import type { SqlDriver, SqlRow } from './sql-driver.ts';
  */
 export function loadLeased(driver: SqlDriver, leased: readonly SqlRow[], owner: string): Promise<SqlRow[]> {
   return driver.query(
-    `SELECT d.id, d.url, d.subscription_id, d.attempts, d.retried, d.max_retries, d.retry_delay, d.generation,
+    `${LEASED_SELECT}
+     WHERE d.id IN (SELECT value FROM json_each(?1)) AND d.lease_owner = ?2
+     ORDER BY d.next_attempt_at, d.rowid`,
+    [JSON.stringify(leased.map((r) => r.id)), owner],
+  );
+}
+
+/**
+ * Like `loadLeased`, for the deliveries one lease statement gave `owner` until exactly
+ * `leaseExpiresAt` — for a lease run inside a batch, whose RETURNING rows the batch does not hand
+ * back. The caller makes that time unique among its own leases.
+ */
+export function loadLeasedUntil(driver: SqlDriver, owner: string, leaseExpiresAt: number): Promise<SqlRow[]> {
+  return driver.query(
+    `${LEASED_SELECT}
+     WHERE d.status = 'in_flight' AND d.lease_owner = ?1 AND d.lease_expires_at = ?2
+     ORDER BY d.next_attempt_at, d.rowid`,
+    [owner, leaseExpiresAt],
+  );
+}
+
+const LEASED_SELECT = `SELECT d.id, d.url, d.subscription_id, d.attempts, d.retried, d.max_retries, d.retry_delay, d.generation,
             max(0, d.next_attempt_at - d.updated_at) AS last_publish_delay,
             coalesce(s.origin, 'api') AS origin, de.traceparent,
             ie.id AS event_id, ie.type AS event_type, ie.source AS event_source, ie.time AS event_time,
@@ -15,12 +36,7 @@ export function loadLeased(driver: SqlDriver, leased: readonly SqlRow[], owner: 
      FROM deliveries d
      JOIN integration_events ie ON ie.id = d.integration_event_id
      JOIN domain_events de ON de.id = ie.domain_event_id
-     LEFT JOIN subscriptions s ON s.id = d.subscription_id
-     WHERE d.id IN (SELECT value FROM json_each(?1)) AND d.lease_owner = ?2
-     ORDER BY d.next_attempt_at, d.rowid`,
-    [JSON.stringify(leased.map((r) => r.id)), owner],
-  );
-}
+     LEFT JOIN subscriptions s ON s.id = d.subscription_id`;
 
 export function toLeasedDelivery(r: SqlRow): LeasedDelivery {
   return {

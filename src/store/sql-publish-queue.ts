@@ -10,6 +10,7 @@ import type {
 import type { SqlDatabase } from './sql-database.ts';
 import type { SqlDriver, SqlStatement, SqlValue } from './sql-driver.ts';
 import { loadLeased, toLeasedDelivery } from './sql-leased-delivery.ts';
+import { isFirstOfItsKey } from './sql-ordering-key.ts';
 
 /**
  * The publishing transport's queue (QStash) on SQLite (libSQL or D1): the transport owns the
@@ -75,9 +76,10 @@ export function createSqlPublishQueue(options: SqlDatabase): PublishQueue {
  * publish, the latest callback, or the latest check) and the next due attempt (`next_attempt_at`,
  * set by the latest callback; at or before the publish while `in_flight`) lie at or before ?1.
  * Each status is one range of `deliveries_due`; what is overdue is normally a handful of rows.
+ * Spelled as an OR, not `IN`: that is what shows SQLite the partial index covers it (schema.ts).
  */
 const FIND_OVERDUE = `SELECT id, message_id FROM deliveries
-  WHERE status IN ('in_flight', 'retrying') AND next_attempt_at <= ?1 AND updated_at <= ?1
+  WHERE (status = 'in_flight' OR status = 'retrying') AND next_attempt_at <= ?1 AND updated_at <= ?1
     AND message_id IS NOT NULL
   ORDER BY updated_at, rowid LIMIT ?2`;
 
@@ -122,12 +124,19 @@ function toLostStatements(records: readonly PublishCheckRecord[], maxParams: num
  * Subscription by subscription, as the local lease goes: a paused subscription's deliveries are
  * held (what QStash has accepted already is QStash's), at no cost however many; each active one's
  * range ends at its ?4-th publishable row, so the work is bounded whatever the backlog.
+ *
+ * Ordering keys (DESIGN "Ordering"): only the head of each (subscription, key) is published — a
+ * keyed delivery waits while an earlier one of its key is unsettled, which on this transport
+ * includes published (`in_flight`) and `retrying` at QStash, until a callback makes it delivered
+ * or dead. So QStash never holds two deliveries of one key at once, whatever it does with
+ * retries; waiting rows are read (one index probe each) on the way to publishable ones after them.
  */
 const LEASE_FOR_PUBLISH = `WITH bounds AS MATERIALIZED (
     SELECT s.id AS sid, coalesce((
         SELECT x.next_attempt_at FROM deliveries x
         WHERE x.subscription_id = s.id AND x.status = 'pending' AND x.next_attempt_at <= ?3
           AND x.message_id IS NULL AND (x.lease_owner IS NULL OR x.lease_expires_at <= ?3)
+          AND ${isFirstOfItsKey('x')}
         ORDER BY x.next_attempt_at LIMIT 1 OFFSET ?4 - 1), ?3) AS cut
     FROM subscriptions s WHERE s.paused_at IS NULL)
 UPDATE deliveries SET lease_owner = ?1, lease_expires_at = ?2
@@ -135,6 +144,7 @@ WHERE id IN (
   SELECT x.id FROM bounds b CROSS JOIN deliveries x
   WHERE x.subscription_id = b.sid AND x.status = 'pending' AND x.next_attempt_at <= b.cut
     AND x.message_id IS NULL AND (x.lease_owner IS NULL OR x.lease_expires_at <= ?3)
+    AND ${isFirstOfItsKey('x')}
   ORDER BY x.next_attempt_at, x.rowid LIMIT ?4)
 RETURNING id`;
 

@@ -14,7 +14,9 @@ import { createSqlEventStore } from './sql-event-store.ts';
 import { createSqlMetricsStore } from './sql-metrics.ts';
 import { createSqlPublishQueue } from './sql-publish-queue.ts';
 import { createSqlRetention } from './sql-retention.ts';
+import { createFilterSnapshotCache } from './sql-subscription-filters.ts';
 import { createSqlSubscriptionStore } from './sql-subscription-store.ts';
+import { withStoreUnavailable } from './store-unavailable.ts';
 
 export interface SqlStoresOptions {
   /**
@@ -49,12 +51,19 @@ export interface SqlStores {
  * The one way stores are assembled, on libSQL (`openLibsql`) and D1 (`openD1`) alike.
  * @example const stores = createSqlStores(await openLibsql({ url: 'file:./data/hookmesh.db' }));
  */
-export function createSqlStores(database: SqlDatabase, options: SqlStoresOptions = {}): SqlStores {
-  const events = createSqlEventStore(database);
+export function createSqlStores(given: SqlDatabase, options: SqlStoresOptions = {}): SqlStores {
+  // Every store fails the same typed way when the database cannot write (503, never 500).
+  const database: SqlDatabase = { ...given, driver: withStoreUnavailable(given.driver) };
+  // One snapshot of the filtered subscriptions per process, whichever event store writes.
+  const filters = createFilterSnapshotCache(database.driver);
+  const events = createSqlEventStore({ ...database, filters });
   const dispatch = createSqlDispatchQueue(database);
   return {
     events: options.writesPerRequest
-      ? { ...events, appendEvents: (batch) => createSqlEventStore(database).appendEvents(batch) }
+      ? {
+          ...events,
+          appendEvents: (batch) => createSqlEventStore({ ...database, filters }).appendEvents(batch),
+        }
       : events,
     dispatch: options.writesPerRequest
       ? { ...dispatch, recordAttempts: (records) => createSqlDispatchQueue(database).recordAttempts(records) }

@@ -1,10 +1,11 @@
+import type { SubscriptionFilter } from '../core/subscription-filter.ts';
 import type { StoredSubscription, SubscriptionStore } from '../core/subscription-store.ts';
 import type { SqlDatabase } from './sql-database.ts';
 import type { SqlRow, SqlStatement, SqlValue } from './sql-driver.ts';
 import { toInteger, toIntegerOrNull, toText, toTextOrNull } from './sql-row.ts';
 
 const COLUMNS = `id, type, url, retries, retry_delay, origin, max_concurrency, pause_after, created_at, updated_at,
-  paused_at, paused_reason`;
+  paused_at, paused_reason, filter`;
 
 /** A subscription not deleted (soft deletes keep the row), by id: one bound value. */
 const ACTIVE = 'id = ? AND deleted_at IS NULL';
@@ -24,14 +25,26 @@ export function createSqlSubscriptionStore(options: SqlDatabase): SubscriptionSt
       // one transaction, so ingest never sees a half-synced set.
       const statements: SqlStatement[] = declared.map((s) => ({
         // The pause columns are left alone: pausing is operational, not part of the definition.
-        sql: `INSERT INTO subscriptions (id, type, url, retries, retry_delay, max_concurrency, pause_after, origin,
-                created_at, updated_at, deleted_at)
-              VALUES (?, ?, ?, ?, ?, ?, ?, 'code', ?, ?, NULL)
+        sql: `INSERT INTO subscriptions (id, type, url, retries, retry_delay, max_concurrency, pause_after, filter,
+                origin, created_at, updated_at, deleted_at)
+              VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'code', ?, ?, NULL)
               ON CONFLICT (id) DO UPDATE SET type = excluded.type, url = excluded.url, retries = excluded.retries,
                 retry_delay = excluded.retry_delay, max_concurrency = excluded.max_concurrency,
-                pause_after = excluded.pause_after, updated_at = excluded.updated_at, deleted_at = NULL
+                pause_after = excluded.pause_after, filter = excluded.filter, updated_at = excluded.updated_at,
+                deleted_at = NULL
               WHERE subscriptions.origin = 'code'`,
-        args: [s.id, s.type, s.url, s.retries, s.retryDelay, s.maxConcurrency, s.pauseAfter, now, now],
+        args: [
+          s.id,
+          s.type,
+          s.url,
+          s.retries,
+          s.retryDelay,
+          s.maxConcurrency,
+          s.pauseAfter,
+          toFilterText(s.filter),
+          now,
+          now,
+        ],
       }));
       statements.push({
         sql: `UPDATE subscriptions SET deleted_at = ?, updated_at = ?
@@ -50,12 +63,13 @@ export function createSqlSubscriptionStore(options: SqlDatabase): SubscriptionSt
       maxConcurrency,
       pauseAfter,
       paused,
+      filter,
       now,
     }) {
       const [row] = await driver.query(
-        `INSERT INTO subscriptions (id, type, url, retries, retry_delay, max_concurrency, pause_after, origin,
+        `INSERT INTO subscriptions (id, type, url, retries, retry_delay, max_concurrency, pause_after, filter, origin,
            created_at, updated_at, paused_at, paused_reason)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'api', ?, ?, ?, ?)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'api', ?, ?, ?, ?)
          RETURNING ${COLUMNS}`,
         [
           id,
@@ -65,6 +79,7 @@ export function createSqlSubscriptionStore(options: SqlDatabase): SubscriptionSt
           retryDelay,
           maxConcurrency,
           pauseAfter,
+          toFilterText(filter ?? null),
           now,
           now,
           paused ? now : null,
@@ -105,6 +120,7 @@ export function createSqlSubscriptionStore(options: SqlDatabase): SubscriptionSt
       if (patch.retryDelay !== undefined) assign('retry_delay', patch.retryDelay);
       if (patch.maxConcurrency !== undefined) assign('max_concurrency', patch.maxConcurrency);
       if (patch.pauseAfter !== undefined) assign('pause_after', patch.pauseAfter);
+      if (patch.filter !== undefined) assign('filter', toFilterText(patch.filter));
       // Pausing keeps the time of a pause already in force (pausing twice is one pause) and makes
       // it `manual`: the operator now owns it. Resuming clears both and the failure count, so the
       // circuit breaker gives the endpoint a fresh `pause_after` attempts.
@@ -147,5 +163,16 @@ function toStored(row: SqlRow): StoredSubscription {
     updatedAt: toInteger(row.updated_at),
     pausedAt,
     pausedReason: pausedAt === null ? null : row.paused_reason === 'failing' ? 'failing' : 'manual',
+    filter: toFilter(row.filter),
   };
+}
+
+/** A filter as stored: its JSON text (the triggers of 0005 watch the column), or null. */
+function toFilterText(filter: SubscriptionFilter | null): string | null {
+  return filter === null ? null : JSON.stringify(filter);
+}
+
+function toFilter(value: unknown): SubscriptionFilter | null {
+  const text = toTextOrNull(value);
+  return text === null ? null : (JSON.parse(text) as SubscriptionFilter);
 }

@@ -28,6 +28,14 @@ export interface LocalDispatcherOptions {
   readonly onAttempt?: (delivery: LeasedDelivery, record: AttemptRecord) => void;
 }
 
+/** An attempt done and decided, waiting for the cycle that records it. */
+interface Finished {
+  readonly delivery: LeasedDelivery;
+  readonly record: AttemptRecord;
+  /** Frees its slot in `inFlight` once recorded (or dropped). */
+  done(): void;
+}
+
 export interface LocalDispatcher {
   /**
    * Attempts every delivery due now and resolves when all those attempts are recorded. Tests drive
@@ -71,7 +79,8 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
     return parsed;
   };
 
-  const attempt = async (delivery: LeasedDelivery): Promise<void> => {
+  /** Sends one attempt and decides its outcome; never throws (a failure is the outcome). */
+  const runAttempt = async (delivery: LeasedDelivery): Promise<AttemptRecord> => {
     const at = clock.now();
     const started = performance.now();
     // A no-op until the app installs an OpenTelemetry SDK; then the handler's span is its child.
@@ -118,8 +127,96 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
       retried: outcome.status === 'retrying' ? delivery.retried + 1 : delivery.retried,
     };
     endDeliverSpan(span, record);
+    return record;
+  };
+
+  const attempt = async (delivery: LeasedDelivery): Promise<void> => {
+    const record = await runAttempt(delivery);
     await queue.recordAttempts([record]);
     options.onAttempt?.(delivery, record);
+  };
+
+  const recordAndLease = queue.recordAndLease?.bind(queue);
+  // Started with a queue that can record and lease in one transaction: attempts hand their records
+  // to `cycle`, which commits every record that is ready together with the lease that refills the
+  // slots they free — one commit per round trip of the pipeline instead of one per lease plus one
+  // per group of records. Without it: `pump` leases, and each attempt records through the queue's
+  // own group commit.
+  const finished: Finished[] = [];
+  /** Deliveries leased and not yet recorded (or dropped): the slots in use. */
+  let held = 0;
+  let cycling: Promise<void> | null = null;
+  let cycleWanted = false;
+  let cycleScheduled = false;
+
+  const hold = (delivery: LeasedDelivery) => {
+    held++;
+    const p = new Promise<void>((done) => {
+      runAttempt(delivery).then(
+        (record) => {
+          finished.push({ delivery, record, done });
+          cycle();
+        },
+        (error: unknown) => {
+          options.onError?.(error);
+          held--;
+          done();
+        },
+      );
+    }).finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  };
+
+  /**
+   * Asks for a cycle. It runs after this turn's I/O callbacks (setImmediate), so every response
+   * read in one poll of the event loop shares the commit; one asked for while a cycle runs follows it.
+   */
+  const cycle = () => {
+    if (cycling !== null) {
+      cycleWanted = true;
+      return;
+    }
+    if (cycleScheduled) return;
+    cycleScheduled = true;
+    setImmediate(() => {
+      cycleScheduled = false;
+      if (cycling !== null) {
+        cycleWanted = true;
+        return;
+      }
+      // Reset in `finally`, which always runs later: a pass with nothing to do ends synchronously,
+      // and resetting inside it would come before this assignment and wedge the dispatcher.
+      cycling = runCycles().finally(() => {
+        cycling = null;
+        if (finished.length > 0 || (cycleWanted && !stopped)) cycle();
+      });
+    });
+  };
+
+  const runCycles = async (): Promise<void> => {
+    do {
+      cycleWanted = false;
+      const batch = finished.splice(0);
+      const limit = stopped ? 0 : concurrency - (held - batch.length);
+      if (batch.length === 0 && limit <= 0) break;
+      let leased: LeasedDelivery[] = [];
+      try {
+        leased = await recordAndLease!(
+          batch.map((f) => f.record),
+          { owner: options.owner, now: clock.now(), leaseMs: options.leaseMs, limit },
+        );
+        for (const f of batch) options.onAttempt?.(f.delivery, f.record);
+      } catch (error) {
+        // Not recorded: the leases lapse and the deliveries are attempted again (at least once).
+        options.onError?.(error);
+      } finally {
+        held -= batch.length;
+        for (const f of batch) f.done();
+      }
+      for (const delivery of leased) hold(delivery);
+      // A full lease: more may be due. Records that finished meanwhile: commit them.
+      if (leased.length > 0 && leased.length === limit) cycleWanted = true;
+    } while ((cycleWanted || finished.length > 0) && !(stopped && finished.length === 0));
   };
 
   const track = (delivery: LeasedDelivery) => {
@@ -138,6 +235,10 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
   // `active` is set before the first await: a pass that finds nothing to do finishes synchronously.
   let active = false;
   const pump = (): Promise<void> => {
+    if (recordAndLease) {
+      if (!stopped) cycle();
+      return cycling ?? Promise.resolve();
+    }
     if (active) {
       again = true;
       return pumping ?? Promise.resolve();
@@ -198,7 +299,9 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
       if (timer) clearInterval(timer);
       timer = null;
       await pumping;
-      await Promise.allSettled([...inFlight]);
+      // Attempts in flight finish and their records are committed (a cycle without a lease).
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      await cycling;
     },
   };
 }

@@ -1,16 +1,29 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
-import { Agent, request } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import type { HttpSender, SendResult } from '../core/http-sender.ts';
 import { RESPONSE_EXCERPT_BYTES } from '../core/http-sender.ts';
 import { isForbiddenAddress, isForbiddenHostname, parseIpLiteral } from '../core/network-address.ts';
 
 /** Responses beyond this are not drained (the connection is dropped instead of reused). */
 const DRAIN_LIMIT_BYTES = 64 * 1024;
+/** Parsed subscription URLs kept; a mesh posts to few distinct URLs, so this rarely fills. */
+const TARGET_CACHE_SIZE = 1024;
+/** Coarsest and finest period of the sweep that enforces each attempt's overall deadline. */
+const SWEEP_MAX_MS = 1000;
+const SWEEP_MIN_MS = 10;
 
 export class ForbiddenAddressError extends Error {
   constructor(host: string) {
     super(`refused to connect to ${host}: a loopback, private, link-local or metadata address`);
     this.name = 'ForbiddenAddressError';
+  }
+}
+
+/** An attempt that ran past its timeout as a whole (a slow drip of body bytes, a queue wait). */
+export class AttemptTimeoutError extends Error {
+  constructor(timeoutMs: number) {
+    super(`attempt timeout: no complete answer within ${timeoutMs} ms`);
+    this.name = 'AttemptTimeoutError';
   }
 }
 
@@ -49,11 +62,26 @@ function guard(
   });
 }
 
+/** A subscription URL split once for undici's dispatch, and whether its host is a forbidden literal. */
+interface Target {
+  readonly origin: string;
+  readonly path: string;
+  /** The literal or name refused before connecting when the subscription is untrusted; else null. */
+  readonly forbiddenHost: string | null;
+}
+
 /**
  * Sends attempts with undici over keep-alive pools (raw undici reaches ~10× Node's global fetch
  * here). Trusted (code-declared) subscriptions go through a plain agent; untrusted ones through an
  * agent whose sockets check every resolved address, unless private networks are allowed.
- * Redirects are never followed: undici's `request` does not, and a 3xx counts as a failure.
+ * Redirects are never followed: a raw dispatch does not, and a 3xx counts as a failure.
+ *
+ * Timeouts without a timer per attempt (an `AbortSignal.timeout` per request halves undici's
+ * throughput here): undici's own `headersTimeout` (from the request's write to its response head)
+ * and `bodyTimeout` (between body chunks) cut a silent peer, and one coarse sweep, running only
+ * while attempts are in flight, aborts any attempt past `timeoutMs` as a whole — a body dripped a
+ * byte at a time, a wait for a free connection — at most one sweep period late (≤ 1 s, well
+ * inside the lease).
  * @example const send = createUndiciSender({ allowPrivateNetwork: false }); await send(req, { trusted: false, timeoutMs: 15_000 });
  */
 export function createUndiciSender(options: {
@@ -70,56 +98,202 @@ export function createUndiciSender(options: {
     ? trustedAgent
     : new Agent({ ...common, connect: { lookup: createGuardedLookup(options.resolve) as never } });
 
-  const send: HttpSender = async (req, { trusted, timeoutMs }) => {
-    const url = new URL(req.url);
-    const guarded = !trusted && !options.allowPrivateNetwork;
-    if (guarded) {
-      // Literal addresses never reach `lookup`: check them here.
-      const host = url.hostname.replace(/^\[|\]$/g, '');
+  const targets = new Map<string, Target>();
+  const toTarget = (url: string): Target => {
+    let target = targets.get(url);
+    if (target === undefined) {
+      const parsed = new URL(url);
+      // Literal addresses never reach `lookup`: they are checked here.
+      const host = parsed.hostname.replace(/^\[|\]$/g, '');
       const literal = parseIpLiteral(host);
-      if ((literal && isForbiddenAddress(literal)) || isForbiddenHostname(host))
-        throw new ForbiddenAddressError(host);
+      target = {
+        origin: parsed.origin,
+        path: `${parsed.pathname}${parsed.search}`,
+        forbiddenHost: (literal && isForbiddenAddress(literal)) || isForbiddenHostname(host) ? host : null,
+      };
+      if (targets.size >= TARGET_CACHE_SIZE) targets.clear();
+      targets.set(url, target);
     }
-    const response = await request(url, {
-      method: 'POST',
-      headers: req.headers,
-      body: req.body,
-      dispatcher: guarded ? guardedAgent : trustedAgent,
-      signal: AbortSignal.timeout(timeoutMs),
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
+    return target;
+  };
+
+  const deadlines = createDeadlineSweep();
+
+  const send: HttpSender = (req, { trusted, timeoutMs }) => {
+    const target = toTarget(req.url);
+    const guarded = !trusted && !options.allowPrivateNetwork;
+    if (guarded && target.forbiddenHost !== null) {
+      return Promise.reject(new ForbiddenAddressError(target.forbiddenHost));
+    }
+    return new Promise<SendResult>((resolve, reject) => {
+      const attempt = new Attempt(resolve, reject, timeoutMs, deadlines);
+      (guarded ? guardedAgent : trustedAgent).dispatch(
+        {
+          origin: target.origin,
+          path: target.path,
+          method: 'POST',
+          headers: req.headers,
+          body: req.body,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        },
+        attempt,
+      );
     });
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(response.headers)) {
-      if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
-    }
-    const chunks: Buffer[] = [];
-    let kept = 0;
-    let total = 0;
-    for await (const chunk of response.body as AsyncIterable<Buffer>) {
-      total += chunk.length;
-      if (kept < RESPONSE_EXCERPT_BYTES) {
-        const part = chunk.subarray(0, RESPONSE_EXCERPT_BYTES - kept);
-        chunks.push(part);
-        kept += part.length;
-      }
-      if (total > DRAIN_LIMIT_BYTES) {
-        response.body.destroy();
-        break;
-      }
-    }
-    const result: SendResult = {
-      status: response.statusCode,
-      headers,
-      excerpt: Buffer.concat(chunks).toString('utf8'),
-    };
-    return result;
   };
 
   return Object.assign(send, {
     async close() {
+      deadlines.stop();
       await trustedAgent.close();
       if (guardedAgent !== trustedAgent) await guardedAgent.close();
     },
   });
+}
+
+/**
+ * One attempt as an undici dispatch handler: the response head and the first
+ * `RESPONSE_EXCERPT_BYTES` of the body are kept, the rest drained (up to `DRAIN_LIMIT_BYTES`, then
+ * the connection is dropped), with no stream or iterator in between.
+ */
+class Attempt implements Dispatcher.DispatchHandler {
+  readonly deadline: number;
+  private abortRequest: ((reason: Error) => void) | null = null;
+  private settled = false;
+  private status = 0;
+  private headers: Record<string, string> = {};
+  private first: Buffer | null = null;
+  private more: Buffer[] | null = null;
+  private kept = 0;
+  private total = 0;
+
+  constructor(
+    private readonly resolve: (result: SendResult) => void,
+    private readonly reject: (error: unknown) => void,
+    private readonly timeoutMs: number,
+    private readonly sweep: DeadlineSweep,
+  ) {
+    this.deadline = performance.now() + timeoutMs;
+    sweep.add(this, timeoutMs);
+  }
+
+  /** Called by the sweep past the deadline: the attempt fails now, the request is cut when it can be. */
+  expire(): void {
+    const error = new AttemptTimeoutError(this.timeoutMs);
+    this.fail(error);
+    this.abortRequest?.(error);
+  }
+
+  onConnect(abort: (reason?: Error) => void): void {
+    // Expired while queued for a connection: never send it.
+    if (this.settled) abort(new AttemptTimeoutError(this.timeoutMs));
+    else this.abortRequest = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
+    this.status = statusCode;
+    const headers: Record<string, string> = {};
+    for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+      const name = rawHeaders[i]!.toString('latin1').toLowerCase();
+      const value = rawHeaders[i + 1]!.toString('latin1');
+      const seen = headers[name];
+      headers[name] = seen === undefined ? value : `${seen}, ${value}`;
+    }
+    this.headers = headers;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.total += chunk.length;
+    if (this.kept < RESPONSE_EXCERPT_BYTES) {
+      const part =
+        chunk.length <= RESPONSE_EXCERPT_BYTES - this.kept
+          ? chunk
+          : chunk.subarray(0, RESPONSE_EXCERPT_BYTES - this.kept);
+      if (this.first === null) this.first = part;
+      else if (this.more === null) this.more = [this.first, part];
+      else this.more.push(part);
+      this.kept += part.length;
+    }
+    if (this.total > DRAIN_LIMIT_BYTES) {
+      // Enough read: answer with what was kept and drop the connection rather than drain more.
+      this.succeed();
+      this.abortRequest?.(new Error('response body past the drain limit'));
+      return false;
+    }
+    return true;
+  }
+
+  onComplete(): void {
+    this.succeed();
+  }
+
+  onError(error: Error): void {
+    this.fail(error);
+  }
+
+  private succeed(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.sweep.remove(this);
+    const body = this.more !== null ? Buffer.concat(this.more) : this.first;
+    this.resolve({
+      status: this.status,
+      headers: this.headers,
+      excerpt: body === null ? '' : body.toString('utf8'),
+    });
+  }
+
+  private fail(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.sweep.remove(this);
+    this.reject(error);
+  }
+}
+
+interface DeadlineSweep {
+  add(attempt: Attempt, timeoutMs: number): void;
+  remove(attempt: Attempt): void;
+  stop(): void;
+}
+
+/**
+ * The attempts in flight and one interval over them, started with the first and stopped with the
+ * last; its period is a tenth of the shortest timeout seen, between 10 ms and 1 s.
+ */
+function createDeadlineSweep(): DeadlineSweep {
+  const live = new Set<Attempt>();
+  let timer: ReturnType<typeof setInterval> | null = null;
+  let periodMs = SWEEP_MAX_MS;
+
+  const tick = () => {
+    const now = performance.now();
+    for (const attempt of live) if (attempt.deadline <= now) attempt.expire();
+    if (live.size === 0) stop();
+  };
+  const stop = () => {
+    if (timer !== null) clearInterval(timer);
+    timer = null;
+  };
+
+  return {
+    add(attempt, timeoutMs) {
+      live.add(attempt);
+      const wanted = Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, Math.floor(timeoutMs / 10)));
+      if (wanted < periodMs) {
+        periodMs = wanted;
+        stop();
+      }
+      if (timer === null) {
+        timer = setInterval(tick, periodMs);
+        // In-flight sockets keep the process alive; the sweep itself must not.
+        timer.unref();
+      }
+    },
+    remove(attempt) {
+      live.delete(attempt);
+    },
+    stop,
+  };
 }

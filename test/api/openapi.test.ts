@@ -197,7 +197,7 @@ describe('GET /openapi.json', () => {
     expect(errors).toBeGreaterThan(40);
     const events = doc.paths['/v1/events']!.post!.responses;
     expect(Object.keys(events).sort()).toEqual(
-      ['200', '202', '400', '401', '403', '409', '413', '415', '422', '429', '500'].sort(),
+      ['200', '202', '400', '401', '403', '409', '413', '415', '422', '429', '500', '503'].sort(),
     );
 
     // And the API's real problems pass it.

@@ -116,6 +116,7 @@ describe('POST /v1/subscriptions', () => {
       paused: false,
       pausedReason: null,
       pausedAt: null,
+      filter: null,
       createdAt: NOW,
       updatedAt: NOW,
     });
@@ -323,6 +324,7 @@ describe('GET /v1/subscriptions', () => {
       paused: false,
       pausedReason: null,
       pausedAt: null,
+      filter: null,
       createdAt: NOW,
       updatedAt: NOW,
     });

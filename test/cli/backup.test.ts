@@ -5,7 +5,12 @@ import { Worker } from 'node:worker_threads';
 import Database from 'libsql';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run.ts';
+import { OrderCreatedV1, orderConverters } from '../../src/example/orders.ts';
+import { defineMesh, defineSubscription } from '../../src/index.ts';
+import { type ServedMesh, serveMesh } from '../../src/node.ts';
 import { readMigrations } from '../../src/runtime/migrations.ts';
+import { type LoopbackServer, startLoopbackServer } from '../support/loopback-server.ts';
+import { eventually } from '../support/processes.ts';
 import { createTempDb, type TempDb } from '../support/temp-db.ts';
 
 // A writer on its own thread (its own connection, WAL, synchronous=FULL) acknowledges events
@@ -34,7 +39,12 @@ tick();
 `;
 
 let db: TempDb | undefined;
+const meshes: ServedMesh[] = [];
+let handler: LoopbackServer | undefined;
 afterEach(async () => {
+  for (const mesh of meshes.splice(0)) await mesh.close();
+  await handler?.close();
+  handler = undefined;
   await db?.dispose();
   db = undefined;
 });
@@ -96,6 +106,75 @@ describe('hookmesh backup', () => {
       copy.close();
     }
     expect(written).toBeGreaterThanOrEqual(ackedAfter);
+  });
+
+  it('a mesh started on a copy taken under load delivers what was pending when it was taken', async () => {
+    db = await createTempDb();
+    const target = join(db.dir, 'backup.db');
+    handler = await startLoopbackServer(() => ({ status: 200, body: '{}' }));
+    const definitions = defineMesh({
+      converters: orderConverters,
+      subscriptions: [defineSubscription(OrderCreatedV1, `${handler.url}/hooks/order.created.v1`)],
+    });
+    const env = (url: string, role: string) => ({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_URL: url,
+      HOOKMESH_ROLE: role,
+      HOOKMESH_PRODUCER_TOKENS: 'shop:backup-producer-token-0123456789',
+      HOOKMESH_ADMIN_TOKEN: 'backup-admin-token-0123456789',
+      QSTASH_CURRENT_SIGNING_KEY: 'backup-signing-key-0123456789',
+    });
+    // The api role accepts and delivers nothing: every acknowledged event is pending in the file.
+    const api = await serveMesh({ env: env(db.url, 'api'), log: () => {}, mesh: definitions });
+    meshes.push(api);
+    const acked: string[] = [];
+    let stop = false;
+    const producer = async (lane: number) => {
+      for (let n = 0; !stop; n++) {
+        const res = await fetch(`${api.url}/v1/events`, {
+          method: 'POST',
+          headers: {
+            authorization: 'Bearer backup-producer-token-0123456789',
+            'content-type': 'application/json',
+          },
+          body: JSON.stringify({
+            id: `load-${lane}-${n}`,
+            type: 'OrderCreated',
+            data: { order: { id: `o-${lane}-${n}`, customerId: 'c-1', total: n, currency: 'EUR' } },
+          }),
+        });
+        const body = (await res.json()) as { integrationEvents: { id: string }[] };
+        if (res.status === 202) acked.push(body.integrationEvents[0]!.id);
+      }
+    };
+    const lanes = [0, 1, 2, 3].map(producer);
+    await eventually(async () => (acked.length >= 200 ? true : undefined));
+    const ackedBefore = [...acked];
+    const backup = await run(['backup', target], { DATABASE_URL: db.url });
+    stop = true;
+    await Promise.all(lanes);
+    expect(backup).toMatchObject({ code: 0, err: [] });
+    await api.close();
+    meshes.splice(meshes.indexOf(api), 1);
+    expect(handler.requests).toEqual([]);
+
+    // Restoring is starting on the copy: it delivers what it holds, each once.
+    const restored = await serveMesh({ env: env(`file:${target}`, 'all'), log: () => {}, mesh: definitions });
+    meshes.push(restored);
+    const delivered = () => new Set(handler!.requests.map((r) => String(r.headers['ce-id'])));
+    await eventually(async () => (ackedBefore.every((id) => delivered().has(id)) ? true : undefined), 30_000);
+    const copy = new Database(target, { readonly: true });
+    try {
+      const inCopy = (copy.prepare('SELECT count(*) AS n FROM deliveries').get() as { n: number }).n;
+      await eventually(async () => (handler!.requests.length >= inCopy ? true : undefined));
+      expect(inCopy).toBeGreaterThanOrEqual(ackedBefore.length);
+      expect(inCopy).toBeLessThanOrEqual(acked.length);
+    } finally {
+      copy.close();
+    }
+    expect(delivered().size).toBe(handler.requests.length);
+    expect(handler.requests.every((r) => r.path === '/hooks/order.created.v1')).toBe(true);
   });
 
   it('refuses an existing target, a missing argument and a non-file database (exit 2, one line)', async () => {

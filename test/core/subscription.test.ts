@@ -30,6 +30,23 @@ describe('defineSubscription', () => {
     }
   });
 
+  it('takes a filter, null by default', () => {
+    expect(defineSubscription('order.created.v1', 'https://a.example.com/').filter).toBeNull();
+    expect(
+      defineSubscription('order.created.v1', 'https://a.example.com/', { filter: { total: { $gte: 100 } } })
+        .filter,
+    ).toEqual({ total: { $gte: 100 } });
+  });
+
+  it('throws DefinitionError for an invalid filter, naming the pointer', () => {
+    expect(() =>
+      defineSubscription('order.created.v1', 'https://a.example.com/', { filter: { total: { $gte: [1] } } }),
+    ).toThrow(DefinitionError);
+    expect(() =>
+      defineSubscription('order.created.v1', 'https://a.example.com/', { filter: { total: { $gte: [1] } } }),
+    ).toThrow(/filter is invalid at \/total\/\$gte/);
+  });
+
   it('takes maxConcurrency from 1 to 1000, 16 by default', () => {
     expect(defineSubscription('order.created.v1', 'https://a.example.com/').maxConcurrency).toBe(16);
     expect(

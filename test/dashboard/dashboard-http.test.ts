@@ -300,6 +300,27 @@ describe('pages', () => {
     expect(html).toContain('status must be one of pending, in_flight, retrying, delivered, dead');
   });
 
+  it('shows a subscription’s filter in the list, cut short when long', async () => {
+    const create = (filter: unknown) =>
+      fetch(`${mesh.url}/v1/subscriptions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        // A type nothing here publishes: the other tests' deliveries stay as they are.
+        body: JSON.stringify({ type: 'filtered.only.v1', url: 'https://filtered.example.com/', filter }),
+      });
+    expect((await create({ currency: 'EUR', total: { $gte: 100 } })).status).toBe(201);
+    const many = Array.from({ length: 60 }, (_, i) => `customer-${i}`);
+    expect((await create({ customerId: { $in: many } })).status).toBe(201);
+    const { cookie } = await signIn();
+    const html = await (await get('/dashboard/subscriptions', cookie)).text();
+    expect(html).toContain(
+      'filter <code>{&quot;currency&quot;:&quot;EUR&quot;,&quot;total&quot;:{&quot;$gte&quot;:100}}</code>',
+    );
+    expect(html).toMatch(
+      /filter <code>\{&quot;customerId&quot;:\{&quot;\$in&quot;:\[&quot;customer-0&quot;[^<]*…<\/code>/,
+    );
+  });
+
   it('renders the event catalog from /openapi.json', async () => {
     const { cookie } = await signIn();
     const html = await (await get('/dashboard/catalog', cookie)).text();

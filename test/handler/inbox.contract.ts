@@ -175,5 +175,92 @@ export function describeInboxContract(name: string, create: () => Promise<InboxF
       expect(results.filter((r) => r === 'claimed')).toHaveLength(1);
       expect(results.filter((r) => r === 'running')).toHaveLength(9);
     });
+
+    describe('recordTokenAndClaim: recordToken, then claim only for a new token, in one write', () => {
+      const admit = (input: Partial<typeof token> & { nowMs: number }) => {
+        if (inbox.recordTokenAndClaim === undefined)
+          throw new Error('the adapter has no recordTokenAndClaim');
+        return inbox.recordTokenAndClaim({ ...token, leaseMs: LEASE, ...input });
+      };
+
+      it('a new token on a fresh key claims it; while the claim lives, the key is running', async () => {
+        expect(await admit({ nowMs: T0 })).toEqual({ token: { status: 'new' }, claim: 'claimed' });
+        expect(await inbox.claim({ ...key, nowMs: T0 + 1, leaseMs: LEASE })).toBe('running');
+        // The claim is the one made at nowMs: release and extend name it by that time.
+        expect(await inbox.extend({ ...key, claimedAt: T0, nowMs: T0 + 2, leaseMs: LEASE })).toBe(true);
+        await inbox.release({ ...key, claimedAt: T0 });
+        expect(await inbox.claim({ ...key, nowMs: T0 + 3, leaseMs: LEASE })).toBe('claimed');
+      });
+
+      it('a new token on a running or done key says so, and the token is recorded all the same', async () => {
+        await inbox.claim({ ...key, nowMs: T0, leaseMs: LEASE });
+        expect(await admit({ nowMs: T0 + 1 })).toEqual({ token: { status: 'new' }, claim: 'running' });
+        await inbox.complete({ ...key, nowMs: T0 + 2 });
+        expect(await admit({ jti: 'jwt_2', nowMs: T0 + 3 })).toEqual({
+          token: { status: 'new' },
+          claim: 'done',
+        });
+        expect(await inbox.recordToken({ ...token, nowMs: T0 + 4 })).toMatchObject({ status: 'replay' });
+        expect(await inbox.recordToken({ ...token, jti: 'jwt_2', nowMs: T0 + 4 })).toMatchObject({
+          status: 'replay',
+        });
+      });
+
+      it('an expired claim is taken over, as claim does', async () => {
+        await inbox.claim({ ...key, nowMs: T0, leaseMs: LEASE });
+        expect(await admit({ nowMs: T0 + LEASE })).toEqual({ token: { status: 'new' }, claim: 'claimed' });
+        expect(await inbox.claim({ ...key, nowMs: T0 + LEASE + 1, leaseMs: LEASE })).toBe('running');
+      });
+
+      it('a replayed token never claims, not even a key that is free again, and names its first key', async () => {
+        expect(await admit({ nowMs: T0 })).toMatchObject({ claim: 'claimed' });
+        await inbox.release({ ...key, claimedAt: T0 });
+        expect(await admit({ eventId: 'ie_forged', nowMs: T0 + 1 })).toEqual({
+          token: { status: 'replay', key, handled: false },
+          claim: null,
+        });
+        expect(await admit({ nowMs: T0 + 2 })).toEqual({
+          token: { status: 'replay', key, handled: false },
+          claim: null,
+        });
+        // Neither the key nor the forged one was claimed by the replays.
+        expect(await inbox.claim({ ...key, nowMs: T0 + 3, leaseMs: LEASE })).toBe('claimed');
+        expect(await inbox.claim({ ...key, eventId: 'ie_forged', nowMs: T0 + 3, leaseMs: LEASE })).toBe(
+          'claimed',
+        );
+        await inbox.complete({ ...key, nowMs: T0 + 4 });
+        expect(await admit({ nowMs: T0 + 5 })).toEqual({
+          token: { status: 'replay', key, handled: true },
+          claim: null,
+        });
+      });
+
+      it('a token recorded by recordToken is a replay here too, and an expired one is new again', async () => {
+        await inbox.recordToken({ ...token, nowMs: T0 });
+        expect(await admit({ nowMs: T0 + 1 })).toMatchObject({ token: { status: 'replay' }, claim: null });
+        const later = { eventId: 'ie_later', expiresAtMs: token.expiresAtMs + 305_000 };
+        expect(await admit({ ...later, nowMs: token.expiresAtMs })).toEqual({
+          token: { status: 'new' },
+          claim: 'claimed',
+        });
+      });
+
+      it('concurrently: one token presented for ten keys is new once; ten tokens for one key claim it once', async () => {
+        const sameToken = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => admit({ eventId: `ie_${i}`, nowMs: T0 })),
+        );
+        expect(sameToken.filter((r) => r.token.status === 'new')).toHaveLength(1);
+        expect(sameToken.filter((r) => r.claim === 'claimed')).toHaveLength(1);
+        expect(sameToken.filter((r) => r.claim === null)).toHaveLength(9);
+
+        const other = { handler: 'billing', eventId: 'ie_one' };
+        const sameKey = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => admit({ ...other, jti: `jwt_k${i}`, nowMs: T0 })),
+        );
+        expect(sameKey.every((r) => r.token.status === 'new')).toBe(true);
+        expect(sameKey.filter((r) => r.claim === 'claimed')).toHaveLength(1);
+        expect(sameKey.filter((r) => r.claim === 'running')).toHaveLength(9);
+      });
+    });
   });
 }

@@ -15,7 +15,7 @@ import {
   PUBLIC_URL,
   ROUTE_URL,
   send,
-  settle,
+  until,
   setup,
   TYPE,
   UNTOUCHED,
@@ -421,7 +421,8 @@ describe('createWebhookApp: effectively once', () => {
     const first = send(app, req);
     await entered.promise;
     const copy = send(app, req);
-    await settle();
+    // The copy has joined the run: it records its token before it waits on the run.
+    await until(() => counts.recordToken === 2);
     gate.resolve();
     const answers = await Promise.all([first, copy]);
     expect(answers.map((r) => r.status)).toEqual([200, 200]);
@@ -459,7 +460,8 @@ describe('createWebhookApp: effectively once', () => {
     const first = send(app, req);
     await entered.promise;
     const copy = send(app, req);
-    await settle();
+    // The copy has joined the run: it records its token before it waits on the run.
+    await until(() => counts.recordToken === 2);
     gate.resolve();
     const [a, b] = await Promise.all([first, copy]);
     expect(a.status).toBe(500);

@@ -102,6 +102,16 @@ export function countingInbox(inner: Inbox = createMemoryInbox()) {
       return inner.recordToken(input);
     },
   };
+  const admit = inner.recordTokenAndClaim?.bind(inner);
+  if (admit !== undefined) {
+    // Counted as the two calls it stands for, so the counts mean the same with or without it.
+    inbox.recordTokenAndClaim = async (input) => {
+      counts.recordToken++;
+      const admitted = await admit(input);
+      if (admitted.claim !== null) counts.claim++;
+      return admitted;
+    };
+  }
   return { inbox, counts };
 }
 
@@ -131,12 +141,16 @@ export function manualRepeat() {
 }
 
 /**
- * Lets a concurrent request get past its (asynchronous, WebCrypto) signature check and join the
- * run already in progress. Nothing observable marks that moment, so a few milliseconds of real
- * time stand in for it: verifying a small body takes microseconds.
+ * Waits until `condition` holds — e.g. a copy has recorded its token, which it does once it has
+ * passed its signature check and joined the run in progress — turning the event loop over between
+ * looks. No wall-clock wait: a loaded machine makes it take more turns, never a wrong answer.
  */
-export function settle(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 20));
+export async function until(condition: () => boolean, turns = 100_000): Promise<void> {
+  for (let turn = 0; turn < turns; turn++) {
+    if (condition()) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throw new Error('the condition never held');
 }
 
 /** A promise settled from outside, to hold a handler mid-run. */

@@ -292,7 +292,8 @@ describe('item 4: a body is read only once its token holds, within limits', () =
     expect((await Promise.all(held.map((h) => h.answer))).map((r) => r.status)).toEqual([200, 200]);
     // The slots are free again.
     expect((await send(app, third)).status).toBe(200);
-    expect(calls.map((c) => c.event.id)).toEqual(['ie_1', 'ie_2', 'ie_3']);
+    // The two held bodies were let go together: either may finish first. Each ran once.
+    expect(calls.map((c) => c.event.id).sort()).toEqual(['ie_1', 'ie_2', 'ie_3']);
   });
 
   it('refuses a nonsense cap at build time', () => {

@@ -37,6 +37,8 @@ describeStoreContracts('D1 (miniflare)', async () => {
     stores: createD1Stores(db),
     count: (table) => countRows(db, table),
     query: (sql, args) => driver.query(sql, args),
+    // Another isolate's stores: the same binding, nothing cached shared.
+    openPeer: async () => createD1Stores(db),
     dispose: async () => {},
   };
 });

@@ -277,5 +277,62 @@ export function describeDispatchQueueContract(name: string, open: OpenHarness): 
         expect(await lease('b', T0 + LEASE_MS)).toEqual([]);
       });
     });
+
+    describe('recordAndLease', () => {
+      it('records the attempts and leases the next ones in one call: the freed room is leased at once', async () => {
+        const one = defineSubscription(exactCreated.type, exactCreated.url, {
+          id: exactCreated.id,
+          maxConcurrency: 2,
+        });
+        await subscriptions.syncCodeSubscriptions([one], 1);
+        await events.appendEvents(Array.from({ length: 5 }, (_, i) => domainEvent(`evt-cycle-${i}`)));
+        const recordAndLease = dispatch.recordAndLease!.bind(dispatch);
+        expect(recordAndLease).toBeTypeOf('function');
+
+        const first = await recordAndLease([], { owner: 'a', now: T0, leaseMs: LEASE_MS, limit: 10 });
+        expect(first).toHaveLength(2);
+        // Same millisecond, nothing recorded: no room, nothing leased, nothing leased twice.
+        expect(await recordAndLease([], { owner: 'a', now: T0, leaseMs: LEASE_MS, limit: 10 })).toEqual([]);
+
+        const next = await recordAndLease(
+          first.map((d) => record(d, 'a')),
+          { owner: 'a', now: T0 + 10, leaseMs: LEASE_MS, limit: 10 },
+        );
+        expect(next).toHaveLength(2);
+        expect(new Set([...first, ...next].map((d) => d.id)).size).toBe(4);
+        expect(next[0]).toMatchObject({
+          url: exactCreated.url,
+          attempts: 0,
+          event: { type: exactCreated.type },
+        });
+        expect(await h.harness.count('attempts')).toBe(2);
+        for (const d of first) {
+          const id = d.id;
+          const all = await Promise.all(Array.from({ length: 5 }, (_, i) => deliveriesOf(`evt-cycle-${i}`)));
+          const found = all.map((x) => x[exactCreated.id]!).find((x) => x.id === id)!;
+          expect(found.status).toBe('delivered');
+        }
+
+        // A lost lease's record is dropped here too; limit 0 only records.
+        const [taken] = await lease('b', T0 + 10 + LEASE_MS, 1);
+        expect(next.map((d) => d.id)).toContain(taken!.id);
+        const mine = next.find((d) => d.id !== taken!.id)!;
+        expect(
+          await recordAndLease(
+            next.map((d) => record(d, 'a', { at: T0 + 20 })),
+            { owner: 'a', now: T0 + 20, leaseMs: LEASE_MS, limit: 0 },
+          ),
+        ).toEqual([]);
+        expect(await h.harness.count('attempts')).toBe(3);
+        const statuses = await Promise.all(
+          Array.from({ length: 5 }, (_, i) => deliveriesOf(`evt-cycle-${i}`)),
+        );
+        const byId = new Map(
+          statuses.map((x) => [x[exactCreated.id]!.id, x[exactCreated.id]!.status] as const),
+        );
+        expect(byId.get(mine.id)).toBe('delivered');
+        expect(byId.get(taken!.id)).toBe('in_flight');
+      });
+    });
   });
 }

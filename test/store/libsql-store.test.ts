@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NewDomainEvent } from '../../src/core/event-store.ts';
 import { defineSubscription } from '../../src/core/subscription.ts';
 import { readMigrations } from '../../src/runtime/migrations.ts';
+import { createLibsqlDriver } from '../../src/store/libsql-driver.ts';
 import { createLibsqlStores, openLibsql } from '../../src/store/libsql-store.ts';
 import { applyMigrations, type Migration, pendingMigrations } from '../../src/store/migrate.ts';
 import type { SqlDriver, SqlStatement } from '../../src/store/sql-driver.ts';
@@ -13,11 +14,20 @@ import { describeStoreContracts } from './store-contracts.ts';
 
 describeStoreContracts('libSQL file', async () => {
   const db = await createTempDb();
+  const peers: { client: { close(): void } }[] = [];
   return {
     stores: createLibsqlStores(db.client, db.driver),
     count: db.count,
     query: (sql, args) => db.driver.query(sql, args),
-    dispose: db.dispose,
+    async openPeer() {
+      const peer = await openLibsql({ url: db.url });
+      peers.push(peer);
+      return createLibsqlStores(peer.client, peer.driver);
+    },
+    dispose: async () => {
+      for (const peer of peers) peer.client.close();
+      await db.dispose();
+    },
   };
 });
 
@@ -256,6 +266,66 @@ describe('libSQL store', () => {
 
       expect(batches).toHaveLength(1);
       expect(await db.count('domain_events')).toBe(50);
+    });
+
+    it('writes the whole group again, not request by request, when its filter snapshot is stale', async () => {
+      const batches: (readonly SqlStatement[])[] = [];
+      const driver = wrapDriver(db.driver, (statements) => {
+        batches.push(statements);
+        return db.driver.batch(statements);
+      });
+      const stores = createLibsqlStores(db.client, driver);
+      await stores.events.appendEvents([event('evt-0')]);
+      // Another process adds a filtered subscription: this one's snapshot is now stale.
+      const other = createLibsqlStores(db.client, db.driver);
+      await other.subscriptions.syncCodeSubscriptions(
+        [defineSubscription('order.created.v1', 'https://h.example.com/', { filter: { order: 'x' } })],
+        1,
+      );
+      batches.length = 0;
+
+      const results = await Promise.all(
+        ['evt-a', 'evt-b', 'evt-c'].map((id) => stores.events.appendEvents([event(id)])),
+      );
+
+      expect(results).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
+      const idsIn = (statements: readonly SqlStatement[]) => [
+        ...new Set(
+          statements.flatMap((s) => s.args).filter((a) => typeof a === 'string' && /^evt-[a-z]+$/.test(a)),
+        ),
+      ];
+      expect(batches.map(idsIn)).toEqual([
+        ['evt-a', 'evt-b', 'evt-c'],
+        ['evt-a', 'evt-b', 'evt-c'],
+      ]);
+      expect(await db.count('domain_events')).toBe(4);
+      expect(await db.count('deliveries')).toBe(0);
+    });
+
+    it('recognises a stale filter snapshot over @libsql/client too (a remote database)', async () => {
+      // Two instances over the client's own driver, as a mesh on Turso or sqld runs.
+      const a = createLibsqlStores(db.client, createLibsqlDriver(db.client));
+      const b = createLibsqlStores(db.client, createLibsqlDriver(db.client));
+      const withCurrency = (id: string, currency: string): NewDomainEvent => ({
+        ...event(id),
+        integrationEvents: [{ ...event(id).integrationEvents[0]!, data: JSON.stringify({ currency }) }],
+      });
+      await a.events.appendEvents([withCurrency('evt-0', 'EUR')]);
+      await b.subscriptions.syncCodeSubscriptions(
+        [
+          defineSubscription('order.created.v1', 'https://h.example.com/', {
+            id: 'eur',
+            filter: { currency: 'EUR' },
+          }),
+        ],
+        1,
+      );
+
+      await a.events.appendEvents([withCurrency('evt-1', 'EUR'), withCurrency('evt-2', 'USD')]);
+
+      expect(await db.driver.query('SELECT integration_event_id AS ie FROM deliveries')).toEqual([
+        { ie: 'evt-1/ie0' },
+      ]);
     });
 
     it('still commits the other requests of a shared group when one conflicts', async () => {

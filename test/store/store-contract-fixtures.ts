@@ -35,6 +35,12 @@ export interface StoreHarness {
   count(table: string): Promise<number>;
   /** Raw SQL on the same database, for what no port shows (a lease's expiry, a column). */
   query(sql: string, args?: readonly (string | number | null)[]): Promise<Record<string, unknown>[]>;
+  /**
+   * Stores of another instance over the same database, as another process would have them (a
+   * second libSQL connection; a second set of stores over the D1 binding): no cache shared.
+   * Closed by `dispose`.
+   */
+  openPeer(): Promise<StorePorts>;
   dispose(): Promise<void>;
 }
 

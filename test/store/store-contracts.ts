@@ -1,5 +1,6 @@
 import { describeDispatchQueueContract } from './dispatch-queue.contract.ts';
 import { describeEventStoreContract } from './event-store.contract.ts';
+import { describeOrderingKeyContract } from './ordering-key.contract.ts';
 import { describePublishQueueContract } from './publish-queue.contract.ts';
 import { describeRetentionContract } from './retention.contract.ts';
 import type { OpenHarness } from './store-contract-fixtures.ts';
@@ -15,4 +16,5 @@ export function describeStoreContracts(name: string, open: OpenHarness): void {
   describeDispatchQueueContract(name, open);
   describePublishQueueContract(name, open);
   describeRetentionContract(name, open);
+  describeOrderingKeyContract(name, open);
 }

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { EventStore } from '../../src/core/event-store.ts';
 import { defineSubscription } from '../../src/core/subscription.ts';
+import type { SubscriptionFilter } from '../../src/core/subscription-filter.ts';
 import type { SubscriptionStore } from '../../src/core/subscription-store.ts';
 import {
   domainEvent,
@@ -163,6 +164,153 @@ export function describeSubscriptionStoreContract(name: string, open: OpenHarnes
         expect(targets((await view('evt-held')).integrationEvents[0]!.deliveries)).toEqual([
           ['sub-api', 'https://hooks.example.com/'],
         ]);
+      });
+    });
+
+    describe('filters', () => {
+      const eur = { currency: 'EUR' };
+      /** An event whose one order.created.v1 carries `data`. */
+      const withData = (id: string, data: Record<string, unknown>) =>
+        domainEvent(id, [{ data: JSON.stringify(data) }]);
+      const deliveredTo = async (id: string) =>
+        (await view(id)).integrationEvents[0]!.deliveries.map((d) => d.subscriptionId).sort();
+      const create = (store: SubscriptionStore, id: string, filter: SubscriptionFilter | null) =>
+        store.createSubscription({
+          id,
+          type: 'order.*',
+          url: `https://${id}.example.com/`,
+          retries: 3,
+          retryDelay: null,
+          maxConcurrency: 16,
+          pauseAfter: 50,
+          paused: false,
+          filter,
+          now: 10,
+        });
+
+      it('keeps the filter: created, read, listed, changed, removed', async () => {
+        expect(await create(subscriptions, 'sub-f', { total: { $gt: 10 } })).toMatchObject({
+          filter: { total: { $gt: 10 } },
+        });
+        expect(await subscriptions.getSubscription('sub-f')).toMatchObject({
+          filter: { total: { $gt: 10 } },
+        });
+        expect(await subscriptions.updateSubscription('sub-f', { filter: eur }, 20)).toMatchObject({
+          filter: eur,
+        });
+        expect((await subscriptions.listSubscriptions()).map((x) => x.filter)).toEqual([eur]);
+        expect(await subscriptions.updateSubscription('sub-f', { filter: null }, 30)).toMatchObject({
+          filter: null,
+        });
+        expect(await create(subscriptions, 'sub-plain', null)).toMatchObject({ filter: null });
+      });
+
+      it('gives a filtered subscription deliveries only for matching events', async () => {
+        await create(subscriptions, 'sub-eur', eur);
+        await create(subscriptions, 'sub-gold', { customer: { tier: 'gold' }, total: { $gte: 100 } });
+        await create(subscriptions, 'sub-all', null);
+
+        await events.appendEvents([
+          withData('evt-eur', { currency: 'EUR', total: 5 }),
+          withData('evt-usd-gold', { currency: 'USD', total: 100, customer: { tier: 'gold' } }),
+          withData('evt-none', { currency: 'USD', total: 500 }),
+        ]);
+
+        expect(await deliveredTo('evt-eur')).toEqual(['sub-all', 'sub-eur']);
+        expect(await deliveredTo('evt-usd-gold')).toEqual(['sub-all', 'sub-gold']);
+        expect(await deliveredTo('evt-none')).toEqual(['sub-all']);
+      });
+
+      it('applies the filters of code-declared subscriptions, and a changed one at the next sync', async () => {
+        const declared = (filter?: SubscriptionFilter) =>
+          defineSubscription('order.created.v1', 'https://code.example.com/', {
+            id: 'sub-code',
+            ...(filter ? { filter } : {}),
+          });
+        await subscriptions.syncCodeSubscriptions([declared(eur)], 1);
+        await events.appendEvents([withData('evt-1', { currency: 'USD' }), withData('evt-2', eur)]);
+        await subscriptions.syncCodeSubscriptions([declared({ currency: 'USD' })], 2);
+        await events.appendEvents([withData('evt-3', { currency: 'USD' }), withData('evt-4', eur)]);
+        await subscriptions.syncCodeSubscriptions([declared()], 3);
+        await events.appendEvents([withData('evt-5', { currency: 'GBP' })]);
+
+        expect(await deliveredTo('evt-1')).toEqual([]);
+        expect(await deliveredTo('evt-2')).toEqual(['sub-code']);
+        expect(await deliveredTo('evt-3')).toEqual(['sub-code']);
+        expect(await deliveredTo('evt-4')).toEqual([]);
+        expect(await deliveredTo('evt-5')).toEqual(['sub-code']);
+      });
+
+      it('applies a filter created, changed, removed or deleted through another instance', async () => {
+        const peer = await h.harness.openPeer();
+        // This instance has read the (empty) set of filtered subscriptions: its snapshot is cached.
+        await events.appendEvents([withData('evt-0', eur)]);
+
+        await create(peer.subscriptions, 'sub-eur', eur);
+        await events.appendEvents([withData('evt-1', eur), withData('evt-2', { currency: 'USD' })]);
+        expect(await deliveredTo('evt-1')).toEqual(['sub-eur']);
+        expect(await deliveredTo('evt-2')).toEqual([]);
+
+        await peer.subscriptions.updateSubscription('sub-eur', { filter: { currency: 'USD' } }, 20);
+        await events.appendEvents([withData('evt-3', eur), withData('evt-4', { currency: 'USD' })]);
+        expect(await deliveredTo('evt-3')).toEqual([]);
+        expect(await deliveredTo('evt-4')).toEqual(['sub-eur']);
+
+        await peer.subscriptions.updateSubscription('sub-eur', { filter: null }, 30);
+        await events.appendEvents([withData('evt-5', { currency: 'GBP' })]);
+        expect(await deliveredTo('evt-5')).toEqual(['sub-eur']);
+
+        await peer.subscriptions.updateSubscription('sub-eur', { filter: eur }, 40);
+        await events.appendEvents([withData('evt-6', eur)]);
+        await peer.subscriptions.deleteSubscription('sub-eur', 50);
+        await events.appendEvents([withData('evt-7', eur)]);
+        expect(await deliveredTo('evt-6')).toEqual(['sub-eur']);
+        expect(await deliveredTo('evt-7')).toEqual([]);
+
+        // …and the other way round: the peer's cached snapshot is stale too.
+        await peer.events.appendEvents([withData('evt-8', eur)]);
+        await create(subscriptions, 'sub-usd', { currency: 'USD' });
+        await peer.events.appendEvents([withData('evt-9', { currency: 'USD' }), withData('evt-10', eur)]);
+        expect(await deliveredTo('evt-8')).toEqual([]);
+        expect(await deliveredTo('evt-9')).toEqual(['sub-usd']);
+        expect(await deliveredTo('evt-10')).toEqual([]);
+      });
+
+      it('writes every request of a group once when the snapshot went stale under it', async () => {
+        const peer = await h.harness.openPeer();
+        await events.appendEvents([withData('evt-0', eur)]);
+        await create(peer.subscriptions, 'sub-eur', eur);
+
+        const results = await Promise.all(
+          ['evt-a', 'evt-b', 'evt-c'].map((id, i) =>
+            events.appendEvents([withData(id, i === 1 ? { currency: 'USD' } : eur)]),
+          ),
+        );
+
+        expect(results).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
+        expect(await deliveredTo('evt-a')).toEqual(['sub-eur']);
+        expect(await deliveredTo('evt-b')).toEqual([]);
+        expect(await deliveredTo('evt-c')).toEqual(['sub-eur']);
+        expect(await h.harness.count('domain_events')).toBe(4);
+      });
+
+      it('leaves snapshots valid when only operational state changes (pause, failures)', async () => {
+        await create(subscriptions, 'sub-eur', eur);
+        const revision = async () =>
+          (await h.harness.query('SELECT revision FROM subscription_revision'))[0]?.revision;
+        const before = await revision();
+        await subscriptions.updateSubscription(
+          'sub-eur',
+          { paused: true, retries: 5, maxConcurrency: 2 },
+          20,
+        );
+        await subscriptions.updateSubscription('sub-eur', { paused: false }, 21);
+        await h.harness.query("UPDATE subscriptions SET consecutive_failures = 3 WHERE id = 'sub-eur'");
+        await create(subscriptions, 'sub-plain', null);
+        expect(await revision()).toBe(before);
+
+        await subscriptions.updateSubscription('sub-eur', { type: 'order.created.v1' }, 30);
+        expect(await revision()).not.toBe(before);
       });
     });
   });

@@ -364,6 +364,41 @@ describe('local dispatcher — running', () => {
     expect(server.requests).toHaveLength(10);
     expect(await mesh.db.count('attempts')).toBe(10);
   });
+
+  it('polls that find every slot busy never wedge it (a pass with nothing to do ends synchronously)', async () => {
+    await setup(() => ({ status: 200 }));
+    mesh.clock.set(Date.now());
+    const running = createLocalDispatcher({
+      queue: mesh.dispatch,
+      send: sender,
+      clock: mesh.clock,
+      signingKey: KEY,
+      owner: 'running',
+      leaseMs: 30_000,
+      attemptTimeoutMs: 5_000,
+      concurrency: 2,
+      // Polls keep coming while both slots wait on the gate.
+      pollMs: 5,
+    });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    server.reply(async () => {
+      await gate;
+      return { status: 200 };
+    });
+    await mesh.post(Array.from({ length: 6 }, (_, i) => orderCreated(`e${i}`)));
+    running.start();
+    while (server.requests.length < 2) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 100));
+    release();
+    const deadline = Date.now() + 10_000;
+    while (server.requests.length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await running.stop();
+    expect(server.requests).toHaveLength(6);
+    expect(await mesh.db.count('attempts')).toBe(6);
+  });
 });
 
 describe('local dispatcher — pause', () => {

@@ -1,9 +1,11 @@
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import { lookup } from 'node:dns';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createFetchSender } from '../../src/transports/fetch-sender.ts';
 import { createUndiciSender } from '../../src/transports/undici-sender.ts';
-import { type LoopbackServer, startLoopbackServer } from '../support/loopback-server.ts';
+import { type LoopbackServer, type Reply, startLoopbackServer } from '../support/loopback-server.ts';
 
 // Only loopback listeners are ever targeted: the guard must refuse before connecting, and the
 // listener's hit count proves it did. Other private ranges are covered by the pure address rules
@@ -111,6 +113,66 @@ describe('responses', () => {
       expect(res.status).toBe(500);
       expect(res.headers['retry-after']).toBe('30');
       expect(res.excerpt).toHaveLength(2048);
+    } finally {
+      await send.close();
+    }
+  });
+});
+
+describe('timeouts', () => {
+  /** A server that answers `head` at once, then drips a byte every `everyMs` and never ends. */
+  const startDripServer = async (everyMs: number) => {
+    const timers = new Set<ReturnType<typeof setInterval>>();
+    const server = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const timer = setInterval(() => res.write('x'), everyMs);
+      timers.add(timer);
+      res.on('close', () => {
+        clearInterval(timer);
+        timers.delete(timer);
+      });
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    const { port } = server.address() as AddressInfo;
+    return {
+      url: `http://127.0.0.1:${port}/`,
+      close: () =>
+        new Promise<void>((ok) => {
+          for (const timer of timers) clearInterval(timer);
+          server.closeAllConnections();
+          server.close(() => ok());
+        }),
+    };
+  };
+
+  it('a body dripped slower than the attempt timeout is cut by the overall deadline', async () => {
+    // Each byte arrives well within bodyTimeout (the gap between chunks): only the overall deadline stops it.
+    const drip = await startDripServer(20);
+    const send = createUndiciSender({ allowPrivateNetwork: true });
+    try {
+      const started = performance.now();
+      await expect(send(request(drip.url), { trusted: true, timeoutMs: 300 })).rejects.toThrow(/timeout/i);
+      const elapsed = performance.now() - started;
+      expect(elapsed).toBeGreaterThanOrEqual(290);
+      // At most one sweep period (a tenth of the timeout here) late, plus scheduling slack.
+      expect(elapsed).toBeLessThan(1500);
+    } finally {
+      await send.close();
+      await drip.close();
+    }
+  });
+
+  it('a peer that never answers is cut by the headers timeout; the sender is usable afterwards', async () => {
+    server.reply(() => new Promise<Reply>(() => {}));
+    const send = createUndiciSender({ allowPrivateNetwork: true });
+    try {
+      await expect(send(request(`${server.url}/`), { trusted: true, timeoutMs: 200 })).rejects.toThrow(
+        /timeout/i,
+      );
+      server.reply(() => ({ status: 204 }));
+      const res = await send(request(`${server.url}/`), { trusted: true, timeoutMs: 2000 });
+      expect(res).toMatchObject({ status: 204, excerpt: '' });
     } finally {
       await send.close();
     }

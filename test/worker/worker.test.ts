@@ -297,3 +297,66 @@ describe('the Worker before wrangler migrated its database', () => {
     }
   });
 });
+
+describe('a fresh isolate and the subscriptions declared in code', () => {
+  let dir: string;
+  let bundle: WorkerBundle;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hookmesh-worker-'));
+    bundle = await buildWorker({ outfile: join(dir, 'worker.js') });
+    const migrator = new Miniflare({
+      modules: true,
+      script: 'export default { fetch() { return new Response(null) } }',
+      compatibilityDate: COMPATIBILITY_DATE,
+      d1Databases: { DB: 'hookmesh' },
+      d1Persist: join(dir, 'd1'),
+    });
+    await applyD1Migrations(await getD1(migrator));
+    await migrator.dispose();
+  }, 60_000);
+
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('composes without the database: /healthz syncs nothing, the first event still gets their deliveries', async () => {
+    const mf = startWorker(bundle, join(dir, 'd1'));
+    try {
+      const d1 = await getD1(mf);
+      const health = await mf.dispatchFetch(`${PUBLIC_URL}/healthz`);
+      expect(health.status).toBe(200);
+      await health.arrayBuffer();
+      // Composed and answering, and no subscription written yet: the sync waits for a call that needs it.
+      expect(await countRows(d1, 'subscriptions')).toBe(0);
+
+      // The isolate's first ingest: the declared subscription exists for it, in the same transaction.
+      const res = await mf.dispatchFetch(`${PUBLIC_URL}/v1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${PRODUCER_TOKEN}` },
+        body: JSON.stringify(orderCreated('evt-fresh-1')),
+      });
+      expect(res.status).toBe(202);
+      await res.arrayBuffer();
+      const shown = await mf.dispatchFetch(`${PUBLIC_URL}/v1/events/evt-fresh-1`, {
+        headers: { authorization: `Bearer ${PRODUCER_TOKEN}` },
+      });
+      expect(await shown.json()).toMatchObject({
+        integrationEvents: [
+          {
+            type: 'order.created.v1',
+            deliveries: [
+              { subscriptionId: 'example-billing', url: `${PUBLIC_URL}/webhooks/order.created.v1` },
+            ],
+          },
+        ],
+      });
+      expect(
+        (await d1.prepare("SELECT id FROM subscriptions WHERE origin = 'code' AND deleted_at IS NULL").all())
+          .results?.length,
+      ).toBeGreaterThan(0);
+    } finally {
+      await mf.dispose();
+    }
+  });
+});

@@ -316,7 +316,7 @@ export async function runHostileInput(options: { quick: boolean }): Promise<Scen
     }
     if (resets.length > 0 || noAnswers.length > 0) {
       notes.push(
-        `FINDING: ${resets.length} requests got no answer on a reused keep-alive connection (${[...new Set(resets.map((r) => r.error.split(':')[0]))].join(', ')}) and were answered ${JSON.stringify(countBy(resets.map((r) => r.retryStatus)))} when sent again; ${noAnswers.length - noAnswer} bodies over the limit got no readable answer at all. The server answers a request it refuses before reading its body (413, 401) with "Connection: keep-alive" and then closes the socket`,
+        `FINDING: ${resets.length} requests got no answer on a reused keep-alive connection (${[...new Set(resets.map((r) => r.error.split(':')[0]))].join(', ')}) and were answered ${JSON.stringify(countBy(resets.map((r) => r.retryStatus)))} when sent again (mesh ${tally.mesh.resets.length}, webhook route ${tally.handler.resets.length}); ${noAnswers.length - noAnswer} bodies over the limit got no readable answer at all (mesh ${tally.mesh.noAnswer.length}, webhook route ${tally.handler.noAnswer.length}). The mesh on Node reads and drops an unread body (up to 4 MiB, while it keeps coming) before answering early (413, 401); past that it answers with "Connection: close", and a client still writing may see a reset instead of the answer`,
       );
     }
     return {

@@ -101,6 +101,7 @@ export function toApiPaths(
             422: 'unknown-event-type: no domain event has this type',
             429: 'too-many-requests: the mesh is at capacity; retry after Retry-After',
             500: INTERNAL,
+            503: 'unavailable: the database cannot write now (`reason`: busy, full, io, read_only, overloaded, unreachable); nothing was written, retry after Retry-After',
           }),
         },
       },
@@ -268,7 +269,9 @@ export function toApiPaths(
         security: PUBLIC,
         responses: {
           '200': json('Up', schemaRef('Health')),
-          ...problems({ 503: 'unavailable: the database does not answer, or migrations are pending' }),
+          ...problems({
+            503: 'unavailable: the database does not answer, its recent writes failed (`storage: database full`, with `reason`), or migrations are pending',
+          }),
         },
       },
     },

@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { DELIVERY_STATUSES } from '../../core/delivery-state.ts';
+import { SubscriptionFilterView } from '../subscription-filter-schema.ts';
 
 // The API's answers as valibot schemas, for the OpenAPI document. The routes build their answers
 // with `toEventResponse`, `toSubscriptionResponse`, `toDeliveryResponse`; test/api/openapi.test.ts
@@ -103,6 +104,7 @@ export const SubscriptionSchema = v.object({
   paused: v.pipe(v.boolean(), v.description('Paused: its deliveries are held, not attempted')),
   pausedReason: v.nullable(v.picklist(['manual', 'failing'])),
   pausedAt: v.nullable(Timestamp),
+  filter: SubscriptionFilterView,
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });

@@ -71,6 +71,11 @@ export function SubscriptionsTable(props: {
                 </th>
                 <td>
                   <code>{s.type}</code>
+                  {s.filter === null ? null : (
+                    <span class="sub">
+                      filter <code>{toFilterExcerpt(s.filter)}</code>
+                    </span>
+                  )}
                 </td>
                 <td class="url">{s.url}</td>
                 <td class="num">{s.retries}</td>
@@ -98,3 +103,11 @@ export function SubscriptionsTable(props: {
     </TableBox>
   );
 }
+
+/** A filter as one line, cut short: a long `$in` list would stretch the table. */
+function toFilterExcerpt(filter: object): string {
+  const text = JSON.stringify(filter);
+  return text.length <= FILTER_EXCERPT_CHARS ? text : `${text.slice(0, FILTER_EXCERPT_CHARS - 1)}…`;
+}
+
+const FILTER_EXCERPT_CHARS = 120;

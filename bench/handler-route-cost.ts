@@ -1,0 +1,105 @@
+// Work per request of the handler route, free of the machine's load: drives the webhook app (or
+// the bare Hono baseline) in process through `app.fetch` with `n` signed deliveries, 50 at a time,
+// after a warm-up, and prints the CPU time it took. Run it under `valgrind --tool=callgrind` twice
+// with different `n` and subtract to get instructions per request (what bench:delivery's figure
+// cannot give on a shared machine), or under `node --cpu-prof` for where the time goes.
+// Usage: tsx bench/handler-route-cost.ts <none|hono|memory|libsql> <node|web> <n> [warm-up n]
+// (bundle it first with esbuild for valgrind: tsx's loader costs more than the route.)
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient } from '@libsql/client';
+import { Hono } from 'hono';
+import { OrderPaidV1 } from '../src/example/orders.ts';
+import { createWebhookApp as createWebCryptoApp } from '../src/handler/index.ts';
+import {
+  createLibsqlInbox,
+  createMemoryInbox,
+  createWebhookApp,
+  defineHandler,
+} from '../src/handler/node.ts';
+import { signQStashJwtNode } from '../src/transports/node-signer.ts';
+import { orderPaidBody, PAID_TYPE, SIGNING_KEY } from './lib/delivery-fixture.ts';
+
+const [kind = 'memory', crypto = 'node', nArg = '2000', warmArg = '2000'] = process.argv.slice(2);
+const n = Number(nArg);
+const warm = Number(warmArg);
+const CONCURRENCY = 50;
+const publicUrl = 'http://127.0.0.1:8791';
+const url = `${publicUrl}/webhooks/${PAID_TYPE}`;
+const body = orderPaidBody(1);
+
+async function makeApp(): Promise<{ fetch: (r: Request) => Response | Promise<Response> }> {
+  if (kind === 'none') {
+    // The driver's own share (minting, Request, reading the body), to subtract from the others.
+    return {
+      fetch: async (r: Request) => {
+        await r.arrayBuffer();
+        return new Response('{"status":"handled"}', { status: 200 });
+      },
+    };
+  }
+  if (kind === 'hono') {
+    return new Hono().post('/webhooks/:type', async (c) => {
+      await c.req.json();
+      return c.json({ status: 'handled' }, 200);
+    });
+  }
+  let inbox = createMemoryInbox();
+  if (kind === 'libsql') {
+    const file = join(tmpdir(), `route-cost-${process.pid}.db`);
+    rmSync(file, { force: true });
+    const client = createClient({ url: `file:${file}` });
+    await client.execute('PRAGMA journal_mode = WAL');
+    await client.execute('PRAGMA synchronous = FULL');
+    inbox = createLibsqlInbox(client);
+  }
+  const create = crypto === 'web' ? createWebCryptoApp : createWebhookApp;
+  return create({
+    handlers: [defineHandler(OrderPaidV1, () => {})],
+    signingKeys: { current: SIGNING_KEY },
+    publicUrl,
+    inbox,
+  });
+}
+
+let seq = 0;
+function request(): Request {
+  const id = `evt-${process.pid}-${seq++}`;
+  return new Request(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(body)),
+      'ce-specversion': '1.0',
+      'ce-id': id,
+      'ce-type': PAID_TYPE,
+      'ce-source': '/producers/bench',
+      'ce-time': '2026-11-30T10:00:00.000Z',
+      'upstash-signature': signQStashJwtNode({ key: SIGNING_KEY, url, body, nowMs: Date.now() }),
+      'upstash-message-id': `msg_${id}`,
+      'upstash-retried': '0',
+    },
+    body,
+  });
+}
+
+async function drive(app: Awaited<ReturnType<typeof makeApp>>, count: number): Promise<void> {
+  for (let done = 0; done < count; done += CONCURRENCY) {
+    const batch = Array.from({ length: Math.min(CONCURRENCY, count - done) }, request);
+    const responses = await Promise.all(batch.map((r) => app.fetch(r)));
+    for (const response of responses) {
+      if (response.status !== 200) throw new Error(`${response.status} ${await response.text()}`);
+      await response.arrayBuffer();
+    }
+  }
+}
+
+const app = await makeApp();
+await drive(app, warm);
+const before = process.cpuUsage();
+await drive(app, n);
+const used = process.cpuUsage(before);
+console.log(
+  `${kind}/${crypto}: ${n} requests, ${((used.user + used.system) / Math.max(n, 1)) | 0} µs CPU each (incl. minting)`,
+);

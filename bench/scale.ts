@@ -1,0 +1,544 @@
+// npm run bench:scale — how cost grows with the work (issues 11 and 12). The same ingest and
+// delivery measurements on an empty store and on one holding 1,000,000 delivered deliveries (and
+// 10,000 dead), each ratio against the goal (within 10 %); bytes per event, per table and index;
+// ingest while the real retention job purges those 1,000,000 events; how long a 10 GB D1
+// database lasts at 100 events/s; the mesh's resident memory through a delivery run.
+//
+// Options: --quick (a 20,000-event store, short runs: a smoke test of about a minute),
+// --minutes=N (the delivery run whose memory is sampled; 1 by default, 5 for the full run),
+// --fresh (fill the full store again instead of copying the one cached by an earlier run).
+// Env: BENCH_DURATION [10 s] and BENCH_WARMUP [2 s] of each wrk run, BENCH_CONNECTIONS [50],
+// BENCH_EVENTS [10000] preloaded for the delivery measurement.
+
+import { createHash } from 'node:crypto';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import Database from 'libsql';
+import { createBenchContext } from './lib/bench-context.ts';
+import { meshEnv } from './lib/delivery-fixture.ts';
+import { closeClients, createSubscription, postEvents, resetSink, sinkStats } from './lib/mesh-client.ts';
+import { canPin, positiveInt } from './lib/options.ts';
+import { fillStore } from './lib/scale-fill.ts';
+import { type ServerProcess, waitUntilReady } from './lib/server.ts';
+import { formatStoreBytes, measureStoreBytes } from './lib/store-bytes.ts';
+import { runWrk, type WrkResult } from './lib/wrk.ts';
+
+const GOAL_RATIO = 0.9;
+const GOAL_RSS_MIB = 200;
+/** Growth of the mean RSS from the second fifth of the run to the last that still counts as flat. */
+const FLAT_MIB = 10;
+const DAY = 86_400_000;
+const D1_LIMIT_BYTES = 10e9;
+const RATE = 100;
+const RETENTION_DAYS = 7;
+/** One retention pass purges at most this many events (runRetentionPass: 200 batches of 500). */
+const EVENTS_PER_PASS = 100_000;
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const fresh = args.includes('--fresh');
+const minutesArg = args.find((a) => a.startsWith('--minutes='));
+const rssSeconds = minutesArg
+  ? Math.round(Number(minutesArg.slice('--minutes='.length)) * 60)
+  : quick
+    ? 15
+    : 60;
+if (!Number.isFinite(rssSeconds) || rssSeconds <= 0) throw new Error(`--minutes must be a positive number`);
+const delivered = quick ? 20_000 : 1_000_000;
+const dead = quick ? 200 : 10_000;
+const duration = positiveInt('BENCH_DURATION', quick ? 3 : 10);
+const warmup = positiveInt('BENCH_WARMUP', quick ? 1 : 2);
+const connections = positiveInt('BENCH_CONNECTIONS', 50);
+const events = positiveInt('BENCH_EVENTS', quick ? 2_000 : 10_000);
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const MESH = 'bench/delivery-mesh-entry.ts';
+const TYPE = 'order.created.v1';
+const cores = availableParallelism();
+const ctx = createBenchContext(root, cores, canPin(cores));
+const nonce = Math.random().toString(36).slice(2, 8);
+let serial = 0;
+
+interface DeliveryRun {
+  perSecond: number;
+  deliveries: number;
+  seconds: number;
+}
+
+async function main(): Promise<number> {
+  console.log(
+    `hookmesh scale bench${quick ? ' (--quick: a small store, short runs — a smoke test, not the figures)' : ''}`,
+  );
+  console.log(
+    `${ctx.pinned ? 'pinned: mesh on core 0, sink and wrk on core 1' : 'UNPINNED (noisier figures)'}; temp dir ${ctx.dir}`,
+  );
+  console.log(
+    `full store: ${delivered.toLocaleString('en')} delivered + ${dead.toLocaleString('en')} dead deliveries`,
+  );
+  const sink = await ctx.start({ name: 'sink', script: 'bench/delivery-sink.ts', env: {}, core: 1 });
+  try {
+    return await run(sink);
+  } finally {
+    await ctx.stop(sink);
+    await closeClients();
+  }
+}
+
+async function run(sink: ServerProcess): Promise<number> {
+  const emptyFile = join(ctx.dir, 'empty.db');
+  const fullFile = join(ctx.dir, 'full.db');
+  await prepare(sink, emptyFile);
+  const fillTo = await fullStore(sink, fullFile);
+  const full = measureStoreBytes(fullFile);
+  console.log(
+    `\nbytes per event, ${full.domainEvents.toLocaleString('en')} events (dbstat, pages per table and index):`,
+  );
+  for (const line of formatStoreBytes(full)) console.log(line);
+  const perEvent = full.used / full.domainEvents;
+
+  console.log('\n[1] delivery, empty then full store');
+  const emptyDelivery = await deliver(sink, emptyFile);
+  const fullDelivery = await deliver(sink, fullFile);
+  console.log('\n[2] ingest, empty then full store');
+  const emptyIngest = await ingest(sink, emptyFile, 'empty');
+  const fullIngest = await ingest(sink, fullFile, 'full');
+
+  console.log('\n[3] ingest while the retention job purges the full store');
+  const beforePurge = statSync(fullFile).size;
+  // Counted in the file: a pass that fails part way keeps the batches it committed.
+  const filledLeft = () => countOlder(fullFile, fillTo);
+  const filledBefore = filledLeft();
+  const purge = await ingestDuringPurge(sink, fullFile, fillTo);
+  const afterPurge = measureStoreBytes(fullFile);
+  const purged = filledBefore - filledLeft();
+
+  console.log(
+    `\n[4] the mesh's memory through a ${rssSeconds} s delivery run (full store, events posted meanwhile)`,
+  );
+  const rss = await sampleRss(sink, fullFile);
+
+  // The summary.
+  const ratio = (full: number, empty: number) => (empty > 0 ? full / empty : 0);
+  const verdict = (met: boolean) => (met ? 'MET' : 'NOT MET');
+  const rows: string[][] = [
+    ['figure', 'empty store', 'full store', 'full / empty', `goal ≥ ${GOAL_RATIO}`],
+    [
+      'delivery (deliveries/s)',
+      emptyDelivery.perSecond.toFixed(0),
+      fullDelivery.perSecond.toFixed(0),
+      ratio(fullDelivery.perSecond, emptyDelivery.perSecond).toFixed(2),
+      verdict(ratio(fullDelivery.perSecond, emptyDelivery.perSecond) >= GOAL_RATIO),
+    ],
+    [
+      'ingest (2xx/s)',
+      emptyIngest.okPerSecond.toFixed(0),
+      fullIngest.okPerSecond.toFixed(0),
+      ratio(fullIngest.okPerSecond, emptyIngest.okPerSecond).toFixed(2),
+      verdict(ratio(fullIngest.okPerSecond, emptyIngest.okPerSecond) >= GOAL_RATIO),
+    ],
+    [
+      'ingest p99 (ms)',
+      emptyIngest.p99Ms.toFixed(1),
+      fullIngest.p99Ms.toFixed(1),
+      ratio(fullIngest.p99Ms, emptyIngest.p99Ms).toFixed(2),
+      `${verdict(fullIngest.p99Ms <= emptyIngest.p99Ms / GOAL_RATIO)} (≤ ${(1 / GOAL_RATIO).toFixed(2)})`,
+    ],
+  ];
+  console.log(
+    '\nsummary (each figure as measured on this machine, one run each; noisy when others are busy)',
+  );
+  printTable(rows);
+
+  console.log('\npurge of the full store by the retention job (ingest under wrk meanwhile):');
+  console.log(
+    `  purged ${purged.toLocaleString('en')} events in ${purge.seconds.toFixed(0)} s ` +
+      `(${(purged / purge.seconds).toFixed(0)} events/s; ${filledLeft().toLocaleString('en')} filled events left: the dead ones'; ` +
+      `${purge.passes} passes of ≤ ${EVENTS_PER_PASS.toLocaleString('en')}; ${purge.failures} tries failed on a busy write lock and were repeated)`,
+  );
+  console.log(
+    `  ingest before: ${fullIngest.okPerSecond.toFixed(0)}/s p99 ${fullIngest.p99Ms.toFixed(1)} ms; ` +
+      `during (${purge.during.length} wrk slices): ${purge.during.map((w) => `${w.okPerSecond.toFixed(0)}/s p99 ${w.p99Ms.toFixed(1)} ms`).join(', ')}; ` +
+      `after: ${purge.after.okPerSecond.toFixed(0)}/s p99 ${purge.after.p99Ms.toFixed(1)} ms`,
+  );
+  const worstDuring = Math.max(...purge.during.map((w) => w.p99Ms));
+  console.log(
+    `  ingest p99 while purging within ${(1 / GOAL_RATIO).toFixed(2)}× of before: ${verdict(worstDuring <= fullIngest.p99Ms / GOAL_RATIO)} (worst slice ${worstDuring.toFixed(1)} ms)`,
+  );
+  console.log(
+    `  file: ${mib(beforePurge)} before, ${mib(statSync(fullFile).size)} after (${afterPurge.freePages} free pages left for reuse; ` +
+      `each pass hands back ≤ 256 MiB); ${afterPurge.domainEvents.toLocaleString('en')} events left (the dead ones' and the bench's own)`,
+  );
+
+  console.log('\nbytes per event and the D1 limit:');
+  const daily = perEvent * RATE * 86_400;
+  console.log(
+    `  ${perEvent.toFixed(0)} B/event measured (tables + indexes, one subscription, delivered with one attempt; the file ${mib(full.file)})`,
+  );
+  console.log(
+    `  at ${RATE} events/s: ${(daily / 1e9).toFixed(2)} GB a day; a 10 GB D1 database is full after ${(D1_LIMIT_BYTES / daily).toFixed(1)} days without retention`,
+  );
+  const steady = daily * RETENTION_DAYS;
+  console.log(
+    `  with the default retention (${RETENTION_DAYS} days) the store holds ${RETENTION_DAYS} days of events: ${(steady / 1e9).toFixed(1)} GB — ` +
+      (steady <= D1_LIMIT_BYTES
+        ? 'bounded, and within 10 GB'
+        : `bounded, but over 10 GB: the database is full after ${(D1_LIMIT_BYTES / daily).toFixed(1)} days, before retention purges anything; at this rate 10 GB needs HOOKMESH_RETENTION_DAYS ≤ ${(D1_LIMIT_BYTES / daily).toFixed(1)} (or fewer bytes per event)`),
+  );
+  const perHour = RATE * 3600;
+  console.log(
+    `  the hourly retention pass purges ≤ ${EVENTS_PER_PASS.toLocaleString('en')} events; ${perHour.toLocaleString('en')} arrive per hour at ${RATE}/s: ` +
+      (perHour <= EVENTS_PER_PASS
+        ? 'it keeps up'
+        : 'it does NOT keep up — the store is not bounded at this rate until a pass may do more'),
+  );
+
+  console.log('\nresident memory of the mesh (role all) through the delivery run:');
+  const rssMax = Math.max(...rss.samples);
+  console.log(
+    `  ${rss.samples.length} samples, ${rss.delivered.toLocaleString('en')} deliveries made, ${rss.posted.toLocaleString('en')} events posted: ` +
+      `min ${rss.samples.length ? Math.min(...rss.samples).toFixed(0) : '?'} MiB, max ${rssMax.toFixed(0)} MiB; ` +
+      `mean of the 2nd fifth ${rss.early.toFixed(0)} MiB, of the last ${rss.late.toFixed(0)} MiB`,
+  );
+  console.log(`  goal < ${GOAL_RSS_MIB} MiB: ${verdict(rssMax < GOAL_RSS_MIB)}`);
+  console.log(
+    `  goal flat (last fifth ≤ 2nd fifth + ${FLAT_MIB} MiB): ${verdict(rss.late - rss.early <= FLAT_MIB)}`,
+  );
+  return 0;
+}
+
+/**
+ * The full store at `file`: filled now, or copied from the cache of an earlier run (younger than
+ * 12 hours, same size and migrations; `--fresh` refills) with its subscription pointed at this
+ * run's sink. Returns the newest filled acceptance time (what the purge takes).
+ */
+async function fullStore(sink: ServerProcess, file: string): Promise<number> {
+  const names = readdirSync(join(root, 'migrations')).filter((n) => n.endsWith('.sql'));
+  const key = createHash('sha256')
+    .update(JSON.stringify([delivered, dead, names]))
+    .digest('hex')
+    .slice(0, 12);
+  const cacheDir = join(tmpdir(), 'hookmesh-bench-scale');
+  const cached = join(cacheDir, `full-${delivered}-${key}.db`);
+  const meta = `${cached}.json`;
+  if (
+    !fresh &&
+    existsSync(cached) &&
+    existsSync(meta) &&
+    Date.now() - statSync(cached).mtimeMs < 12 * 3_600_000
+  ) {
+    copyFileSync(cached, file);
+    const db = new Database(file);
+    db.prepare('UPDATE subscriptions SET url = ?').run([`${sink.url}/hook`]);
+    db.prepare("UPDATE deliveries SET url = ? WHERE status = 'pending'").run([`${sink.url}/hook`]);
+    db.close();
+    console.log(`\nfull store copied from ${cached} (--fresh fills a new one)`);
+    return (JSON.parse(readFileSync(meta, 'utf8')) as { fillTo: number }).fillTo;
+  }
+  await prepare(sink, file);
+  const now = Date.now();
+  // Settled between 6 days and 1 hour ago: inside the default retention window, so the mesh's own
+  // hourly job (run 10 s after a start) leaves them to the purge measured below.
+  const fillTo = now - 3_600_000;
+  console.log('\nfilling the full store…');
+  const seconds = fillStore({
+    path: file,
+    delivered,
+    dead,
+    from: now - 6 * DAY,
+    to: fillTo,
+    log: console.log,
+  });
+  console.log(`filled in ${seconds.toFixed(0)} s: ${mib(statSync(file).size)} file`);
+  mkdirSync(cacheDir, { recursive: true });
+  copyFileSync(file, cached);
+  writeFileSync(meta, JSON.stringify({ fillTo }));
+  return fillTo;
+}
+
+/** A migrated file with the bench's subscription (created through the API) and one sample event. */
+async function prepare(sink: ServerProcess, file: string): Promise<void> {
+  const api = await startMesh(file, 'api');
+  try {
+    await createSubscription(api.url, TYPE, `${sink.url}/hook`);
+    await postEvents(api.url, [orderCreated('template-0', 0)]);
+  } finally {
+    await ctx.stop(api);
+  }
+}
+
+/** Preloads `events` through the API, then times a dispatcher delivering them to the sink. */
+async function deliver(sink: ServerProcess, file: string): Promise<DeliveryRun> {
+  const api = await startMesh(file, 'api');
+  try {
+    const tag = `${nonce}-${++serial}`;
+    for (let n = 0; n < events; n += 100) {
+      const batch = [];
+      for (let i = n; i < Math.min(events, n + 100); i++) batch.push(orderCreated(`d-${tag}-${i}`, i));
+      await postEvents(api.url, batch);
+    }
+  } finally {
+    await ctx.stop(api);
+  }
+  const open = openCount(file);
+  await resetSink(sink.url);
+  const dispatcher = await startMesh(file, 'dispatcher');
+  try {
+    const deadline = Date.now() + 120_000 + open * 5;
+    while ((await sinkStats(sink.url)).count < open) {
+      if (Date.now() > deadline || dispatcher.child.exitCode !== null)
+        throw new Error('the deliveries did not finish');
+      await sleep(20);
+    }
+    while (openCount(file) > 0) {
+      if (Date.now() > deadline) throw new Error('the deliveries were not all recorded');
+      await sleep(10);
+    }
+    const finished = performance.timeOrigin + performance.now();
+    const { first } = await sinkStats(sink.url);
+    const seconds = (finished - first) / 1000;
+    const result = { perSecond: open / seconds, deliveries: open, seconds };
+    console.log(
+      `  ${file.endsWith('full.db') ? 'full ' : 'empty'}: ${open} deliveries in ${seconds.toFixed(2)} s → ${result.perSecond.toFixed(0)}/s`,
+    );
+    return result;
+  } finally {
+    await ctx.stop(dispatcher);
+  }
+}
+
+async function ingest(sink: ServerProcess, file: string, label: string): Promise<WrkResult> {
+  const api = await startMesh(file, 'api');
+  try {
+    const result = await wrk(api, duration);
+    console.log(
+      `  ${label.padEnd(5)}: ${result.okPerSecond.toFixed(0)}/s p50 ${result.p50Ms.toFixed(1)} ms p99 ${result.p99Ms.toFixed(1)} ms`,
+    );
+    return result;
+  } finally {
+    void sink;
+    await ctx.stop(api);
+  }
+}
+
+async function ingestDuringPurge(
+  _sink: ServerProcess,
+  file: string,
+  before: number,
+): Promise<{
+  events: number;
+  seconds: number;
+  failures: number;
+  passes: number;
+  during: WrkResult[];
+  after: WrkResult;
+}> {
+  const api = await startMesh(file, 'api');
+  try {
+    const child = ctx.spawnPiped(
+      'bench/scale-retention.ts',
+      { DATABASE_URL: `file:${file}`, RETENTION_BEFORE: String(before) },
+      1,
+    );
+    let passes = 0;
+    const finished = (async () => {
+      for await (const line of createInterface({ input: child.stdout! })) {
+        if (line.startsWith('pass ')) passes++;
+        if (line.startsWith('failed ')) console.log(`  retention ${line}`);
+        if (line.startsWith('result '))
+          return JSON.parse(line.slice('result '.length)) as {
+            events: number;
+            seconds: number;
+            failures: number;
+          };
+      }
+      throw new Error('the retention process ended without a result');
+    })();
+    let done = false;
+    void finished.then(
+      () => {
+        done = true;
+      },
+      () => {
+        done = true;
+      },
+    );
+    const during: WrkResult[] = [];
+    const slice = Math.max(2, Math.min(duration, 5));
+    while (!done) {
+      const result = await wrk(api, slice, false);
+      if (!done || during.length === 0) during.push(result);
+      console.log(
+        `  during: ${result.okPerSecond.toFixed(0)}/s p99 ${result.p99Ms.toFixed(1)} ms (${passes} passes so far)`,
+      );
+    }
+    const purged = await finished;
+    const after = await wrk(api, duration, false);
+    console.log(`  after:  ${after.okPerSecond.toFixed(0)}/s p99 ${after.p99Ms.toFixed(1)} ms`);
+    return { ...purged, passes, during, after };
+  } finally {
+    await ctx.stop(api);
+  }
+}
+
+/** A mesh with role all on the full store while a producer posts 200 events/s; VmRSS once a second. */
+async function sampleRss(
+  sink: ServerProcess,
+  file: string,
+): Promise<{ samples: number[]; early: number; late: number; delivered: number; posted: number }> {
+  await resetSink(sink.url);
+  const mesh = await startMesh(file, 'all');
+  const samples: number[] = [];
+  let posted = 0;
+  try {
+    const end = Date.now() + rssSeconds * 1000;
+    let nextSample = Date.now();
+    for (let n = 0; Date.now() < end; n++) {
+      const batch = [];
+      for (let i = 0; i < 20; i++) batch.push(orderCreated(`r-${nonce}-${n}-${i}`, i));
+      await postEvents(mesh.url, batch);
+      posted += batch.length;
+      if (Date.now() >= nextSample) {
+        samples.push(rssMib(mesh.child.pid ?? 0));
+        nextSample += 1000;
+      }
+      await sleep(100);
+    }
+  } finally {
+    await ctx.stop(mesh);
+  }
+  const fifth = Math.max(1, Math.floor(samples.length / 5));
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  return {
+    samples,
+    early: mean(samples.slice(fifth, 2 * fifth)),
+    late: mean(samples.slice(-fifth)),
+    delivered: (await sinkStats(sink.url)).count,
+    posted,
+  };
+}
+
+async function startMesh(file: string, role: 'api' | 'dispatcher' | 'all'): Promise<ServerProcess> {
+  const server = await ctx.start({
+    name: `mesh-${role}`,
+    script: MESH,
+    // HOOKMESH_PUBLIC_URL is only where the example's own subscriptions would post; this mesh has none.
+    env: { ...meshEnv('http://127.0.0.1:9'), DATABASE_URL: `file:${file}`, HOOKMESH_ROLE: role },
+    core: 0,
+    ready: false,
+  });
+  // A start on a busy shared machine (tsx compiling the sources) can take longer than the usual 30 s.
+  await waitUntilReady(server, 120_000);
+  return server;
+}
+
+async function wrk(server: ServerProcess, seconds: number, warm = true): Promise<WrkResult> {
+  const options = {
+    url: `${server.url}/v1/events`,
+    script: join(root, 'bench/post-event.lua'),
+    connections,
+    cpus: ctx.pinned ? '1' : null,
+  };
+  if (warm) await runWrk({ ...options, durationSeconds: warmup, nonce: `${nonce}w${++serial}` });
+  return await runWrk({ ...options, durationSeconds: seconds, nonce: `${nonce}m${++serial}` });
+}
+
+/** Events accepted before `before` (the filled ones). */
+function countOlder(file: string, before: number): number {
+  const db = new Database(file, { readonly: true });
+  try {
+    return Number(
+      (
+        db.prepare('SELECT count(*) AS n FROM domain_events WHERE received_at < ?').get([before]) as {
+          n: number;
+        }
+      ).n,
+    );
+  } finally {
+    db.close();
+  }
+}
+
+/** Deliveries not settled yet (pending, in flight, retrying): each a range of the partial due index. */
+function openCount(file: string): number {
+  const db = new Database(file, { readonly: true });
+  try {
+    const row = db
+      .prepare(
+        `SELECT (SELECT count(*) FROM deliveries WHERE status = 'pending') + (SELECT count(*) FROM deliveries
+           WHERE status = 'in_flight') + (SELECT count(*) FROM deliveries WHERE status = 'retrying') AS n`,
+      )
+      .get() as { n: number };
+    return Number(row.n);
+  } finally {
+    db.close();
+  }
+}
+
+/** The example's OrderCreated, shaped as bench:ingest's wrk script posts it (metadata included). */
+function orderCreated(id: string, n: number) {
+  return {
+    id,
+    type: 'OrderCreated',
+    data: { order: { id: `o-${n}`, customerId: `c-${n}`, total: 123.45, currency: 'EUR' } },
+    occurredAt: '2026-11-30T10:00:00.000Z',
+    metadata: {
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      correlationId: 'corr-7f3c2a9e-5d1b-4c8e-9a6f-2b7d4e1c8a30',
+      producer: 'checkout-service',
+      producerVersion: '3.14.2',
+      region: 'eu-central-1',
+      tenantId: 'tenant-4711',
+      channel: 'web',
+      userAgent: 'checkout-web/3.14.2 (Linux x86_64)',
+      clientIp: '203.0.113.42',
+    },
+  };
+}
+
+function rssMib(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+    return kb === undefined ? Number.NaN : Number(kb) / 1024;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(1)} MiB`;
+}
+
+function printTable(rows: string[][]): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  for (const row of rows)
+    console.log(
+      `  ${row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd()}`,
+    );
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,128 @@
+import type { Subscription } from '../core/subscription.ts';
+import type { SubscriptionStore } from '../core/subscription-store.ts';
+import type { SqlDriver, SqlRow, SqlStatement, SqlValue } from '../store/sql-driver.ts';
+import { createSqlSubscriptionStore } from '../store/sql-subscription-store.ts';
+
+/**
+ * Runs `statements` and then the query `sql` in one transaction, answering the query's rows. On D1
+ * that is one `d1.batch()`: one round trip.
+ */
+export type QueryAfter = (
+  statements: readonly SqlStatement[],
+  sql: string,
+  args: readonly SqlValue[],
+) => Promise<SqlRow[]>;
+
+export interface WorkerCodeSync {
+  /** The driver the stores run on: until the sync has committed, each call carries it. */
+  readonly driver: SqlDriver;
+  /** What the mesh calls at composition instead of the store's sync: it only takes note. */
+  readonly syncCodeSubscriptions: SubscriptionStore['syncCodeSubscriptions'];
+}
+
+/**
+ * The sync of code-declared subscriptions on a Worker, with no round trip of its own. Every
+ * isolate must sync before it accepts an event (a subscription declared in the deployed code
+ * applies to every event the new code accepts), but composing the mesh must not wait on the
+ * database: `/healthz` and a first request that reads nothing need no sync. So composition only
+ * prepares the sync's statements, and the isolate's first database call — whatever store makes it —
+ * runs them in the same transaction, before its own statement: a write batch gets them
+ * prepended, a query becomes a batch that ends with it. Whatever that call reads or writes (the
+ * filter snapshot ingest takes, the INSERT … SELECT that matches subscriptions) already sees the
+ * synced set, and nothing sees a half-synced one. Calls are marked synced once one such call
+ * committed; calls racing it each carry the (idempotent) statements too. No promise is shared
+ * between requests (workerd forbids awaiting another request's I/O).
+ * @example const sync = createWorkerCodeSync(driver, queryAfter); createSqlStores({ driver: sync.driver });
+ */
+export function createWorkerCodeSync(driver: SqlDriver, queryAfter?: QueryAfter): WorkerCodeSync {
+  /** Statements still to commit before anything else; null once done (or nothing declared yet). */
+  let pending: readonly SqlStatement[] | null = null;
+  /** When the store's sync could not be captured as one batch: run as it is, before the call. */
+  let fallback: (() => Promise<void>) | null = null;
+
+  const runQueryAfter: QueryAfter =
+    queryAfter ??
+    (async (statements, sql, args) => {
+      await driver.batch(statements);
+      return driver.query(sql, args);
+    });
+
+  const settled = (carried: unknown) => {
+    if (pending === carried) pending = null;
+    if (fallback === carried) fallback = null;
+  };
+
+  const synced: SqlDriver = {
+    ...driver,
+    async query(sql, args = []) {
+      const carried = pending;
+      const run = fallback;
+      if (run) {
+        await run();
+        settled(run);
+      } else if (carried) {
+        const rows = await runQueryAfter(carried, sql, args);
+        settled(carried);
+        return rows;
+      }
+      return driver.query(sql, args);
+    },
+    async batch(statements) {
+      const carried = pending;
+      const run = fallback;
+      if (run) {
+        await run();
+        settled(run);
+      } else if (carried) {
+        const changed = await driver.batch([...carried, ...statements]);
+        settled(carried);
+        return changed.slice(carried.length);
+      }
+      return driver.batch(statements);
+    },
+  };
+
+  return {
+    driver: synced,
+    async syncCodeSubscriptions(declared: readonly Subscription[], now: number) {
+      const captured = await captureSync(declared, now, driver.maxParams);
+      if (captured) {
+        pending = captured;
+        fallback = null;
+      } else {
+        pending = null;
+        fallback = () => createSqlSubscriptionStore({ driver }).syncCodeSubscriptions(declared, now);
+      }
+    },
+  };
+}
+
+/**
+ * The statements the SQL subscription store's sync would send, taken without a database: its sync
+ * is one batch of statements that read nothing back. Null if it ever does more than that.
+ */
+async function captureSync(
+  declared: readonly Subscription[],
+  now: number,
+  maxParams: number,
+): Promise<SqlStatement[] | null> {
+  const statements: SqlStatement[] = [];
+  let batches = 0;
+  let other = false;
+  const capturing: SqlDriver = {
+    maxParams,
+    async query() {
+      other = true;
+      return [];
+    },
+    async batch(batch) {
+      batches += 1;
+      statements.push(...batch);
+      return batch.map(() => 0);
+    },
+    isConstraintError: () => false,
+    async close() {},
+  };
+  await createSqlSubscriptionStore({ driver: capturing }).syncCodeSubscriptions(declared, now);
+  return other || batches !== 1 ? null : statements;
+}

@@ -1,0 +1,86 @@
+import { createFilterIndex, type FilteredSubscription, type FilterIndex } from '../core/filter-index.ts';
+import type { SqlDriver, SqlStatement } from './sql-driver.ts';
+import { toInteger, toText } from './sql-row.ts';
+
+/**
+ * The filtered subscriptions as of one revision of `subscription_revision` (migration 0005). A
+ * filter is JSON the database cannot evaluate, so ingest evaluates it here and hands the matching
+ * ids to the delivery INSERT … SELECT; the batch's first statement ({@link toSnapshotGuard})
+ * makes it fail when the revision moved, so a snapshot is never applied to subscriptions it
+ * does not describe — on any process, without an interactive transaction (D1 has none).
+ */
+export interface FilterSnapshot {
+  readonly revision: number;
+  readonly index: FilterIndex;
+}
+
+/**
+ * A per-process cache of the snapshot. Steady state costs no query: the guard in each batch checks
+ * it, and only a stale one (the batch failed with {@link isStaleSnapshotError}) is reloaded.
+ */
+export interface FilterSnapshotCache {
+  current(): Promise<FilterSnapshot>;
+  /** Forgets `stale` (unless a newer one replaced it already), so `current()` reloads. */
+  invalidate(stale: FilterSnapshot): void;
+}
+
+/** The name of the CHECK a stale snapshot trips; nothing else in the schema carries it. */
+const STALE_CONSTRAINT = 'subscriptions_changed';
+
+/**
+ * @example const filters = createFilterSnapshotCache(driver); const { revision, index } = await filters.current();
+ */
+export function createFilterSnapshotCache(driver: SqlDriver): FilterSnapshotCache {
+  // A value, never a shared promise: on a Worker a promise made in one request's I/O context must
+  // not be awaited by another.
+  let cached: FilterSnapshot | null = null;
+  return {
+    async current() {
+      if (cached !== null) return cached;
+      const loaded = await loadFilterSnapshot(driver);
+      cached = loaded;
+      return loaded;
+    },
+    invalidate(stale) {
+      if (cached === stale) cached = null;
+    },
+  };
+}
+
+/**
+ * Reads the revision and the filtered subscriptions in one statement, so they agree with each
+ * other.
+ */
+export async function loadFilterSnapshot(driver: SqlDriver): Promise<FilterSnapshot> {
+  const rows = await driver.query(
+    `SELECT r.revision AS revision, s.id AS id, s.type AS type, s.filter AS filter
+     FROM subscription_revision r
+     LEFT JOIN subscriptions s ON s.filter IS NOT NULL AND s.deleted_at IS NULL
+     WHERE r.id = 0`,
+  );
+  if (rows.length === 0) throw new Error('subscription_revision has no row 0: migration 0005 is missing');
+  const filtered: FilteredSubscription[] = rows
+    .filter((r) => r.id !== null && r.id !== undefined)
+    .map((r) => ({ id: toText(r.id), type: toText(r.type), filter: toText(r.filter) }));
+  return { revision: toInteger(rows[0]!.revision), index: createFilterIndex(filtered) };
+}
+
+/**
+ * The statement that fails the batch (CHECK `subscriptions_changed`) when filtered subscriptions
+ * changed since `revision`; when they did not, it writes nothing (a primary-key read).
+ */
+export function toSnapshotGuard(revision: number): SqlStatement {
+  return {
+    sql: `INSERT INTO subscription_revision (id, revision)
+          SELECT 1, revision FROM subscription_revision WHERE id = 0 AND revision <> ?`,
+    args: [revision],
+  };
+}
+
+/** Whether a batch failed on the guard: the snapshot was stale (retry on a fresh one). */
+export function isStaleSnapshotError(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    if (e.message.includes(STALE_CONSTRAINT)) return true;
+  }
+  return false;
+}

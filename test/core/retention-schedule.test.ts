@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import {
+  nextRetentionDelay,
+  RETENTION_CATCH_UP_MS,
+  RETENTION_EVERY_MS,
+  type RetentionStore,
+  runRetentionPass,
+} from '../../src/core/retention.ts';
+
+/** A store holding `backlog` purgeable events, purged `limit` at a time like the SQL one. */
+function backlogStore(backlog: number): RetentionStore & { left(): number } {
+  let left = backlog;
+  return {
+    left: () => left,
+    async purge({ limit }) {
+      const events = Math.min(limit, left);
+      left -= events;
+      return {
+        events,
+        integrationEvents: events,
+        deliveries: events,
+        attempts: events,
+        next: left > 0 ? { receivedAt: 0, id: String(left) } : null,
+      };
+    },
+    async reclaim() {
+      return { pagesFreed: 0 };
+    },
+  };
+}
+
+describe('the retention schedule', () => {
+  it('runs the next pass an hour later once a pass purged all it could', () => {
+    expect(nextRetentionDelay({ done: true })).toBe(RETENTION_EVERY_MS);
+  });
+
+  it('runs passes back to back (a second apart) while a backlog is left, so 100 events/s stay bounded', async () => {
+    // 100 events/s for an hour: 360,000 events, more than one pass (200 batches of 500) takes.
+    const store = backlogStore(360_000);
+    const delays: number[] = [];
+    for (;;) {
+      const pass = await runRetentionPass(store, { before: 0 });
+      delays.push(nextRetentionDelay(pass));
+      if (pass.done) break;
+    }
+    expect(store.left()).toBe(0);
+    expect(delays).toEqual([
+      RETENTION_CATCH_UP_MS,
+      RETENTION_CATCH_UP_MS,
+      RETENTION_CATCH_UP_MS,
+      RETENTION_EVERY_MS,
+    ]);
+    // An hour's arrivals are worked off in minutes, not in the 3.6 hours one pass an hour needs.
+    expect((delays.length - 1) * RETENTION_CATCH_UP_MS).toBeLessThan(60_000);
+  });
+});
