@@ -91,6 +91,7 @@ function retryAfterSeconds(reason: StoreUnavailableReason | null): number {
     case 'full':
     case 'io':
     case 'read_only':
+    case 'not_migrated':
       return 5;
     default:
       return 1;

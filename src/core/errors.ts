@@ -81,7 +81,14 @@ export class StoreError extends HookmeshError {
  * Why the database cannot take a write for now; each passes on its own (the other writer lets go,
  * space is freed, the service recovers).
  */
-export type StoreUnavailableReason = 'busy' | 'full' | 'io' | 'read_only' | 'overloaded' | 'unreachable';
+export type StoreUnavailableReason =
+  | 'busy'
+  | 'full'
+  | 'io'
+  | 'read_only'
+  | 'overloaded'
+  | 'unreachable'
+  | 'not_migrated';
 
 const UNAVAILABLE_WORDS: Record<StoreUnavailableReason, string> = {
   busy: 'database locked by another writer',
@@ -90,6 +97,8 @@ const UNAVAILABLE_WORDS: Record<StoreUnavailableReason, string> = {
   read_only: 'database read-only',
   overloaded: 'database overloaded',
   unreachable: 'database unreachable',
+  not_migrated:
+    'database not migrated (apply the migrations: hookmesh migrate, or wrangler d1 migrations apply)',
 };
 
 /**

@@ -22,6 +22,12 @@ const CODES: readonly (readonly [RegExp, StoreUnavailableReason])[] = [
  * SQLITE_FULL`), and Cloudflare documents the transient ones its clients should retry.
  */
 const MESSAGES: readonly (readonly [RegExp, StoreUnavailableReason])[] = [
+  // The mesh's tables are missing: a Worker serving before `wrangler d1 migrations apply` ran (it
+  // never migrates itself). Every table the stores name comes from a migration.
+  [
+    /no such table: (domain_events|integration_events|subscriptions|subscription_revision|deliveries|attempts)\b/i,
+    'not_migrated',
+  ],
   [/database is locked|database table is locked|\bSQLITE_(BUSY|LOCKED)\b/i, 'busy'],
   [/database or disk is full|\bSQLITE_FULL\b|exceeded maximum DB size|maximum database size/i, 'full'],
   [/disk I\/O error|\bSQLITE_IOERR/i, 'io'],

@@ -115,6 +115,11 @@ describe('toStoreUnavailable', () => {
       )?.reason,
     ).toBe('unreachable');
     expect(toStoreUnavailable(remote('SQLITE_CONSTRAINT'))).toBeNull();
+    // The mesh's tables missing (a Worker serving before wrangler applied the migrations); a
+    // table the mesh does not own is not that.
+    expect(toStoreUnavailable(d1('no such table: domain_events: SQLITE_ERROR'))?.reason).toBe('not_migrated');
+    expect(toStoreUnavailable(d1('no such table: subscription_revision'))?.reason).toBe('not_migrated');
+    expect(toStoreUnavailable(d1('no such table: my_reports: SQLITE_ERROR'))).toBeNull();
   });
 });
 

@@ -260,6 +260,18 @@ describe('the Worker before wrangler migrated its database', () => {
         d1.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%'").all();
 
       expect((await healthz()).status).toBe(503);
+      // A producer posting before the migrations ran gets a 503 that says why, not a 500.
+      const early = await mf.dispatchFetch(`${PUBLIC_URL}/v1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${PRODUCER_TOKEN}` },
+        body: JSON.stringify(orderCreated('evt-early')),
+      });
+      expect(early.status).toBe(503);
+      expect(early.headers.get('retry-after')).toBe('5');
+      expect(await early.json()).toMatchObject({
+        reason: 'not_migrated',
+        detail: expect.stringMatching(/^storage: database not migrated/),
+      });
       expect((await tables()).results).toEqual([]);
 
       // The tables are there, but the record of a migration is not (as if wrangler were midway).

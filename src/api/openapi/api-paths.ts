@@ -101,7 +101,7 @@ export function toApiPaths(
             422: 'unknown-event-type: no domain event has this type',
             429: 'too-many-requests: the mesh is at capacity; retry after Retry-After',
             500: INTERNAL,
-            503: 'unavailable: the database cannot write now (`reason`: busy, full, io, read_only, overloaded, unreachable); nothing was written, retry after Retry-After',
+            503: 'unavailable: the database cannot write now (`reason`: busy, full, io, read_only, overloaded, unreachable, not_migrated); nothing was written, retry after Retry-After',
           }),
         },
       },
