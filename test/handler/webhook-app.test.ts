@@ -15,10 +15,10 @@ import {
   PUBLIC_URL,
   ROUTE_URL,
   send,
-  until,
   setup,
   TYPE,
   UNTOUCHED,
+  until,
 } from './webhook-fixtures.ts';
 
 /** A token made by hand with node:crypto, to say what hookmesh's own signer never would. */
