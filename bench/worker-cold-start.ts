@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { systemClock } from '../src/core/clock.ts';
-import { applyD1Migrations, COMPATIBILITY_DATE, getD1 } from '../test/support/d1.ts';
+import { COMPATIBILITY_DATE, migratePersistedD1 } from '../test/support/d1.ts';
 import { startQStashDouble } from '../test/support/qstash-double.ts';
 import { buildWorker } from '../worker/build.ts';
 
@@ -138,17 +138,9 @@ try {
   }
 
   const persist = join(dir, 'd1');
-  const migrator = new Miniflare({
-    modules: true,
-    script: 'export default { fetch() { return new Response(null) } }',
-    compatibilityDate: COMPATIBILITY_DATE,
-    d1Databases: { DB: 'hookmesh' },
-    d1Persist: persist,
+  await migratePersistedD1(persist, async (d1) => {
+    await d1.prepare('CREATE TABLE bench_baseline (id TEXT PRIMARY KEY, body TEXT NOT NULL)').all();
   });
-  const d1 = await getD1(migrator);
-  await applyD1Migrations(d1);
-  await d1.prepare('CREATE TABLE bench_baseline (id TEXT PRIMARY KEY, body TEXT NOT NULL)').all();
-  await migrator.dispose();
 
   const paths: Record<Variant, string> = { baseline: baselinePath, hookmesh: ours.path };
   const start = (variant: Variant) =>

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWorker } from '../../worker/build.ts';
-import { applyD1Migrations, COMPATIBILITY_DATE, getD1 } from '../support/d1.ts';
+import { COMPATIBILITY_DATE, migratePersistedD1 } from '../support/d1.ts';
 
 // The dashboard in workerd: the Worker bundle (`npm run build:worker`) on miniflare with D1 —
 // a POSTed sign-in, then the overview rendered from the store, as on Node.
@@ -20,15 +20,7 @@ describe('the dashboard inside workerd (miniflare, D1)', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hookmesh-dashboard-worker-'));
     const bundle = await buildWorker({ outfile: join(dir, 'worker.js') });
-    const migrator = new Miniflare({
-      modules: true,
-      script: 'export default { fetch() { return new Response(null) } }',
-      compatibilityDate: COMPATIBILITY_DATE,
-      d1Databases: { DB: 'hookmesh' },
-      d1Persist: join(dir, 'd1'),
-    });
-    await applyD1Migrations(await getD1(migrator));
-    await migrator.dispose();
+    await migratePersistedD1(join(dir, 'd1'));
     mf = new Miniflare({
       modules: [{ type: 'ESModule', path: bundle.path }],
       modulesRoot: dirname(bundle.path),

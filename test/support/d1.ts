@@ -127,3 +127,30 @@ function d1OverFetch(mf: Miniflare, db: string): D1Database {
     exec: async (sql) => run(true, [statement(sql, [])]),
   };
 }
+
+/**
+ * Migrates the persisted D1 database a Worker under test will open (binding `DB`, database
+ * `hookmesh`, files under `persist`) as `wrangler d1 migrations apply` would before a deploy: in a
+ * Miniflare of its own, disposed after. `then` may prepare more on the migrated database.
+ * @example await migratePersistedD1(join(dir, 'd1')); const mf = new Miniflare({ …, d1Persist: join(dir, 'd1') });
+ */
+export async function migratePersistedD1(
+  persist: string,
+  then?: (d1: D1Database) => Promise<void>,
+): Promise<void> {
+  const migrator = new Miniflare({
+    modules: true,
+    script: SQL_WORKER,
+    compatibilityDate: COMPATIBILITY_DATE,
+    d1Databases: { DB: 'hookmesh' },
+    d1Persist: persist,
+  });
+  sqlOverFetch.add(migrator);
+  try {
+    const d1 = await getD1(migrator);
+    await applyD1Migrations(d1);
+    await then?.(d1);
+  } finally {
+    await migrator.dispose();
+  }
+}

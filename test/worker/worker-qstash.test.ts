@@ -7,7 +7,7 @@ import { createManualClock } from '../../src/core/clock.ts';
 import { signQStashJwt } from '../../src/core/signature.ts';
 import type { D1Database } from '../../src/store/d1-driver.ts';
 import { buildWorker, type WorkerBundle } from '../../worker/build.ts';
-import { applyD1Migrations, COMPATIBILITY_DATE, getD1 } from '../support/d1.ts';
+import { COMPATIBILITY_DATE, getD1, migratePersistedD1 } from '../support/d1.ts';
 import { type LoopbackServer, startLoopbackServer } from '../support/loopback-server.ts';
 import { eventually, freePort } from '../support/processes.ts';
 import { type QStashDouble, type QStashDoubleMessage, startQStashDouble } from '../support/qstash-double.ts';
@@ -234,15 +234,7 @@ describe('the Worker in workerd delivering through QStash (miniflare, D1, QStash
     bundle = await buildWorker({ outfile: join(dir, 'worker.js') });
 
     // Migrated first, in a Miniflare of its own over the same persisted D1, as wrangler would.
-    const migrator = new Miniflare({
-      modules: true,
-      script: 'export default { fetch() { return new Response(null) } }',
-      compatibilityDate: COMPATIBILITY_DATE,
-      d1Databases: { DB: 'hookmesh' },
-      d1Persist: join(dir, 'd1'),
-    });
-    await applyD1Migrations(await getD1(migrator));
-    await migrator.dispose();
+    await migratePersistedD1(join(dir, 'd1'));
 
     q = await startQStashDouble({
       token: QSTASH_TOKEN,

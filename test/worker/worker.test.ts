@@ -6,7 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toDeliveryRequest } from '../../src/core/delivery-request.ts';
 import type { D1Database } from '../../src/store/d1-driver.ts';
 import { buildWorker, type WorkerBundle } from '../../worker/build.ts';
-import { applyD1Migrations, COMPATIBILITY_DATE, countRows, getD1 } from '../support/d1.ts';
+import {
+  applyD1Migrations,
+  COMPATIBILITY_DATE,
+  countRows,
+  getD1,
+  migratePersistedD1,
+} from '../support/d1.ts';
 
 // The bundle `npm run build:worker` makes, run by workerd (miniflare) with a D1 database that
 // wrangler's procedure migrated beforehand — the Worker itself never migrates.
@@ -78,15 +84,7 @@ describe('the Worker bundle in workerd (miniflare, D1)', () => {
 
     // Migrate first, in a Miniflare of its own over the same persisted D1, as `wrangler d1
     // migrations apply` would before a deploy; the measured start below then finds it ready.
-    const migrator = new Miniflare({
-      modules: true,
-      script: 'export default { fetch() { return new Response(null) } }',
-      compatibilityDate: COMPATIBILITY_DATE,
-      d1Databases: { DB: 'hookmesh' },
-      d1Persist: join(dir, 'd1'),
-    });
-    await applyD1Migrations(await getD1(migrator));
-    await migrator.dispose();
+    await migratePersistedD1(join(dir, 'd1'));
 
     const started = performance.now();
     mf = startWorker(bundle, join(dir, 'd1'));
@@ -317,15 +315,7 @@ describe('a fresh isolate and the subscriptions declared in code', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hookmesh-worker-'));
     bundle = await buildWorker({ outfile: join(dir, 'worker.js') });
-    const migrator = new Miniflare({
-      modules: true,
-      script: 'export default { fetch() { return new Response(null) } }',
-      compatibilityDate: COMPATIBILITY_DATE,
-      d1Databases: { DB: 'hookmesh' },
-      d1Persist: join(dir, 'd1'),
-    });
-    await applyD1Migrations(await getD1(migrator));
-    await migrator.dispose();
+    await migratePersistedD1(join(dir, 'd1'));
   }, 60_000);
 
   afterAll(() => {
