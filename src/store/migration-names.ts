@@ -12,4 +12,5 @@ export const MIGRATION_NAMES: readonly string[] = [
   '0005_subscription_filter.sql',
   '0006_ordering_keys.sql',
   '0007_lean_storage.sql',
+  '0008_compact_storage.sql',
 ];

@@ -165,6 +165,10 @@ export const deliveries = sqliteTable(
   ],
 );
 
+/**
+ * WITHOUT ROWID (0008, hand-written: drizzle-kit cannot say it): the rows are stored in their
+ * primary key's B-tree, so the key is not kept twice (table and index, ~49 B an attempt).
+ */
 export const attempts = sqliteTable(
   'attempts',
   {
