@@ -1,5 +1,47 @@
 PRAGMA defer_foreign_keys = on;--> statement-breakpoint
-CREATE TABLE `attempts_0008` (
+CREATE TABLE `endpoints` (
+	`id` integer PRIMARY KEY NOT NULL,
+	`url` text NOT NULL
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `endpoints_url_unique` ON `endpoints` (`url`);--> statement-breakpoint
+INSERT INTO `endpoints` (`url`) SELECT `url` FROM `subscriptions` UNION SELECT `url` FROM `deliveries`;--> statement-breakpoint
+ALTER TABLE `subscriptions` ADD `endpoint_id` integer REFERENCES endpoints(id);--> statement-breakpoint
+UPDATE `subscriptions` SET `endpoint_id` = (SELECT `id` FROM `endpoints` WHERE `endpoints`.`url` = `subscriptions`.`url`);--> statement-breakpoint
+CREATE TRIGGER `subscription_endpoint_insert` AFTER INSERT ON `subscriptions` BEGIN INSERT OR IGNORE INTO `endpoints` (`url`) VALUES (NEW.`url`); UPDATE `subscriptions` SET `endpoint_id` = (SELECT `id` FROM `endpoints` WHERE `url` = NEW.`url`) WHERE `id` = NEW.`id`; END;--> statement-breakpoint
+CREATE TRIGGER `subscription_endpoint_update` AFTER UPDATE OF `url` ON `subscriptions` WHEN OLD.`url` IS NOT NEW.`url` BEGIN INSERT OR IGNORE INTO `endpoints` (`url`) VALUES (NEW.`url`); UPDATE `subscriptions` SET `endpoint_id` = (SELECT `id` FROM `endpoints` WHERE `url` = NEW.`url`) WHERE `id` = NEW.`id`; END;--> statement-breakpoint
+ALTER TABLE `attempts` RENAME TO `attempts_0007`;--> statement-breakpoint
+ALTER TABLE `deliveries` RENAME TO `deliveries_0007`;--> statement-breakpoint
+CREATE TABLE `deliveries` (
+	`id` text PRIMARY KEY NOT NULL,
+	`integration_event_id` text NOT NULL,
+	`subscription_id` text NOT NULL,
+	`endpoint_id` integer NOT NULL,
+	`status` text NOT NULL,
+	`attempts` integer DEFAULT 0 NOT NULL,
+	`retried` integer DEFAULT 0 NOT NULL,
+	`max_retries` integer NOT NULL,
+	`retry_delay` text,
+	`next_attempt_at` integer NOT NULL,
+	`lease_owner` text,
+	`lease_expires_at` integer,
+	`generation` integer DEFAULT 0 NOT NULL,
+	`message_id` text,
+	`ordering_key` text,
+	`created_at` integer NOT NULL,
+	`updated_at` integer NOT NULL,
+	FOREIGN KEY (`integration_event_id`) REFERENCES `integration_events`(`id`) ON UPDATE no action ON DELETE no action,
+	FOREIGN KEY (`endpoint_id`) REFERENCES `endpoints`(`id`) ON UPDATE no action ON DELETE no action
+);
+--> statement-breakpoint
+INSERT INTO `deliveries` (`rowid`, `id`, `integration_event_id`, `subscription_id`, `endpoint_id`, `status`, `attempts`,
+		`retried`, `max_retries`, `retry_delay`, `next_attempt_at`, `lease_owner`, `lease_expires_at`, `generation`,
+		`message_id`, `ordering_key`, `created_at`, `updated_at`)
+	SELECT d.`rowid`, d.`id`, d.`integration_event_id`, d.`subscription_id`, e.`id`, d.`status`, d.`attempts`,
+		d.`retried`, d.`max_retries`, d.`retry_delay`, d.`next_attempt_at`, d.`lease_owner`, d.`lease_expires_at`,
+		d.`generation`, d.`message_id`, d.`ordering_key`, d.`created_at`, d.`updated_at`
+	FROM `deliveries_0007` d JOIN `endpoints` e ON e.`url` = d.`url` ORDER BY d.`rowid`;--> statement-breakpoint
+CREATE TABLE `attempts` (
 	`delivery_id` text NOT NULL,
 	`number` integer NOT NULL,
 	`at` integer NOT NULL,
@@ -11,7 +53,14 @@ CREATE TABLE `attempts_0008` (
 	FOREIGN KEY (`delivery_id`) REFERENCES `deliveries`(`id`) ON UPDATE no action ON DELETE no action
 ) WITHOUT ROWID;
 --> statement-breakpoint
-INSERT INTO `attempts_0008` (`delivery_id`, `number`, `at`, `status`, `duration_ms`, `error`, `response_excerpt`)
-	SELECT `delivery_id`, `number`, `at`, `status`, `duration_ms`, `error`, `response_excerpt` FROM `attempts`;--> statement-breakpoint
-DROP TABLE `attempts`;--> statement-breakpoint
-ALTER TABLE `attempts_0008` RENAME TO `attempts`;
+INSERT INTO `attempts` (`delivery_id`, `number`, `at`, `status`, `duration_ms`, `error`, `response_excerpt`)
+	SELECT `delivery_id`, `number`, `at`, `status`, `duration_ms`, `error`, `response_excerpt` FROM `attempts_0007`;--> statement-breakpoint
+DROP TABLE `attempts_0007`;--> statement-breakpoint
+DROP TABLE `deliveries_0007`;--> statement-breakpoint
+CREATE INDEX `deliveries_due` ON `deliveries` (`status`,`next_attempt_at`) WHERE status = 'in_flight' OR status = 'retrying' OR status = 'pending' OR status = 'dead';--> statement-breakpoint
+CREATE INDEX `deliveries_integration_event` ON `deliveries` (`integration_event_id`);--> statement-breakpoint
+CREATE INDEX `deliveries_message` ON `deliveries` (`message_id`) WHERE message_id IS NOT NULL;--> statement-breakpoint
+CREATE INDEX `deliveries_created` ON `deliveries` (`created_at`);--> statement-breakpoint
+CREATE INDEX `deliveries_subscription_due` ON `deliveries` (`subscription_id`,`status`,`next_attempt_at`) WHERE status = 'in_flight' OR status = 'retrying' OR status = 'pending' OR status = 'dead';--> statement-breakpoint
+CREATE INDEX `deliveries_subscription_created` ON `deliveries` (`subscription_id`,`created_at`);--> statement-breakpoint
+CREATE INDEX `deliveries_ordering` ON `deliveries` (`subscription_id`,`ordering_key`) WHERE ordering_key IS NOT NULL AND (status = 'pending' OR status = 'in_flight' OR status = 'retrying');

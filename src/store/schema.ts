@@ -46,6 +46,16 @@ export const integrationEvents = sqliteTable(
   (t) => [index('integration_events_domain_event').on(t.domainEventId, t.seq)],
 );
 
+/**
+ * Every URL a subscription has pointed at, once (0008): a delivery keeps the small id of its
+ * endpoint, not a copy of the text (~44 B a delivery). Rows are never deleted or changed, so an
+ * accepted delivery's target stays what it was, whatever happens to its subscription later.
+ */
+export const endpoints = sqliteTable('endpoints', {
+  id: integer('id').primaryKey(),
+  url: text('url').notNull().unique(),
+});
+
 export const subscriptions = sqliteTable(
   'subscriptions',
   {
@@ -53,6 +63,12 @@ export const subscriptions = sqliteTable(
     /** Exact integration type or `prefix.*`. */
     type: text('type').notNull(),
     url: text('url').notNull(),
+    /**
+     * The endpoint of `url`, which ingest copies into each new delivery. Set by the triggers of
+     * 0008 whenever a row is inserted or its `url` changes (hand-written: drizzle-kit has no
+     * triggers), so every writer keeps it right.
+     */
+    endpointId: integer('endpoint_id').references(() => endpoints.id),
     retries: integer('retries').notNull().default(10),
     retryDelay: text('retry_delay'),
     origin: text('origin', { enum: ['code', 'api'] }).notNull(),
@@ -111,7 +127,9 @@ export const deliveries = sqliteTable(
       .references(() => integrationEvents.id),
     subscriptionId: text('subscription_id').notNull(),
     /** Copied from the subscription at acceptance: later edits do not redirect accepted events. */
-    url: text('url').notNull(),
+    endpointId: integer('endpoint_id')
+      .notNull()
+      .references(() => endpoints.id),
     status: text('status', { enum: ['pending', 'in_flight', 'retrying', 'delivered', 'dead'] }).notNull(),
     /** Attempts made so far, over every generation (the next attempt's number is this + 1). */
     attempts: integer('attempts').notNull().default(0),

@@ -6,9 +6,10 @@ import { toInteger, toText } from './sql-row.ts';
 
 // Columns are named by table, not by alias, so the same conditions serve the SELECT and the UPDATE.
 const SUMMARY = `SELECT deliveries.id, integration_events.domain_event_id, deliveries.integration_event_id,
-  integration_events.type, deliveries.subscription_id, deliveries.url, deliveries.status, deliveries.attempts,
+  integration_events.type, deliveries.subscription_id, endpoints.url, deliveries.status, deliveries.attempts,
   deliveries.next_attempt_at, deliveries.created_at, deliveries.updated_at, deliveries.generation
-FROM deliveries JOIN integration_events ON integration_events.id = deliveries.integration_event_id`;
+FROM deliveries JOIN integration_events ON integration_events.id = deliveries.integration_event_id
+  JOIN endpoints ON endpoints.id = deliveries.endpoint_id`;
 
 /**
  * A replay (two bound values: now, now): a new generation, due now, with a fresh retry budget;

@@ -103,9 +103,9 @@ export function toInsertStatements(
 /** One INSERT … SELECT of deliveries: the JSON rows (`ie`) joined with `subscriptions s` on `join`. */
 function toDeliveryInsert(join: string, rows: readonly DeliveryRow[]): SqlStatement {
   return {
-    sql: `INSERT INTO deliveries (id, integration_event_id, subscription_id, url, status, attempts, retried,
+    sql: `INSERT INTO deliveries (id, integration_event_id, subscription_id, endpoint_id, status, attempts, retried,
         max_retries, retry_delay, next_attempt_at, generation, created_at, updated_at, ordering_key)
-      SELECT ie.prefix || lower(hex(randomblob(10))), ie.id, s.id, s.url, 'pending', 0, 0, s.retries,
+      SELECT ie.prefix || lower(hex(randomblob(10))), ie.id, s.id, s.endpoint_id, 'pending', 0, 0, s.retries,
         s.retry_delay, ie.due, 0, ie.at, ie.due, ie.ordering_key
       FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS type,
               json_extract(value, '$[2]') AS at, json_extract(value, '$[3]') AS prefix,

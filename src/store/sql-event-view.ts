@@ -21,8 +21,9 @@ export async function readEventView(driver: SqlDriver, id: string): Promise<Even
     integration.length === 0
       ? []
       : await driver.query(
-          `SELECT id, integration_event_id, subscription_id, url, status, next_attempt_at FROM deliveries
-           WHERE integration_event_id IN (${INTEGRATION_IDS}) ORDER BY created_at, id`,
+          `SELECT d.id, d.integration_event_id, d.subscription_id, e.url, d.status, d.next_attempt_at
+           FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+           WHERE d.integration_event_id IN (${INTEGRATION_IDS}) ORDER BY d.created_at, d.id`,
           [id],
         );
   const attemptRows =

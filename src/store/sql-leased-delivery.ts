@@ -28,7 +28,7 @@ export function loadLeasedUntil(driver: SqlDriver, owner: string, leaseExpiresAt
   );
 }
 
-const LEASED_SELECT = `SELECT d.id, d.url, d.subscription_id, d.attempts, d.retried, d.max_retries, d.retry_delay, d.generation,
+const LEASED_SELECT = `SELECT d.id, ep.url, d.subscription_id, d.attempts, d.retried, d.max_retries, d.retry_delay, d.generation,
             max(0, d.next_attempt_at - d.updated_at) AS last_publish_delay,
             coalesce(s.origin, 'api') AS origin, de.traceparent,
             ie.id AS event_id, ie.type AS event_type, ie.source AS event_source, ie.time AS event_time,
@@ -36,6 +36,7 @@ const LEASED_SELECT = `SELECT d.id, d.url, d.subscription_id, d.attempts, d.retr
      FROM deliveries d
      JOIN integration_events ie ON ie.id = d.integration_event_id
      JOIN domain_events de ON de.id = ie.domain_event_id
+     JOIN endpoints ep ON ep.id = d.endpoint_id
      LEFT JOIN subscriptions s ON s.id = d.subscription_id`;
 
 export function toLeasedDelivery(r: SqlRow): LeasedDelivery {
