@@ -12,6 +12,24 @@ CREATE TRIGGER `subscription_endpoint_insert` AFTER INSERT ON `subscriptions` BE
 CREATE TRIGGER `subscription_endpoint_update` AFTER UPDATE OF `url` ON `subscriptions` WHEN OLD.`url` IS NOT NEW.`url` BEGIN INSERT OR IGNORE INTO `endpoints` (`url`) VALUES (NEW.`url`); UPDATE `subscriptions` SET `endpoint_id` = (SELECT `id` FROM `endpoints` WHERE `url` = NEW.`url`) WHERE `id` = NEW.`id`; END;--> statement-breakpoint
 ALTER TABLE `attempts` RENAME TO `attempts_0007`;--> statement-breakpoint
 ALTER TABLE `deliveries` RENAME TO `deliveries_0007`;--> statement-breakpoint
+ALTER TABLE `integration_events` RENAME TO `integration_events_0007`;--> statement-breakpoint
+CREATE TABLE `integration_events` (
+	`id` text PRIMARY KEY NOT NULL,
+	`domain_event_id` text NOT NULL,
+	`seq` integer NOT NULL,
+	`type` text NOT NULL,
+	`source` text,
+	`time` text,
+	`data` text NOT NULL,
+	FOREIGN KEY (`domain_event_id`) REFERENCES `domain_events`(`id`) ON UPDATE no action ON DELETE no action
+);
+--> statement-breakpoint
+INSERT INTO `integration_events` (`id`, `domain_event_id`, `seq`, `type`, `source`, `time`, `data`)
+	SELECT ie.`id`, ie.`domain_event_id`, ie.`seq`, ie.`type`,
+		nullif(ie.`source`, '/producers/' || de.`source`),
+		nullif(ie.`time`, coalesce(de.`occurred_at`, strftime('%Y-%m-%dT%H:%M:%S.', de.`received_at` / 1000, 'unixepoch') || substr(1000 + de.`received_at` % 1000, 2) || 'Z')),
+		ie.`data`
+	FROM `integration_events_0007` ie JOIN `domain_events` de ON de.`id` = ie.`domain_event_id` ORDER BY ie.`rowid`;--> statement-breakpoint
 CREATE TABLE `deliveries` (
 	`id` text PRIMARY KEY NOT NULL,
 	`integration_event_id` text NOT NULL,
@@ -57,6 +75,8 @@ INSERT INTO `attempts` (`delivery_id`, `number`, `at`, `status`, `duration_ms`, 
 	SELECT `delivery_id`, `number`, `at`, `status`, `duration_ms`, `error`, `response_excerpt` FROM `attempts_0007`;--> statement-breakpoint
 DROP TABLE `attempts_0007`;--> statement-breakpoint
 DROP TABLE `deliveries_0007`;--> statement-breakpoint
+DROP TABLE `integration_events_0007`;--> statement-breakpoint
+CREATE INDEX `integration_events_domain_event` ON `integration_events` (`domain_event_id`,`seq`);--> statement-breakpoint
 CREATE INDEX `deliveries_due` ON `deliveries` (`status`,`next_attempt_at`) WHERE status = 'in_flight' OR status = 'retrying' OR status = 'pending' OR status = 'dead';--> statement-breakpoint
 CREATE INDEX `deliveries_integration_event` ON `deliveries` (`integration_event_id`);--> statement-breakpoint
 CREATE INDEX `deliveries_message` ON `deliveries` (`message_id`) WHERE message_id IS NOT NULL;--> statement-breakpoint

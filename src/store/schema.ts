@@ -39,8 +39,13 @@ export const integrationEvents = sqliteTable(
     /** Position among the domain event's integration events, so answers list them in order. */
     seq: integer('seq').notNull(),
     type: text('type').notNull(),
-    source: text('source').notNull(),
-    time: text('time').notNull(),
+    /**
+     * Null when it is what ingest derives from the domain event, which reads then derive again
+     * (0008, sql-integration-event.ts): `/producers/<source>`, and the event's `occurred_at` or
+     * else its receipt time.
+     */
+    source: text('source'),
+    time: text('time'),
     data: text('data').notNull(),
   },
   (t) => [index('integration_events_domain_event').on(t.domainEventId, t.seq)],

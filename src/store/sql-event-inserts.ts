@@ -1,5 +1,6 @@
 import type { NewDomainEvent } from '../core/event-store.ts';
 import type { SqlStatement, SqlValue } from './sql-driver.ts';
+import { toStoredSource, toStoredTime } from './sql-integration-event.ts';
 import { type FilterSnapshot, toSnapshotGuard } from './sql-subscription-filters.ts';
 
 /** Rows per multi-row INSERT at most. */
@@ -61,7 +62,7 @@ export function toInsertStatements(
     // A `notBefore` in the past means now.
     const due = Math.max(e.receivedAt, e.notBefore ?? e.receivedAt);
     e.integrationEvents.forEach((ie, seq) => {
-      integrationArgs.push(ie.id, e.id, seq, ie.type, ie.source, ie.time, ie.data);
+      integrationArgs.push(ie.id, e.id, seq, ie.type, toStoredSource(e, ie), toStoredTime(e, ie), ie.data);
       const orderingKey = ie.orderingKey ?? null;
       deliveryRows.push([ie.id, ie.type, e.receivedAt, prefix, due, null, orderingKey]);
       if (filters && filters.index.size > 0) {

@@ -1,6 +1,7 @@
 import type { DeliveryStatus } from '../core/delivery-state.ts';
 import type { AttemptView, DeliveryView, EventView } from '../core/event-store.ts';
 import type { SqlDriver, SqlRow } from './sql-driver.ts';
+import { integrationSource, integrationTime } from './sql-integration-event.ts';
 import { toInteger, toIntegerOrNull, toText, toTextOrNull } from './sql-row.ts';
 
 // Subqueries rather than id lists: one bound parameter however many rows (D1 binds ≤100).
@@ -14,7 +15,9 @@ export async function readEventView(driver: SqlDriver, id: string): Promise<Even
   );
   if (!event) return null;
   const integration = await driver.query(
-    `SELECT id, type, source, time, data FROM integration_events WHERE domain_event_id = ? ORDER BY seq`,
+    `SELECT ie.id, ie.type, ${integrationSource('ie', 'de')} AS source, ${integrationTime('ie', 'de')} AS time, ie.data
+     FROM integration_events ie JOIN domain_events de ON de.id = ie.domain_event_id
+     WHERE ie.domain_event_id = ? ORDER BY ie.seq`,
     [id],
   );
   const deliveryRows =

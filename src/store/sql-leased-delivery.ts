@@ -1,5 +1,6 @@
 import type { LeasedDelivery } from '../core/dispatch-queue.ts';
 import type { SqlDriver, SqlRow } from './sql-driver.ts';
+import { integrationSource, integrationTime } from './sql-integration-event.ts';
 
 /**
  * What an attempt or a publish needs of the deliveries just leased to `owner`: the row, its event,
@@ -31,7 +32,8 @@ export function loadLeasedUntil(driver: SqlDriver, owner: string, leaseExpiresAt
 const LEASED_SELECT = `SELECT d.id, ep.url, d.subscription_id, d.attempts, d.retried, d.max_retries, d.retry_delay, d.generation,
             max(0, d.next_attempt_at - d.updated_at) AS last_publish_delay,
             coalesce(s.origin, 'api') AS origin, de.traceparent,
-            ie.id AS event_id, ie.type AS event_type, ie.source AS event_source, ie.time AS event_time,
+            ie.id AS event_id, ie.type AS event_type, ${integrationSource('ie', 'de')} AS event_source,
+            ${integrationTime('ie', 'de')} AS event_time,
             ie.data AS event_data
      FROM deliveries d
      JOIN integration_events ie ON ie.id = d.integration_event_id
