@@ -14,7 +14,7 @@ ALTER TABLE `attempts` RENAME TO `attempts_0007`;--> statement-breakpoint
 ALTER TABLE `deliveries` RENAME TO `deliveries_0007`;--> statement-breakpoint
 ALTER TABLE `integration_events` RENAME TO `integration_events_0007`;--> statement-breakpoint
 CREATE TABLE `integration_events` (
-	`id` text PRIMARY KEY NOT NULL,
+	`id` blob PRIMARY KEY NOT NULL,
 	`domain_event_id` text NOT NULL,
 	`seq` integer NOT NULL,
 	`type` text NOT NULL,
@@ -25,14 +25,14 @@ CREATE TABLE `integration_events` (
 );
 --> statement-breakpoint
 INSERT INTO `integration_events` (`id`, `domain_event_id`, `seq`, `type`, `source`, `time`, `data`)
-	SELECT ie.`id`, ie.`domain_event_id`, ie.`seq`, ie.`type`,
+	SELECT (CASE WHEN lower(substr(hex(unhex(ie.`id`, '-')), 1, 8) || '-' || substr(hex(unhex(ie.`id`, '-')), 9, 4) || '-' || substr(hex(unhex(ie.`id`, '-')), 13, 4) || '-' || substr(hex(unhex(ie.`id`, '-')), 17, 4) || '-' || substr(hex(unhex(ie.`id`, '-')), 21)) = ie.`id` THEN unhex(ie.`id`, '-') ELSE ie.`id` END), ie.`domain_event_id`, ie.`seq`, ie.`type`,
 		nullif(ie.`source`, '/producers/' || de.`source`),
 		nullif(ie.`time`, coalesce(de.`occurred_at`, strftime('%Y-%m-%dT%H:%M:%S.', de.`received_at` / 1000, 'unixepoch') || substr(1000 + de.`received_at` % 1000, 2) || 'Z')),
 		ie.`data`
 	FROM `integration_events_0007` ie JOIN `domain_events` de ON de.`id` = ie.`domain_event_id` ORDER BY ie.`rowid`;--> statement-breakpoint
 CREATE TABLE `deliveries` (
-	`id` text PRIMARY KEY NOT NULL,
-	`integration_event_id` text NOT NULL,
+	`id` blob PRIMARY KEY NOT NULL,
+	`integration_event_id` blob NOT NULL,
 	`subscription_id` text NOT NULL,
 	`endpoint_id` integer NOT NULL,
 	`status` text NOT NULL,
@@ -55,12 +55,14 @@ CREATE TABLE `deliveries` (
 INSERT INTO `deliveries` (`rowid`, `id`, `integration_event_id`, `subscription_id`, `endpoint_id`, `status`, `attempts`,
 		`retried`, `max_retries`, `retry_delay`, `next_attempt_at`, `lease_owner`, `lease_expires_at`, `generation`,
 		`message_id`, `ordering_key`, `created_at`, `updated_at`)
-	SELECT d.`rowid`, d.`id`, d.`integration_event_id`, d.`subscription_id`, e.`id`, d.`status`, d.`attempts`,
+	SELECT d.`rowid`, (CASE WHEN lower(hex(unhex(d.`id`))) = d.`id` THEN unhex(d.`id`) ELSE d.`id` END),
+		(CASE WHEN lower(substr(hex(unhex(d.`integration_event_id`, '-')), 1, 8) || '-' || substr(hex(unhex(d.`integration_event_id`, '-')), 9, 4) || '-' || substr(hex(unhex(d.`integration_event_id`, '-')), 13, 4) || '-' || substr(hex(unhex(d.`integration_event_id`, '-')), 17, 4) || '-' || substr(hex(unhex(d.`integration_event_id`, '-')), 21)) = d.`integration_event_id` THEN unhex(d.`integration_event_id`, '-') ELSE d.`integration_event_id` END),
+		d.`subscription_id`, e.`id`, d.`status`, d.`attempts`,
 		d.`retried`, d.`max_retries`, d.`retry_delay`, d.`next_attempt_at`, d.`lease_owner`, d.`lease_expires_at`,
 		d.`generation`, d.`message_id`, d.`ordering_key`, d.`created_at`, d.`updated_at`
 	FROM `deliveries_0007` d JOIN `endpoints` e ON e.`url` = d.`url` ORDER BY d.`rowid`;--> statement-breakpoint
 CREATE TABLE `attempts` (
-	`delivery_id` text NOT NULL,
+	`delivery_id` blob NOT NULL,
 	`number` integer NOT NULL,
 	`at` integer NOT NULL,
 	`status` integer,
@@ -72,7 +74,8 @@ CREATE TABLE `attempts` (
 ) WITHOUT ROWID;
 --> statement-breakpoint
 INSERT INTO `attempts` (`delivery_id`, `number`, `at`, `status`, `duration_ms`, `error`, `response_excerpt`)
-	SELECT `delivery_id`, `number`, `at`, `status`, `duration_ms`, `error`, `response_excerpt` FROM `attempts_0007`;--> statement-breakpoint
+	SELECT (CASE WHEN lower(hex(unhex(`delivery_id`))) = `delivery_id` THEN unhex(`delivery_id`) ELSE `delivery_id` END), `number`, `at`, `status`, `duration_ms`, `error`, `response_excerpt`
+	FROM `attempts_0007`;--> statement-breakpoint
 DROP TABLE `attempts_0007`;--> statement-breakpoint
 DROP TABLE `deliveries_0007`;--> statement-breakpoint
 DROP TABLE `integration_events_0007`;--> statement-breakpoint

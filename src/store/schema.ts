@@ -1,8 +1,10 @@
 import { sql } from 'drizzle-orm';
-import { check, index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { blob, check, index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 // Times are integer milliseconds since the epoch; JSON payloads are stored as the exact text that
 // is delivered, so "byte for byte as stored" holds on every transport and every retry.
+// Integration event and delivery ids are their 16 bytes (0008), converted from and to their text
+// in the SQL (sql-ids.ts); an id of another shape is kept as text in the same column.
 // The handlers' inbox is not here: it belongs to the handler SDK (src/handler/sql-inbox.ts), which
 // creates its own table, so a consuming service needs none of the mesh's migrations.
 
@@ -32,7 +34,7 @@ export const domainEvents = sqliteTable(
 export const integrationEvents = sqliteTable(
   'integration_events',
   {
-    id: text('id').primaryKey(),
+    id: blob('id', { mode: 'buffer' }).primaryKey(),
     domainEventId: text('domain_event_id')
       .notNull()
       .references(() => domainEvents.id),
@@ -126,8 +128,8 @@ const NOT_DELIVERED = sql`status = 'in_flight' OR status = 'retrying' OR status 
 export const deliveries = sqliteTable(
   'deliveries',
   {
-    id: text('id').primaryKey(),
-    integrationEventId: text('integration_event_id')
+    id: blob('id', { mode: 'buffer' }).primaryKey(),
+    integrationEventId: blob('integration_event_id', { mode: 'buffer' })
       .notNull()
       .references(() => integrationEvents.id),
     subscriptionId: text('subscription_id').notNull(),
@@ -195,7 +197,7 @@ export const deliveries = sqliteTable(
 export const attempts = sqliteTable(
   'attempts',
   {
-    deliveryId: text('delivery_id')
+    deliveryId: blob('delivery_id', { mode: 'buffer' })
       .notNull()
       .references(() => deliveries.id),
     number: integer('number').notNull(),

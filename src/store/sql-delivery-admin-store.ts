@@ -2,10 +2,12 @@ import type { DeliveryAdminStore, DeliveryFilter, DeliverySummary } from '../cor
 import type { DeliveryStatus } from '../core/delivery-state.ts';
 import type { SqlDatabase } from './sql-database.ts';
 import type { SqlRow, SqlValue } from './sql-driver.ts';
+import { DELIVERY_ID_PARAM, deliveryIdIn, deliveryIdOut, eventIdOut } from './sql-ids.ts';
 import { toInteger, toText } from './sql-row.ts';
 
 // Columns are named by table, not by alias, so the same conditions serve the SELECT and the UPDATE.
-const SUMMARY = `SELECT deliveries.id, integration_events.domain_event_id, deliveries.integration_event_id,
+const SUMMARY = `SELECT ${deliveryIdOut('deliveries.id')} AS id, integration_events.domain_event_id,
+  ${eventIdOut('deliveries.integration_event_id')} AS integration_event_id,
   integration_events.type, deliveries.subscription_id, endpoints.url, deliveries.status, deliveries.attempts,
   deliveries.next_attempt_at, deliveries.created_at, deliveries.updated_at, deliveries.generation
 FROM deliveries JOIN integration_events ON integration_events.id = deliveries.integration_event_id
@@ -21,13 +23,14 @@ const REPLAYED = `status = 'pending', generation = generation + 1, retried = 0, 
 /** Dead deliveries purged per transaction: the write lock is held briefly. */
 const PURGE_BATCH = 500;
 
-const DEAD_BEFORE = `SELECT deliveries.id, integration_events.domain_event_id FROM deliveries
+const DEAD_BEFORE = `SELECT ${deliveryIdOut('deliveries.id')} AS id, integration_events.domain_event_id FROM deliveries
   JOIN integration_events ON integration_events.id = deliveries.integration_event_id
   WHERE deliveries.status = 'dead' AND deliveries.created_at < ?1
   ORDER BY deliveries.created_at, deliveries.id LIMIT ?2`;
 
 /** ?1: a JSON array of delivery ids, checked again in the transaction (a replay keeps its row). */
-const DEAD_IN_BATCH = `SELECT id FROM deliveries WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'dead'`;
+const DEAD_IN_BATCH = `SELECT id FROM deliveries WHERE id IN (SELECT ${deliveryIdIn('value')} FROM json_each(?1))
+  AND status = 'dead'`;
 
 /** ?1: a JSON array of domain event ids; those with no delivery left go (children first). */
 const PURGE_EMPTY_EVENTS = [
@@ -50,14 +53,14 @@ interface Conditions {
  */
 export function createSqlDeliveryAdminStore({ driver }: SqlDatabase): DeliveryAdminStore {
   const getSummary = async (id: string): Promise<DeliverySummary | null> => {
-    const [row] = await driver.query(`${SUMMARY} WHERE deliveries.id = ?`, [id]);
+    const [row] = await driver.query(`${SUMMARY} WHERE deliveries.id = ${DELIVERY_ID_PARAM}`, [id]);
     return row ? toSummary(row) : null;
   };
 
   /** Moves one delivery if it is dead; the status test in the UPDATE is what makes replay happen once. */
   const replayIfDead = async (id: string, now: number): Promise<boolean> => {
     const moved = await driver.query(
-      `UPDATE deliveries SET ${REPLAYED} WHERE id = ? AND status = 'dead' RETURNING id`,
+      `UPDATE deliveries SET ${REPLAYED} WHERE id = ${DELIVERY_ID_PARAM} AND status = 'dead' RETURNING rowid`,
       [now, now, id],
     );
     return moved.length > 0;
@@ -69,7 +72,7 @@ export function createSqlDeliveryAdminStore({ driver }: SqlDatabase): DeliveryAd
       if (filter.type !== undefined) pushTypeMatch(where, filter.type);
       if (after !== undefined) {
         // A row-value comparison, which SQLite answers from the (created_at, id) index.
-        where.sql.push('(deliveries.created_at, deliveries.id) > (?, ?)');
+        where.sql.push(`(deliveries.created_at, deliveries.id) > (?, ${DELIVERY_ID_PARAM})`);
         where.args.push(after.createdAt, after.id);
       }
       const rows = await driver.query(

@@ -2,6 +2,7 @@ import type { AttemptRecord, DispatchQueue } from '../core/dispatch-queue.ts';
 import { createGroupCommit } from '../core/group-commit.ts';
 import type { SqlDatabase } from './sql-database.ts';
 import type { SqlStatement } from './sql-driver.ts';
+import { deliveryIdIn, deliveryIdOut } from './sql-ids.ts';
 import { loadLeased, loadLeasedUntil, toLeasedDelivery } from './sql-leased-delivery.ts';
 import { isFirstOfItsKey } from './sql-ordering-key.ts';
 
@@ -155,7 +156,7 @@ const LEASE_DUE = `WITH room AS MATERIALIZED (
     SELECT id, seq, at, free, row_number() OVER (PARTITION BY sid ORDER BY at, seq) AS n FROM due)
 UPDATE deliveries SET status = 'in_flight', lease_owner = ?1, lease_expires_at = ?2, updated_at = ?3
 WHERE id IN (SELECT id FROM ranked WHERE n <= free ORDER BY at, seq LIMIT ?4)
-RETURNING id`;
+RETURNING ${deliveryIdOut('id')} AS id`;
 
 /**
  * Three statements for any number of attempts: insert the attempt rows, count them against their
@@ -189,8 +190,8 @@ function toAttemptStatements(records: readonly AttemptRecord[], maxParams: numbe
     statements.push({
       sql: `${cte}
             INSERT OR IGNORE INTO attempts (delivery_id, number, at, status, duration_ms, error, response_excerpt)
-            SELECT r.delivery_id, r.number, r.at, r.status, r.duration_ms, r.error, r.excerpt
-            FROM r JOIN deliveries d ON d.id = r.delivery_id AND d.status = 'in_flight' AND d.lease_owner = r.owner`,
+            SELECT d.id, r.number, r.at, r.status, r.duration_ms, r.error, r.excerpt
+            FROM r JOIN deliveries d ON ${isRecordedDelivery('d')}`,
       args,
     });
     statements.push({ sql: `${cte}, ${COUNT_FAILURES}`, args });
@@ -199,12 +200,16 @@ function toAttemptStatements(records: readonly AttemptRecord[], maxParams: numbe
             UPDATE deliveries SET status = r.next, attempts = max(deliveries.attempts, r.number), retried = r.retried,
               next_attempt_at = r.next_at, lease_owner = NULL, lease_expires_at = NULL, updated_at = r.at
             FROM r
-            WHERE deliveries.id = r.delivery_id AND deliveries.status = 'in_flight' AND deliveries.lease_owner = r.owner`,
+            WHERE ${isRecordedDelivery('deliveries')}`,
       args,
     });
   }
   return statements;
 }
+
+/** SQL true for the delivery `d` of the attempt record `r`, while `r`'s writer still holds its lease. */
+const isRecordedDelivery = (d: string) =>
+  `${d}.id = ${deliveryIdIn('r.delivery_id')} AND ${d}.status = 'in_flight' AND ${d}.lease_owner = r.owner`;
 
 /** A subscription's failure count once `c`'s attempts are counted: a delivered one starts it again. */
 const NEW_COUNT = `CASE WHEN c.last_ok IS NULL THEN subscriptions.consecutive_failures + c.fails ELSE c.fails END`;
@@ -222,7 +227,7 @@ const TRIPS = `(subscriptions.paused_at IS NULL AND subscriptions.pause_after > 
  */
 const COUNT_FAILURES = `applied AS (
     SELECT d.subscription_id AS sid, r.seq, r.next, r.at
-    FROM r JOIN deliveries d ON d.id = r.delivery_id AND d.status = 'in_flight' AND d.lease_owner = r.owner),
+    FROM r JOIN deliveries d ON ${isRecordedDelivery('d')}),
   last AS (
     SELECT sid, max(CASE WHEN next = 'delivered' THEN seq END) AS last_ok, max(at) AS at FROM applied GROUP BY sid),
   c AS (

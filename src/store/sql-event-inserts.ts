@@ -1,5 +1,6 @@
 import type { NewDomainEvent } from '../core/event-store.ts';
 import type { SqlStatement, SqlValue } from './sql-driver.ts';
+import { eventIdIn } from './sql-ids.ts';
 import { toStoredSource, toStoredTime } from './sql-integration-event.ts';
 import { type FilterSnapshot, toSnapshotGuard } from './sql-subscription-filters.ts';
 
@@ -79,15 +80,18 @@ export function toInsertStatements(
     eventArgs,
     maxParams,
   );
+  // Through a SELECT, whose columns (`columnN` of the VALUES) can be converted: the id to its bytes.
   pushInserts(
     statements,
-    'INSERT INTO integration_events (id, domain_event_id, seq, type, source, time, data) VALUES ',
+    `INSERT INTO integration_events (id, domain_event_id, seq, type, source, time, data)
+     SELECT ${eventIdIn('column1')}, column2, column3, column4, column5, column6, column7 FROM (VALUES `,
     7,
     integrationArgs,
     maxParams,
+    ')',
   );
   if (deliveryRows.length > 0) {
-    // Delivery ids start with the time (12 hex digits of milliseconds) then 80 random bits: they
+    // Delivery ids start with the time (48 bits of milliseconds) then 80 random bits: they
     // land at the end of the primary key's B-tree instead of all over it, so a commit writes a
     // few pages of that index rather than one per delivery. A delayed event's deliveries start due
     // at its `notBefore`, with `updated_at` there too: `next_attempt_at - updated_at` reads as the
@@ -106,7 +110,7 @@ function toDeliveryInsert(join: string, rows: readonly DeliveryRow[]): SqlStatem
   return {
     sql: `INSERT INTO deliveries (id, integration_event_id, subscription_id, endpoint_id, status, attempts, retried,
         max_retries, retry_delay, next_attempt_at, generation, created_at, updated_at, ordering_key)
-      SELECT ie.prefix || lower(hex(randomblob(10))), ie.id, s.id, s.endpoint_id, 'pending', 0, 0, s.retries,
+      SELECT unhex(ie.prefix || hex(randomblob(10))), ${eventIdIn('ie.id')}, s.id, s.endpoint_id, 'pending', 0, 0, s.retries,
         s.retry_delay, ie.due, 0, ie.at, ie.due, ie.ordering_key
       FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS type,
               json_extract(value, '$[2]') AS at, json_extract(value, '$[3]') AS prefix,
@@ -141,6 +145,7 @@ function pushInserts(
   width: number,
   args: SqlValue[],
   maxParams: number,
+  tail = '',
 ) {
   const rows = args.length / width;
   const most = Math.max(1, Math.min(MAX_ROWS_PER_INSERT, Math.floor(maxParams / width)));
@@ -149,7 +154,7 @@ function pushInserts(
     let size = most;
     while (size > rows - done) size >>= 1;
     statements.push({
-      sql: head + new Array(size).fill(placeholder).join(', '),
+      sql: head + new Array(size).fill(placeholder).join(', ') + tail,
       args: args.slice(done * width, (done + size) * width),
     });
     done += size;

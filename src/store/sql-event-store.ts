@@ -3,6 +3,7 @@ import { createGroupCommit } from '../core/group-commit.ts';
 import type { SqlDatabase } from './sql-database.ts';
 import { toInsertStatements } from './sql-event-inserts.ts';
 import { readEventView } from './sql-event-view.ts';
+import { eventIdOut } from './sql-ids.ts';
 import { toIntegerOrNull, toText, toTextOrNull } from './sql-row.ts';
 import {
   createFilterSnapshotCache,
@@ -62,7 +63,7 @@ export function createSqlEventStore(
     );
     if (events.length === 0) return [];
     const integration = await driver.query(
-      `SELECT id, type, domain_event_id FROM integration_events
+      `SELECT ${eventIdOut('id')} AS id, type, domain_event_id FROM integration_events
        WHERE domain_event_id IN (SELECT value FROM json_each(?))
        ORDER BY domain_event_id, seq`,
       [JSON.stringify(events.map((e) => toText(e.id)))],

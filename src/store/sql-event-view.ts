@@ -1,6 +1,7 @@
 import type { DeliveryStatus } from '../core/delivery-state.ts';
 import type { AttemptView, DeliveryView, EventView } from '../core/event-store.ts';
 import type { SqlDriver, SqlRow } from './sql-driver.ts';
+import { deliveryIdOut, eventIdOut } from './sql-ids.ts';
 import { integrationSource, integrationTime } from './sql-integration-event.ts';
 import { toInteger, toIntegerOrNull, toText, toTextOrNull } from './sql-row.ts';
 
@@ -15,7 +16,7 @@ export async function readEventView(driver: SqlDriver, id: string): Promise<Even
   );
   if (!event) return null;
   const integration = await driver.query(
-    `SELECT ie.id, ie.type, ${integrationSource('ie', 'de')} AS source, ${integrationTime('ie', 'de')} AS time, ie.data
+    `SELECT ${eventIdOut('ie.id')} AS id, ie.type, ${integrationSource('ie', 'de')} AS source, ${integrationTime('ie', 'de')} AS time, ie.data
      FROM integration_events ie JOIN domain_events de ON de.id = ie.domain_event_id
      WHERE ie.domain_event_id = ? ORDER BY ie.seq`,
     [id],
@@ -24,7 +25,8 @@ export async function readEventView(driver: SqlDriver, id: string): Promise<Even
     integration.length === 0
       ? []
       : await driver.query(
-          `SELECT d.id, d.integration_event_id, d.subscription_id, e.url, d.status, d.next_attempt_at
+          `SELECT ${deliveryIdOut('d.id')} AS id, ${eventIdOut('d.integration_event_id')} AS integration_event_id,
+             d.subscription_id, e.url, d.status, d.next_attempt_at
            FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
            WHERE d.integration_event_id IN (${INTEGRATION_IDS}) ORDER BY d.created_at, d.id`,
           [id],
@@ -33,7 +35,8 @@ export async function readEventView(driver: SqlDriver, id: string): Promise<Even
     deliveryRows.length === 0
       ? []
       : await driver.query(
-          `SELECT delivery_id, number, at, status, duration_ms, error, response_excerpt FROM attempts
+          `SELECT ${deliveryIdOut('delivery_id')} AS delivery_id, number, at, status, duration_ms, error, response_excerpt
+           FROM attempts
            WHERE delivery_id IN (SELECT id FROM deliveries WHERE integration_event_id IN (${INTEGRATION_IDS}))
            ORDER BY number`,
           [id],

@@ -1,5 +1,6 @@
 import type { LeasedDelivery } from '../core/dispatch-queue.ts';
 import type { SqlDriver, SqlRow } from './sql-driver.ts';
+import { deliveryIdIn, deliveryIdOut, eventIdOut } from './sql-ids.ts';
 import { integrationSource, integrationTime } from './sql-integration-event.ts';
 
 /**
@@ -9,7 +10,7 @@ import { integrationSource, integrationTime } from './sql-integration-event.ts';
 export function loadLeased(driver: SqlDriver, leased: readonly SqlRow[], owner: string): Promise<SqlRow[]> {
   return driver.query(
     `${LEASED_SELECT}
-     WHERE d.id IN (SELECT value FROM json_each(?1)) AND d.lease_owner = ?2
+     WHERE d.id IN (SELECT ${deliveryIdIn('value')} FROM json_each(?1)) AND d.lease_owner = ?2
      ORDER BY d.next_attempt_at, d.rowid`,
     [JSON.stringify(leased.map((r) => r.id)), owner],
   );
@@ -29,10 +30,10 @@ export function loadLeasedUntil(driver: SqlDriver, owner: string, leaseExpiresAt
   );
 }
 
-const LEASED_SELECT = `SELECT d.id, ep.url, d.subscription_id, d.attempts, d.retried, d.max_retries, d.retry_delay, d.generation,
+const LEASED_SELECT = `SELECT ${deliveryIdOut('d.id')} AS id, ep.url, d.subscription_id, d.attempts, d.retried, d.max_retries, d.retry_delay, d.generation,
             max(0, d.next_attempt_at - d.updated_at) AS last_publish_delay,
             coalesce(s.origin, 'api') AS origin, de.traceparent,
-            ie.id AS event_id, ie.type AS event_type, ${integrationSource('ie', 'de')} AS event_source,
+            ${eventIdOut('ie.id')} AS event_id, ie.type AS event_type, ${integrationSource('ie', 'de')} AS event_source,
             ${integrationTime('ie', 'de')} AS event_time,
             ie.data AS event_data
      FROM deliveries d

@@ -9,6 +9,7 @@ import type {
 } from '../core/publish-queue.ts';
 import type { SqlDatabase } from './sql-database.ts';
 import type { SqlDriver, SqlStatement, SqlValue } from './sql-driver.ts';
+import { deliveryIdIn, deliveryIdOut } from './sql-ids.ts';
 import { loadLeased, toLeasedDelivery } from './sql-leased-delivery.ts';
 import { isFirstOfItsKey } from './sql-ordering-key.ts';
 
@@ -34,7 +35,8 @@ export function createSqlPublishQueue(options: SqlDatabase): PublishQueue {
     async findPublished(messageId) {
       // `attempts - retried` is constant while a generation is published (see PublishedDelivery).
       const [row] = await driver.query(
-        `SELECT id, retry_delay, attempts - retried AS earlier FROM deliveries WHERE message_id = ?1 LIMIT 1`,
+        `SELECT ${deliveryIdOut('id')} AS id, retry_delay, attempts - retried AS earlier FROM deliveries
+         WHERE message_id = ?1 LIMIT 1`,
         [messageId],
       );
       if (row === undefined) return null;
@@ -78,7 +80,7 @@ export function createSqlPublishQueue(options: SqlDatabase): PublishQueue {
  * Each status is one range of `deliveries_due`; what is overdue is normally a handful of rows.
  * Spelled as an OR, not `IN`: that is what shows SQLite the partial index covers it (schema.ts).
  */
-const FIND_OVERDUE = `SELECT id, message_id FROM deliveries
+const FIND_OVERDUE = `SELECT ${deliveryIdOut('id')} AS id, message_id FROM deliveries
   WHERE (status = 'in_flight' OR status = 'retrying') AND next_attempt_at <= ?1 AND updated_at <= ?1
     AND message_id IS NOT NULL
   ORDER BY updated_at, rowid LIMIT ?2`;
@@ -91,7 +93,7 @@ function toCheckedStatements(records: readonly PublishCheckRecord[], maxParams: 
     (values) => `WITH r(delivery_id, message_id, at) AS (VALUES ${values})
       UPDATE deliveries SET updated_at = max(deliveries.updated_at, r.at)
       FROM r
-      WHERE deliveries.id = r.delivery_id AND deliveries.message_id = r.message_id
+      WHERE deliveries.id = ${deliveryIdIn('r.delivery_id')} AND deliveries.message_id = r.message_id
         AND deliveries.status IN ('in_flight', 'retrying')`,
   );
 }
@@ -110,9 +112,9 @@ function toLostStatements(records: readonly PublishCheckRecord[], maxParams: num
         message_id = NULL, next_attempt_at = r.at, lease_owner = NULL, lease_expires_at = NULL,
         updated_at = r.at
       FROM r
-      WHERE deliveries.id = r.delivery_id AND deliveries.message_id = r.message_id
+      WHERE deliveries.id = ${deliveryIdIn('r.delivery_id')} AND deliveries.message_id = r.message_id
         AND deliveries.status IN ('in_flight', 'retrying')
-      RETURNING deliveries.id AS id`,
+      RETURNING ${deliveryIdOut('deliveries.id')} AS id`,
   );
 }
 
@@ -146,7 +148,7 @@ WHERE id IN (
     AND x.message_id IS NULL AND (x.lease_owner IS NULL OR x.lease_expires_at <= ?3)
     AND ${isFirstOfItsKey('x')}
   ORDER BY x.next_attempt_at, x.rowid LIMIT ?4)
-RETURNING id`;
+RETURNING ${deliveryIdOut('id')} AS id`;
 
 async function leaseForPublish(
   driver: SqlDriver,
@@ -169,7 +171,7 @@ function toPublishedStatements(records: readonly PublishedRecord[], maxParams: n
       UPDATE deliveries SET status = 'in_flight', message_id = r.message_id, lease_owner = NULL,
         lease_expires_at = NULL, updated_at = r.at
       FROM r
-      WHERE deliveries.id = r.delivery_id AND deliveries.lease_owner = r.owner
+      WHERE deliveries.id = ${deliveryIdIn('r.delivery_id')} AND deliveries.lease_owner = r.owner
         AND deliveries.generation = r.generation AND deliveries.status = 'pending'
         AND deliveries.message_id IS NULL`,
   );
@@ -190,7 +192,7 @@ function toPublishFailedStatements(
       UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = r.next_at,
         updated_at = r.at
       FROM r
-      WHERE deliveries.id = r.delivery_id AND deliveries.lease_owner = r.owner
+      WHERE deliveries.id = ${deliveryIdIn('r.delivery_id')} AND deliveries.lease_owner = r.owner
         AND deliveries.status = 'pending' AND deliveries.message_id IS NULL`,
   );
 }
@@ -227,7 +229,7 @@ const COUNT_CALLBACK = `UPDATE subscriptions SET consecutive_failures = ${CALLBA
                      THEN ?4 ELSE paused_at END,
     paused_reason = CASE WHEN paused_at IS NULL AND pause_after > 0 AND ${CALLBACK_COUNT} >= pause_after
                          THEN 'failing' ELSE paused_reason END
-  WHERE id = (SELECT d.subscription_id FROM deliveries d WHERE d.id = ?5 AND d.message_id = ?1
+  WHERE id = (SELECT d.subscription_id FROM deliveries d WHERE d.id = ${deliveryIdIn('?5')} AND d.message_id = ?1
       AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.delivery_id = d.id AND a.number = ?2))
     AND (?3 <> 'delivered' OR consecutive_failures > 0)`;
 
@@ -254,13 +256,13 @@ async function applyCallback(
               attempts = max(attempts, ?2),
               retried = max(retried, ?7),
               updated_at = max(updated_at, ?5)
-            WHERE id = ?6 AND message_id = ?1
+            WHERE id = ${deliveryIdIn('?6')} AND message_id = ?1
               AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.delivery_id = deliveries.id AND a.number = ?2)`,
       args: [t.messageId, t.number, t.next, t.nextAttemptAt, t.at, t.deliveryId, t.retried],
     },
     {
       sql: `INSERT OR IGNORE INTO attempts (delivery_id, number, at, status, duration_ms, error, response_excerpt)
-            SELECT id, ?2, ?3, ?4, ?5, ?6, ?7 FROM deliveries WHERE id = ?8 AND message_id = ?1`,
+            SELECT id, ?2, ?3, ?4, ?5, ?6, ?7 FROM deliveries WHERE id = ${deliveryIdIn('?8')} AND message_id = ?1`,
       args: [t.messageId, t.number, t.at, t.status, t.durationMs, t.error, t.responseExcerpt, t.deliveryId],
     },
   ]);

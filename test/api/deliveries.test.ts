@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { openLibsql } from '../../src/store/libsql-store.ts';
 import { createSqlDeliveryAdminStore } from '../../src/store/sql-delivery-admin-store.ts';
+import { deliveryIdIn } from '../../src/store/sql-ids.ts';
 import {
   ADMIN_TOKEN,
   createTestMesh,
@@ -87,17 +88,20 @@ function orderPaid(id: string) {
 async function makeDead(id: string) {
   await mesh.db.driver.query(
     `UPDATE deliveries SET status = 'dead', attempts = 11, retried = 10, message_id = 'msg-1',
-       lease_owner = 'worker-1', lease_expires_at = ?, updated_at = ? WHERE id = ?`,
+       lease_owner = 'worker-1', lease_expires_at = ?1, updated_at = ?2 WHERE id = ${deliveryIdIn('?3')}`,
     [START + 30_000, START, id],
   );
 }
 
 async function setStatus(id: string, status: string) {
-  await mesh.db.driver.query('UPDATE deliveries SET status = ? WHERE id = ?', [status, id]);
+  await mesh.db.driver.query(`UPDATE deliveries SET status = ?1 WHERE id = ${deliveryIdIn('?2')}`, [
+    status,
+    id,
+  ]);
 }
 
 async function row(id: string) {
-  const [r] = await mesh.db.driver.query('SELECT * FROM deliveries WHERE id = ?', [id]);
+  const [r] = await mesh.db.driver.query(`SELECT * FROM deliveries WHERE id = ${deliveryIdIn('?1')}`, [id]);
   return r!;
 }
 
@@ -494,7 +498,7 @@ describe('DELETE /v1/deliveries?status=dead&until=', () => {
     await makeDead(oldDelivery!.id);
     await makeDead(newDelivery!.id);
     await mesh.db.driver.query(
-      'INSERT INTO attempts (delivery_id, number, at, status, duration_ms) VALUES (?, 1, ?, 500, 3)',
+      `INSERT INTO attempts (delivery_id, number, at, status, duration_ms) VALUES (${deliveryIdIn('?1')}, 1, ?2, 500, 3)`,
       [oldDelivery!.id, START],
     );
 

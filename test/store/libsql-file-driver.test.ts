@@ -3,6 +3,7 @@ import type { NewDomainEvent } from '../../src/core/event-store.ts';
 import { defineSubscription } from '../../src/core/subscription.ts';
 import { createLibsqlDriver } from '../../src/store/libsql-driver.ts';
 import { createLibsqlStores } from '../../src/store/libsql-store.ts';
+import { deliveryIdOut } from '../../src/store/sql-ids.ts';
 import { createTempDb, type TempDb } from '../support/temp-db.ts';
 
 function event(id: string, receivedAt: number): NewDomainEvent {
@@ -109,11 +110,16 @@ describe('libSQL file driver', () => {
     const times = [Date.UTC(2026, 0, 15), Date.UTC(2026, 0, 15, 0, 0, 1), Date.UTC(2027, 5, 1)];
     for (const [i, at] of times.entries()) await stores.events.appendEvents([event(`evt-${i}`, at)]);
 
-    const rows = await db.driver.query('SELECT d.id, d.created_at FROM deliveries d ORDER BY d.created_at');
+    // Stored as their 16 bytes (0008), which sort as their text does.
+    const rows = await db.driver.query(
+      `SELECT ${deliveryIdOut('d.id')} AS id, typeof(d.id) AS type, length(d.id) AS bytes, d.created_at
+       FROM deliveries d ORDER BY d.id`,
+    );
     expect(rows.map((r) => r.created_at)).toEqual(times);
     const ids = rows.map((r) => String(r.id));
     expect([...ids].sort()).toEqual(ids);
     for (const id of ids) expect(id).toMatch(/^[0-9a-f]{32}$/);
+    expect(rows.map((r) => [r.type, r.bytes])).toEqual(times.map(() => ['blob', 16]));
   });
 
   it('closes with the client', async () => {

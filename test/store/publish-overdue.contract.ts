@@ -4,6 +4,7 @@ import type { EventStore } from '../../src/core/event-store.ts';
 import type { PublishQueue } from '../../src/core/publish-queue.ts';
 import { defaultRetryDelayMs } from '../../src/core/retry-policy.ts';
 import type { SubscriptionStore } from '../../src/core/subscription-store.ts';
+import { deliveryIdIn, deliveryIdOut } from '../../src/store/sql-ids.ts';
 import {
   domainEvent,
   exactCreated,
@@ -47,7 +48,7 @@ export function describeOverduePublishContract(name: string, open: OpenHarness):
     const row = async (deliveryId: string) => {
       const [r] = await h.harness.query(
         `SELECT status, generation, message_id, retried, attempts, next_attempt_at, updated_at
-         FROM deliveries WHERE id = ?`,
+         FROM deliveries WHERE id = ${deliveryIdIn('?1')}`,
         [deliveryId],
       );
       return r;
@@ -62,7 +63,7 @@ export function describeOverduePublishContract(name: string, open: OpenHarness):
       await events.appendEvents([...names, 'waiting'].map((n) => domainEvent(`evt-${n}`)));
       const leased = await publish.leaseForPublish({ owner: 'p', now: T0, leaseMs: 30_000, limit: 1000 });
       const rows = await h.harness.query(
-        `SELECT d.id, ie.domain_event_id AS event FROM deliveries d
+        `SELECT ${deliveryIdOut('d.id')} AS id, ie.domain_event_id AS event FROM deliveries d
          JOIN integration_events ie ON ie.id = d.integration_event_id`,
       );
       const ids = Object.fromEntries(rows.map((r) => [String(r.event).slice('evt-'.length), String(r.id)]));

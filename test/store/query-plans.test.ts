@@ -7,7 +7,7 @@ import { createTestMesh, orderCreated, type TestMesh } from '../support/test-mes
 // Every statement the stores run, recorded through the driver while the mesh does each of its
 // jobs (ingest, lease, record, publish, callbacks, the operator's lists, metrics, retention), then
 // put to EXPLAIN QUERY PLAN on the migrated schema: none may walk a whole table. This is what
-// keeps the partial and trimmed indexes of migration 0007 honest — a query whose WHERE does not
+// keeps the partial and trimmed indexes of migration 0007, and the byte ids of 0008, honest — a query whose WHERE does not
 // show SQLite that a partial index covers it falls back to a scan, and this test names it.
 
 const DAY = 86_400_000;
@@ -62,7 +62,7 @@ function isFullScan(line: string): boolean {
   return scan !== null && BIG.has(scan[1]!) && scan[2] === undefined;
 }
 
-describe('every query the stores run is served from an index (migration 0007 included)', () => {
+describe('every query the stores run is served from an index (migrations 0007 and 0008 included)', () => {
   it('no statement scans a growing table', async () => {
     const seen = new Map<string, readonly SqlValue[]>();
     mesh = await createTestMesh({ wrapDriver: (driver) => recording(driver, seen) });
@@ -176,5 +176,11 @@ describe('every query the stores run is served from an index (migration 0007 inc
       "UPDATE deliveries SET status = 'in_flight', lease_owner",
       /deliveries_subscription_due \(subscription_id=\? AND status=\?/,
     );
+    // Ids bound as text find their rows by the primary key, converted to bytes in the SQL (0008).
+    const byId = /SEARCH (d|deliveries) USING INDEX sqlite_autoindex_deliveries_1 \(id=\?\)/;
+    usesDue('SELECT d.id, r.number', byId);
+    usesDue('FROM json_each(?1)) AND d.lease_owner = ?2', byId);
+    usesDue('WHERE deliveries.id = (SELECT', byId);
+    usesDue("UPDATE deliveries SET status = 'in_flight', message_id = r.message_id", byId);
   });
 });

@@ -4,6 +4,7 @@ import { defineSubscription } from '../../src/core/subscription.ts';
 import { OrderCreatedV1 } from '../../src/example/orders.ts';
 import { createD1Driver } from '../../src/store/d1-driver.ts';
 import type { SqlDriver } from '../../src/store/sql-driver.ts';
+import { deliveryIdOut } from '../../src/store/sql-ids.ts';
 import { createSqlMetricsStore, toAcceptedAt } from '../../src/store/sql-metrics.ts';
 import { createSqlStores } from '../../src/store/sql-stores.ts';
 import { applyD1Migrations, createD1Miniflare, dropAllTables, getD1 } from '../support/d1.ts';
@@ -153,7 +154,9 @@ describe('toAcceptedAt', () => {
     });
     expect(await stores.events.appendEvents([event('a', NOW)])).toEqual({ ok: true });
     expect(await stores.events.appendEvents([event('b', NOW + 1234)])).toEqual({ ok: true });
-    const rows = await db.driver.query('SELECT id, created_at FROM deliveries ORDER BY created_at');
+    const rows = await db.driver.query(
+      `SELECT ${deliveryIdOut('id')} AS id, created_at FROM deliveries ORDER BY created_at`,
+    );
     expect(rows.map((r) => toAcceptedAt(String(r.id)))).toEqual([NOW, NOW + 1234]);
     expect(rows.map((r) => Number(r.created_at))).toEqual([NOW, NOW + 1234]);
   });

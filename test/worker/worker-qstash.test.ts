@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createManualClock } from '../../src/core/clock.ts';
 import { signQStashJwt } from '../../src/core/signature.ts';
 import type { D1Database } from '../../src/store/d1-driver.ts';
+import { deliveryIdIn } from '../../src/store/sql-ids.ts';
 import { buildWorker, type WorkerBundle } from '../../worker/build.ts';
 import { COMPATIBILITY_DATE, getD1, migratePersistedD1 } from '../support/d1.ts';
 import { type LoopbackServer, startLoopbackServer } from '../support/loopback-server.ts';
@@ -206,7 +207,9 @@ describe('the Worker in workerd delivering through QStash (miniflare, D1, QStash
   const attemptRows = async (deliveryId: string) =>
     (
       await d1
-        .prepare('SELECT number, status FROM attempts WHERE delivery_id = ? ORDER BY number')
+        .prepare(
+          `SELECT number, status FROM attempts WHERE delivery_id = ${deliveryIdIn('?1')} ORDER BY number`,
+        )
         .bind(deliveryId)
         .all<{ number: number; status: number | null }>()
     ).results;
@@ -576,7 +579,7 @@ describe('the Worker in workerd delivering through QStash (miniflare, D1, QStash
       // been published and silent for two hours.
       await d1
         .prepare(
-          'UPDATE deliveries SET updated_at = updated_at - ?1, next_attempt_at = next_attempt_at - ?1 WHERE id = ?2',
+          `UPDATE deliveries SET updated_at = updated_at - ?1, next_attempt_at = next_attempt_at - ?1 WHERE id = ${deliveryIdIn('?2')}`,
         )
         .bind(SILENT_FOR_MS, delivery.id)
         .all();
