@@ -155,7 +155,8 @@ export const deliveries = sqliteTable(
      * The integration event's ordering key (its definition's `orderingKey`), null without one. Of
      * one subscription's deliveries with a key, only the earliest not yet delivered or dead is
      * leased or published; "earliest" is the rowid, which SQLite hands out in commit order (so
-     * this table must keep its implicit rowid: no INTEGER PRIMARY KEY, no WITHOUT ROWID).
+     * this table must keep its implicit rowid: no INTEGER PRIMARY KEY, no WITHOUT ROWID). Cleared
+     * once delivered (0008): it orders nothing then, and a delivered row never goes back.
      */
     orderingKey: text('ordering_key'),
     createdAt: integer('created_at').notNull(),

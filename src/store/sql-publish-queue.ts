@@ -11,7 +11,7 @@ import type { SqlDatabase } from './sql-database.ts';
 import type { SqlDriver, SqlStatement, SqlValue } from './sql-driver.ts';
 import { deliveryIdIn, deliveryIdOut } from './sql-ids.ts';
 import { loadLeased, toLeasedDelivery } from './sql-leased-delivery.ts';
-import { isFirstOfItsKey } from './sql-ordering-key.ts';
+import { isFirstOfItsKey, toOrderingKeyAfter } from './sql-ordering-key.ts';
 
 /**
  * The publishing transport's queue (QStash) on SQLite (libSQL or D1): the transport owns the
@@ -245,12 +245,14 @@ async function applyCallback(
   t: CallbackTransition,
 ): Promise<Exclude<CallbackOutcome, 'unknown'>> {
   const older = `(?3 = 'retrying' AND ?7 < deliveries.retried)`;
+  const status = `CASE WHEN status IN ('delivered', 'dead') OR ${older} THEN status ELSE ?3 END`;
   const [, , inserted] = await driver.batch([
     // The circuit breaker first, while "not recorded yet" still tells a new attempt from a repeat.
     { sql: COUNT_CALLBACK, args: [t.messageId, t.number, t.next, t.at, t.deliveryId] },
     {
       sql: `UPDATE deliveries SET
-              status = CASE WHEN status IN ('delivered', 'dead') OR ${older} THEN status ELSE ?3 END,
+              status = ${status},
+              ordering_key = ${toOrderingKeyAfter(status)},
               next_attempt_at = CASE WHEN status IN ('delivered', 'dead') OR ${older} THEN next_attempt_at
                                      ELSE ?4 END,
               attempts = max(attempts, ?2),
