@@ -14,7 +14,8 @@ ALTER TABLE `attempts` RENAME TO `attempts_0007`;--> statement-breakpoint
 ALTER TABLE `deliveries` RENAME TO `deliveries_0007`;--> statement-breakpoint
 ALTER TABLE `integration_events` RENAME TO `integration_events_0007`;--> statement-breakpoint
 CREATE TABLE `integration_events` (
-	`id` blob PRIMARY KEY NOT NULL,
+	`ref` integer PRIMARY KEY NOT NULL,
+	`id` blob NOT NULL,
 	`domain_event_id` text NOT NULL,
 	`seq` integer NOT NULL,
 	`type` text NOT NULL,
@@ -24,15 +25,15 @@ CREATE TABLE `integration_events` (
 	FOREIGN KEY (`domain_event_id`) REFERENCES `domain_events`(`id`) ON UPDATE no action ON DELETE no action
 );
 --> statement-breakpoint
-INSERT INTO `integration_events` (`id`, `domain_event_id`, `seq`, `type`, `source`, `time`, `data`)
-	SELECT (CASE WHEN lower(substr(hex(unhex(ie.`id`, '-')), 1, 8) || '-' || substr(hex(unhex(ie.`id`, '-')), 9, 4) || '-' || substr(hex(unhex(ie.`id`, '-')), 13, 4) || '-' || substr(hex(unhex(ie.`id`, '-')), 17, 4) || '-' || substr(hex(unhex(ie.`id`, '-')), 21)) = ie.`id` THEN unhex(ie.`id`, '-') ELSE ie.`id` END), ie.`domain_event_id`, ie.`seq`, ie.`type`,
+INSERT INTO `integration_events` (`ref`, `id`, `domain_event_id`, `seq`, `type`, `source`, `time`, `data`)
+	SELECT ie.`rowid`, (CASE WHEN lower(substr(hex(unhex(ie.`id`, '-')), 1, 8) || '-' || substr(hex(unhex(ie.`id`, '-')), 9, 4) || '-' || substr(hex(unhex(ie.`id`, '-')), 13, 4) || '-' || substr(hex(unhex(ie.`id`, '-')), 17, 4) || '-' || substr(hex(unhex(ie.`id`, '-')), 21)) = ie.`id` THEN unhex(ie.`id`, '-') ELSE ie.`id` END), ie.`domain_event_id`, ie.`seq`, ie.`type`,
 		nullif(ie.`source`, '/producers/' || de.`source`),
 		nullif(ie.`time`, coalesce(de.`occurred_at`, strftime('%Y-%m-%dT%H:%M:%S.', de.`received_at` / 1000, 'unixepoch') || substr(1000 + de.`received_at` % 1000, 2) || 'Z')),
 		ie.`data`
 	FROM `integration_events_0007` ie JOIN `domain_events` de ON de.`id` = ie.`domain_event_id` ORDER BY ie.`rowid`;--> statement-breakpoint
 CREATE TABLE `deliveries` (
 	`id` blob PRIMARY KEY NOT NULL,
-	`integration_event_id` blob NOT NULL,
+	`integration_event_ref` integer NOT NULL,
 	`subscription_id` text NOT NULL,
 	`endpoint_id` integer NOT NULL,
 	`status` text NOT NULL,
@@ -48,19 +49,21 @@ CREATE TABLE `deliveries` (
 	`ordering_key` text,
 	`created_at` integer NOT NULL,
 	`updated_at` integer NOT NULL,
-	FOREIGN KEY (`integration_event_id`) REFERENCES `integration_events`(`id`) ON UPDATE no action ON DELETE no action,
+	FOREIGN KEY (`integration_event_ref`) REFERENCES `integration_events`(`ref`) ON UPDATE no action ON DELETE no action,
 	FOREIGN KEY (`endpoint_id`) REFERENCES `endpoints`(`id`) ON UPDATE no action ON DELETE no action
 );
 --> statement-breakpoint
-INSERT INTO `deliveries` (`rowid`, `id`, `integration_event_id`, `subscription_id`, `endpoint_id`, `status`, `attempts`,
+INSERT INTO `deliveries` (`rowid`, `id`, `integration_event_ref`, `subscription_id`, `endpoint_id`, `status`, `attempts`,
 		`retried`, `max_retries`, `retry_delay`, `next_attempt_at`, `lease_owner`, `lease_expires_at`, `generation`,
 		`message_id`, `ordering_key`, `created_at`, `updated_at`)
 	SELECT d.`rowid`, (CASE WHEN lower(hex(unhex(d.`id`))) = d.`id` THEN unhex(d.`id`) ELSE d.`id` END),
-		(CASE WHEN lower(substr(hex(unhex(d.`integration_event_id`, '-')), 1, 8) || '-' || substr(hex(unhex(d.`integration_event_id`, '-')), 9, 4) || '-' || substr(hex(unhex(d.`integration_event_id`, '-')), 13, 4) || '-' || substr(hex(unhex(d.`integration_event_id`, '-')), 17, 4) || '-' || substr(hex(unhex(d.`integration_event_id`, '-')), 21)) = d.`integration_event_id` THEN unhex(d.`integration_event_id`, '-') ELSE d.`integration_event_id` END),
+		ie.`rowid`,
 		d.`subscription_id`, e.`id`, d.`status`, d.`attempts`,
 		d.`retried`, d.`max_retries`, d.`retry_delay`, d.`next_attempt_at`, d.`lease_owner`, d.`lease_expires_at`,
-		d.`generation`, d.`message_id`, d.`ordering_key`, d.`created_at`, d.`updated_at`
-	FROM `deliveries_0007` d JOIN `endpoints` e ON e.`url` = d.`url` ORDER BY d.`rowid`;--> statement-breakpoint
+		d.`generation`, d.`message_id`, CASE WHEN d.`status` = 'delivered' THEN NULL ELSE d.`ordering_key` END,
+		d.`created_at`, d.`updated_at`
+	FROM `deliveries_0007` d JOIN `endpoints` e ON e.`url` = d.`url`
+		JOIN `integration_events_0007` ie ON ie.`id` = d.`integration_event_id` ORDER BY d.`rowid`;--> statement-breakpoint
 CREATE TABLE `attempts` (
 	`delivery_id` blob NOT NULL,
 	`number` integer NOT NULL,
@@ -79,9 +82,10 @@ INSERT INTO `attempts` (`delivery_id`, `number`, `at`, `status`, `duration_ms`, 
 DROP TABLE `attempts_0007`;--> statement-breakpoint
 DROP TABLE `deliveries_0007`;--> statement-breakpoint
 DROP TABLE `integration_events_0007`;--> statement-breakpoint
+CREATE UNIQUE INDEX `integration_events_id_unique` ON `integration_events` (`id`);--> statement-breakpoint
 CREATE INDEX `integration_events_domain_event` ON `integration_events` (`domain_event_id`,`seq`);--> statement-breakpoint
 CREATE INDEX `deliveries_due` ON `deliveries` (`status`,`next_attempt_at`) WHERE status = 'in_flight' OR status = 'retrying' OR status = 'pending' OR status = 'dead';--> statement-breakpoint
-CREATE INDEX `deliveries_integration_event` ON `deliveries` (`integration_event_id`);--> statement-breakpoint
+CREATE INDEX `deliveries_integration_event` ON `deliveries` (`integration_event_ref`);--> statement-breakpoint
 CREATE INDEX `deliveries_message` ON `deliveries` (`message_id`) WHERE message_id IS NOT NULL;--> statement-breakpoint
 CREATE INDEX `deliveries_created` ON `deliveries` (`created_at`);--> statement-breakpoint
 CREATE INDEX `deliveries_subscription_due` ON `deliveries` (`subscription_id`,`status`,`next_attempt_at`) WHERE status = 'in_flight' OR status = 'retrying' OR status = 'pending' OR status = 'dead';--> statement-breakpoint

@@ -34,7 +34,12 @@ export const domainEvents = sqliteTable(
 export const integrationEvents = sqliteTable(
   'integration_events',
   {
-    id: blob('id', { mode: 'buffer' }).primaryKey(),
+    /**
+     * The row's number, which deliveries hold instead of the 16-byte id (0008: ~27 B a delivery,
+     * row and index). INTEGER PRIMARY KEY: the rowid itself, stored in no column, kept by VACUUM.
+     */
+    ref: integer('ref').primaryKey(),
+    id: blob('id', { mode: 'buffer' }).notNull().unique(),
     domainEventId: text('domain_event_id')
       .notNull()
       .references(() => domainEvents.id),
@@ -129,9 +134,9 @@ export const deliveries = sqliteTable(
   'deliveries',
   {
     id: blob('id', { mode: 'buffer' }).primaryKey(),
-    integrationEventId: blob('integration_event_id', { mode: 'buffer' })
+    integrationEventRef: integer('integration_event_ref')
       .notNull()
-      .references(() => integrationEvents.id),
+      .references(() => integrationEvents.ref),
     subscriptionId: text('subscription_id').notNull(),
     /** Copied from the subscription at acceptance: later edits do not redirect accepted events. */
     endpointId: integer('endpoint_id')
@@ -168,7 +173,7 @@ export const deliveries = sqliteTable(
     // 'pending'`), or their first two (`status = 'in_flight' OR status = 'retrying'`): SQLite
     // proves a partial index usable only by matching terms, not `IN` lists or `<>`.
     index('deliveries_due').on(t.status, t.nextAttemptAt).where(NOT_DELIVERED),
-    index('deliveries_integration_event').on(t.integrationEventId),
+    index('deliveries_integration_event').on(t.integrationEventRef),
     // Only the QStash transport sets a message id; the local one leaves it null.
     index('deliveries_message').on(t.messageId).where(sql`message_id IS NOT NULL`),
     // Ties in `created_at` (one group commit) are ordered by a short sort (0007: ~33 B a delivery).

@@ -7,10 +7,10 @@ import { toInteger, toText } from './sql-row.ts';
 
 // Columns are named by table, not by alias, so the same conditions serve the SELECT and the UPDATE.
 const SUMMARY = `SELECT ${deliveryIdOut('deliveries.id')} AS id, integration_events.domain_event_id,
-  ${eventIdOut('deliveries.integration_event_id')} AS integration_event_id,
+  ${eventIdOut('integration_events.id')} AS integration_event_id,
   integration_events.type, deliveries.subscription_id, endpoints.url, deliveries.status, deliveries.attempts,
   deliveries.next_attempt_at, deliveries.created_at, deliveries.updated_at, deliveries.generation
-FROM deliveries JOIN integration_events ON integration_events.id = deliveries.integration_event_id
+FROM deliveries JOIN integration_events ON integration_events.ref = deliveries.integration_event_ref
   JOIN endpoints ON endpoints.id = deliveries.endpoint_id`;
 
 /**
@@ -24,7 +24,7 @@ const REPLAYED = `status = 'pending', generation = generation + 1, retried = 0, 
 const PURGE_BATCH = 500;
 
 const DEAD_BEFORE = `SELECT ${deliveryIdOut('deliveries.id')} AS id, integration_events.domain_event_id FROM deliveries
-  JOIN integration_events ON integration_events.id = deliveries.integration_event_id
+  JOIN integration_events ON integration_events.ref = deliveries.integration_event_ref
   WHERE deliveries.status = 'dead' AND deliveries.created_at < ?1
   ORDER BY deliveries.created_at, deliveries.id LIMIT ?2`;
 
@@ -35,7 +35,7 @@ const DEAD_IN_BATCH = `SELECT id FROM deliveries WHERE id IN (SELECT ${deliveryI
 /** ?1: a JSON array of domain event ids; those with no delivery left go (children first). */
 const PURGE_EMPTY_EVENTS = [
   `DELETE FROM integration_events WHERE domain_event_id IN (SELECT value FROM json_each(?1))
-     AND NOT EXISTS (SELECT 1 FROM deliveries d JOIN integration_events ie ON ie.id = d.integration_event_id
+     AND NOT EXISTS (SELECT 1 FROM deliveries d JOIN integration_events ie ON ie.ref = d.integration_event_ref
                      WHERE ie.domain_event_id = integration_events.domain_event_id)`,
   `DELETE FROM domain_events WHERE id IN (SELECT value FROM json_each(?1))
      AND NOT EXISTS (SELECT 1 FROM integration_events WHERE domain_event_id = domain_events.id)`,
@@ -104,7 +104,7 @@ export function createSqlDeliveryAdminStore({ driver }: SqlDatabase): DeliveryAd
         pushTypeMatch(match, filter.type);
         where.sql.push(
           `EXISTS (SELECT 1 FROM integration_events
-                   WHERE integration_events.id = deliveries.integration_event_id AND ${match.sql.join(' AND ')})`,
+                   WHERE integration_events.ref = deliveries.integration_event_ref AND ${match.sql.join(' AND ')})`,
         );
         where.args.push(...match.args);
       }

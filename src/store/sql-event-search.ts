@@ -43,7 +43,7 @@ export function createSqlEventSearch({ driver }: SqlDatabase): EventSearch {
         ),
         driver.query(
           `SELECT ie.domain_event_id, d.status, count(*) AS n
-           FROM integration_events ie JOIN deliveries d ON d.integration_event_id = ie.id
+           FROM integration_events ie JOIN deliveries d ON d.integration_event_ref = ie.ref
            WHERE ie.domain_event_id IN (SELECT value FROM json_each(?))
            GROUP BY ie.domain_event_id, d.status`,
           [ids],

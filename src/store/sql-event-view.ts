@@ -6,7 +6,7 @@ import { integrationSource, integrationTime } from './sql-integration-event.ts';
 import { toInteger, toIntegerOrNull, toText, toTextOrNull } from './sql-row.ts';
 
 // Subqueries rather than id lists: one bound parameter however many rows (D1 binds ≤100).
-const INTEGRATION_IDS = 'SELECT id FROM integration_events WHERE domain_event_id = ?';
+const INTEGRATION_REFS = 'SELECT ref FROM integration_events WHERE domain_event_id = ?';
 
 /** One event with its integration events, deliveries and attempts, in plain SQL (not a hot path). */
 export async function readEventView(driver: SqlDriver, id: string): Promise<EventView | null> {
@@ -16,7 +16,7 @@ export async function readEventView(driver: SqlDriver, id: string): Promise<Even
   );
   if (!event) return null;
   const integration = await driver.query(
-    `SELECT ${eventIdOut('ie.id')} AS id, ie.type, ${integrationSource('ie', 'de')} AS source, ${integrationTime('ie', 'de')} AS time, ie.data
+    `SELECT ie.ref, ${eventIdOut('ie.id')} AS id, ie.type, ${integrationSource('ie', 'de')} AS source, ${integrationTime('ie', 'de')} AS time, ie.data
      FROM integration_events ie JOIN domain_events de ON de.id = ie.domain_event_id
      WHERE ie.domain_event_id = ? ORDER BY ie.seq`,
     [id],
@@ -25,10 +25,10 @@ export async function readEventView(driver: SqlDriver, id: string): Promise<Even
     integration.length === 0
       ? []
       : await driver.query(
-          `SELECT ${deliveryIdOut('d.id')} AS id, ${eventIdOut('d.integration_event_id')} AS integration_event_id,
-             d.subscription_id, e.url, d.status, d.next_attempt_at
+          `SELECT ${deliveryIdOut('d.id')} AS id, d.integration_event_ref, d.subscription_id, e.url, d.status,
+             d.next_attempt_at
            FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
-           WHERE d.integration_event_id IN (${INTEGRATION_IDS}) ORDER BY d.created_at, d.id`,
+           WHERE d.integration_event_ref IN (${INTEGRATION_REFS}) ORDER BY d.created_at, d.id`,
           [id],
         );
   const attemptRows =
@@ -37,7 +37,7 @@ export async function readEventView(driver: SqlDriver, id: string): Promise<Even
       : await driver.query(
           `SELECT ${deliveryIdOut('delivery_id')} AS delivery_id, number, at, status, duration_ms, error, response_excerpt
            FROM attempts
-           WHERE delivery_id IN (SELECT id FROM deliveries WHERE integration_event_id IN (${INTEGRATION_IDS}))
+           WHERE delivery_id IN (SELECT id FROM deliveries WHERE integration_event_ref IN (${INTEGRATION_REFS}))
            ORDER BY number`,
           [id],
         );
@@ -58,7 +58,7 @@ export async function readEventView(driver: SqlDriver, id: string): Promise<Even
       time: toText(ie.time),
       data: toText(ie.data),
       deliveries: deliveryRows
-        .filter((d) => d.integration_event_id === ie.id)
+        .filter((d) => d.integration_event_ref === ie.ref)
         .map(
           (d): DeliveryView => ({
             id: toText(d.id),

@@ -7,7 +7,7 @@ import { toInteger, toText } from './sql-row.ts';
  * cutoff (?2): it stays whole, so an operator sees it with its dead delivery, and a late success
  * stays visible for the retention window. `domain_events` is the outer row.
  */
-const HELD = `EXISTS (SELECT 1 FROM integration_events ie JOIN deliveries d ON d.integration_event_id = ie.id
+const HELD = `EXISTS (SELECT 1 FROM integration_events ie JOIN deliveries d ON d.integration_event_ref = ie.ref
   WHERE ie.domain_event_id = domain_events.id AND (d.status <> 'delivered' OR d.updated_at >= ?2))`;
 
 /**
@@ -44,13 +44,13 @@ export function createSqlRetention(driver: SqlDriver): RetentionStore {
       const [attempts, deliveries, integrationEvents, events] = await driver.batch([
         {
           sql: `DELETE FROM attempts WHERE delivery_id IN (SELECT d.id FROM deliveries d
-                  JOIN integration_events ie ON ie.id = d.integration_event_id
+                  JOIN integration_events ie ON ie.ref = d.integration_event_ref
                   WHERE ie.domain_event_id IN (${VICTIMS}))`,
           args,
         },
         {
-          sql: `DELETE FROM deliveries WHERE integration_event_id IN
-                  (SELECT id FROM integration_events WHERE domain_event_id IN (${VICTIMS}))`,
+          sql: `DELETE FROM deliveries WHERE integration_event_ref IN
+                  (SELECT ref FROM integration_events WHERE domain_event_id IN (${VICTIMS}))`,
           args,
         },
         { sql: `DELETE FROM integration_events WHERE domain_event_id IN (${VICTIMS})`, args },

@@ -323,9 +323,11 @@ describe('libSQL store', () => {
 
       await a.events.appendEvents([withCurrency('evt-1', 'EUR'), withCurrency('evt-2', 'USD')]);
 
-      expect(await db.driver.query('SELECT integration_event_id AS ie FROM deliveries')).toEqual([
-        { ie: 'evt-1/ie0' },
-      ]);
+      expect(
+        await db.driver.query(
+          'SELECT ie.id AS ie FROM deliveries d JOIN integration_events ie ON ie.ref = d.integration_event_ref',
+        ),
+      ).toEqual([{ ie: 'evt-1/ie0' }]);
     });
 
     it('still commits the other requests of a shared group when one conflicts', async () => {

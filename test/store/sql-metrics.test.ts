@@ -31,14 +31,14 @@ async function seed(driver: SqlDriver): Promise<void> {
       args: [NOW],
     },
     {
-      sql: `INSERT INTO integration_events (id, domain_event_id, seq, type, source, time, data)
-            VALUES ('ie1', 'e1', 0, 'order.created.v1', '/producers/billing', '2026-01-15T12:00:00Z', '{}')`,
+      sql: `INSERT INTO integration_events (ref, id, domain_event_id, seq, type, source, time, data)
+            VALUES (1, 'ie1', 'e1', 0, 'order.created.v1', '/producers/billing', '2026-01-15T12:00:00Z', '{}')`,
       args: [],
     },
     { sql: `INSERT INTO endpoints (id, url) VALUES (1, 'http://h.test/')`, args: [] },
     ...deliveries.map(([status, due], i) => ({
-      sql: `INSERT INTO deliveries (id, integration_event_id, subscription_id, endpoint_id, status, max_retries, next_attempt_at, created_at, updated_at)
-            VALUES (?1, 'ie1', ?2, 1, ?3, 10, ?4, ?5, ?5)`,
+      sql: `INSERT INTO deliveries (id, integration_event_ref, subscription_id, endpoint_id, status, max_retries, next_attempt_at, created_at, updated_at)
+            VALUES (?1, 1, ?2, 1, ?3, 10, ?4, ?5, ?5)`,
       args: [`d${i}`, i % 2 === 0 ? 's1' : 's2', status, due, NOW],
     })),
     // Held by a paused subscription: due long ago, but waiting on purpose.
@@ -46,8 +46,8 @@ async function seed(driver: SqlDriver): Promise<void> {
       ['held-1', 'pending', NOW - 3_600_000],
       ['held-2', 'retrying', NOW - 7_200_000],
     ].map(([id, status, due]) => ({
-      sql: `INSERT INTO deliveries (id, integration_event_id, subscription_id, endpoint_id, status, max_retries, next_attempt_at, created_at, updated_at)
-            VALUES (?1, 'ie1', 'paused', 1, ?2, 10, ?3, ?4, ?4)`,
+      sql: `INSERT INTO deliveries (id, integration_event_ref, subscription_id, endpoint_id, status, max_retries, next_attempt_at, created_at, updated_at)
+            VALUES (?1, 1, 'paused', 1, ?2, 10, ?3, ?4, ?4)`,
       args: [id!, status!, due!, NOW],
     })),
     ...[

@@ -391,8 +391,8 @@ describe('QStash transport — publish failures lose nothing', () => {
     // The API and defineSubscription now refuse such an expression; a row written before they did
     // still holds one, so it goes in directly.
     await s.mesh.db.client.execute({
-      sql: `UPDATE deliveries SET retry_delay = ?1 WHERE integration_event_id IN
-              (SELECT id FROM integration_events WHERE domain_event_id = 'bad')`,
+      sql: `UPDATE deliveries SET retry_delay = ?1 WHERE integration_event_ref IN
+              (SELECT ref FROM integration_events WHERE domain_event_id = 'bad')`,
       args: ['pow(2, retried)\n* 1000'],
     });
     const t0 = s.mesh.clock.now();
