@@ -13,24 +13,41 @@ CREATE TRIGGER `subscription_endpoint_update` AFTER UPDATE OF `url` ON `subscrip
 ALTER TABLE `attempts` RENAME TO `attempts_0007`;--> statement-breakpoint
 ALTER TABLE `deliveries` RENAME TO `deliveries_0007`;--> statement-breakpoint
 ALTER TABLE `integration_events` RENAME TO `integration_events_0007`;--> statement-breakpoint
+ALTER TABLE `domain_events` RENAME TO `domain_events_0007`;--> statement-breakpoint
+CREATE TABLE `domain_events` (
+	`ref` integer PRIMARY KEY NOT NULL,
+	`id` text NOT NULL,
+	`type` text NOT NULL,
+	`source` text NOT NULL,
+	`data` text NOT NULL,
+	`occurred_at` text,
+	`metadata` text,
+	`traceparent` text,
+	`received_at` integer NOT NULL,
+	`not_before` integer
+);
+--> statement-breakpoint
+INSERT INTO `domain_events` (`ref`, `id`, `type`, `source`, `data`, `occurred_at`, `metadata`, `traceparent`, `received_at`, `not_before`)
+	SELECT `rowid`, `id`, `type`, `source`, `data`, `occurred_at`, `metadata`, `traceparent`, `received_at`, `not_before`
+	FROM `domain_events_0007` ORDER BY `rowid`;--> statement-breakpoint
 CREATE TABLE `integration_events` (
 	`ref` integer PRIMARY KEY NOT NULL,
 	`id` blob NOT NULL,
-	`domain_event_id` text NOT NULL,
+	`domain_event_ref` integer NOT NULL,
 	`seq` integer NOT NULL,
 	`type` text NOT NULL,
 	`source` text,
 	`time` text,
 	`data` text NOT NULL,
-	FOREIGN KEY (`domain_event_id`) REFERENCES `domain_events`(`id`) ON UPDATE no action ON DELETE no action
+	FOREIGN KEY (`domain_event_ref`) REFERENCES `domain_events`(`ref`) ON UPDATE no action ON DELETE no action
 );
 --> statement-breakpoint
-INSERT INTO `integration_events` (`ref`, `id`, `domain_event_id`, `seq`, `type`, `source`, `time`, `data`)
-	SELECT ie.`rowid`, (CASE WHEN lower(substr(hex(unhex(ie.`id`, '-')), 1, 8) || '-' || substr(hex(unhex(ie.`id`, '-')), 9, 4) || '-' || substr(hex(unhex(ie.`id`, '-')), 13, 4) || '-' || substr(hex(unhex(ie.`id`, '-')), 17, 4) || '-' || substr(hex(unhex(ie.`id`, '-')), 21)) = ie.`id` THEN unhex(ie.`id`, '-') ELSE ie.`id` END), ie.`domain_event_id`, ie.`seq`, ie.`type`,
+INSERT INTO `integration_events` (`ref`, `id`, `domain_event_ref`, `seq`, `type`, `source`, `time`, `data`)
+	SELECT ie.`rowid`, (CASE WHEN lower(substr(hex(unhex(ie.`id`, '-')), 1, 8) || '-' || substr(hex(unhex(ie.`id`, '-')), 9, 4) || '-' || substr(hex(unhex(ie.`id`, '-')), 13, 4) || '-' || substr(hex(unhex(ie.`id`, '-')), 17, 4) || '-' || substr(hex(unhex(ie.`id`, '-')), 21)) = ie.`id` THEN unhex(ie.`id`, '-') ELSE ie.`id` END), de.`rowid`, ie.`seq`, ie.`type`,
 		nullif(ie.`source`, '/producers/' || de.`source`),
 		nullif(ie.`time`, coalesce(de.`occurred_at`, strftime('%Y-%m-%dT%H:%M:%S.', de.`received_at` / 1000, 'unixepoch') || substr(1000 + de.`received_at` % 1000, 2) || 'Z')),
 		ie.`data`
-	FROM `integration_events_0007` ie JOIN `domain_events` de ON de.`id` = ie.`domain_event_id` ORDER BY ie.`rowid`;--> statement-breakpoint
+	FROM `integration_events_0007` ie JOIN `domain_events_0007` de ON de.`id` = ie.`domain_event_id` ORDER BY ie.`rowid`;--> statement-breakpoint
 CREATE TABLE `deliveries` (
 	`id` blob PRIMARY KEY NOT NULL,
 	`integration_event_ref` integer NOT NULL,
@@ -82,8 +99,12 @@ INSERT INTO `attempts` (`delivery_id`, `number`, `at`, `status`, `duration_ms`, 
 DROP TABLE `attempts_0007`;--> statement-breakpoint
 DROP TABLE `deliveries_0007`;--> statement-breakpoint
 DROP TABLE `integration_events_0007`;--> statement-breakpoint
+DROP TABLE `domain_events_0007`;--> statement-breakpoint
+CREATE UNIQUE INDEX `domain_events_id_unique` ON `domain_events` (`id`);--> statement-breakpoint
+CREATE INDEX `domain_events_received_at` ON `domain_events` (`received_at`);--> statement-breakpoint
+CREATE INDEX `domain_events_type_received` ON `domain_events` (`type`,`received_at`);--> statement-breakpoint
 CREATE UNIQUE INDEX `integration_events_id_unique` ON `integration_events` (`id`);--> statement-breakpoint
-CREATE INDEX `integration_events_domain_event` ON `integration_events` (`domain_event_id`,`seq`);--> statement-breakpoint
+CREATE INDEX `integration_events_domain_event` ON `integration_events` (`domain_event_ref`,`seq`);--> statement-breakpoint
 CREATE INDEX `deliveries_due` ON `deliveries` (`status`,`next_attempt_at`) WHERE status = 'in_flight' OR status = 'retrying' OR status = 'pending' OR status = 'dead';--> statement-breakpoint
 CREATE INDEX `deliveries_integration_event` ON `deliveries` (`integration_event_ref`);--> statement-breakpoint
 CREATE INDEX `deliveries_message` ON `deliveries` (`message_id`) WHERE message_id IS NOT NULL;--> statement-breakpoint

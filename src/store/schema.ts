@@ -11,7 +11,12 @@ import { blob, check, index, integer, primaryKey, sqliteTable, text } from 'driz
 export const domainEvents = sqliteTable(
   'domain_events',
   {
-    id: text('id').primaryKey(),
+    /**
+     * The row's number, which integration events hold instead of the producer's id (0008: that id
+     * may be 200 characters). INTEGER PRIMARY KEY: the rowid itself, kept by VACUUM.
+     */
+    ref: integer('ref').primaryKey(),
+    id: text('id').notNull().unique(),
     type: text('type').notNull(),
     source: text('source').notNull(),
     data: text('data').notNull(),
@@ -40,9 +45,9 @@ export const integrationEvents = sqliteTable(
      */
     ref: integer('ref').primaryKey(),
     id: blob('id', { mode: 'buffer' }).notNull().unique(),
-    domainEventId: text('domain_event_id')
+    domainEventRef: integer('domain_event_ref')
       .notNull()
-      .references(() => domainEvents.id),
+      .references(() => domainEvents.ref),
     /** Position among the domain event's integration events, so answers list them in order. */
     seq: integer('seq').notNull(),
     type: text('type').notNull(),
@@ -55,7 +60,7 @@ export const integrationEvents = sqliteTable(
     time: text('time'),
     data: text('data').notNull(),
   },
-  (t) => [index('integration_events_domain_event').on(t.domainEventId, t.seq)],
+  (t) => [index('integration_events_domain_event').on(t.domainEventRef, t.seq)],
 );
 
 /**

@@ -6,11 +6,12 @@ import { DELIVERY_ID_PARAM, deliveryIdIn, deliveryIdOut, eventIdOut } from './sq
 import { toInteger, toText } from './sql-row.ts';
 
 // Columns are named by table, not by alias, so the same conditions serve the SELECT and the UPDATE.
-const SUMMARY = `SELECT ${deliveryIdOut('deliveries.id')} AS id, integration_events.domain_event_id,
+const SUMMARY = `SELECT ${deliveryIdOut('deliveries.id')} AS id, domain_events.id AS domain_event_id,
   ${eventIdOut('integration_events.id')} AS integration_event_id,
   integration_events.type, deliveries.subscription_id, endpoints.url, deliveries.status, deliveries.attempts,
   deliveries.next_attempt_at, deliveries.created_at, deliveries.updated_at, deliveries.generation
 FROM deliveries JOIN integration_events ON integration_events.ref = deliveries.integration_event_ref
+  JOIN domain_events ON domain_events.ref = integration_events.domain_event_ref
   JOIN endpoints ON endpoints.id = deliveries.endpoint_id`;
 
 /**
@@ -23,7 +24,7 @@ const REPLAYED = `status = 'pending', generation = generation + 1, retried = 0, 
 /** Dead deliveries purged per transaction: the write lock is held briefly. */
 const PURGE_BATCH = 500;
 
-const DEAD_BEFORE = `SELECT ${deliveryIdOut('deliveries.id')} AS id, integration_events.domain_event_id FROM deliveries
+const DEAD_BEFORE = `SELECT ${deliveryIdOut('deliveries.id')} AS id, integration_events.domain_event_ref FROM deliveries
   JOIN integration_events ON integration_events.ref = deliveries.integration_event_ref
   WHERE deliveries.status = 'dead' AND deliveries.created_at < ?1
   ORDER BY deliveries.created_at, deliveries.id LIMIT ?2`;
@@ -32,13 +33,13 @@ const DEAD_BEFORE = `SELECT ${deliveryIdOut('deliveries.id')} AS id, integration
 const DEAD_IN_BATCH = `SELECT id FROM deliveries WHERE id IN (SELECT ${deliveryIdIn('value')} FROM json_each(?1))
   AND status = 'dead'`;
 
-/** ?1: a JSON array of domain event ids; those with no delivery left go (children first). */
+/** ?1: a JSON array of domain event refs; those with no delivery left go (children first). */
 const PURGE_EMPTY_EVENTS = [
-  `DELETE FROM integration_events WHERE domain_event_id IN (SELECT value FROM json_each(?1))
+  `DELETE FROM integration_events WHERE domain_event_ref IN (SELECT value FROM json_each(?1))
      AND NOT EXISTS (SELECT 1 FROM deliveries d JOIN integration_events ie ON ie.ref = d.integration_event_ref
-                     WHERE ie.domain_event_id = integration_events.domain_event_id)`,
-  `DELETE FROM domain_events WHERE id IN (SELECT value FROM json_each(?1))
-     AND NOT EXISTS (SELECT 1 FROM integration_events WHERE domain_event_id = domain_events.id)`,
+                     WHERE ie.domain_event_ref = integration_events.domain_event_ref)`,
+  `DELETE FROM domain_events WHERE ref IN (SELECT value FROM json_each(?1))
+     AND NOT EXISTS (SELECT 1 FROM integration_events WHERE domain_event_ref = domain_events.ref)`,
 ];
 
 /** Conditions to AND together, with their bound values in order. */
@@ -121,7 +122,7 @@ export function createSqlDeliveryAdminStore({ driver }: SqlDatabase): DeliveryAd
         const rows = await driver.query(DEAD_BEFORE, [acceptedBefore, size]);
         if (rows.length === 0) return { purged, more: false };
         const ids = JSON.stringify(rows.map((r) => toText(r.id)));
-        const events = JSON.stringify([...new Set(rows.map((r) => toText(r.domain_event_id)))]);
+        const events = JSON.stringify([...new Set(rows.map((r) => toInteger(r.domain_event_ref)))]);
         const [, deleted] = await driver.batch([
           { sql: `DELETE FROM attempts WHERE delivery_id IN (${DEAD_IN_BATCH})`, args: [ids] },
           { sql: `DELETE FROM deliveries WHERE id IN (${DEAD_IN_BATCH})`, args: [ids] },

@@ -80,11 +80,12 @@ export function toInsertStatements(
     eventArgs,
     maxParams,
   );
-  // Through a SELECT, whose columns (`columnN` of the VALUES) can be converted: the id to its bytes.
+  // Through a SELECT, whose columns (`columnN` of the VALUES) can be converted: the id to its bytes,
+  // the domain event's id to its `ref` (its row is written by an earlier statement of the batch).
   pushInserts(
     statements,
-    `INSERT INTO integration_events (id, domain_event_id, seq, type, source, time, data)
-     SELECT ${eventIdIn('column1')}, column2, column3, column4, column5, column6, column7 FROM (VALUES `,
+    `INSERT INTO integration_events (id, domain_event_ref, seq, type, source, time, data)
+     SELECT ${eventIdIn('column1')}, (SELECT ref FROM domain_events WHERE id = column2), column3, column4, column5, column6, column7 FROM (VALUES `,
     7,
     integrationArgs,
     maxParams,

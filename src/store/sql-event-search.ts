@@ -27,26 +27,26 @@ export function createSqlEventSearch({ driver }: SqlDatabase): EventSearch {
         args.push(after.receivedAt, after.receivedAt, after.id);
       }
       const rows = await driver.query(
-        `SELECT id, type, source, received_at FROM domain_events
+        `SELECT ref, id, type, source, received_at FROM domain_events
          ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
          ORDER BY received_at DESC, id DESC LIMIT ?`,
         [...args, limit],
       );
       if (rows.length === 0) return [];
-      // The page's ids as one bound JSON array: one statement shape for every page size.
-      const ids = JSON.stringify(rows.map((r) => toText(r.id)));
+      // The page's events as one bound JSON array: one statement shape for every page size.
+      const refs = JSON.stringify(rows.map((r) => toInteger(r.ref)));
       const [perEvent, perStatus] = await Promise.all([
         driver.query(
-          `SELECT domain_event_id, count(*) AS n FROM integration_events
-           WHERE domain_event_id IN (SELECT value FROM json_each(?)) GROUP BY domain_event_id`,
-          [ids],
+          `SELECT domain_event_ref, count(*) AS n FROM integration_events
+           WHERE domain_event_ref IN (SELECT value FROM json_each(?)) GROUP BY domain_event_ref`,
+          [refs],
         ),
         driver.query(
-          `SELECT ie.domain_event_id, d.status, count(*) AS n
+          `SELECT ie.domain_event_ref, d.status, count(*) AS n
            FROM integration_events ie JOIN deliveries d ON d.integration_event_ref = ie.ref
-           WHERE ie.domain_event_id IN (SELECT value FROM json_each(?))
-           GROUP BY ie.domain_event_id, d.status`,
-          [ids],
+           WHERE ie.domain_event_ref IN (SELECT value FROM json_each(?))
+           GROUP BY ie.domain_event_ref, d.status`,
+          [refs],
         ),
       ]);
       return rows.map(
@@ -55,10 +55,10 @@ export function createSqlEventSearch({ driver }: SqlDatabase): EventSearch {
           type: toText(row.type),
           source: toText(row.source),
           receivedAt: toInteger(row.received_at),
-          integrationEvents: toInteger(perEvent.find((e) => e.domain_event_id === row.id)?.n ?? 0),
+          integrationEvents: toInteger(perEvent.find((e) => e.domain_event_ref === row.ref)?.n ?? 0),
           deliveries: Object.fromEntries(
             perStatus
-              .filter((s) => s.domain_event_id === row.id)
+              .filter((s) => s.domain_event_ref === row.ref)
               .map((s) => [toText(s.status) as DeliveryStatus, toInteger(s.n)] as const),
           ),
         }),

@@ -4,7 +4,7 @@ import type { SqlDatabase } from './sql-database.ts';
 import { toInsertStatements } from './sql-event-inserts.ts';
 import { readEventView } from './sql-event-view.ts';
 import { eventIdOut } from './sql-ids.ts';
-import { toIntegerOrNull, toText, toTextOrNull } from './sql-row.ts';
+import { toInteger, toIntegerOrNull, toText, toTextOrNull } from './sql-row.ts';
 import {
   createFilterSnapshotCache,
   type FilterSnapshotCache,
@@ -57,16 +57,16 @@ export function createSqlEventStore(
   const findEvents = async (ids: readonly string[]): Promise<StoredDomainEvent[]> => {
     if (ids.length === 0) return [];
     const events = await driver.query(
-      `SELECT id, type, source, data, occurred_at, metadata, not_before FROM domain_events
+      `SELECT ref, id, type, source, data, occurred_at, metadata, not_before FROM domain_events
        WHERE id IN (SELECT value FROM json_each(?))`,
       [JSON.stringify(ids)],
     );
     if (events.length === 0) return [];
     const integration = await driver.query(
-      `SELECT ${eventIdOut('id')} AS id, type, domain_event_id FROM integration_events
-       WHERE domain_event_id IN (SELECT value FROM json_each(?))
-       ORDER BY domain_event_id, seq`,
-      [JSON.stringify(events.map((e) => toText(e.id)))],
+      `SELECT ${eventIdOut('id')} AS id, type, domain_event_ref FROM integration_events
+       WHERE domain_event_ref IN (SELECT value FROM json_each(?))
+       ORDER BY domain_event_ref, seq`,
+      [JSON.stringify(events.map((e) => toInteger(e.ref)))],
     );
     return events.map((e) => ({
       id: toText(e.id),
@@ -77,7 +77,7 @@ export function createSqlEventStore(
       metadata: toTextOrNull(e.metadata),
       notBefore: toIntegerOrNull(e.not_before),
       integrationEvents: integration
-        .filter((ie) => ie.domain_event_id === e.id)
+        .filter((ie) => ie.domain_event_ref === e.ref)
         .map((ie) => ({ id: toText(ie.id), type: toText(ie.type) })),
     }));
   };

@@ -6,20 +6,21 @@ import { integrationSource, integrationTime } from './sql-integration-event.ts';
 import { toInteger, toIntegerOrNull, toText, toTextOrNull } from './sql-row.ts';
 
 // Subqueries rather than id lists: one bound parameter however many rows (D1 binds ≤100).
-const INTEGRATION_REFS = 'SELECT ref FROM integration_events WHERE domain_event_id = ?';
+const INTEGRATION_REFS = 'SELECT ref FROM integration_events WHERE domain_event_ref = ?';
 
 /** One event with its integration events, deliveries and attempts, in plain SQL (not a hot path). */
 export async function readEventView(driver: SqlDriver, id: string): Promise<EventView | null> {
   const [event] = await driver.query(
-    `SELECT id, type, source, received_at, occurred_at, data, metadata FROM domain_events WHERE id = ?`,
+    `SELECT ref, id, type, source, received_at, occurred_at, data, metadata FROM domain_events WHERE id = ?`,
     [id],
   );
   if (!event) return null;
+  const ref = toInteger(event.ref);
   const integration = await driver.query(
     `SELECT ie.ref, ${eventIdOut('ie.id')} AS id, ie.type, ${integrationSource('ie', 'de')} AS source, ${integrationTime('ie', 'de')} AS time, ie.data
-     FROM integration_events ie JOIN domain_events de ON de.id = ie.domain_event_id
-     WHERE ie.domain_event_id = ? ORDER BY ie.seq`,
-    [id],
+     FROM integration_events ie JOIN domain_events de ON de.ref = ie.domain_event_ref
+     WHERE ie.domain_event_ref = ? ORDER BY ie.seq`,
+    [ref],
   );
   const deliveryRows =
     integration.length === 0
@@ -29,7 +30,7 @@ export async function readEventView(driver: SqlDriver, id: string): Promise<Even
              d.next_attempt_at
            FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
            WHERE d.integration_event_ref IN (${INTEGRATION_REFS}) ORDER BY d.created_at, d.id`,
-          [id],
+          [ref],
         );
   const attemptRows =
     deliveryRows.length === 0
@@ -39,7 +40,7 @@ export async function readEventView(driver: SqlDriver, id: string): Promise<Even
            FROM attempts
            WHERE delivery_id IN (SELECT id FROM deliveries WHERE integration_event_ref IN (${INTEGRATION_REFS}))
            ORDER BY number`,
-          [id],
+          [ref],
         );
   const attemptsOf = (deliveryId: string): AttemptView[] =>
     attemptRows.filter((a) => a.delivery_id === deliveryId).map(toAttemptView);

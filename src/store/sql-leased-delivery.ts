@@ -38,7 +38,7 @@ const LEASED_SELECT = `SELECT ${deliveryIdOut('d.id')} AS id, ep.url, d.subscrip
             ie.data AS event_data
      FROM deliveries d
      JOIN integration_events ie ON ie.ref = d.integration_event_ref
-     JOIN domain_events de ON de.id = ie.domain_event_id
+     JOIN domain_events de ON de.ref = ie.domain_event_ref
      JOIN endpoints ep ON ep.id = d.endpoint_id
      LEFT JOIN subscriptions s ON s.id = d.subscription_id`;
 

@@ -8,7 +8,7 @@ import { toInteger, toText } from './sql-row.ts';
  * stays visible for the retention window. `domain_events` is the outer row.
  */
 const HELD = `EXISTS (SELECT 1 FROM integration_events ie JOIN deliveries d ON d.integration_event_ref = ie.ref
-  WHERE ie.domain_event_id = domain_events.id AND (d.status <> 'delivered' OR d.updated_at >= ?2))`;
+  WHERE ie.domain_event_ref = domain_events.ref AND (d.status <> 'delivered' OR d.updated_at >= ?2))`;
 
 /**
  * The candidates of one batch, oldest first from the cursor (?3, ?4), at most ?1. The cursor lets
@@ -23,7 +23,7 @@ const CANDIDATES = `SELECT id, received_at FROM domain_events
  * delivery replayed between the read and the write keeps its event. Deleting an event's children
  * leaves it a victim, so every statement of the batch sees the same set.
  */
-const VICTIMS = `SELECT id FROM domain_events WHERE id IN (SELECT value FROM json_each(?1)) AND NOT ${HELD}`;
+const VICTIMS = `SELECT ref FROM domain_events WHERE id IN (SELECT value FROM json_each(?1)) AND NOT ${HELD}`;
 
 /**
  * Retention on SQLite (libSQL or D1): each batch is one read and one short write transaction,
@@ -45,16 +45,16 @@ export function createSqlRetention(driver: SqlDriver): RetentionStore {
         {
           sql: `DELETE FROM attempts WHERE delivery_id IN (SELECT d.id FROM deliveries d
                   JOIN integration_events ie ON ie.ref = d.integration_event_ref
-                  WHERE ie.domain_event_id IN (${VICTIMS}))`,
+                  WHERE ie.domain_event_ref IN (${VICTIMS}))`,
           args,
         },
         {
           sql: `DELETE FROM deliveries WHERE integration_event_ref IN
-                  (SELECT ref FROM integration_events WHERE domain_event_id IN (${VICTIMS}))`,
+                  (SELECT ref FROM integration_events WHERE domain_event_ref IN (${VICTIMS}))`,
           args,
         },
-        { sql: `DELETE FROM integration_events WHERE domain_event_id IN (${VICTIMS})`, args },
-        { sql: `DELETE FROM domain_events WHERE id IN (${VICTIMS})`, args },
+        { sql: `DELETE FROM integration_events WHERE domain_event_ref IN (${VICTIMS})`, args },
+        { sql: `DELETE FROM domain_events WHERE ref IN (${VICTIMS})`, args },
       ]);
       return {
         events: events ?? 0,

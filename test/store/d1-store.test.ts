@@ -201,7 +201,7 @@ describe('D1', () => {
       expect(await driver.query('PRAGMA foreign_keys')).toEqual([{ foreign_keys: 1 }]);
       await expect(
         driver.query(
-          "INSERT INTO integration_events (id, domain_event_id, seq, type, data) VALUES ('ie', 'no-such-event', 0, 't.v1', '{}')",
+          "INSERT INTO integration_events (id, domain_event_ref, seq, type, data) VALUES ('ie', 999, 0, 't.v1', '{}')",
         ),
       ).rejects.toThrow(/FOREIGN KEY constraint failed/);
     });

@@ -63,8 +63,9 @@ export function describeOverduePublishContract(name: string, open: OpenHarness):
       await events.appendEvents([...names, 'waiting'].map((n) => domainEvent(`evt-${n}`)));
       const leased = await publish.leaseForPublish({ owner: 'p', now: T0, leaseMs: 30_000, limit: 1000 });
       const rows = await h.harness.query(
-        `SELECT ${deliveryIdOut('d.id')} AS id, ie.domain_event_id AS event FROM deliveries d
-         JOIN integration_events ie ON ie.ref = d.integration_event_ref`,
+        `SELECT ${deliveryIdOut('d.id')} AS id, de.id AS event FROM deliveries d
+         JOIN integration_events ie ON ie.ref = d.integration_event_ref
+         JOIN domain_events de ON de.ref = ie.domain_event_ref`,
       );
       const ids = Object.fromEntries(rows.map((r) => [String(r.event).slice('evt-'.length), String(r.id)]));
       await publish.markPublished(

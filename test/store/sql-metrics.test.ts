@@ -27,12 +27,12 @@ async function seed(driver: SqlDriver): Promise<void> {
   ];
   await driver.batch([
     {
-      sql: `INSERT INTO domain_events (id, type, source, data, received_at) VALUES ('e1', 'OrderCreated', 'billing', '{}', ?1)`,
+      sql: `INSERT INTO domain_events (ref, id, type, source, data, received_at) VALUES (1, 'e1', 'OrderCreated', 'billing', '{}', ?1)`,
       args: [NOW],
     },
     {
-      sql: `INSERT INTO integration_events (ref, id, domain_event_id, seq, type, source, time, data)
-            VALUES (1, 'ie1', 'e1', 0, 'order.created.v1', '/producers/billing', '2026-01-15T12:00:00Z', '{}')`,
+      sql: `INSERT INTO integration_events (ref, id, domain_event_ref, seq, type, source, time, data)
+            VALUES (1, 'ie1', 1, 0, 'order.created.v1', '/producers/billing', '2026-01-15T12:00:00Z', '{}')`,
       args: [],
     },
     { sql: `INSERT INTO endpoints (id, url) VALUES (1, 'http://h.test/')`, args: [] },

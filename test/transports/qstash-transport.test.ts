@@ -392,7 +392,8 @@ describe('QStash transport — publish failures lose nothing', () => {
     // still holds one, so it goes in directly.
     await s.mesh.db.client.execute({
       sql: `UPDATE deliveries SET retry_delay = ?1 WHERE integration_event_ref IN
-              (SELECT ref FROM integration_events WHERE domain_event_id = 'bad')`,
+              (SELECT ie.ref FROM integration_events ie JOIN domain_events de ON de.ref = ie.domain_event_ref
+               WHERE de.id = 'bad')`,
       args: ['pow(2, retried)\n* 1000'],
     });
     const t0 = s.mesh.clock.now();
