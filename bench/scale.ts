@@ -240,7 +240,10 @@ async function fullStore(sink: ServerProcess, file: string): Promise<number> {
     copyFileSync(cached, file);
     const db = new Database(file);
     db.prepare('UPDATE subscriptions SET url = ?').run([`${sink.url}/hook`]);
-    db.prepare("UPDATE deliveries SET url = ? WHERE status = 'pending'").run([`${sink.url}/hook`]);
+    // The subscription's trigger interned the new URL (0008): pending deliveries take its endpoint.
+    db.prepare(
+      "UPDATE deliveries SET endpoint_id = (SELECT endpoint_id FROM subscriptions LIMIT 1) WHERE status = 'pending'",
+    ).run([]);
     db.close();
     console.log(`\nfull store copied from ${cached} (--fresh fills a new one)`);
     return (JSON.parse(readFileSync(meta, 'utf8')) as { fillTo: number }).fillTo;

@@ -10,7 +10,7 @@ const EVENTS_PER_TRANSACTION = 20_000;
 const ROWS_PER_INSERT = 100;
 const MAX_RETRIES = 10;
 
-type Value = string | number | null;
+type Value = string | number | Uint8Array | null;
 type Row = Record<string, Value>;
 
 export interface FillOptions {
@@ -62,6 +62,11 @@ export function fillStore(options: FillOptions): number {
   const integrationData = String(template.integration.data);
   // Every `stride`-th event is one of the dead ones, so they are spread over the whole range.
   const stride = options.dead > 0 ? Math.floor(total / options.dead) : 0;
+  // Row numbers after the template's (0008: integration events and deliveries refer to them).
+  const maxRef = (table: string) =>
+    Number((db.prepare(`SELECT max(ref) AS ref FROM ${table}`).get() as { ref: number }).ref);
+  const eventRefs = maxRef('domain_events');
+  const integrationRefs = maxRef('integration_events');
   db.exec('BEGIN');
   let nextReport = 0.25;
   for (let n = 0; n < total; n++) {
@@ -71,26 +76,32 @@ export function fillStore(options: FillOptions): number {
     const ieId = toUuidV7(receivedAt);
     const deliveryId = receivedAt.toString(16).padStart(12, '0') + randomBytes(10).toString('hex');
     const order = `o-${String(n).padStart(8, '0')}`;
+    const eventRef = eventRefs + n + 1;
+    const integrationRef = integrationRefs + n + 1;
     events.push({
       ...template.event,
+      ref: eventRef,
       id,
       data: eventData.replace(/"o-[^"]*"/, `"${order}"`),
       received_at: receivedAt,
     });
     integration.push({
       ...template.integration,
-      id: ieId,
-      domain_event_id: id,
-      time: new Date(receivedAt).toISOString(),
+      ref: integrationRef,
+      // Ids as their 16 bytes; the time left to derive from the event's receipt, as ingest does.
+      id: Buffer.from(ieId.replaceAll('-', ''), 'hex'),
+      domain_event_ref: eventRef,
+      time: null,
       data: integrationData.replace(/"o-[^"]*"/, `"${order}"`),
     });
     const tries = dead ? MAX_RETRIES + 1 : 1;
     const settledAt = receivedAt + (dead ? 3_600_000 : 40);
     deliveries.push({
       ...template.delivery,
-      id: deliveryId,
-      integration_event_id: ieId,
+      id: Buffer.from(deliveryId, 'hex'),
+      integration_event_ref: integrationRef,
       status: dead ? 'dead' : 'delivered',
+      ordering_key: dead ? (template.delivery.ordering_key ?? null) : null,
       attempts: tries,
       retried: tries - 1,
       next_attempt_at: settledAt,
@@ -101,7 +112,7 @@ export function fillStore(options: FillOptions): number {
     });
     for (let number = 1; number <= tries; number++) {
       attempts.push({
-        delivery_id: deliveryId,
+        delivery_id: Buffer.from(deliveryId, 'hex'),
         number,
         at: dead ? receivedAt + number * 300_000 : settledAt,
         status: dead ? 500 : 200,

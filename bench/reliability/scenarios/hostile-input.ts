@@ -395,15 +395,15 @@ function checkDatabases(
     const stored = new Set(ids);
     const partial =
       one(
-        `SELECT count(*) FROM domain_events e WHERE (SELECT count(*) FROM integration_events i WHERE i.domain_event_id = e.id) != 1`,
+        `SELECT count(*) FROM domain_events e WHERE (SELECT count(*) FROM integration_events i WHERE i.domain_event_ref = e.ref) != 1`,
       ) +
-      one(`SELECT count(*) FROM integration_events i WHERE (SELECT count(*) FROM deliveries d WHERE d.integration_event_id = i.id
+      one(`SELECT count(*) FROM integration_events i WHERE (SELECT count(*) FROM deliveries d WHERE d.integration_event_ref = i.ref
              AND d.subscription_id = CASE i.type WHEN 'order.paid.v1' THEN 'code-paid' ELSE 'code-created' END) != 1`) +
       one(
-        'SELECT count(*) FROM integration_events i WHERE NOT EXISTS (SELECT 1 FROM domain_events e WHERE e.id = i.domain_event_id)',
+        'SELECT count(*) FROM integration_events i WHERE NOT EXISTS (SELECT 1 FROM domain_events e WHERE e.ref = i.domain_event_ref)',
       ) +
       one(
-        'SELECT count(*) FROM deliveries d WHERE NOT EXISTS (SELECT 1 FROM integration_events i WHERE i.id = d.integration_event_id)',
+        'SELECT count(*) FROM deliveries d WHERE NOT EXISTS (SELECT 1 FROM integration_events i WHERE i.ref = d.integration_event_ref)',
       ) +
       one(
         'SELECT count(*) FROM deliveries d WHERE NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = d.subscription_id)',
