@@ -127,6 +127,40 @@ describe('D1', () => {
       expect(await applyMigrations(createD1Driver(other), MIGRATIONS)).toEqual([]);
     });
 
+    it('rebuilds the tables of 0008 around rows already there, foreign keys enforced', async () => {
+      await dropAllTables(d1);
+      await applyD1Migrations(d1, MIGRATIONS.slice(0, MIGRATION_NAMES.indexOf('0008_compact_storage.sql')));
+      const ieId = '0190aa00-0000-7000-8000-000000000001';
+      const deliveryId = '0190aa000000aaaaaaaaaaaaaaaaaaaa';
+      await driver.batch(
+        [
+          `INSERT INTO subscriptions (id, type, url, retries, origin, created_at, updated_at)
+           VALUES ('s', 'order.created.v1', 'https://h.example.com/', 10, 'api', 0, 0)`,
+          `INSERT INTO domain_events (id, type, source, data, received_at) VALUES ('e', 'OrderCreated', 'billing', '{}', ${RECEIVED_AT})`,
+          `INSERT INTO integration_events (id, domain_event_id, seq, type, source, time, data)
+           VALUES ('${ieId}', 'e', 0, 'order.created.v1', '/producers/billing', '${new Date(RECEIVED_AT).toISOString()}', '{}')`,
+          `INSERT INTO deliveries (id, integration_event_id, subscription_id, url, status, attempts, retried, max_retries,
+             next_attempt_at, created_at, updated_at)
+           VALUES ('${deliveryId}', '${ieId}', 's', 'https://old.example.com/', 'dead', 1, 0, 10, 0, ${RECEIVED_AT}, 0)`,
+          `INSERT INTO attempts (delivery_id, number, at, status, duration_ms) VALUES ('${deliveryId}', 1, 0, 500, 3)`,
+        ].map((sql) => ({ sql, args: [] })),
+      );
+
+      expect(await applyD1Migrations(d1)).toEqual(['0008_compact_storage.sql']);
+      expect(await driver.query('PRAGMA foreign_key_check')).toEqual([]);
+      const view = await createD1Stores(d1).events.getEvent('e');
+      expect(view?.integrationEvents).toMatchObject([
+        {
+          id: ieId,
+          source: '/producers/billing',
+          time: new Date(RECEIVED_AT).toISOString(),
+          deliveries: [
+            { id: deliveryId, url: 'https://old.example.com/', attempts: [{ number: 1, status: 500 }] },
+          ],
+        },
+      ]);
+    });
+
     it('rolls a failing migration back whole and records nothing of it', async () => {
       const broken: Migration = {
         name: '9999_broken.sql',
