@@ -8,7 +8,17 @@ CREATE UNIQUE INDEX `endpoints_url_unique` ON `endpoints` (`url`);--> statement-
 INSERT INTO `endpoints` (`url`) SELECT `url` FROM `subscriptions` UNION SELECT `url` FROM `deliveries`;--> statement-breakpoint
 ALTER TABLE `subscriptions` ADD `endpoint_id` integer REFERENCES endpoints(id);--> statement-breakpoint
 UPDATE `subscriptions` SET `endpoint_id` = (SELECT `id` FROM `endpoints` WHERE `endpoints`.`url` = `subscriptions`.`url`);--> statement-breakpoint
-CREATE TRIGGER `subscription_endpoint_insert` AFTER INSERT ON `subscriptions` BEGIN INSERT OR IGNORE INTO `endpoints` (`url`) VALUES (NEW.`url`); UPDATE `subscriptions` SET `endpoint_id` = (SELECT `id` FROM `endpoints` WHERE `url` = NEW.`url`) WHERE `id` = NEW.`id`; END;--> statement-breakpoint
+CREATE TABLE `subscription_refs` (
+	`ref` integer PRIMARY KEY NOT NULL,
+	`id` text NOT NULL
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `subscription_refs_id_unique` ON `subscription_refs` (`id`);--> statement-breakpoint
+INSERT INTO `subscription_refs` (`id`) SELECT `id` FROM `subscriptions` UNION SELECT `subscription_id` FROM `deliveries`;--> statement-breakpoint
+ALTER TABLE `subscriptions` ADD `ref` integer REFERENCES subscription_refs(ref);--> statement-breakpoint
+UPDATE `subscriptions` SET `ref` = (SELECT `ref` FROM `subscription_refs` WHERE `subscription_refs`.`id` = `subscriptions`.`id`);--> statement-breakpoint
+CREATE UNIQUE INDEX `subscriptions_ref_unique` ON `subscriptions` (`ref`);--> statement-breakpoint
+CREATE TRIGGER `subscription_refs_insert` AFTER INSERT ON `subscriptions` BEGIN INSERT OR IGNORE INTO `endpoints` (`url`) VALUES (NEW.`url`); INSERT OR IGNORE INTO `subscription_refs` (`id`) VALUES (NEW.`id`); UPDATE `subscriptions` SET `endpoint_id` = (SELECT `id` FROM `endpoints` WHERE `url` = NEW.`url`), `ref` = (SELECT `ref` FROM `subscription_refs` WHERE `id` = NEW.`id`) WHERE `id` = NEW.`id`; END;--> statement-breakpoint
 CREATE TRIGGER `subscription_endpoint_update` AFTER UPDATE OF `url` ON `subscriptions` WHEN OLD.`url` IS NOT NEW.`url` BEGIN INSERT OR IGNORE INTO `endpoints` (`url`) VALUES (NEW.`url`); UPDATE `subscriptions` SET `endpoint_id` = (SELECT `id` FROM `endpoints` WHERE `url` = NEW.`url`) WHERE `id` = NEW.`id`; END;--> statement-breakpoint
 ALTER TABLE `attempts` RENAME TO `attempts_0007`;--> statement-breakpoint
 ALTER TABLE `deliveries` RENAME TO `deliveries_0007`;--> statement-breakpoint
@@ -51,7 +61,7 @@ INSERT INTO `integration_events` (`ref`, `id`, `domain_event_ref`, `seq`, `type`
 CREATE TABLE `deliveries` (
 	`id` blob PRIMARY KEY NOT NULL,
 	`integration_event_ref` integer NOT NULL,
-	`subscription_id` text NOT NULL,
+	`subscription_ref` integer NOT NULL,
 	`endpoint_id` integer NOT NULL,
 	`status` text NOT NULL,
 	`attempts` integer DEFAULT 0 NOT NULL,
@@ -67,20 +77,22 @@ CREATE TABLE `deliveries` (
 	`created_at` integer NOT NULL,
 	`updated_at` integer NOT NULL,
 	FOREIGN KEY (`integration_event_ref`) REFERENCES `integration_events`(`ref`) ON UPDATE no action ON DELETE no action,
+	FOREIGN KEY (`subscription_ref`) REFERENCES `subscription_refs`(`ref`) ON UPDATE no action ON DELETE no action,
 	FOREIGN KEY (`endpoint_id`) REFERENCES `endpoints`(`id`) ON UPDATE no action ON DELETE no action
 );
 --> statement-breakpoint
-INSERT INTO `deliveries` (`rowid`, `id`, `integration_event_ref`, `subscription_id`, `endpoint_id`, `status`, `attempts`,
+INSERT INTO `deliveries` (`rowid`, `id`, `integration_event_ref`, `subscription_ref`, `endpoint_id`, `status`, `attempts`,
 		`retried`, `max_retries`, `retry_delay`, `next_attempt_at`, `lease_owner`, `lease_expires_at`, `generation`,
 		`message_id`, `ordering_key`, `created_at`, `updated_at`)
 	SELECT d.`rowid`, (CASE WHEN lower(hex(unhex(d.`id`))) = d.`id` THEN unhex(d.`id`) ELSE d.`id` END),
 		ie.`rowid`,
-		d.`subscription_id`, e.`id`, d.`status`, d.`attempts`,
+		sr.`ref`, e.`id`, d.`status`, d.`attempts`,
 		d.`retried`, d.`max_retries`, d.`retry_delay`, d.`next_attempt_at`, d.`lease_owner`, d.`lease_expires_at`,
 		d.`generation`, d.`message_id`, CASE WHEN d.`status` = 'delivered' THEN NULL ELSE d.`ordering_key` END,
 		d.`created_at`, d.`updated_at`
 	FROM `deliveries_0007` d JOIN `endpoints` e ON e.`url` = d.`url`
-		JOIN `integration_events_0007` ie ON ie.`id` = d.`integration_event_id` ORDER BY d.`rowid`;--> statement-breakpoint
+		JOIN `integration_events_0007` ie ON ie.`id` = d.`integration_event_id`
+		JOIN `subscription_refs` sr ON sr.`id` = d.`subscription_id` ORDER BY d.`rowid`;--> statement-breakpoint
 CREATE TABLE `attempts` (
 	`delivery_id` blob NOT NULL,
 	`number` integer NOT NULL,
@@ -109,6 +121,6 @@ CREATE INDEX `deliveries_due` ON `deliveries` (`status`,`next_attempt_at`) WHERE
 CREATE INDEX `deliveries_integration_event` ON `deliveries` (`integration_event_ref`);--> statement-breakpoint
 CREATE INDEX `deliveries_message` ON `deliveries` (`message_id`) WHERE message_id IS NOT NULL;--> statement-breakpoint
 CREATE INDEX `deliveries_created` ON `deliveries` (`created_at`);--> statement-breakpoint
-CREATE INDEX `deliveries_subscription_due` ON `deliveries` (`subscription_id`,`status`,`next_attempt_at`) WHERE status = 'in_flight' OR status = 'retrying' OR status = 'pending' OR status = 'dead';--> statement-breakpoint
-CREATE INDEX `deliveries_subscription_created` ON `deliveries` (`subscription_id`,`created_at`);--> statement-breakpoint
-CREATE INDEX `deliveries_ordering` ON `deliveries` (`subscription_id`,`ordering_key`) WHERE ordering_key IS NOT NULL AND (status = 'pending' OR status = 'in_flight' OR status = 'retrying');
+CREATE INDEX `deliveries_subscription_due` ON `deliveries` (`subscription_ref`,`status`,`next_attempt_at`) WHERE status = 'in_flight' OR status = 'retrying' OR status = 'pending' OR status = 'dead';--> statement-breakpoint
+CREATE INDEX `deliveries_subscription_created` ON `deliveries` (`subscription_ref`,`created_at`);--> statement-breakpoint
+CREATE INDEX `deliveries_ordering` ON `deliveries` (`subscription_ref`,`ordering_key`) WHERE ordering_key IS NOT NULL AND (status = 'pending' OR status = 'in_flight' OR status = 'retrying');

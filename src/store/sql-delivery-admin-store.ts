@@ -8,11 +8,12 @@ import { toInteger, toText } from './sql-row.ts';
 // Columns are named by table, not by alias, so the same conditions serve the SELECT and the UPDATE.
 const SUMMARY = `SELECT ${deliveryIdOut('deliveries.id')} AS id, domain_events.id AS domain_event_id,
   ${eventIdOut('integration_events.id')} AS integration_event_id,
-  integration_events.type, deliveries.subscription_id, endpoints.url, deliveries.status, deliveries.attempts,
+  integration_events.type, subscription_refs.id AS subscription_id, endpoints.url, deliveries.status, deliveries.attempts,
   deliveries.next_attempt_at, deliveries.created_at, deliveries.updated_at, deliveries.generation
 FROM deliveries JOIN integration_events ON integration_events.ref = deliveries.integration_event_ref
   JOIN domain_events ON domain_events.ref = integration_events.domain_event_ref
-  JOIN endpoints ON endpoints.id = deliveries.endpoint_id`;
+  JOIN endpoints ON endpoints.id = deliveries.endpoint_id
+  JOIN subscription_refs ON subscription_refs.ref = deliveries.subscription_ref`;
 
 /**
  * A replay (two bound values: now, now): a new generation, due now, with a fresh retry budget;
@@ -144,7 +145,7 @@ function toConditions(filter: Omit<DeliveryFilter, 'type'>): Conditions {
     where.args.push(filter.status);
   }
   if (filter.subscriptionId !== undefined) {
-    where.sql.push('deliveries.subscription_id = ?');
+    where.sql.push('deliveries.subscription_ref = (SELECT ref FROM subscription_refs WHERE id = ?)');
     where.args.push(filter.subscriptionId);
   }
   if (filter.since !== undefined) {

@@ -101,7 +101,7 @@ function padded(records: readonly AttemptRecord[], maxParams: number): readonly 
  */
 const cut = (status: 'pending' | 'retrying') =>
   `(SELECT x.next_attempt_at FROM deliveries x
-    WHERE x.subscription_id = r.sid AND x.status = '${status}' AND x.next_attempt_at <= ?3
+    WHERE x.subscription_ref = r.sid AND x.status = '${status}' AND x.next_attempt_at <= ?3
       AND ${isFirstOfItsKey('x')}
     ORDER BY x.next_attempt_at LIMIT 1 OFFSET (SELECT k FROM k) - 1)`;
 
@@ -109,7 +109,7 @@ const cut = (status: 'pending' | 'retrying') =>
  * Leases up to ?4 due deliveries to ?1 until ?2 at time ?3, in one statement (atomic under
  * SQLite's write lock, so dispatchers in several processes never lease one delivery twice).
  *
- * It goes subscription by subscription, through the (subscription_id, status, next_attempt_at)
+ * It goes subscription by subscription, through the (subscription_ref, status, next_attempt_at)
  * index: a paused subscription is skipped whole (its held deliveries cost nothing however many),
  * and each active one gets at most its room — `max_concurrency` less its live leases, counted
  * here, across processes. Due means pending or retrying with `next_attempt_at` passed, or in
@@ -128,9 +128,9 @@ const cut = (status: 'pending' | 'retrying') =>
  * are read (one index probe each) on the way to the due ones after them.
  */
 const LEASE_DUE = `WITH room AS MATERIALIZED (
-    SELECT s.id AS sid, s.max_concurrency - (
+    SELECT s.ref AS sid, s.max_concurrency - (
         SELECT count(*) FROM deliveries f
-        WHERE f.subscription_id = s.id AND f.status = 'in_flight' AND f.lease_expires_at > ?3) AS free
+        WHERE f.subscription_ref = s.ref AND f.status = 'in_flight' AND f.lease_expires_at > ?3) AS free
     FROM subscriptions s WHERE s.paused_at IS NULL),
   k AS (SELECT min(?4, max(free)) AS k FROM room WHERE free > 0),
   bounds AS MATERIALIZED (
@@ -138,19 +138,19 @@ const LEASE_DUE = `WITH room AS MATERIALIZED (
       coalesce(${cut('retrying')}, ?3) AS retrying_cut
     FROM room r WHERE r.free > 0),
   due AS (
-    SELECT x.id, x.rowid AS seq, x.subscription_id AS sid, x.next_attempt_at AS at, b.free
+    SELECT x.id, x.rowid AS seq, x.subscription_ref AS sid, x.next_attempt_at AS at, b.free
     FROM bounds b CROSS JOIN deliveries x
-    WHERE x.subscription_id = b.sid AND x.status = 'pending' AND x.next_attempt_at <= b.pending_cut
+    WHERE x.subscription_ref = b.sid AND x.status = 'pending' AND x.next_attempt_at <= b.pending_cut
       AND ${isFirstOfItsKey('x')}
     UNION ALL
-    SELECT x.id, x.rowid, x.subscription_id, x.next_attempt_at, b.free
+    SELECT x.id, x.rowid, x.subscription_ref, x.next_attempt_at, b.free
     FROM bounds b CROSS JOIN deliveries x
-    WHERE x.subscription_id = b.sid AND x.status = 'retrying' AND x.next_attempt_at <= b.retrying_cut
+    WHERE x.subscription_ref = b.sid AND x.status = 'retrying' AND x.next_attempt_at <= b.retrying_cut
       AND ${isFirstOfItsKey('x')}
     UNION ALL
-    SELECT x.id, x.rowid, x.subscription_id, x.next_attempt_at, b.free
+    SELECT x.id, x.rowid, x.subscription_ref, x.next_attempt_at, b.free
     FROM bounds b CROSS JOIN deliveries x
-    WHERE x.subscription_id = b.sid AND x.status = 'in_flight' AND x.lease_expires_at <= ?3
+    WHERE x.subscription_ref = b.sid AND x.status = 'in_flight' AND x.lease_expires_at <= ?3
       AND ${isFirstOfItsKey('x')}),
   ranked AS (
     SELECT id, seq, at, free, row_number() OVER (PARTITION BY sid ORDER BY at, seq) AS n FROM due)
@@ -227,7 +227,7 @@ const TRIPS = `(subscriptions.paused_at IS NULL AND subscriptions.pause_after > 
  * subscription with nothing to change (all delivered, count already 0) is not written.
  */
 const COUNT_FAILURES = `applied AS (
-    SELECT d.subscription_id AS sid, r.seq, r.next, r.at
+    SELECT d.subscription_ref AS sid, r.seq, r.next, r.at
     FROM r JOIN deliveries d ON ${isRecordedDelivery('d')}),
   last AS (
     SELECT sid, max(CASE WHEN next = 'delivered' THEN seq END) AS last_ok, max(at) AS at FROM applied GROUP BY sid),
@@ -240,4 +240,4 @@ UPDATE subscriptions SET consecutive_failures = ${NEW_COUNT},
   paused_reason = CASE WHEN ${TRIPS} THEN 'failing' ELSE subscriptions.paused_reason END,
   updated_at = CASE WHEN ${TRIPS} THEN max(subscriptions.updated_at, c.at) ELSE subscriptions.updated_at END
 FROM c
-WHERE subscriptions.id = c.sid AND (c.fails > 0 OR subscriptions.consecutive_failures > 0)`;
+WHERE subscriptions.ref = c.sid AND (c.fails > 0 OR subscriptions.consecutive_failures > 0)`;

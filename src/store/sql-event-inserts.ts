@@ -113,10 +113,10 @@ export function toInsertStatements(
  */
 function toDeliveryInsert(join: string, rows: readonly DeliveryRow[]): SqlStatement {
   return {
-    sql: `INSERT INTO deliveries (id, integration_event_ref, subscription_id, endpoint_id, status, attempts, retried,
+    sql: `INSERT INTO deliveries (id, integration_event_ref, subscription_ref, endpoint_id, status, attempts, retried,
         max_retries, retry_delay, next_attempt_at, generation, created_at, updated_at, ordering_key)
       SELECT unhex(ie.prefix || hex(randomblob(10))), (SELECT ref FROM integration_events WHERE id = ${eventIdIn('ie.id')}),
-        s.id, s.endpoint_id, 'pending', 0, 0, s.retries,
+        s.ref, s.endpoint_id, 'pending', 0, 0, s.retries,
         s.retry_delay, ie.due, 0, ie.at, ie.due, ie.ordering_key
       FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS type,
               json_extract(value, '$[2]') AS at, json_extract(value, '$[3]') AS prefix,

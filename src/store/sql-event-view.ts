@@ -26,9 +26,10 @@ export async function readEventView(driver: SqlDriver, id: string): Promise<Even
     integration.length === 0
       ? []
       : await driver.query(
-          `SELECT ${deliveryIdOut('d.id')} AS id, d.integration_event_ref, d.subscription_id, e.url, d.status,
+          `SELECT ${deliveryIdOut('d.id')} AS id, d.integration_event_ref, sr.id AS subscription_id, e.url, d.status,
              d.next_attempt_at
            FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+             JOIN subscription_refs sr ON sr.ref = d.subscription_ref
            WHERE d.integration_event_ref IN (${INTEGRATION_REFS}) ORDER BY d.created_at, d.id`,
           [ref],
         );

@@ -30,7 +30,7 @@ export function loadLeasedUntil(driver: SqlDriver, owner: string, leaseExpiresAt
   );
 }
 
-const LEASED_SELECT = `SELECT ${deliveryIdOut('d.id')} AS id, ep.url, d.subscription_id, d.attempts, d.retried, d.max_retries, d.retry_delay, d.generation,
+const LEASED_SELECT = `SELECT ${deliveryIdOut('d.id')} AS id, ep.url, sr.id AS subscription_id, d.attempts, d.retried, d.max_retries, d.retry_delay, d.generation,
             max(0, d.next_attempt_at - d.updated_at) AS last_publish_delay,
             coalesce(s.origin, 'api') AS origin, de.traceparent,
             ${eventIdOut('ie.id')} AS event_id, ie.type AS event_type, ${integrationSource('ie', 'de')} AS event_source,
@@ -40,7 +40,8 @@ const LEASED_SELECT = `SELECT ${deliveryIdOut('d.id')} AS id, ep.url, d.subscrip
      JOIN integration_events ie ON ie.ref = d.integration_event_ref
      JOIN domain_events de ON de.ref = ie.domain_event_ref
      JOIN endpoints ep ON ep.id = d.endpoint_id
-     LEFT JOIN subscriptions s ON s.id = d.subscription_id`;
+     JOIN subscription_refs sr ON sr.ref = d.subscription_ref
+     LEFT JOIN subscriptions s ON s.ref = d.subscription_ref`;
 
 export function toLeasedDelivery(r: SqlRow): LeasedDelivery {
   return {

@@ -8,10 +8,10 @@ const OPEN_STATUSES = DELIVERY_STATUSES.filter((s) => s !== 'delivered');
 
 // The earliest pending or retrying delivery that is not held: a paused subscription's deliveries
 // wait on purpose, and must not read as a dispatcher falling behind. One seek of the
-// (subscription_id, status, next_attempt_at) index per subscription and status — subscriptions
+// (subscription_ref, status, next_attempt_at) index per subscription and status — subscriptions
 // are few — rather than a walk of the due index past however many deliveries are held.
 const earliestDue = (status: 'pending' | 'retrying') =>
-  `SELECT (SELECT d.next_attempt_at FROM deliveries d WHERE d.subscription_id = s.id AND d.status = '${status}'
+  `SELECT (SELECT d.next_attempt_at FROM deliveries d WHERE d.subscription_ref = s.ref AND d.status = '${status}'
            ORDER BY d.next_attempt_at LIMIT 1) AS due
    FROM subscriptions s WHERE s.paused_at IS NULL`;
 

@@ -21,7 +21,7 @@ export const ORDERING_UNSETTLED = `(status = 'pending' OR status = 'in_flight' O
 export function isFirstOfItsKey(x: string): string {
   return `(${x}.ordering_key IS NULL OR NOT EXISTS (
     SELECT 1 FROM deliveries e
-    WHERE e.subscription_id = ${x}.subscription_id AND e.ordering_key = ${x}.ordering_key
+    WHERE e.subscription_ref = ${x}.subscription_ref AND e.ordering_key = ${x}.ordering_key
       AND ${ORDERING_UNSETTLED.replaceAll('status', 'e.status')} AND e.rowid < ${x}.rowid))`;
 }
 

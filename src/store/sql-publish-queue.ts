@@ -134,9 +134,9 @@ function toLostStatements(records: readonly PublishCheckRecord[], maxParams: num
  * retries; waiting rows are read (one index probe each) on the way to publishable ones after them.
  */
 const LEASE_FOR_PUBLISH = `WITH bounds AS MATERIALIZED (
-    SELECT s.id AS sid, coalesce((
+    SELECT s.ref AS sid, coalesce((
         SELECT x.next_attempt_at FROM deliveries x
-        WHERE x.subscription_id = s.id AND x.status = 'pending' AND x.next_attempt_at <= ?3
+        WHERE x.subscription_ref = s.ref AND x.status = 'pending' AND x.next_attempt_at <= ?3
           AND x.message_id IS NULL AND (x.lease_owner IS NULL OR x.lease_expires_at <= ?3)
           AND ${isFirstOfItsKey('x')}
         ORDER BY x.next_attempt_at LIMIT 1 OFFSET ?4 - 1), ?3) AS cut
@@ -144,7 +144,7 @@ const LEASE_FOR_PUBLISH = `WITH bounds AS MATERIALIZED (
 UPDATE deliveries SET lease_owner = ?1, lease_expires_at = ?2
 WHERE id IN (
   SELECT x.id FROM bounds b CROSS JOIN deliveries x
-  WHERE x.subscription_id = b.sid AND x.status = 'pending' AND x.next_attempt_at <= b.cut
+  WHERE x.subscription_ref = b.sid AND x.status = 'pending' AND x.next_attempt_at <= b.cut
     AND x.message_id IS NULL AND (x.lease_owner IS NULL OR x.lease_expires_at <= ?3)
     AND ${isFirstOfItsKey('x')}
   ORDER BY x.next_attempt_at, x.rowid LIMIT ?4)
@@ -229,7 +229,7 @@ const COUNT_CALLBACK = `UPDATE subscriptions SET consecutive_failures = ${CALLBA
                      THEN ?4 ELSE paused_at END,
     paused_reason = CASE WHEN paused_at IS NULL AND pause_after > 0 AND ${CALLBACK_COUNT} >= pause_after
                          THEN 'failing' ELSE paused_reason END
-  WHERE id = (SELECT d.subscription_id FROM deliveries d WHERE d.id = ${deliveryIdIn('?5')} AND d.message_id = ?1
+  WHERE ref = (SELECT d.subscription_ref FROM deliveries d WHERE d.id = ${deliveryIdIn('?5')} AND d.message_id = ?1
       AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.delivery_id = d.id AND a.number = ?2))
     AND (?3 <> 'delivered' OR consecutive_failures > 0)`;
 

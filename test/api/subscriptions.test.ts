@@ -518,7 +518,7 @@ describe('subscriptions and ingest', () => {
     });
     // The delivery carries the subscription's policy as it was at acceptance.
     const rows = await mesh.db.driver.query(
-      'SELECT max_retries, retry_delay FROM deliveries WHERE subscription_id = ?',
+      `SELECT max_retries, retry_delay FROM deliveries WHERE subscription_ref = (SELECT ref FROM subscription_refs WHERE id = ?)`,
       [sub.id],
     );
     expect(rows).toEqual([expect.objectContaining({ max_retries: 10, retry_delay: null })]);

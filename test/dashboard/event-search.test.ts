@@ -74,7 +74,9 @@ function describeEventSearch(name: string, open: () => Promise<Harness>) {
         event('e-2', 'OrderPaid', T0 + 2000, ['order.paid.v1', 'order.audited.v1']),
         event('e-3', 'Unrouted', T0 + 3000, []),
       ]);
-      await h.query("UPDATE deliveries SET status = 'dead' WHERE subscription_id = 'sub-b'");
+      await h.query(
+        "UPDATE deliveries SET status = 'dead' WHERE subscription_ref = (SELECT ref FROM subscription_refs WHERE id = 'sub-b')",
+      );
       const page = await h.search.listEvents({ limit: 10 });
       expect(page).toEqual([
         {

@@ -92,11 +92,12 @@ async function deliveryCounts(subscriptionId: string) {
   const client = createClient({ url: `file:${join(dir, 'mesh.db')}` });
   try {
     const rows = await client.execute({
-      sql: 'SELECT status, count(*) AS n FROM deliveries WHERE subscription_id = ? GROUP BY status',
+      sql: `SELECT status, count(*) AS n FROM deliveries WHERE subscription_ref = (SELECT ref FROM subscription_refs WHERE id = ?) GROUP BY status`,
       args: [subscriptionId],
     });
     const attempts = await client.execute({
-      sql: 'SELECT count(*) AS n FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.subscription_id = ?',
+      sql: `SELECT count(*) AS n FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
+            WHERE d.subscription_ref = (SELECT ref FROM subscription_refs WHERE id = ?)`,
       args: [subscriptionId],
     });
     return {

@@ -115,6 +115,16 @@ export function describeEventStoreContract(name: string, open: OpenHarness): voi
         ]);
       });
 
+      it('names the subscription of a delivery even once its row is gone (deleted by hand)', async () => {
+        await subscriptions.syncCodeSubscriptions([exactCreated], 1);
+        await store.appendEvents([domainEvent('evt-orphan')]);
+        await h.harness.query('DELETE FROM subscriptions WHERE id = ?', [exactCreated.id]);
+
+        expect(targets((await view('evt-orphan')).integrationEvents[0]!.deliveries)).toEqual([
+          [exactCreated.id, exactCreated.url],
+        ]);
+      });
+
       it('gives a subscription synced after an event no deliveries for that event', async () => {
         await subscriptions.syncCodeSubscriptions([exactCreated], 1);
         await store.appendEvents([domainEvent('evt-early')]);

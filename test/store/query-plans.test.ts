@@ -174,7 +174,7 @@ describe('every query the stores run is served from an index (migrations 0007 an
     usesDue('WHERE message_id = ?1 LIMIT 1', /INDEX deliveries_message \(message_id=\?\)/);
     usesDue(
       "UPDATE deliveries SET status = 'in_flight', lease_owner",
-      /deliveries_subscription_due \(subscription_id=\? AND status=\?/,
+      /deliveries_subscription_due \(subscription_ref=\? AND status=\?/,
     );
     // Ids bound as text find their rows by the primary key, converted to bytes in the SQL (0008).
     const byId = /SEARCH (d|deliveries) USING INDEX sqlite_autoindex_deliveries_1 \(id=\?\)/;

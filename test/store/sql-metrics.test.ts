@@ -35,21 +35,7 @@ async function seed(driver: SqlDriver): Promise<void> {
             VALUES (1, 'ie1', 1, 0, 'order.created.v1', '/producers/billing', '2026-01-15T12:00:00Z', '{}')`,
       args: [],
     },
-    { sql: `INSERT INTO endpoints (id, url) VALUES (1, 'http://h.test/')`, args: [] },
-    ...deliveries.map(([status, due], i) => ({
-      sql: `INSERT INTO deliveries (id, integration_event_ref, subscription_id, endpoint_id, status, max_retries, next_attempt_at, created_at, updated_at)
-            VALUES (?1, 1, ?2, 1, ?3, 10, ?4, ?5, ?5)`,
-      args: [`d${i}`, i % 2 === 0 ? 's1' : 's2', status, due, NOW],
-    })),
-    // Held by a paused subscription: due long ago, but waiting on purpose.
-    ...[
-      ['held-1', 'pending', NOW - 3_600_000],
-      ['held-2', 'retrying', NOW - 7_200_000],
-    ].map(([id, status, due]) => ({
-      sql: `INSERT INTO deliveries (id, integration_event_ref, subscription_id, endpoint_id, status, max_retries, next_attempt_at, created_at, updated_at)
-            VALUES (?1, 1, 'paused', 1, ?2, 10, ?3, ?4, ?4)`,
-      args: [id!, status!, due!, NOW],
-    })),
+    // First: their insert trigger numbers them and their URL (0008), which deliveries refer to.
     ...[
       ['s1', null, null],
       ['s2', null, null],
@@ -60,6 +46,20 @@ async function seed(driver: SqlDriver): Promise<void> {
       sql: `INSERT INTO subscriptions (id, type, url, retries, origin, created_at, updated_at, deleted_at, paused_at)
             VALUES (?1, 'order.created.v1', 'http://h.test/', 10, 'api', ?2, ?2, ?3, ?4)`,
       args: [id!, NOW, deletedAt!, pausedAt!],
+    })),
+    ...deliveries.map(([status, due], i) => ({
+      sql: `INSERT INTO deliveries (id, integration_event_ref, subscription_ref, endpoint_id, status, max_retries, next_attempt_at, created_at, updated_at)
+            VALUES (?1, 1, (SELECT ref FROM subscription_refs WHERE id = ?2), 1, ?3, 10, ?4, ?5, ?5)`,
+      args: [`d${i}`, i % 2 === 0 ? 's1' : 's2', status, due, NOW],
+    })),
+    // Held by a paused subscription: due long ago, but waiting on purpose.
+    ...[
+      ['held-1', 'pending', NOW - 3_600_000],
+      ['held-2', 'retrying', NOW - 7_200_000],
+    ].map(([id, status, due]) => ({
+      sql: `INSERT INTO deliveries (id, integration_event_ref, subscription_ref, endpoint_id, status, max_retries, next_attempt_at, created_at, updated_at)
+            VALUES (?1, 1, (SELECT ref FROM subscription_refs WHERE id = 'paused'), 1, ?2, 10, ?3, ?4, ?4)`,
+      args: [id!, status!, due!, NOW],
     })),
   ]);
 }

@@ -505,7 +505,8 @@ describe('local dispatcher — maxConcurrency', () => {
     expect(slow.requests).toHaveLength(16);
     expect(slowOpen).toBe(16);
     const inFlight = await mesh.db.driver.query(
-      "SELECT subscription_id AS sub, count(*) AS n FROM deliveries WHERE status = 'in_flight' GROUP BY 1",
+      `SELECT (SELECT id FROM subscription_refs WHERE ref = subscription_ref) AS sub, count(*) AS n FROM deliveries
+       WHERE status = 'in_flight' GROUP BY 1`,
     );
     expect(inFlight).toEqual([{ sub: 'sub-slow', n: 16 }]);
 
