@@ -107,19 +107,19 @@ async function fill(path: string, events: number, log: (line: string) => void): 
     db,
     'domain_events',
     null,
-    'id type source data occurred_at metadata traceparent received_at',
+    'ref id type source data occurred_at metadata traceparent received_at',
   );
   const integrationRows = createBulkInsert(
     db,
     'integration_events',
     domainRows,
-    'id domain_event_id seq type source time data',
+    'ref id domain_event_ref seq type source time data',
   );
   const deliveryRows = createBulkInsert(
     db,
     'deliveries',
     integrationRows,
-    'id integration_event_id subscription_id url status attempts retried max_retries retry_delay next_attempt_at lease_owner lease_expires_at generation message_id created_at updated_at',
+    'id integration_event_ref subscription_ref endpoint_id status attempts retried max_retries retry_delay next_attempt_at lease_owner lease_expires_at generation message_id created_at updated_at',
   );
   const attemptRows = createBulkInsert(
     db,
@@ -132,15 +132,24 @@ async function fill(path: string, events: number, log: (line: string) => void): 
   const commit = db.prepare('COMMIT');
   begin.run();
   subscriptionRows.flush();
+  // Their numbers and endpoints, which the insert trigger set (0008) and deliveries hold.
+  const numbered = new Map(
+    (db.prepare('SELECT id, ref, endpoint_id FROM subscriptions').all() as SubscriptionNumbers[]).map(
+      (s) => [s.id, s] as const,
+    ),
+  );
   let nextReport = 0.1;
   const started = performance.now();
   for (let i = 0; i < events; i++) {
     const receivedAt = now - WINDOW_MS + Math.floor(((i + 0.5) * WINDOW_MS) / events);
     const e = history.event(receivedAt);
-    domainRows.push(e.id, e.type, e.source, e.data, null, null, e.traceparent, receivedAt);
+    // Row numbers from 1 in the new file, one integration event per domain event.
+    const ref = i + 1;
+    domainRows.push(ref, e.id, e.type, e.source, e.data, null, null, e.traceparent, receivedAt);
     integrationRows.push(
-      e.integration.id,
-      e.id,
+      ref,
+      toBytes(e.integration.id),
+      ref,
       0,
       e.integration.type,
       e.integration.source,
@@ -148,7 +157,7 @@ async function fill(path: string, events: number, log: (line: string) => void): 
       e.integration.data,
     );
     for (const d of e.deliveries) {
-      pushDelivery(deliveryRows, attemptRows, e.integration.id, receivedAt, d);
+      pushDelivery(deliveryRows, attemptRows, ref, numbered.get(d.subscription.id)!, receivedAt, d);
     }
     if ((i + 1) % EVENTS_PER_TRANSACTION === 0 || i === events - 1) {
       for (const rows of [domainRows, integrationRows, deliveryRows, attemptRows]) rows.flush();
@@ -169,16 +178,18 @@ async function fill(path: string, events: number, log: (line: string) => void): 
 function pushDelivery(
   deliveries: BulkInsert,
   attempts: BulkInsert,
-  integrationEventId: string,
+  integrationEventRef: number,
+  numbers: SubscriptionNumbers,
   createdAt: number,
   d: DeliveryFate,
 ): void {
   const s = d.subscription;
+  const id = toBytes(d.id);
   deliveries.push(
-    d.id,
-    integrationEventId,
-    s.id,
-    s.url,
+    id,
+    integrationEventRef,
+    numbers.ref,
+    numbers.endpoint_id,
     d.status,
     d.attempts.length,
     d.retried,
@@ -193,12 +204,23 @@ function pushDelivery(
     d.updatedAt,
   );
   d.attempts.forEach((a, n) => {
-    attempts.push(d.id, n + 1, a.at, a.status, a.durationMs, a.error, a.excerpt);
+    attempts.push(id, n + 1, a.at, a.status, a.durationMs, a.error, a.excerpt);
   });
 }
 
+interface SubscriptionNumbers {
+  readonly id: string;
+  readonly ref: number;
+  readonly endpoint_id: number;
+}
+
+/** An integration event or delivery id as the mesh stores it (0008): its 16 bytes. */
+function toBytes(id: string): Uint8Array {
+  return Buffer.from(id.replaceAll('-', ''), 'hex');
+}
+
 interface BulkInsert {
-  push(...values: (string | number | null)[]): void;
+  push(...values: (string | number | Uint8Array | null)[]): void;
   /** Writes what is buffered (inside the caller's transaction). */
   flush(): void;
 }
@@ -228,7 +250,7 @@ function createBulkInsert(
     }
     return statement;
   };
-  let buffer: (string | number | null)[] = [];
+  let buffer: (string | number | Uint8Array | null)[] = [];
   return {
     push(...values) {
       for (const value of values) buffer.push(value);

@@ -27,8 +27,9 @@ export function readStoreFacts(file: string): StoreFacts {
       byStatus[row.status] = Number(row.n);
     }
     const dead = one<{ id: string; attempts: number } | undefined>(
-      `SELECT ie.domain_event_id AS id, d.attempts FROM deliveries d
-       JOIN integration_events ie ON ie.id = d.integration_event_id
+      `SELECT de.id, d.attempts FROM deliveries d
+       JOIN integration_events ie ON ie.ref = d.integration_event_ref
+       JOIN domain_events de ON de.ref = ie.domain_event_ref
        WHERE d.status = 'dead' ORDER BY d.attempts DESC, d.created_at DESC LIMIT 1`,
     );
     if (dead === undefined) throw new Error(`${file} holds no dead delivery`);

@@ -1,7 +1,11 @@
 import Database from 'libsql';
+import { eventIdOut } from '../../src/store/sql-ids.ts';
 
 // Reads the mesh's database and the consuming service's effects side by side (ATTACH), through a
 // connection of the harness's own: what was stored, what was delivered, how often each handler ran.
+
+/** A subscription's number (0008: deliveries hold it, not the id), from one bound id. */
+const SUBSCRIPTION = '(SELECT ref FROM subscription_refs WHERE id = ?)';
 
 export interface Audit {
   readonly domainEvents: number;
@@ -52,7 +56,9 @@ export function audit(options: {
     }
     const byStatus: Record<string, number> = {};
     for (const row of db
-      .prepare('SELECT status, count(*) AS n FROM deliveries WHERE subscription_id = ? GROUP BY status')
+      .prepare(
+        `SELECT status, count(*) AS n FROM deliveries WHERE subscription_ref = ${SUBSCRIPTION} GROUP BY status`,
+      )
       .all([options.subscriptionId]) as { status: string; n: number }[]) {
       byStatus[row.status] = Number(row.n);
     }
@@ -61,28 +67,28 @@ export function audit(options: {
       integrationEvents: one('SELECT count(*) FROM integration_events'),
       byStatus,
       attempts: one(
-        'SELECT count(*) FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.subscription_id = ?',
+        `SELECT count(*) FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.subscription_ref = ${SUBSCRIPTION}`,
         options.subscriptionId,
       ),
       ackedMissing,
       // NOT IN over one materialised list: a correlated join here goes quadratic on large runs.
       partial: one(
-        `SELECT count(*) FROM domain_events e WHERE e.type = ? AND e.id NOT IN (
-           SELECT i.domain_event_id FROM deliveries d JOIN integration_events i ON i.id = d.integration_event_id
-           WHERE d.subscription_id = ?)`,
+        `SELECT count(*) FROM domain_events e WHERE e.type = ? AND e.ref NOT IN (
+           SELECT i.domain_event_ref FROM deliveries d JOIN integration_events i ON i.ref = d.integration_event_ref
+           WHERE d.subscription_ref = ${SUBSCRIPTION})`,
         options.domainType ?? 'OrderPaid',
         options.subscriptionId,
       ),
       undelivered: one(
-        `SELECT count(*) FROM deliveries d WHERE d.subscription_id = ?
-           AND d.integration_event_id NOT IN (SELECT f.event_id FROM h.effects f)`,
+        `SELECT count(*) FROM deliveries d JOIN integration_events i ON i.ref = d.integration_event_ref
+         WHERE d.subscription_ref = ${SUBSCRIPTION} AND ${eventIdOut('i.id')} NOT IN (SELECT f.event_id FROM h.effects f)`,
         options.subscriptionId,
       ),
       duplicates: one(
         'SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM h.effects GROUP BY event_id)',
       ),
       strays: one(
-        'SELECT count(*) FROM h.effects f WHERE f.event_id NOT IN (SELECT i.id FROM integration_events i)',
+        `SELECT count(*) FROM h.effects f WHERE f.event_id NOT IN (SELECT ${eventIdOut('i.id')} FROM integration_events i)`,
       ),
       effects: one('SELECT count(*) FROM h.effects'),
     };
@@ -97,7 +103,9 @@ export function deliveryStatus(meshDb: string, subscriptionId: string): Record<s
   try {
     const out: Record<string, number> = {};
     for (const row of db
-      .prepare('SELECT status, count(*) AS n FROM deliveries WHERE subscription_id = ? GROUP BY status')
+      .prepare(
+        `SELECT status, count(*) AS n FROM deliveries WHERE subscription_ref = ${SUBSCRIPTION} GROUP BY status`,
+      )
       .all([subscriptionId]) as { status: string; n: number }[]) {
       out[row.status] = Number(row.n);
     }

@@ -398,7 +398,8 @@ function checkDatabases(
         `SELECT count(*) FROM domain_events e WHERE (SELECT count(*) FROM integration_events i WHERE i.domain_event_ref = e.ref) != 1`,
       ) +
       one(`SELECT count(*) FROM integration_events i WHERE (SELECT count(*) FROM deliveries d WHERE d.integration_event_ref = i.ref
-             AND d.subscription_id = CASE i.type WHEN 'order.paid.v1' THEN 'code-paid' ELSE 'code-created' END) != 1`) +
+             AND d.subscription_ref = (SELECT ref FROM subscription_refs
+               WHERE id = CASE i.type WHEN 'order.paid.v1' THEN 'code-paid' ELSE 'code-created' END)) != 1`) +
       one(
         'SELECT count(*) FROM integration_events i WHERE NOT EXISTS (SELECT 1 FROM domain_events e WHERE e.ref = i.domain_event_ref)',
       ) +
@@ -406,7 +407,7 @@ function checkDatabases(
         'SELECT count(*) FROM deliveries d WHERE NOT EXISTS (SELECT 1 FROM integration_events i WHERE i.ref = d.integration_event_ref)',
       ) +
       one(
-        'SELECT count(*) FROM deliveries d WHERE NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = d.subscription_id)',
+        'SELECT count(*) FROM deliveries d WHERE NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.ref = d.subscription_ref)',
       );
     const subscriptions = db
       .prepare("SELECT url, retry_delay FROM subscriptions WHERE origin = 'api'")
