@@ -2,12 +2,13 @@ import type { DeliveryAdminStore, DeliveryFilter, DeliverySummary } from '../cor
 import type { DeliveryStatus } from '../core/delivery-state.ts';
 import type { SqlDatabase } from './sql-database.ts';
 import type { SqlRow, SqlValue } from './sql-driver.ts';
-import { toInteger, toText } from './sql-row.ts';
+import { toInteger, toText, toTextOrNull } from './sql-row.ts';
 
 // Columns are named by table, not by alias, so the same conditions serve the SELECT and the UPDATE.
 const SUMMARY = `SELECT deliveries.id, integration_events.domain_event_id, deliveries.integration_event_id,
   integration_events.type, deliveries.subscription_id, deliveries.url, deliveries.status, deliveries.attempts,
-  deliveries.next_attempt_at, deliveries.created_at, deliveries.updated_at, deliveries.generation
+  deliveries.next_attempt_at, deliveries.created_at, deliveries.updated_at, deliveries.generation,
+  deliveries.ordering_key
 FROM deliveries JOIN integration_events ON integration_events.id = deliveries.integration_event_id`;
 
 /**
@@ -183,5 +184,6 @@ function toSummary(row: SqlRow): DeliverySummary {
     createdAt: toInteger(row.created_at),
     updatedAt: toInteger(row.updated_at),
     generation: toInteger(row.generation),
+    orderingKey: toTextOrNull(row.ordering_key),
   };
 }

@@ -21,7 +21,7 @@ export async function readEventView(driver: SqlDriver, id: string): Promise<Even
     integration.length === 0
       ? []
       : await driver.query(
-          `SELECT id, integration_event_id, subscription_id, url, status, next_attempt_at FROM deliveries
+          `SELECT id, integration_event_id, subscription_id, url, status, next_attempt_at, ordering_key FROM deliveries
            WHERE integration_event_id IN (${INTEGRATION_IDS}) ORDER BY created_at, id`,
           [id],
         );
@@ -36,6 +36,9 @@ export async function readEventView(driver: SqlDriver, id: string): Promise<Even
         );
   const attemptsOf = (deliveryId: string): AttemptView[] =>
     attemptRows.filter((a) => a.delivery_id === deliveryId).map(toAttemptView);
+  // Every delivery of an integration event carries its key (sql-event-inserts.ts): any one says it.
+  const orderingKeyOf = (ieId: unknown): string | null =>
+    toTextOrNull(deliveryRows.find((d) => d.integration_event_id === ieId)?.ordering_key ?? null);
   return {
     id: toText(event.id),
     type: toText(event.type),
@@ -50,6 +53,7 @@ export async function readEventView(driver: SqlDriver, id: string): Promise<Even
       source: toText(ie.source),
       time: toText(ie.time),
       data: toText(ie.data),
+      orderingKey: orderingKeyOf(ie.id),
       deliveries: deliveryRows
         .filter((d) => d.integration_event_id === ie.id)
         .map(
