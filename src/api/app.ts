@@ -8,7 +8,6 @@ import type { EventStore } from '../core/event-store.ts';
 import type { MeshMetrics } from '../core/metrics.ts';
 import type { MetricsStore } from '../core/metrics-store.ts';
 import type { SubscriptionUrlRules } from '../core/network-address.ts';
-import type { PublishQueue } from '../core/publish-queue.ts';
 import type { Registry } from '../core/registry.ts';
 import type { SubscriptionStore } from '../core/subscription-store.ts';
 import { type Authenticator, createAuthenticator, type TokenConfig } from './auth.ts';
@@ -19,7 +18,11 @@ import { createIngestService } from './ingest.ts';
 import { createMetricsRoutes } from './metrics-routes.ts';
 import { createOpenApiRoutes } from './openapi/openapi-routes.ts';
 import { problem, problemFromError } from './problem.ts';
-import { createQStashCallbackRoutes, type QStashCallbackOptions } from './qstash-callback-routes.ts';
+import {
+  createQStashCallbackRoutes,
+  type QStashCallbackOptions,
+  type QStashCallbackRoutesOptions,
+} from './qstash-callback-routes.ts';
 import { createSubscriptionsRoutes } from './subscriptions-routes.ts';
 
 export interface ApiOptions {
@@ -40,9 +43,10 @@ export interface ApiOptions {
   readonly onError?: (error: unknown) => void;
   /**
    * The QStash transport runs: mount `POST /v1/qstash/callback` with these keys and its own URL,
-   * recording outcomes in `queue`.
+   * recording outcomes in `queue`, and publishing the next of an ordering key once its head is
+   * settled (`publishNextOfKey`).
    */
-  readonly qstash?: QStashCallbackOptions & { readonly queue: PublishQueue };
+  readonly qstash?: QStashCallbackOptions & Pick<QStashCallbackRoutesOptions, 'queue' | 'publishNextOfKey'>;
   /**
    * Mounts `GET /metrics`: the store's gauges, and this process's counters (`process`, shared with
    * its dispatcher), which the API feeds with accepted events and QStash callbacks. `token` is

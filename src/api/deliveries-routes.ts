@@ -190,6 +190,7 @@ export function toDeliveryResponse(d: DeliverySummary) {
     status: d.status,
     attempts: d.attempts,
     generation: d.generation,
+    orderingKey: d.orderingKey,
     nextAttemptAt: d.status === 'delivered' || d.status === 'dead' ? null : toIso(d.nextAttemptAt),
     createdAt: toIso(d.createdAt),
     updatedAt: toIso(d.updatedAt),

@@ -25,6 +25,7 @@ export function toEventResponse(event: EventView, reader: Principal['kind']) {
       source: ie.source,
       time: ie.time,
       data: JSON.parse(ie.data) as unknown,
+      orderingKey: ie.orderingKey,
       deliveries: ie.deliveries.map((d) => ({
         id: d.id,
         subscriptionId: d.subscriptionId,

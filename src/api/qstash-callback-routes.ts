@@ -1,12 +1,12 @@
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import * as v from 'valibot';
-import { type CallbackReport, decideCallbackOutcome, settleCallback } from '../core/callback-outcome.ts';
+import { type CallbackReport, decideCallbackOutcome, recordCallback } from '../core/callback-outcome.ts';
 import type { Clock } from '../core/clock.ts';
 import { createConcurrencyLimit } from '../core/concurrency-limit.ts';
 import { RESPONSE_EXCERPT_BYTES } from '../core/http-sender.ts';
 import { readLimitedBody } from '../core/limited-body.ts';
 import { type MeshMetrics, toAttemptOutcomeLabel } from '../core/metrics.ts';
-import type { PublishQueue } from '../core/publish-queue.ts';
+import type { OrderingKeyScope, PublishQueue } from '../core/publish-queue.ts';
 import { parseRetryAfter } from '../core/retry-policy.ts';
 import { verifyQStashBody, verifyQStashToken } from '../core/signature.ts';
 import { problem } from './problem.ts';
@@ -26,6 +26,14 @@ export interface QStashCallbackRoutesOptions extends QStashCallbackOptions {
   readonly metrics?: MeshMetrics;
   /** Callback bodies read at once before verified (default `CALLBACK_MAX_CONCURRENT_BODY_READS`); 429 past it. */
   readonly maxConcurrentBodyReads?: number;
+  /**
+   * Publishes the next delivery of a subscription and ordering key (the transport's
+   * `publishNext`), called after a callback made that key's head delivered or dead — in the
+   * background, so the answer to QStash does not wait: the request's `waitUntil` where the host
+   * gives one (Workers), otherwise left to run on its own (Node, Deno). It logs its own failures;
+   * what it misses the next sweep publishes. Without it, the next waits for the sweep.
+   */
+  readonly publishNextOfKey?: (scope: OrderingKeyScope) => Promise<unknown>;
 }
 
 /**
@@ -129,7 +137,10 @@ export function createQStashCallbackRoutes(options: QStashCallbackRoutesOptions)
     }
 
     const report = toCallbackReport(parsed.output, now);
-    const outcome = await settleCallback(queue, report);
+    const { outcome, released } = await recordCallback(queue, report);
+    if (released !== null && options.publishNextOfKey) {
+      inBackground(c, options.publishNextOfKey(released));
+    }
     if (outcome === 'applied') {
       // The outcome's state alone (no retry delay needed). QStash reports neither the attempt's
       // duration nor the event's acceptance: the histograms stay the local transport's.
@@ -146,6 +157,20 @@ export function createQStashCallbackRoutes(options: QStashCallbackRoutesOptions)
     }
     return c.json({ outcome });
   });
+}
+
+/**
+ * Keeps `work` running past the answer: through the request's `waitUntil` on a host that has one
+ * (a Worker's `ExecutionContext`, which Hono's `c.executionCtx` throws without), on its own
+ * elsewhere. A rejection is caught here too, so none goes unhandled.
+ */
+function inBackground(c: Context, work: Promise<unknown>): void {
+  const settled = work.catch(() => {});
+  try {
+    c.executionCtx.waitUntil(settled);
+  } catch {
+    // No ExecutionContext (Node, Deno): the process outlives the request, the promise runs on.
+  }
 }
 
 /**

@@ -7,6 +7,7 @@ import { type AttemptOutcome, decideAttemptOutcome } from './delivery-state.ts';
 import type {
   CallbackOutcome,
   CallbackTransition,
+  OrderingKeyScope,
   PublishedDelivery,
   PublishQueue,
 } from './publish-queue.ts';
@@ -80,12 +81,40 @@ export function toCallbackTransition(
   };
 }
 
+/** What recording a callback did, and what it let go. */
+export interface RecordedCallback {
+  readonly outcome: CallbackOutcome;
+  /**
+   * The (subscription, ordering key) whose next delivery may be published now: this callback was
+   * recorded and reports its keyed delivery delivered or dead. Null otherwise (no key, a retry, a
+   * repeat, an unknown message).
+   */
+  readonly released: OrderingKeyScope | null;
+}
+
 /**
  * Records what a callback reports: finds its delivery, decides, and has the queue apply it.
+ * @example const { outcome, released } = await recordCallback(queue, report);
+ */
+export async function recordCallback(queue: PublishQueue, report: CallbackReport): Promise<RecordedCallback> {
+  const delivery = await queue.findPublished(report.messageId);
+  if (delivery === null) return { outcome: 'unknown', released: null };
+  const transition = toCallbackTransition(report, delivery);
+  const outcome = await queue.applyCallback(transition);
+  // A report of `delivered` or `dead` applied to a delivery that was settled already (never
+  // backwards) releases nothing new; a publish pass then simply finds nothing to take.
+  const settles = transition.next === 'delivered' || transition.next === 'dead';
+  const released =
+    outcome === 'applied' && settles && delivery.orderingKey !== null
+      ? { subscriptionId: delivery.subscriptionId, orderingKey: delivery.orderingKey }
+      : null;
+  return { outcome, released };
+}
+
+/**
+ * `recordCallback`'s outcome alone.
  * @example const outcome = await settleCallback(queue, report); // 'applied' | 'duplicate' | 'unknown'
  */
 export async function settleCallback(queue: PublishQueue, report: CallbackReport): Promise<CallbackOutcome> {
-  const delivery = await queue.findPublished(report.messageId);
-  if (delivery === null) return 'unknown';
-  return queue.applyCallback(toCallbackTransition(report, delivery));
+  return (await recordCallback(queue, report)).outcome;
 }

@@ -30,6 +30,8 @@ export interface DeliverySummary {
   readonly updatedAt: number;
   /** Replays so far. */
   readonly generation: number;
+  /** The integration event's ordering key, null without one (DESIGN "Ordering"). */
+  readonly orderingKey: string | null;
 }
 
 export type ReplayOutcome = 'replayed' | 'unchanged' | 'delivered' | 'not_found';

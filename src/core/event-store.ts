@@ -82,6 +82,11 @@ export interface EventView {
     readonly source: string;
     readonly time: string;
     readonly data: string;
+    /**
+     * Its definition's ordering key, null without one. The key is kept on the deliveries, so an
+     * integration event that no subscription took (no delivery) reads null too.
+     */
+    readonly orderingKey: string | null;
     readonly deliveries: readonly DeliveryView[];
   }[];
 }

@@ -32,10 +32,22 @@ export interface PublishFailedRecord {
   readonly nextAttemptAt: number;
 }
 
+/**
+ * One subscription's deliveries with one ordering key (DESIGN "Ordering"): a line that moves one
+ * delivery at a time, in acceptance order.
+ */
+export interface OrderingKeyScope {
+  readonly subscriptionId: string;
+  readonly orderingKey: string;
+}
+
 /** A published delivery, found by the message id a callback names: what deciding its outcome needs. */
 export interface PublishedDelivery {
   readonly id: string;
   readonly messageId: string;
+  readonly subscriptionId: string;
+  /** Its ordering key, null without one: settling a keyed delivery releases the next of its key. */
+  readonly orderingKey: string | null;
   /** The subscription's delay expression copied at acceptance; null = QStash's default backoff. */
   readonly retryDelay: string | null;
   /**
@@ -99,12 +111,17 @@ export interface PublishQueue {
    * `now + leaseMs`. They stay `pending`. Atomic: overlapping sweeps never publish one delivery
    * twice at once. Of the deliveries with one subscription and ordering key, only the earliest
    * accepted that is not yet delivered or dead is taken: the next waits until a callback settles it.
+   *
+   * With `only`, just that (subscription, key)'s head, if it is publishable by the rules above (at
+   * most one, whatever `limit`): what a callback that settled the one before released, found
+   * through the ordering index without reading anything else that is due.
    */
   leaseForPublish(input: {
     owner: string;
     now: number;
     leaseMs: number;
     limit: number;
+    only?: OrderingKeyScope;
   }): Promise<LeasedForPublish[]>;
   /** Stores each message id, clears the lease and moves the delivery to `in_flight` — only where
    * `owner` still holds the lease on that generation; other records are dropped. */

@@ -8,6 +8,8 @@ export interface MeshConfig {
   readonly role: 'all' | 'api' | 'dispatcher';
   readonly databaseUrl: string;
   readonly databaseAuthToken: string | undefined;
+  /** `HOOKMESH_SQLITE_THREAD`: where a `file:` database's statements run; unset = the runtime's default. */
+  readonly sqliteThread: 'worker' | 'main' | undefined;
   readonly transport: 'local' | 'qstash';
   readonly producerTokens: readonly { readonly name: string; readonly token: string }[] | null;
   readonly adminToken: string | null;
@@ -77,6 +79,9 @@ export function readConfig(
     role,
     databaseUrl: env.DATABASE_URL || 'file:./data/hookmesh.db',
     databaseAuthToken: env.DATABASE_AUTH_TOKEN || undefined,
+    sqliteThread: env.HOOKMESH_SQLITE_THREAD
+      ? oneOf(env, 'HOOKMESH_SQLITE_THREAD', ['worker', 'main'] as const, 'worker')
+      : undefined,
     transport,
     producerTokens,
     adminToken,

@@ -35,7 +35,11 @@ export async function openMigratedDatabase(config: MeshConfig, log: Logger): Pro
   if (config.databaseUrl.startsWith('file:') && !config.databaseUrl.startsWith('file::memory:')) {
     mkdirSync(dirname(resolve(config.databaseUrl.slice('file:'.length))), { recursive: true });
   }
-  const database = await openLibsql({ url: config.databaseUrl, authToken: config.databaseAuthToken });
+  const database = await openLibsql({
+    url: config.databaseUrl,
+    authToken: config.databaseAuthToken,
+    sqliteThread: config.sqliteThread,
+  });
   const applied = await applyMigrations(database.driver, readMigrations());
   if (applied.length > 0) log('info', 'migrations applied', { applied });
   return database;

@@ -1,6 +1,8 @@
+import type { ExecutionContext } from 'hono';
 import { systemClock } from '../core/clock.ts';
 import { ConfigError } from '../core/errors.ts';
 import { type MeshDefinition, resolveMesh } from '../core/mesh-definition.ts';
+import type { OrderingKeyScope } from '../core/publish-queue.ts';
 import { runRetentionPass } from '../core/retention.ts';
 import { createD1Inbox } from '../handler/d1-inbox.ts';
 import type { Inbox } from '../handler/inbox.ts';
@@ -61,8 +63,11 @@ export interface MeshWorker {
 
 /** The mesh as one isolate composes it for one `env`. */
 interface WorkerMesh {
-  /** The API, the QStash callback and the handler routes. */
-  handle(request: Request): Promise<Response>;
+  /**
+   * The API, the QStash callback and the handler routes. With `ctx`, the API may keep work going
+   * past its answer (the callback route publishes the next delivery of an ordering key).
+   */
+  handle(request: Request, ctx?: WorkerContext): Promise<Response>;
   /** Hands what is due to QStash. */
   publishDue(): Promise<unknown>;
   /** The cron's work: the QStash sweep and a retention pass. */
@@ -109,7 +114,7 @@ export function createWorker(options: CreateWorkerOptions): MeshWorker {
         log('error', 'the mesh could not start', describeError(error));
         return startFailure(error);
       }
-      const response = await mesh.handle(request);
+      const response = await mesh.handle(request, ctx);
       if (mayHaveAccepted(request, response)) {
         ctx.waitUntil(
           mesh.publishDue().catch((error) => log('error', 'publish failed', describeError(error))),
@@ -179,8 +184,18 @@ async function composeWorkerMesh(
     clock,
     log,
     ready: health.ready,
-    // QStash reports every attempt here; the signature's subject must be this exact URL.
-    qstash: { signingKeys: secrets.signingKeys, callbackUrl, queue: stores.publish },
+    // QStash reports every attempt here; the signature's subject must be this exact URL. A callback
+    // that settles the head of an ordering key publishes the next of that key in its waitUntil,
+    // not at the next cron tick (a minute later); if that fails, the cron still will.
+    qstash: {
+      signingKeys: secrets.signingKeys,
+      callbackUrl,
+      queue: stores.publish,
+      publishNextOfKey: (scope) =>
+        qstashParts()
+          .publishNext(scope)
+          .catch((error) => log('error', 'publish failed', describeError(error))),
+    },
     // The store's gauges only: a scrape reaches one isolate of many, each with counters of its own
     // that start over whenever it is evicted, which would read as endless counter resets.
     metrics: { store: stores.metrics, token: config.metricsToken },
@@ -190,7 +205,13 @@ async function composeWorkerMesh(
   // The QStash side is made on first use — after the first answer (in its waitUntil) or in a
   // cron — not while composing: the client, the transport and the reconciler are a few
   // milliseconds of a new isolate that no response needs to wait for. Values, not promises.
-  let qstash: { publishDue(): Promise<unknown>; reconcile(): Promise<unknown> } | undefined;
+  let qstash:
+    | {
+        publishDue(): Promise<unknown>;
+        publishNext(scope: OrderingKeyScope): Promise<unknown>;
+        reconcile(): Promise<unknown>;
+      }
+    | undefined;
   const qstashParts = () => {
     if (qstash) return qstash;
     // No retries inside: a failed publish is simply due again (with back-off) at the next sweep, an
@@ -216,12 +237,16 @@ async function composeWorkerMesh(
         }),
       onError: (error) => log('error', 'qstash message check failed', describeError(error)),
     });
-    qstash = { publishDue: () => transport.publishDue(), reconcile: () => reconciler.reconcile() };
+    qstash = {
+      publishDue: () => transport.publishDue(),
+      publishNext: (scope) => transport.publishNext(scope),
+      reconcile: () => reconciler.reconcile(),
+    };
     return qstash;
   };
   const publishDue = () => qstashParts().publishDue();
 
-  let handle: (request: Request) => Promise<Response>;
+  let handle: (request: Request, ctx?: WorkerContext) => Promise<Response>;
   // A handler may post follow-up events to the mesh. Requests to the mesh's own URL are answered in
   // this isolate: a Worker's subrequest to its own hostname does not reach it.
   const selfFetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
@@ -251,9 +276,10 @@ async function composeWorkerMesh(
         : null;
     return webhooks;
   };
-  handle = async (request) => {
+  handle = async (request, ctx) => {
     const app = options.handlers !== undefined && isWebhookPath(request.url) ? webhooksApp() : null;
-    return app ? app.fetch(request) : api.fetch(request);
+    if (app) return app.fetch(request);
+    return ctx ? api.fetch(request, undefined, toExecutionContext(ctx)) : api.fetch(request);
   };
 
   const { retention } = stores;
@@ -358,6 +384,18 @@ function openWorkerDatabase(
   }
   const opened: WorkerDatabase = open(config);
   return { driver: opened.driver, inbox: () => opened.inbox };
+}
+
+/**
+ * Hono's `ExecutionContext` (`c.executionCtx`) over the Worker's context: only `waitUntil` is used.
+ * The Worker's own object is one already; this keeps `WorkerContext` the one method hookmesh needs.
+ */
+function toExecutionContext(ctx: WorkerContext): ExecutionContext {
+  return {
+    waitUntil: (promise) => ctx.waitUntil(promise),
+    passThroughOnException: () => {},
+    props: undefined,
+  };
 }
 
 /** Worker vars and secrets are strings; bindings (D1, services) are objects and are left out. */

@@ -1,5 +1,7 @@
 import Database from 'libsql';
-import type { SqlDriver, SqlRow, SqlStatement, SqlValue } from './sql-driver.ts';
+import { toSqlArgs } from './libsql-args.ts';
+import { createBusyRetry } from './libsql-busy-retry.ts';
+import type { SqlDriver, SqlRow, SqlStatement } from './sql-driver.ts';
 
 /** Prepared statements kept per connection; ingest and the dispatcher reuse a few dozen shapes. */
 const STATEMENT_CACHE_SIZE = 256;
@@ -7,13 +9,16 @@ const STATEMENT_CACHE_SIZE = 256;
 type Statement = Database.Statement;
 
 export interface LibsqlFileDriver extends SqlDriver {
-  /** Closes the connection at once (idempotent). */
+  /**
+   * Closes the connection at once (idempotent): nothing called after it runs. A worker thread's
+   * connection closes once the statements called before have run; `close()` waits for that.
+   */
   closeNow(): void;
   /**
    * Runs SQL to completion, uncached: for a PRAGMA such as `incremental_vacuum`, which yields a
    * row per page without declaring columns, so a single step (`run`) would leave it half done.
    */
-  exec(sql: string): void;
+  exec(sql: string): Promise<void>;
 }
 
 export interface LibsqlFileDriverOptions {
@@ -32,11 +37,11 @@ export interface LibsqlFileDriverOptions {
   readonly wait?: (ms: number) => Promise<void>;
 }
 
-const DEFAULT_BUSY_WAIT_MS = 3_000;
-const FIRST_BACKOFF_MS = 2;
-const MAX_BACKOFF_MS = 100;
-/** No lock met for this long: the next one is a new episode with a fresh budget. */
-const EPISODE_GAP_MS = 1_000;
+/** How long statements keep retrying a locked database unless told (`busyWaitMs`). */
+export const DEFAULT_BUSY_WAIT_MS = 3_000;
+
+/** The pause between busy retries unless told (`wait`). */
+export const waitOnTimer = (ms: number) => new Promise<void>((ok) => setTimeout(ok, ms));
 
 /**
  * libSQL on a local file, through its own connection and with prepared statements cached by SQL
@@ -49,6 +54,7 @@ const EPISODE_GAP_MS = 1_000;
  * (health checks, reads, keep-alive connections) while another process holds the write lock. So
  * SQLite waits only `busyTimeoutMs`; past it the driver backs off on timers, the event loop free,
  * and retries until `busyWaitMs` is spent — then the database is locked, an answer (503), not a hang.
+ * `openLibsqlWorkerDriver` is the same driver with the connection in a worker thread.
  * @example const driver = openLibsqlFileDriver('./data/hookmesh.db', { busyTimeoutMs: 10 });
  */
 export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOptions): LibsqlFileDriver {
@@ -56,8 +62,6 @@ export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOpti
   db.exec('PRAGMA journal_mode = WAL');
   db.exec('PRAGMA synchronous = FULL');
   const cache = new Map<string, Statement>();
-  const busyWaitMs = options.busyWaitMs ?? DEFAULT_BUSY_WAIT_MS;
-  const wait = options.wait ?? ((ms: number) => new Promise<void>((ok) => setTimeout(ok, ms)));
 
   const prepare = (sql: string): Statement => {
     const cached = cache.get(sql);
@@ -70,36 +74,10 @@ export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOpti
   const begin = prepare('BEGIN IMMEDIATE');
   const commit = prepare('COMMIT');
 
-  // The wait is budgeted per lock episode, not per call: work queued behind a waiting write
-  // (group commit, the dispatcher) fails fast once the episode's budget is spent instead of each
-  // waiting it out again. An episode ends when a write gets the lock, or after a quiet gap.
-  let busySince: number | null = null;
-  let lastBusyAt = Number.NEGATIVE_INFINITY;
-
-  /**
-   * Runs `fn` again while the database is locked by another connection. Safe to repeat: a busy
-   * statement or `BEGIN IMMEDIATE` wrote nothing, and a failed batch is rolled back. Reads that
-   * succeed meanwhile (WAL readers never wait) say nothing about the lock.
-   */
-  const whileBusy = async <T>(fn: () => T, takesLock: boolean): Promise<T> => {
-    let metBusy = false;
-    for (let backoff = FIRST_BACKOFF_MS; ; backoff = Math.min(backoff * 2, MAX_BACKOFF_MS)) {
-      try {
-        const result = fn();
-        if (metBusy || takesLock) busySince = null;
-        return result;
-      } catch (error) {
-        if (!isBusyError(error)) throw error;
-        metBusy = true;
-        const now = performance.now();
-        if (busySince === null || now - lastBusyAt > EPISODE_GAP_MS) busySince = now;
-        lastBusyAt = now;
-        const left = busySince + busyWaitMs - now;
-        if (left <= 0) throw error;
-        await wait(Math.min(backoff, left));
-      }
-    }
-  };
+  const whileBusy = createBusyRetry({
+    busyWaitMs: options.busyWaitMs ?? DEFAULT_BUSY_WAIT_MS,
+    wait: options.wait ?? waitOnTimer,
+  });
 
   return {
     maxParams: 30_000,
@@ -126,15 +104,12 @@ export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOpti
         }
       }, true);
     },
-    isConstraintError(error) {
-      const code = (error as { code?: unknown })?.code;
-      return typeof code === 'string' && code.startsWith('SQLITE_CONSTRAINT');
-    },
+    isConstraintError: isLibsqlConstraintError,
     async close() {
       closeNow();
     },
     closeNow,
-    exec(sql) {
+    async exec(sql) {
       db.exec(sql);
     },
   };
@@ -157,36 +132,8 @@ export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOpti
   }
 }
 
-/** Another connection holds the lock this statement needs (the native binding's error codes). */
-function isBusyError(error: unknown): boolean {
+/** A UNIQUE / PRIMARY KEY (or other) constraint refused a row: the native binding's error codes. */
+export function isLibsqlConstraintError(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
-  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code);
-}
-
-/** Values as the native binding takes them; callers outside the typed paths may pass booleans. */
-function toSqlArgs(args: readonly SqlValue[]): SqlValue[] {
-  for (const value of args) {
-    if (typeof value !== 'string' && typeof value !== 'number' && value !== null) {
-      return args.map(toSqlValue);
-    }
-  }
-  return args as SqlValue[];
-}
-
-function toSqlValue(value: unknown): SqlValue {
-  switch (typeof value) {
-    case 'string':
-    case 'number':
-      return value;
-    case 'boolean':
-      return value ? 1 : 0;
-    case 'bigint':
-      return value as unknown as number;
-    case 'undefined':
-      throw new TypeError('undefined cannot be passed as argument to the database');
-    default:
-      if (value === null) return null;
-      if (value instanceof Date) return value.valueOf();
-      return value as SqlValue;
-  }
+  return typeof code === 'string' && code.startsWith('SQLITE_CONSTRAINT');
 }

@@ -3,13 +3,14 @@ import type { DeliveryStatus } from '../core/delivery-state.ts';
 import type { SqlDatabase } from './sql-database.ts';
 import type { SqlRow, SqlValue } from './sql-driver.ts';
 import { DELIVERY_ID_PARAM, deliveryIdIn, deliveryIdOut, eventIdOut } from './sql-ids.ts';
-import { toInteger, toText } from './sql-row.ts';
+import { toInteger, toText, toTextOrNull } from './sql-row.ts';
 
 // Columns are named by table, not by alias, so the same conditions serve the SELECT and the UPDATE.
 const SUMMARY = `SELECT ${deliveryIdOut('deliveries.id')} AS id, domain_events.id AS domain_event_id,
   ${eventIdOut('integration_events.id')} AS integration_event_id,
   integration_events.type, subscription_refs.id AS subscription_id, endpoints.url, deliveries.status, deliveries.attempts,
-  deliveries.next_attempt_at, deliveries.created_at, deliveries.updated_at, deliveries.generation
+  deliveries.next_attempt_at, deliveries.created_at, deliveries.updated_at, deliveries.generation,
+  deliveries.ordering_key
 FROM deliveries JOIN integration_events ON integration_events.ref = deliveries.integration_event_ref
   JOIN domain_events ON domain_events.ref = integration_events.domain_event_ref
   JOIN endpoints ON endpoints.id = deliveries.endpoint_id
@@ -189,5 +190,6 @@ function toSummary(row: SqlRow): DeliverySummary {
     createdAt: toInteger(row.created_at),
     updatedAt: toInteger(row.updated_at),
     generation: toInteger(row.generation),
+    orderingKey: toTextOrNull(row.ordering_key),
   };
 }

@@ -4,7 +4,7 @@ import type { SqlDatabase } from './sql-database.ts';
 import type { SqlStatement } from './sql-driver.ts';
 import { deliveryIdIn, deliveryIdOut } from './sql-ids.ts';
 import { loadLeased, loadLeasedUntil, toLeasedDelivery } from './sql-leased-delivery.ts';
-import { isFirstOfItsKey, toOrderingKeyAfter } from './sql-ordering-key.ts';
+import { isFirstOfItsKey } from './sql-ordering-key.ts';
 
 /**
  * The local transport's queue on SQLite (libSQL or D1): raw statements, since leasing and
@@ -198,8 +198,7 @@ function toAttemptStatements(records: readonly AttemptRecord[], maxParams: numbe
     statements.push({
       sql: `${cte}
             UPDATE deliveries SET status = r.next, attempts = max(deliveries.attempts, r.number), retried = r.retried,
-              next_attempt_at = r.next_at, lease_owner = NULL, lease_expires_at = NULL, updated_at = r.at,
-              ordering_key = ${toOrderingKeyAfter('r.next')}
+              next_attempt_at = r.next_at, lease_owner = NULL, lease_expires_at = NULL, updated_at = r.at
             FROM r
             WHERE ${isRecordedDelivery('deliveries')}`,
       args,

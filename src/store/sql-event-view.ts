@@ -27,7 +27,7 @@ export async function readEventView(driver: SqlDriver, id: string): Promise<Even
       ? []
       : await driver.query(
           `SELECT ${deliveryIdOut('d.id')} AS id, d.integration_event_ref, sr.id AS subscription_id, e.url, d.status,
-             d.next_attempt_at
+             d.next_attempt_at, d.ordering_key
            FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
              JOIN subscription_refs sr ON sr.ref = d.subscription_ref
            WHERE d.integration_event_ref IN (${INTEGRATION_REFS}) ORDER BY d.created_at, d.id`,
@@ -45,6 +45,9 @@ export async function readEventView(driver: SqlDriver, id: string): Promise<Even
         );
   const attemptsOf = (deliveryId: string): AttemptView[] =>
     attemptRows.filter((a) => a.delivery_id === deliveryId).map(toAttemptView);
+  // Every delivery of an integration event carries its key (sql-event-inserts.ts): any one says it.
+  const orderingKeyOf = (ieRef: unknown): string | null =>
+    toTextOrNull(deliveryRows.find((d) => d.integration_event_ref === ieRef)?.ordering_key ?? null);
   return {
     id: toText(event.id),
     type: toText(event.type),
@@ -59,6 +62,7 @@ export async function readEventView(driver: SqlDriver, id: string): Promise<Even
       source: toText(ie.source),
       time: toText(ie.time),
       data: toText(ie.data),
+      orderingKey: orderingKeyOf(ie.ref),
       deliveries: deliveryRows
         .filter((d) => d.integration_event_ref === ie.ref)
         .map(

@@ -24,12 +24,3 @@ export function isFirstOfItsKey(x: string): string {
     WHERE e.subscription_ref = ${x}.subscription_ref AND e.ordering_key = ${x}.ordering_key
       AND ${ORDERING_UNSETTLED.replaceAll('status', 'e.status')} AND e.rowid < ${x}.rowid))`;
 }
-
-/**
- * SQL: the `ordering_key` of a delivery of `deliveries` whose status becomes `next` (an SQL
- * expression). A delivered one never comes back (replays are of dead ones) and keys order only
- * unsettled deliveries, so its key goes — ~10 B a delivered row (0008).
- */
-export function toOrderingKeyAfter(next: string): string {
-  return `CASE WHEN ${next} = 'delivered' THEN NULL ELSE deliveries.ordering_key END`;
-}

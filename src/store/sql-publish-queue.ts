@@ -2,6 +2,7 @@ import type {
   CallbackOutcome,
   CallbackTransition,
   LeasedForPublish,
+  OrderingKeyScope,
   PublishCheckRecord,
   PublishedRecord,
   PublishFailedRecord,
@@ -11,7 +12,7 @@ import type { SqlDatabase } from './sql-database.ts';
 import type { SqlDriver, SqlStatement, SqlValue } from './sql-driver.ts';
 import { deliveryIdIn, deliveryIdOut } from './sql-ids.ts';
 import { loadLeased, toLeasedDelivery } from './sql-leased-delivery.ts';
-import { isFirstOfItsKey, toOrderingKeyAfter } from './sql-ordering-key.ts';
+import { isFirstOfItsKey, ORDERING_UNSETTLED } from './sql-ordering-key.ts';
 
 /**
  * The publishing transport's queue (QStash) on SQLite (libSQL or D1): the transport owns the
@@ -35,14 +36,18 @@ export function createSqlPublishQueue(options: SqlDatabase): PublishQueue {
     async findPublished(messageId) {
       // `attempts - retried` is constant while a generation is published (see PublishedDelivery).
       const [row] = await driver.query(
-        `SELECT ${deliveryIdOut('id')} AS id, retry_delay, attempts - retried AS earlier FROM deliveries
-         WHERE message_id = ?1 LIMIT 1`,
+        `SELECT ${deliveryIdOut('d.id')} AS id, sr.id AS subscription_id, d.ordering_key, d.retry_delay,
+           d.attempts - d.retried AS earlier
+         FROM deliveries d JOIN subscription_refs sr ON sr.ref = d.subscription_ref
+         WHERE d.message_id = ?1 LIMIT 1`,
         [messageId],
       );
       if (row === undefined) return null;
       return {
         id: String(row.id),
         messageId,
+        subscriptionId: String(row.subscription_id),
+        orderingKey: row.ordering_key === null ? null : String(row.ordering_key),
         retryDelay: row.retry_delay === null ? null : String(row.retry_delay),
         earlierAttempts: Number(row.earlier),
       };
@@ -150,12 +155,44 @@ WHERE id IN (
   ORDER BY x.next_attempt_at, x.rowid LIMIT ?4)
 RETURNING ${deliveryIdOut('id')} AS id`;
 
+/**
+ * `leaseForPublish` for one (subscription ?4, key ?5): its head — the first of its unsettled
+ * deliveries in rowid order, one probe of `deliveries_ordering` — if that one is publishable as
+ * `LEASE_FOR_PUBLISH` has it (pending, due, never published in this generation, no live lease, its
+ * subscription not paused). Being the head, it is the first of its key by definition.
+ */
+const LEASE_HEAD_OF_KEY = `UPDATE deliveries SET lease_owner = ?1, lease_expires_at = ?2
+WHERE id = (
+    SELECT h.id FROM deliveries h
+    WHERE h.subscription_ref = (SELECT ref FROM subscription_refs WHERE id = ?4) AND h.ordering_key = ?5
+      AND ${ORDERING_UNSETTLED.replaceAll('status', 'h.status')}
+    ORDER BY h.rowid LIMIT 1)
+  AND status = 'pending' AND next_attempt_at <= ?3 AND message_id IS NULL
+  AND (lease_owner IS NULL OR lease_expires_at <= ?3)
+  AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = ?4 AND s.paused_at IS NULL)
+RETURNING ${deliveryIdOut('id')} AS id`;
+
 async function leaseForPublish(
   driver: SqlDriver,
-  { owner, now, leaseMs, limit }: { owner: string; now: number; leaseMs: number; limit: number },
+  {
+    owner,
+    now,
+    leaseMs,
+    limit,
+    only,
+  }: { owner: string; now: number; leaseMs: number; limit: number; only?: OrderingKeyScope },
 ): Promise<LeasedForPublish[]> {
   if (limit <= 0) return [];
-  const leased = await driver.query(LEASE_FOR_PUBLISH, [owner, now + leaseMs, now, limit]);
+  const leased =
+    only === undefined
+      ? await driver.query(LEASE_FOR_PUBLISH, [owner, now + leaseMs, now, limit])
+      : await driver.query(LEASE_HEAD_OF_KEY, [
+          owner,
+          now + leaseMs,
+          now,
+          only.subscriptionId,
+          only.orderingKey,
+        ]);
   if (leased.length === 0) return [];
   return (await loadLeased(driver, leased, owner)).map(
     (r): LeasedForPublish => ({ ...toLeasedDelivery(r), lastPublishDelayMs: Number(r.last_publish_delay) }),
@@ -252,7 +289,6 @@ async function applyCallback(
     {
       sql: `UPDATE deliveries SET
               status = ${status},
-              ordering_key = ${toOrderingKeyAfter(status)},
               next_attempt_at = CASE WHEN status IN ('delivered', 'dead') OR ${older} THEN next_attempt_at
                                      ELSE ?4 END,
               attempts = max(attempts, ?2),

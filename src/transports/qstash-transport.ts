@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.ts';
 import { toCloudEventHeaders } from '../core/delivery-request.ts';
 import type {
   LeasedForPublish,
+  OrderingKeyScope,
   PublishedRecord,
   PublishFailedRecord,
   PublishQueue,
@@ -71,6 +72,14 @@ export interface QStashTransport {
    * from a sweep (cron on Workers, a timer on Node): a failed publish is simply due again later.
    */
   publishDue(): Promise<PublishDueResult>;
+  /**
+   * Publishes the next delivery of one subscription and ordering key, if it is due: one lease of
+   * at most one delivery, found through the ordering index. Run it (in the background) after a
+   * callback settled the one before (`recordCallback`'s `released`), so a key's deliveries follow
+   * each other at QStash's pace rather than the sweep's. Racing a sweep or another callback is
+   * safe: the lease lets one of them publish it.
+   */
+  publishNext(scope: OrderingKeyScope): Promise<PublishDueResult>;
 }
 
 /**
@@ -152,11 +161,21 @@ export function createQStashTransport(options: QStashTransportOptions): QStashTr
     }
   };
 
+  /** Publishes what was leased and records the outcome: how many went, how many failed. */
+  const publishLeased = async (leased: readonly LeasedForPublish[], owner: string) => {
+    const result = await publish(leased, owner);
+    await queue.markPublished(result.published);
+    await queue.markPublishFailed(result.failed);
+    return { published: result.published.length, failed: result.failed.length };
+  };
+
+  // A lease per pass, not per process: two overlapping passes of one isolate (cron, waitUntil
+  // after an ingest or a callback) must not clear or take over each other's leases.
+  const nextOwner = () => `${options.owner}/${++sweeps}`;
+
   return {
     async publishDue() {
-      // A lease per sweep, not per process: two overlapping sweeps of one isolate (cron and
-      // waitUntil) must not clear or take over each other's leases.
-      const owner = `${options.owner}/${++sweeps}`;
+      const owner = nextOwner();
       let published = 0;
       let failed = 0;
       while (published + failed < maxPerSweep) {
@@ -167,14 +186,18 @@ export function createQStashTransport(options: QStashTransportOptions): QStashTr
           limit: Math.min(QSTASH_BATCH_LIMIT, maxPerSweep - published - failed),
         });
         if (leased.length === 0) break;
-        const result = await publish(leased, owner);
-        await queue.markPublished(result.published);
-        await queue.markPublishFailed(result.failed);
-        published += result.published.length;
-        failed += result.failed.length;
+        const result = await publishLeased(leased, owner);
+        published += result.published;
+        failed += result.failed;
         if (leased.length < QSTASH_BATCH_LIMIT) break;
       }
       return { published, failed };
+    },
+
+    async publishNext(scope) {
+      const owner = nextOwner();
+      const leased = await queue.leaseForPublish({ owner, now: clock.now(), leaseMs, limit: 1, only: scope });
+      return leased.length === 0 ? { published: 0, failed: 0 } : publishLeased(leased, owner);
     },
   };
 }

@@ -142,6 +142,7 @@ describe('GET /v1/deliveries', () => {
           status: 'pending',
           attempts: 0,
           generation: 0,
+          orderingKey: 'o-e1',
           nextAttemptAt: iso(START),
           createdAt: iso(START),
           updatedAt: iso(START),

@@ -493,6 +493,7 @@ describe('GET /v1/events/:id', () => {
           source: '/producers/billing',
           time: '2026-11-30T11:59:00Z',
           data: { orderId: 'o-e1', customerId: 'c-1', total: 42.5, currency: 'EUR' },
+          orderingKey: 'o-e1',
           deliveries: [
             {
               id: expect.any(String),

@@ -19,6 +19,8 @@ function routes(options: { maxConcurrentBodyReads?: number } = {}) {
     findPublished: async (messageId: string) => ({
       id: 'd-1',
       messageId,
+      subscriptionId: 'sub-1',
+      orderingKey: null,
       retryDelay: null,
       earlierAttempts: 0,
     }),

@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import {
   type CallbackReport,
   decideCallbackOutcome,
+  recordCallback,
   settleCallback,
   toCallbackTransition,
 } from '../../src/core/callback-outcome.ts';
-import type { CallbackTransition, PublishQueue } from '../../src/core/publish-queue.ts';
+import type { CallbackTransition, PublishedDelivery, PublishQueue } from '../../src/core/publish-queue.ts';
 import { defaultRetryDelayMs } from '../../src/core/retry-policy.ts';
 
 const AT = Date.UTC(2026, 0, 15, 9, 30, 0);
@@ -23,7 +24,14 @@ const report = (fields: Partial<CallbackReport> = {}): CallbackReport => ({
   ...fields,
 });
 
-const delivery = { id: 'd-1', messageId: 'msg-1', retryDelay: null, earlierAttempts: 0 };
+const delivery: PublishedDelivery = {
+  id: 'd-1',
+  messageId: 'msg-1',
+  subscriptionId: 'sub-1',
+  orderingKey: null,
+  retryDelay: null,
+  earlierAttempts: 0,
+};
 
 describe('decideCallbackOutcome (pure, as a local attempt is decided)', () => {
   it('2xx delivers; 489 non-retryable dies; the last retry dies; otherwise retries', () => {
@@ -101,5 +109,35 @@ describe('settleCallback', () => {
     expect(await settleCallback(queue, report({ messageId: 'msg-x' }))).toBe('unknown');
     expect(await settleCallback(queue, report({ status: 500 }))).toBe('applied');
     expect(applied.map((t) => [t.number, t.next])).toEqual([[1, 'retrying']]);
+  });
+});
+
+describe('recordCallback', () => {
+  const keyed: PublishedDelivery = { ...delivery, orderingKey: 'order-1' };
+  const queueOf = (found: PublishedDelivery, outcome: 'applied' | 'duplicate' = 'applied') =>
+    ({
+      findPublished: async (id: string) => (id === found.messageId ? found : null),
+      applyCallback: async () => outcome,
+    }) as unknown as PublishQueue;
+  const released = { subscriptionId: 'sub-1', orderingKey: 'order-1' };
+
+  it('releases the (subscription, key) of a keyed delivery it makes delivered or dead', async () => {
+    expect(await recordCallback(queueOf(keyed), report())).toEqual({ outcome: 'applied', released });
+    expect(await recordCallback(queueOf(keyed), report({ status: 500, failure: true }))).toEqual({
+      outcome: 'applied',
+      released,
+    });
+    expect(await recordCallback(queueOf(keyed), report({ status: 489, nonRetryable: true }))).toEqual({
+      outcome: 'applied',
+      released,
+    });
+  });
+
+  it('releases nothing for a retry, a repeat, a delivery without a key or an unknown message', async () => {
+    const nothing = (outcome: string) => ({ outcome, released: null });
+    expect(await recordCallback(queueOf(keyed), report({ status: 500 }))).toEqual(nothing('applied'));
+    expect(await recordCallback(queueOf(keyed, 'duplicate'), report())).toEqual(nothing('duplicate'));
+    expect(await recordCallback(queueOf(delivery), report())).toEqual(nothing('applied'));
+    expect(await recordCallback(queueOf(keyed), report({ messageId: 'msg-x' }))).toEqual(nothing('unknown'));
   });
 });

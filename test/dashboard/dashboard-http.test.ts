@@ -292,6 +292,20 @@ describe('pages', () => {
     expect(await missing.text()).toContain('No event has the id “nope”.');
   });
 
+  it('shows each integration event’s ordering key on the event’s page, and “none” without one', async () => {
+    const { cookie } = await signIn();
+    const res = await get('/dashboard/events/h-1', cookie);
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    const keys = [
+      ...html.matchAll(/<h3 id="ie-[^"]+"><code>([^<]+)<\/code>.*?<dt>Ordering key<\/dt><dd>(.*?)<\/dd>/gs),
+    ].map((m) => [m[1], m[2]]);
+    expect(keys).toEqual([
+      ['order.placed.v1', '<code>o-h-1</code>'],
+      ['order.audited.v1', '<span class="faint">none</span>'],
+    ]);
+  });
+
   it('refuses an invalid delivery filter with the API’s own words', async () => {
     const { cookie } = await signIn();
     const res = await get('/dashboard/deliveries?status=bogus&type=Nope', cookie);

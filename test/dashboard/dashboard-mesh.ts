@@ -14,14 +14,17 @@ import { serveMesh } from '../../src/node.ts';
 import { eventually } from '../support/processes.ts';
 
 // A mesh as `serveMesh` runs it, on loopback HTTP with a libSQL file: every OrderPlaced becomes an
-// `order.placed.v1` (its handler succeeds: delivered) and an `order.audited.v1` (its handler fails
-// while `failing` is set, with `retries: 0`: dead at the first failure).
+// `order.placed.v1` (keyed by its order id; its handler succeeds: delivered) and an
+// `order.audited.v1` (no key; its handler fails while `failing` is set, with `retries: 0`: dead at
+// the first failure).
 
 export const PRODUCER_TOKEN = 'dashboard-producer-token-0123456789';
 export const ADMIN_TOKEN = 'dashboard-admin-token-0123456789abcdef';
 
 const OrderPlaced = defineDomainEvent('OrderPlaced', v.object({ orderId: v.string(), total: v.number() }));
-const OrderPlacedV1 = defineIntegrationEvent('order.placed.v1', v.object({ orderId: v.string() }));
+const OrderPlacedV1 = defineIntegrationEvent('order.placed.v1', v.object({ orderId: v.string() }), {
+  orderingKey: (d) => d.orderId,
+});
 const OrderAuditedV1 = defineIntegrationEvent(
   'order.audited.v1',
   v.object({ orderId: v.string(), total: v.number() }),

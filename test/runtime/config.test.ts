@@ -88,3 +88,17 @@ describe('readConfig — bearer tokens in production (DESIGN "Hardening rules")'
     );
   });
 });
+
+describe('readConfig — HOOKMESH_SQLITE_THREAD', () => {
+  it("leaves the thread to the runtime's default unless set, and refuses anything but worker or main", () => {
+    const read = (value: string | undefined) =>
+      readConfig({ HOOKMESH_SQLITE_THREAD: value }, { transport: 'local' }).sqliteThread;
+    expect(read(undefined)).toBeUndefined();
+    expect(read('')).toBeUndefined();
+    expect(read('worker')).toBe('worker');
+    expect(read('main')).toBe('main');
+    expect(refusal({ HOOKMESH_SQLITE_THREAD: 'thread' }).message).toBe(
+      'HOOKMESH_SQLITE_THREAD must be one of worker, main',
+    );
+  });
+});

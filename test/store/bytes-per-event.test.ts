@@ -6,10 +6,11 @@ import { createTestMesh, orderCreated, type TestMesh } from '../support/test-mes
 // What an accepted event costs on disk once delivered (issue 11, "Fewer bytes per event"): the
 // example's OrderCreated with one subscription, through the real API and dispatch queue, then
 // SQLite's own page statistics (`dbstat`). 1,183 B/event before migration 0007, ~1,010 after
-// (5,000 events); here, 2,000 events: 1,030 before 0008, 633 after — attempts WITHOUT ROWID
-// (-45), the URL interned (-80), source and time derived (-41), 16-byte ids (-149), the ordering
-// key dropped once delivered (-8), row numbers instead of ids between tables (-45), the
-// subscription's number instead of its id (-29; more for API ids, `sub_` and a UUID). Fewer events
+// (5,000 events); here, 2,000 events: 1,030 before 0008, ~640 after — attempts WITHOUT ROWID
+// (-45), the URL interned (-80), source and time derived (-41), 16-byte ids (-149), row numbers
+// instead of ids between tables (-45), the subscription's number instead of its id (-29; more for
+// API ids, `sub_` and a UUID). A delivered row keeps its ordering key (~8 B): `GET /v1/events/:id`
+// shows it. Fewer events
 // carry more partly-filled pages (~30 B/event of one-page tables here), hence the bound's margin.
 
 const EVENTS = 2_000;
@@ -71,17 +72,16 @@ describe('bytes per delivered event (libSQL file)', () => {
       expect(columns('deliveries_created')).toEqual(['created_at']);
       expect(columns('deliveries_subscription_created')).toEqual(['subscription_ref', 'created_at']);
       expect(columns('domain_events_type_received')).toEqual(['type', 'received_at']);
-      // 0008: deliveries point at their endpoint and integration event by number, ids are bytes,
-      // and a delivered row keeps no ordering key.
+      // 0008: deliveries point at their endpoint and integration event by number, ids are bytes.
       expect(columns('deliveries_integration_event')).toEqual(['integration_event_ref']);
       expect(
         db
           .prepare(
-            `SELECT typeof(id) AS id, length(id) AS bytes, typeof(endpoint_id) AS endpoint, ordering_key
-             FROM deliveries GROUP BY 1, 2, 3, 4`,
+            `SELECT typeof(id) AS id, length(id) AS bytes, typeof(endpoint_id) AS endpoint
+             FROM deliveries GROUP BY 1, 2, 3`,
           )
           .all(),
-      ).toMatchObject([{ id: 'blob', bytes: 16, endpoint: 'integer', ordering_key: null }]);
+      ).toMatchObject([{ id: 'blob', bytes: 16, endpoint: 'integer' }]);
       const total = [...bytes.values()].reduce((a, b) => a + b, 0);
       expect(total / EVENTS).toBeLessThan(660);
     } finally {

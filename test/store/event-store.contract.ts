@@ -371,6 +371,7 @@ export function describeEventStoreContract(name: string, open: OpenHarness): voi
             type: 'order.created.v1',
             data: '{"orderId":"o-1"}',
             time: '2026-01-15T09:30:01.000Z',
+            orderingKey: 'o-1',
           },
         ]);
         await store.appendEvents([event]);
@@ -393,6 +394,7 @@ export function describeEventStoreContract(name: string, open: OpenHarness): voi
             source: '/producers/billing',
             time: '2026-01-15T09:30:00.000Z',
             data: '{"orderId":"o-1","amount":3}',
+            orderingKey: null,
           },
           {
             id: 'ie-1',
@@ -400,6 +402,7 @@ export function describeEventStoreContract(name: string, open: OpenHarness): voi
             source: '/producers/billing',
             time: '2026-01-15T09:30:01.000Z',
             data: '{"orderId":"o-1"}',
+            orderingKey: 'o-1',
           },
         ]);
         expect(targets(stored.integrationEvents[0]!.deliveries)).toEqual([[prefixOrder.id, prefixOrder.url]]);

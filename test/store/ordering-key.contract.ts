@@ -260,6 +260,52 @@ export function describeOrderingKeyContract(name: string, open: OpenHarness): vo
         await callback(second[0]!, 'delivered', T0 + 100_003);
         expect(names(await publishAll(T0 + 100_004))).toEqual(['a3@sub-roomy']);
       });
+
+      it('only: leases the head of that (subscription, key) alone, and only while it is publishable', async () => {
+        await s.events.appendEvents([
+          keyed('a1', 'A'),
+          keyed('a2', 'A'),
+          keyed('b1', 'B'),
+          keyed('n1', null),
+        ]);
+        await s.events.appendEvents([keyed('a3', 'A', { notBefore: T0 + 50_000 })]);
+        const leaseOnly = (owner: string, now: number, key = 'A', sub = roomy.id) =>
+          s.publish.leaseForPublish({
+            owner,
+            now,
+            leaseMs: LEASE_MS,
+            limit: 1000,
+            only: { subscriptionId: sub, orderingKey: key },
+          });
+
+        // The head of A to sub-roomy, nothing of B, the keyless one or sub-other.
+        const head = await leaseOnly('p', T0);
+        expect(names(head)).toEqual(['a1@sub-roomy']);
+        // Under a live lease: not again, by a callback's pass or a sweep.
+        expect(await leaseOnly('q', T0 + 1)).toEqual([]);
+        await s.publish.markPublished([
+          { deliveryId: head[0]!.id, owner: 'p', generation: 0, messageId: `msg-${head[0]!.id}`, at: T0 + 2 },
+        ]);
+        // Published (in flight): a2 waits behind it.
+        expect(await leaseOnly('q', T0 + 3)).toEqual([]);
+        await callback(head[0]!, 'delivered', T0 + 4);
+        const next = await leaseOnly('q', T0 + 5);
+        expect(names(next)).toEqual(['a2@sub-roomy']);
+        await s.publish.markPublished([
+          { deliveryId: next[0]!.id, owner: 'q', generation: 0, messageId: `msg-${next[0]!.id}`, at: T0 + 6 },
+        ]);
+        await callback(next[0]!, 'dead', T0 + 7);
+        // a3 is the head now, but not due before its notBefore.
+        expect(await leaseOnly('r', T0 + 8)).toEqual([]);
+        expect(names(await leaseOnly('r', T0 + 50_000))).toEqual(['a3@sub-roomy']);
+
+        // A paused subscription's head is held; a key nobody has is nothing.
+        await s.subscriptions.updateSubscription(other.id, { paused: true }, T0);
+        expect(await leaseOnly('s', T0 + 50_001, 'A', other.id)).toEqual([]);
+        expect(await leaseOnly('s', T0 + 50_001, 'Z')).toEqual([]);
+        await s.subscriptions.updateSubscription(other.id, { paused: false }, T0 + 50_002);
+        expect(names(await leaseOnly('s', T0 + 50_003, 'A', other.id))).toEqual(['a1@sub-other']);
+      });
     });
   });
 }

@@ -310,7 +310,14 @@ export function describePublishQueueContract(name: string, open: OpenHarness): v
 
         expect(await publish.findPublished('msg-unknown')).toBeNull();
         const found = await publish.findPublished(messageId);
-        expect(found).toEqual({ id: leased!.id, messageId, retryDelay: '1000', earlierAttempts: 0 });
+        expect(found).toEqual({
+          id: leased!.id,
+          messageId,
+          subscriptionId: prefixOrder.id,
+          orderingKey: null,
+          retryDelay: '1000',
+          earlierAttempts: 0,
+        });
         const transition = {
           deliveryId: leased!.id,
           messageId,

@@ -96,6 +96,14 @@ describe('every query the stores run is served from an index (migrations 0007 an
       limit: 2,
     });
     expect(forPublish.length).toBeGreaterThan(0);
+    // The head of one ordering key alone, as a callback that settled the one before asks for it.
+    await stores.publish.leaseForPublish({
+      owner: 'p-next',
+      now: now(),
+      leaseMs: 30_000,
+      limit: 1,
+      only: { subscriptionId: forPublish[0]!.subscriptionId, orderingKey: 'o-e5' },
+    });
     const [first, second] = forPublish;
     await stores.publish.markPublished([
       { deliveryId: first!.id, owner: 'p', generation: first!.generation, messageId: 'msg_1', at: now() },
@@ -171,7 +179,11 @@ describe('every query the stores run is served from an index (migrations 0007 an
     };
     usesDue("(SELECT count(*) FROM deliveries WHERE status = 'dead')", /INDEX deliveries_due \(status=\?\)/);
     usesDue("status = 'in_flight' OR status = 'retrying'", /INDEX deliveries_due/);
-    usesDue('WHERE message_id = ?1 LIMIT 1', /INDEX deliveries_message \(message_id=\?\)/);
+    usesDue('WHERE d.message_id = ?1 LIMIT 1', /INDEX deliveries_message \(message_id=\?\)/);
+    usesDue(
+      'ORDER BY h.rowid LIMIT 1',
+      /INDEX deliveries_ordering \(subscription_ref=\? AND ordering_key=\?\)/,
+    );
     usesDue(
       "UPDATE deliveries SET status = 'in_flight', lease_owner",
       /deliveries_subscription_due \(subscription_ref=\? AND status=\?/,

@@ -6,6 +6,7 @@ import Database from 'libsql';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/core/errors.ts';
 import { openLibsqlFileDriver } from '../../src/store/libsql-file-driver.ts';
+import { openLibsqlWorkerDriver } from '../../src/store/libsql-worker-driver.ts';
 import { toStoreUnavailable, withStoreUnavailable } from '../../src/store/store-unavailable.ts';
 
 // "Cannot write now" is one typed error on every driver (the API's 503), recognised from what
@@ -123,85 +124,98 @@ describe('toStoreUnavailable', () => {
   });
 });
 
-describe('withStoreUnavailable', () => {
-  it('throws the typed error, reports it for /healthz, and clears it once a write changes rows', async () => {
-    const path = tempFile();
-    const raw = openLibsqlFileDriver(path, { busyTimeoutMs: 1 });
-    closers.push(() => raw.closeNow());
-    let now = 1_000;
-    const driver = withStoreUnavailable(raw, { now: () => now });
-    await driver.query('PRAGMA max_page_count = 3');
-    const insert = (v: string) => driver.batch([{ sql: 'INSERT INTO t (v) VALUES (?)', args: [v] }]);
-    let full: unknown;
-    for (let i = 0; full === undefined && i < 1000; i++)
-      await insert('x'.repeat(500) + i).catch((e) => (full = e));
-    expect(full).toBeInstanceOf(StoreUnavailableError);
-    expect(driver.writeFailure?.()).toMatchObject({ reason: 'full' });
-    // Reported for a while only: a process nobody writes to any more reads healthy and is tried again.
-    now += 9_999;
-    expect(driver.writeFailure?.()).toMatchObject({ reason: 'full' });
-    now += 1;
-    expect(driver.writeFailure?.()).toBeNull();
+// The in-thread driver and the worker-thread one answer alike: same errors, same bounded wait.
+const DRIVERS = [
+  ['in-thread', openLibsqlFileDriver],
+  ['worker-thread', openLibsqlWorkerDriver],
+] as const;
 
-    await insert('y'.repeat(2_000)).catch(() => undefined);
-    expect(driver.writeFailure?.()).toMatchObject({ reason: 'full' });
-    // Space comes back: the next write succeeds and clears the report.
-    await driver.query('PRAGMA max_page_count = 1000');
-    await insert('after');
-    expect(driver.writeFailure?.()).toBeNull();
-    // A constraint error is the request's fault, not the store's: passed through untouched.
-    const duplicate = await insert('after').catch((e: unknown) => e);
-    expect(duplicate).not.toBeInstanceOf(StoreUnavailableError);
-    expect(driver.isConstraintError(duplicate)).toBe(true);
-  });
-});
+describe.each(DRIVERS)('the %s file driver', (_name, openDriver) => {
+  describe('withStoreUnavailable', () => {
+    it('throws the typed error, reports it for /healthz, and clears it once a write changes rows', async () => {
+      const path = tempFile();
+      const raw = openDriver(path, { busyTimeoutMs: 1 });
+      closers.push(() => raw.closeNow());
+      let now = 1_000;
+      const driver = withStoreUnavailable(raw, { now: () => now });
+      await driver.query('PRAGMA max_page_count = 3');
+      const insert = (v: string) => driver.batch([{ sql: 'INSERT INTO t (v) VALUES (?)', args: [v] }]);
+      let full: unknown;
+      for (let i = 0; full === undefined && i < 1000; i++)
+        await insert('x'.repeat(500) + i).catch((e) => (full = e));
+      expect(full).toBeInstanceOf(StoreUnavailableError);
+      expect(driver.writeFailure?.()).toMatchObject({ reason: 'full' });
+      // Reported for a while only: a process nobody writes to any more reads healthy and is tried again.
+      now += 9_999;
+      expect(driver.writeFailure?.()).toMatchObject({ reason: 'full' });
+      now += 1;
+      expect(driver.writeFailure?.()).toBeNull();
 
-describe('the local file driver and a locked database', () => {
-  it('retries on timers while another writer holds the lock, and writes once it lets go', async () => {
-    const path = tempFile();
-    const lock = holdWriteLock(path);
-    const waits: number[] = [];
-    const driver = openLibsqlFileDriver(path, {
-      busyTimeoutMs: 1,
-      busyWaitMs: 60_000,
-      wait: async (ms) => {
-        waits.push(ms);
-        // The other writer commits while this one backs off.
-        if (waits.length === 3) lock.release();
-      },
+      await insert('y'.repeat(2_000)).catch(() => undefined);
+      expect(driver.writeFailure?.()).toMatchObject({ reason: 'full' });
+      // Space comes back: the next write succeeds and clears the report.
+      await driver.query('PRAGMA max_page_count = 1000');
+      await insert('after');
+      expect(driver.writeFailure?.()).toBeNull();
+      // A constraint error is the request's fault, not the store's: passed through untouched.
+      const duplicate = await insert('after').catch((e: unknown) => e);
+      expect(duplicate).not.toBeInstanceOf(StoreUnavailableError);
+      expect(driver.isConstraintError(duplicate)).toBe(true);
     });
-    closers.push(() => driver.closeNow());
-    expect(await driver.batch([{ sql: 'INSERT INTO t (v) VALUES (?)', args: ['a'] }])).toEqual([1]);
-    expect(waits).toEqual([2, 4, 8]);
-    expect(await driver.query('SELECT v FROM t')).toEqual([{ v: 'a' }]);
   });
 
-  it('gives up after its bounded wait with a busy StoreUnavailableError, the event loop free meanwhile', async () => {
-    const path = tempFile();
-    holdWriteLock(path);
-    const driver = withStoreUnavailable(openLibsqlFileDriver(path, { busyTimeoutMs: 5, busyWaitMs: 300 }));
-    closers.push(() => void driver.close());
-    let last = performance.now();
-    let longestGap = 0;
-    const ticker = setInterval(() => {
-      const now = performance.now();
-      longestGap = Math.max(longestGap, now - last);
-      last = now;
-    }, 1);
-    // Reads go on meanwhile (WAL readers never wait) and must not extend the writer's wait.
-    let reads = 0;
-    const reader = setInterval(() => void driver.query('SELECT count(*) AS n FROM t').then(() => reads++), 2);
-    const started = performance.now();
-    const error = await driver.batch([{ sql: 'INSERT INTO t (v) VALUES (?)', args: ['b'] }]).catch((e) => e);
-    const took = performance.now() - started;
-    clearInterval(ticker);
-    clearInterval(reader);
-    expect(reads).toBeGreaterThan(20);
-    expect(error).toBeInstanceOf(StoreUnavailableError);
-    expect(error).toMatchObject({ reason: 'busy' });
-    expect(took).toBeGreaterThanOrEqual(290);
-    expect(took).toBeLessThan(2_000);
-    // SQLite's own busy wait (5 ms) is the longest the process ever stops; not the 10 s it was.
-    expect(longestGap).toBeLessThan(100);
+  describe('the local file driver and a locked database', () => {
+    it('retries on timers while another writer holds the lock, and writes once it lets go', async () => {
+      const path = tempFile();
+      const lock = holdWriteLock(path);
+      const waits: number[] = [];
+      const driver = openDriver(path, {
+        busyTimeoutMs: 1,
+        busyWaitMs: 60_000,
+        wait: async (ms) => {
+          waits.push(ms);
+          // The other writer commits while this one backs off.
+          if (waits.length === 3) lock.release();
+        },
+      });
+      closers.push(() => driver.closeNow());
+      expect(await driver.batch([{ sql: 'INSERT INTO t (v) VALUES (?)', args: ['a'] }])).toEqual([1]);
+      expect(waits).toEqual([2, 4, 8]);
+      expect(await driver.query('SELECT v FROM t')).toEqual([{ v: 'a' }]);
+    });
+
+    it('gives up after its bounded wait with a busy StoreUnavailableError, the event loop free meanwhile', async () => {
+      const path = tempFile();
+      holdWriteLock(path);
+      const driver = withStoreUnavailable(openDriver(path, { busyTimeoutMs: 5, busyWaitMs: 300 }));
+      closers.push(() => void driver.close());
+      let last = performance.now();
+      let longestGap = 0;
+      const ticker = setInterval(() => {
+        const now = performance.now();
+        longestGap = Math.max(longestGap, now - last);
+        last = now;
+      }, 1);
+      // Reads go on meanwhile (WAL readers never wait) and must not extend the writer's wait.
+      let reads = 0;
+      const reader = setInterval(
+        () => void driver.query('SELECT count(*) AS n FROM t').then(() => reads++),
+        2,
+      );
+      const started = performance.now();
+      const error = await driver
+        .batch([{ sql: 'INSERT INTO t (v) VALUES (?)', args: ['b'] }])
+        .catch((e) => e);
+      const took = performance.now() - started;
+      clearInterval(ticker);
+      clearInterval(reader);
+      expect(reads).toBeGreaterThan(20);
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      expect(error).toMatchObject({ reason: 'busy' });
+      expect(took).toBeGreaterThanOrEqual(290);
+      expect(took).toBeLessThan(2_000);
+      // SQLite's own busy wait (5 ms) is the longest the process ever stops; not the 10 s it was.
+      expect(longestGap).toBeLessThan(100);
+    });
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@libsql/client';
 import { readMigrations } from '../../src/runtime/migrations.ts';
-import { openLibsql } from '../../src/store/libsql-store.ts';
+import { openLibsql, type SqliteThread } from '../../src/store/libsql-store.ts';
 import { applyMigrations } from '../../src/store/migrate.ts';
 import type { SqlDriver } from '../../src/store/sql-driver.ts';
 
@@ -17,11 +17,14 @@ export interface TempDb {
   dispose(): Promise<void>;
 }
 
-/** A real libSQL file database in a temp directory, migrated, as the mesh opens it. */
-export async function createTempDb(): Promise<TempDb> {
+/**
+ * A real libSQL file database in a temp directory, migrated, as the mesh opens it (its statements
+ * on the runtime's default thread unless `sqliteThread` says).
+ */
+export async function createTempDb(options: { sqliteThread?: SqliteThread } = {}): Promise<TempDb> {
   const dir = mkdtempSync(join(tmpdir(), 'hookmesh-test-'));
   const url = `file:${join(dir, 'hookmesh.db')}`;
-  const { client, driver } = await openLibsql({ url });
+  const { client, driver } = await openLibsql({ url, sqliteThread: options.sqliteThread });
   await applyMigrations(driver, readMigrations());
   return {
     url,

@@ -1,5 +1,8 @@
 import { createApi } from '../../src/api/app.ts';
-import type { QStashCallbackOptions } from '../../src/api/qstash-callback-routes.ts';
+import type {
+  QStashCallbackOptions,
+  QStashCallbackRoutesOptions,
+} from '../../src/api/qstash-callback-routes.ts';
 import { createManualClock } from '../../src/core/clock.ts';
 import type { DeliveryAdminStore } from '../../src/core/delivery-admin-store.ts';
 import type { DispatchQueue } from '../../src/core/dispatch-queue.ts';
@@ -49,7 +52,7 @@ export async function createTestMesh(
     /** Rules for API-created subscription URLs; by default development's (http, private network). */
     urlRules?: SubscriptionUrlRules;
     /** Mounts the QStash callback route (`POST /v1/qstash/callback`). */
-    qstash?: QStashCallbackOptions;
+    qstash?: QStashCallbackOptions & Pick<QStashCallbackRoutesOptions, 'publishNextOfKey'>;
   } = {},
 ): Promise<TestMesh> {
   const db = await createTempDb();

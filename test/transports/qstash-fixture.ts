@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
 import { Client } from '@upstash/qstash';
 import { expect } from 'vitest';
-import type { OverduePublished, PublishQueue } from '../../src/core/publish-queue.ts';
+import type { OrderingKeyScope, OverduePublished, PublishQueue } from '../../src/core/publish-queue.ts';
 import { signQStashJwt } from '../../src/core/signature.ts';
 import { defineSubscription, type SubscriptionOptions } from '../../src/core/subscription.ts';
 import { OrderCreatedV1, orderConverters } from '../../src/example/orders.ts';
@@ -50,6 +50,11 @@ export interface Setup {
   readonly callbacks: { body: Record<string, unknown>; status: number }[];
   /** Answers a callback request itself (e.g. 503) instead of the mesh, while it returns a Response. */
   gate: ((body: Record<string, unknown>) => Response | null) | null;
+  /**
+   * With `publishNextOfKey`: each (subscription, key) a callback released, in order, and the
+   * background publish it started (`transport.publishNext`), as the Worker wires it.
+   */
+  readonly released: { scope: OrderingKeyScope; publish: Promise<unknown> }[];
 }
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -77,6 +82,8 @@ export async function setup(
     wrapClient?: (client: Client) => QStashPublisher;
     wrapReader?: (client: Client) => QStashMessageReader;
     maxMessageBytes?: number;
+    /** Wires the callback route to `transport.publishNext`, as the Worker does (off: sweeps only). */
+    publishNextOfKey?: boolean;
   } = {},
 ): Promise<Setup> {
   const destination = await startLoopbackServer(reply);
@@ -120,7 +127,20 @@ export async function setup(
       converters: orderConverters,
       subscriptions: [defineSubscription(OrderCreatedV1, hookUrl, { id: 'sub-1', ...options.sub })],
     },
-    qstash: { signingKeys: { current: KEY, next: NEXT_KEY }, callbackUrl },
+    qstash: {
+      signingKeys: { current: KEY, next: NEXT_KEY },
+      callbackUrl,
+      ...(options.publishNextOfKey
+        ? {
+            publishNextOfKey: (scope: OrderingKeyScope) => {
+              if (!ctx) throw new Error('a callback before the fixture was set up');
+              const publish = ctx.transport.publishNext(scope);
+              ctx.released.push({ scope, publish });
+              return publish;
+            },
+          }
+        : {}),
+    },
     ...(options.wrapPublish ? { wrapPublish: options.wrapPublish } : {}),
   });
   onCleanup(() => mesh.dispose());
@@ -163,6 +183,7 @@ export async function setup(
     errors,
     callbacks: [],
     gate: null,
+    released: [],
   };
   return ctx;
 }

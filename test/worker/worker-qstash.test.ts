@@ -615,4 +615,70 @@ describe('the Worker in workerd delivering through QStash (miniflare, D1, QStash
     expect(q.calls.messages).toBe(askedBefore + 1);
     expect(q.messages.filter((m) => m.dedupId?.startsWith(delivery.id))).toHaveLength(2);
   });
+
+  it("ordering keys: the callback that settles a key's head publishes the next in its waitUntil — no cron, no other publish pass", async () => {
+    const keyedOrder = (id: string) => ({
+      id,
+      type: 'OrderCreated',
+      data: { order: { id: 'o-wq-keyed', customerId: id, total: 1, currency: 'EUR' } },
+    });
+    let sink: LoopbackServer | undefined;
+    let subscriptionId: string | undefined;
+    const pause = async (paused: boolean) => {
+      const res = await request('/v1/subscriptions/example-billing', {
+        method: 'PATCH',
+        body: JSON.stringify({ paused }),
+      });
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+    };
+    // The example's billing subscription is held: its handler run would start a publish pass of its
+    // own (a handler may post events), and only the callback may publish here.
+    await pause(true);
+    try {
+      sink = await startLoopbackServer(() => ({ status: 200 }));
+      const created = await request('/v1/subscriptions', {
+        method: 'POST',
+        body: JSON.stringify({ type: 'order.created.v1', url: `${sink.url}/hook` }),
+      });
+      expect(created.status).toBe(201);
+      subscriptionId = ((await created.json()) as { id: string }).id;
+
+      // One request, one publish pass after it: the head goes, the second waits behind it.
+      const res = await request('/v1/events', {
+        method: 'POST',
+        token: PRODUCER_TOKEN,
+        body: JSON.stringify([keyedOrder('wq-key-1'), keyedOrder('wq-key-2')]),
+      });
+      expect(res.status).toBe(202);
+      await res.arrayBuffer();
+      await waitPublished('wq-key-1', subscriptionId);
+      const waiting = await getEvent('wq-key-2');
+      expect(waiting.integrationEvents[0]).toMatchObject({ orderingKey: 'o-wq-keyed' });
+      expect((await deliveryOf('wq-key-2', subscriptionId)).status).toBe('pending');
+
+      // The double delivers the head and calls back; that callback's waitUntil publishes the next.
+      await deliverNow();
+      expect((await deliveryOf('wq-key-1', subscriptionId)).status).toBe('delivered');
+      await waitPublished('wq-key-2', subscriptionId);
+      await deliverNow();
+      await eventually(
+        async () =>
+          (await deliveryOf('wq-key-2', subscriptionId!)).status === 'delivered' ? true : undefined,
+        DEADLINE_MS,
+        'the second of the key delivered',
+      );
+      expect(sink.requests.map((r) => (JSON.parse(r.body) as { customerId: string }).customerId)).toEqual([
+        'wq-key-1',
+        'wq-key-2',
+      ]);
+    } finally {
+      if (subscriptionId) {
+        const removed = await request(`/v1/subscriptions/${subscriptionId}`, { method: 'DELETE' });
+        await removed.arrayBuffer();
+      }
+      await sink?.close();
+      await pause(false);
+    }
+  });
 });

@@ -10,6 +10,12 @@ import { SubscriptionFilterView } from '../subscription-filter-schema.ts';
 const Timestamp = v.pipe(v.string(), v.isoTimestamp());
 const Count = v.pipe(v.number(), v.integer(), v.minValue(0));
 const JsonObject = v.record(v.string(), v.unknown());
+const OrderingKey = v.pipe(
+  v.nullable(v.string()),
+  v.description(
+    "The definition's orderingKey of the data, null without one: per subscription, deliveries with one key go one at a time, in acceptance order",
+  ),
+);
 
 /** An RFC 9457 problem document (`application/problem+json`), as `problem()` writes it. */
 export const ProblemSchema = v.object({
@@ -72,6 +78,7 @@ export const EventViewSchema = v.object({
       source: v.string(),
       time: v.string(),
       data: JsonObject,
+      orderingKey: OrderingKey,
       deliveries: v.array(
         v.object({
           id: v.string(),
@@ -121,6 +128,7 @@ export const DeliverySchema = v.object({
   status: DeliveryStatusSchema,
   attempts: Count,
   generation: v.pipe(Count, v.description('Replays so far')),
+  orderingKey: OrderingKey,
   nextAttemptAt: v.nullable(Timestamp),
   createdAt: Timestamp,
   updatedAt: Timestamp,

@@ -95,6 +95,14 @@ export function EventPage(props: {
               </h3>
               <span class="id faint">{ie.id}</span>
             </div>
+            <dl class="facts">
+              <div>
+                <dt>Ordering key</dt>
+                <dd>
+                  {ie.orderingKey === null ? <span class="faint">none</span> : <code>{ie.orderingKey}</code>}
+                </dd>
+              </div>
+            </dl>
             <details>
               <summary>Body sent to subscribers</summary>
               <pre class="json">{prettyJson(ie.data)}</pre>
