@@ -30,19 +30,6 @@ export function loadSecrets(config: MeshConfig, log: Logger): MeshSecrets {
   return resolveSecrets(config, dev);
 }
 
-/**
- * Where a `file:` database's statements run: `HOOKMESH_SQLITE_THREAD`, else the main thread for a
- * dispatcher alone — it has no request to keep answering while a commit syncs, and each of its
- * statements would pay the thread hop (~20 % more CPU per delivery measured in a worker thread,
- * while an api process's ingest p99 fell 7× there: bench:ingest, bench:delivery, 2026-12-02) —
- * else the runtime's default (undefined).
- */
-export function sqliteThreadFor(
-  config: Pick<MeshConfig, 'role' | 'sqliteThread'>,
-): MeshConfig['sqliteThread'] {
-  return config.sqliteThread ?? (config.role === 'dispatcher' ? 'main' : undefined);
-}
-
 /** Opens the libSQL database (creating a file's directory) and applies pending migrations. */
 export async function openMigratedDatabase(config: MeshConfig, log: Logger): Promise<LibsqlDatabase> {
   if (config.databaseUrl.startsWith('file:') && !config.databaseUrl.startsWith('file::memory:')) {
@@ -51,7 +38,7 @@ export async function openMigratedDatabase(config: MeshConfig, log: Logger): Pro
   const database = await openLibsql({
     url: config.databaseUrl,
     authToken: config.databaseAuthToken,
-    sqliteThread: sqliteThreadFor(config),
+    sqliteThread: config.sqliteThread,
   });
   const applied = await applyMigrations(database.driver, readMigrations());
   if (applied.length > 0) log('info', 'migrations applied', { applied });

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/errors.ts';
 import { readConfig } from '../../src/runtime/config.ts';
-import { sqliteThreadFor } from '../../src/runtime/startup.ts';
 
 const STRONG_ADMIN = 'admin-0123456789abcdef0123456789abcdef';
 const STRONG_PRODUCER = 'producer-0123456789abcdef0123456789ab';
@@ -101,13 +100,5 @@ describe('readConfig — HOOKMESH_SQLITE_THREAD', () => {
     expect(refusal({ HOOKMESH_SQLITE_THREAD: 'thread' }).message).toBe(
       'HOOKMESH_SQLITE_THREAD must be one of worker, main',
     );
-  });
-
-  it('runs a dispatcher alone on the main thread unless told otherwise', () => {
-    const thread = (env: Record<string, string>) => sqliteThreadFor(readConfig(env, { transport: 'local' }));
-    expect(thread({ HOOKMESH_ROLE: 'dispatcher' })).toBe('main');
-    expect(thread({ HOOKMESH_ROLE: 'dispatcher', HOOKMESH_SQLITE_THREAD: 'worker' })).toBe('worker');
-    expect(thread({ HOOKMESH_ROLE: 'api' })).toBeUndefined();
-    expect(thread({})).toBeUndefined();
   });
 });
