@@ -92,9 +92,11 @@ export async function openLibsql(options: LibsqlOptions): Promise<LibsqlDatabase
   const fileDriver = open(path, { busyTimeoutMs: STORE_BUSY_TIMEOUT_MS, busyWaitMs: STORE_BUSY_WAIT_MS });
   await fileDriver.query(`PRAGMA journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
   const closeClient = client.close.bind(client);
-  // The client's connection closes last: closing the file's last connection checkpoints the WAL
-  // and removes it, so the driver's (a worker thread's, still running what was queued) must be
-  // gone by then.
+  // The driver first (a worker thread's runs what was queued, then its thread ends), then the
+  // client. Either order is safe for the file: both connections use one SQLite library, whose
+  // in-process locks keep a closing connection from checkpointing or removing the WAL under the
+  // other (test/store/libsql-lock-loss.test.ts). The file's last connection to really close
+  // checkpoints it and removes `-wal` and `-shm`, as any SQLite program does.
   let closing: Promise<void> | undefined;
   const closeBoth = () => {
     closing ??= fileDriver.close().finally(closeClient);
@@ -134,9 +136,13 @@ async function reclaimFileSpace(driver: LibsqlFileDriver): Promise<{ pagesFreed:
 
 /**
  * The calling thread everywhere, for now. A worker thread measured an ingest p99 7× lower on Node
- * (issue 12), but bench:scale found a file SQLite called malformed after a mesh on it stopped
- * (4 runs of 4): the client's connection closed before the worker's. Closing in order fixed the
- * bench (3 of 3), yet no test reproduces the failure, so `worker` stays opt-in until one does.
+ * (issue 12). bench:scale's "database disk image is malformed" after a mesh with the worker thread
+ * stopped was the bench's own: it copied the file with `copyFileSync` while holding a libSQL
+ * connection on it, which drops the process's POSIX locks; the stopping mesh's complete close then
+ * unlinked `-wal` and `-shm` that the bench still mapped (test/store/libsql-lock-loss.test.ts).
+ * The file was sound. The worker thread only made that close complete at exit (its thread's end
+ * really closes its connection); the close order that "fixed" the bench just let the process exit
+ * before the client's connection closed.
  */
 function defaultSqliteThread(): SqliteThread {
   return 'main';
