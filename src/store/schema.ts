@@ -10,10 +10,10 @@ import { blob, check, index, integer, primaryKey, sqliteTable, text } from 'driz
 
 /**
  * Every domain and integration event type name ever accepted, once, with a small number (0009):
- * an event keeps the number, not a copy of the text (`OrderCreated`, `order.created.v1`: ~37 B an
- * event, rows and index). One table serves both kinds: a name never means both (integration
- * names are lower-case and versioned), and a shared number costs nothing. Ingest adds a name in
- * the batch that first uses it; rows are never deleted (there are few), so retention leaves them.
+ * an event keeps the number, not a copy of the text (`OrderCreated`, `order.created.v1`: ~45 B an
+ * event, rows and index). One table serves both kinds: a row stands for a name, whichever kind
+ * uses it, so sharing changes no answer. Ingest adds a name in the batch that first uses it; rows
+ * are never deleted (there are few), so retention leaves them.
  */
 export const eventTypes = sqliteTable('event_types', {
   ref: integer('ref').primaryKey(),
