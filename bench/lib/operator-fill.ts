@@ -107,13 +107,13 @@ async function fill(path: string, events: number, log: (line: string) => void): 
     db,
     'domain_events',
     null,
-    'ref id type source data occurred_at metadata traceparent received_at',
+    'ref id type_ref source data occurred_at metadata traceparent received_at',
   );
   const integrationRows = createBulkInsert(
     db,
     'integration_events',
     domainRows,
-    'ref id domain_event_ref seq type source time data',
+    'ref id domain_event_ref seq type_ref source time data',
   );
   const deliveryRows = createBulkInsert(
     db,
@@ -138,6 +138,19 @@ async function fill(path: string, events: number, log: (line: string) => void): 
       (s) => [s.id, s] as const,
     ),
   );
+  // Type names by number (0009), each numbered the first time an event uses it.
+  const addType = db.prepare('INSERT OR IGNORE INTO event_types (name) VALUES (?)');
+  const findType = db.prepare('SELECT ref FROM event_types WHERE name = ?');
+  const typeRefs = new Map<string, number>();
+  const typeRef = (name: string): number => {
+    let ref = typeRefs.get(name);
+    if (ref === undefined) {
+      addType.run([name]);
+      ref = Number((findType.get([name]) as { ref: number }).ref);
+      typeRefs.set(name, ref);
+    }
+    return ref;
+  };
   let nextReport = 0.1;
   const started = performance.now();
   for (let i = 0; i < events; i++) {
@@ -145,13 +158,13 @@ async function fill(path: string, events: number, log: (line: string) => void): 
     const e = history.event(receivedAt);
     // Row numbers from 1 in the new file, one integration event per domain event.
     const ref = i + 1;
-    domainRows.push(ref, e.id, e.type, e.source, e.data, null, null, e.traceparent, receivedAt);
+    domainRows.push(ref, e.id, typeRef(e.type), e.source, e.data, null, null, e.traceparent, receivedAt);
     integrationRows.push(
       ref,
       toBytes(e.integration.id),
       ref,
       0,
-      e.integration.type,
+      typeRef(e.integration.type),
       e.integration.source,
       e.integration.time,
       e.integration.data,

@@ -73,7 +73,7 @@ export function audit(options: {
       ackedMissing,
       // NOT IN over one materialised list: a correlated join here goes quadratic on large runs.
       partial: one(
-        `SELECT count(*) FROM domain_events e WHERE e.type = ? AND e.ref NOT IN (
+        `SELECT count(*) FROM domain_events e WHERE e.type_ref = (SELECT ref FROM event_types WHERE name = ?) AND e.ref NOT IN (
            SELECT i.domain_event_ref FROM deliveries d JOIN integration_events i ON i.ref = d.integration_event_ref
            WHERE d.subscription_ref = ${SUBSCRIPTION})`,
         options.domainType ?? 'OrderPaid',

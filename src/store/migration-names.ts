@@ -13,4 +13,5 @@ export const MIGRATION_NAMES: readonly string[] = [
   '0006_ordering_keys.sql',
   '0007_lean_storage.sql',
   '0008_compact_storage.sql',
+  '0009_event_types.sql',
 ];

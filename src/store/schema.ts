@@ -8,6 +8,18 @@ import { blob, check, index, integer, primaryKey, sqliteTable, text } from 'driz
 // The handlers' inbox is not here: it belongs to the handler SDK (src/handler/sql-inbox.ts), which
 // creates its own table, so a consuming service needs none of the mesh's migrations.
 
+/**
+ * Every domain and integration event type name ever accepted, once, with a small number (0009):
+ * an event keeps the number, not a copy of the text (`OrderCreated`, `order.created.v1`: ~45 B an
+ * event, rows and index). One table serves both kinds: a row stands for a name, whichever kind
+ * uses it, so sharing changes no answer. Ingest adds a name in the batch that first uses it; rows
+ * are never deleted (there are few), so retention leaves them.
+ */
+export const eventTypes = sqliteTable('event_types', {
+  ref: integer('ref').primaryKey(),
+  name: text('name').notNull().unique(),
+});
+
 export const domainEvents = sqliteTable(
   'domain_events',
   {
@@ -17,7 +29,10 @@ export const domainEvents = sqliteTable(
      */
     ref: integer('ref').primaryKey(),
     id: text('id').notNull().unique(),
-    type: text('type').notNull(),
+    /** Its type's number in `event_types` (0009). */
+    typeRef: integer('type_ref')
+      .notNull()
+      .references(() => eventTypes.ref),
     source: text('source').notNull(),
     data: text('data').notNull(),
     occurredAt: text('occurred_at'),
@@ -32,7 +47,7 @@ export const domainEvents = sqliteTable(
     // The events page filtered by type, newest first, without walking every event of other types.
     // Ties in `received_at` (one group commit) are ordered by a short sort, not by a copy of the id
     // in every entry (0007: ~20 B an event).
-    index('domain_events_type_received').on(t.type, t.receivedAt),
+    index('domain_events_type_received').on(t.typeRef, t.receivedAt),
   ],
 );
 
@@ -50,7 +65,10 @@ export const integrationEvents = sqliteTable(
       .references(() => domainEvents.ref),
     /** Position among the domain event's integration events, so answers list them in order. */
     seq: integer('seq').notNull(),
-    type: text('type').notNull(),
+    /** Its type's number in `event_types` (0009). */
+    typeRef: integer('type_ref')
+      .notNull()
+      .references(() => eventTypes.ref),
     /**
      * Null when it is what ingest derives from the domain event, which reads then derive again
      * (0008, sql-integration-event.ts): `/producers/<source>`, and the event's `occurred_at` or

@@ -2,13 +2,14 @@ import type { DeliveryAdminStore, DeliveryFilter, DeliverySummary } from '../cor
 import type { DeliveryStatus } from '../core/delivery-state.ts';
 import type { SqlDatabase } from './sql-database.ts';
 import type { SqlRow, SqlValue } from './sql-driver.ts';
+import { TYPE_PREFIX_REFS, typeNameOf, typeRefOf } from './sql-event-types.ts';
 import { DELIVERY_ID_PARAM, deliveryIdIn, deliveryIdOut, eventIdOut } from './sql-ids.ts';
 import { toInteger, toText, toTextOrNull } from './sql-row.ts';
 
 // Columns are named by table, not by alias, so the same conditions serve the SELECT and the UPDATE.
 const SUMMARY = `SELECT ${deliveryIdOut('deliveries.id')} AS id, domain_events.id AS domain_event_id,
   ${eventIdOut('integration_events.id')} AS integration_event_id,
-  integration_events.type, subscription_refs.id AS subscription_id, endpoints.url, deliveries.status, deliveries.attempts,
+  ${typeNameOf('integration_events.type_ref')} AS type, subscription_refs.id AS subscription_id, endpoints.url, deliveries.status, deliveries.attempts,
   deliveries.next_attempt_at, deliveries.created_at, deliveries.updated_at, deliveries.generation,
   deliveries.ordering_key
 FROM deliveries JOIN integration_events ON integration_events.ref = deliveries.integration_event_ref
@@ -160,15 +161,15 @@ function toConditions(filter: Omit<DeliveryFilter, 'type'>): Conditions {
   return where;
 }
 
-/** An exact type, or `prefix.*`; compared with substr, since `_` in a type is a LIKE wildcard. */
+/** An exact type, or `prefix.*` (`TYPE_PREFIX_REFS`). */
 function pushTypeMatch(where: Conditions, pattern: string): void {
   if (!pattern.endsWith('.*')) {
-    where.sql.push('integration_events.type = ?');
+    where.sql.push(`integration_events.type_ref = ${typeRefOf('?')}`);
     where.args.push(pattern);
     return;
   }
   const prefix = pattern.slice(0, -1);
-  where.sql.push('substr(integration_events.type, 1, ?) = ?');
+  where.sql.push(`integration_events.type_ref IN (${TYPE_PREFIX_REFS})`);
   where.args.push(prefix.length, prefix);
 }
 

@@ -1,5 +1,6 @@
 import type { NewDomainEvent } from '../core/event-store.ts';
 import type { SqlStatement, SqlValue } from './sql-driver.ts';
+import { toTypeInserts, typeRefOf } from './sql-event-types.ts';
 import { eventIdIn } from './sql-ids.ts';
 import { toStoredSource, toStoredTime } from './sql-integration-event.ts';
 import { type FilterSnapshot, toSnapshotGuard } from './sql-subscription-filters.ts';
@@ -42,12 +43,14 @@ export function toInsertStatements(
   filters?: FilterSnapshot,
 ): SqlStatement[] {
   const statements: SqlStatement[] = filters ? [toSnapshotGuard(filters.revision)] : [];
+  const types = new Set<string>();
   const eventArgs: SqlValue[] = [];
   const integrationArgs: SqlValue[] = [];
   // One per integration event, and one per integration event and filtered subscription it matches.
   const deliveryRows: DeliveryRow[] = [];
   const filteredRows: DeliveryRow[] = [];
   for (const e of events) {
+    types.add(e.type);
     eventArgs.push(
       e.id,
       e.type,
@@ -63,6 +66,7 @@ export function toInsertStatements(
     // A `notBefore` in the past means now.
     const due = Math.max(e.receivedAt, e.notBefore ?? e.receivedAt);
     e.integrationEvents.forEach((ie, seq) => {
+      types.add(ie.type);
       integrationArgs.push(ie.id, e.id, seq, ie.type, toStoredSource(e, ie), toStoredTime(e, ie), ie.data);
       const orderingKey = ie.orderingKey ?? null;
       deliveryRows.push([ie.id, ie.type, e.receivedAt, prefix, due, null, orderingKey]);
@@ -73,19 +77,23 @@ export function toInsertStatements(
       }
     });
   }
+  statements.push(...toTypeInserts(types));
+  // Through a SELECT, whose columns (`columnN` of the VALUES) can be converted: a type's name to
+  // its number (written by the statement above if new), the id to its bytes, the domain event's id
+  // to its `ref` (its row is written by an earlier statement of the batch).
   pushInserts(
     statements,
-    'INSERT INTO domain_events (id, type, source, data, occurred_at, metadata, traceparent, received_at, not_before) VALUES ',
+    `INSERT INTO domain_events (id, type_ref, source, data, occurred_at, metadata, traceparent, received_at, not_before)
+     SELECT column1, ${typeRefOf('column2')}, column3, column4, column5, column6, column7, column8, column9 FROM (VALUES `,
     9,
     eventArgs,
     maxParams,
+    ')',
   );
-  // Through a SELECT, whose columns (`columnN` of the VALUES) can be converted: the id to its bytes,
-  // the domain event's id to its `ref` (its row is written by an earlier statement of the batch).
   pushInserts(
     statements,
-    `INSERT INTO integration_events (id, domain_event_ref, seq, type, source, time, data)
-     SELECT ${eventIdIn('column1')}, (SELECT ref FROM domain_events WHERE id = column2), column3, column4, column5, column6, column7 FROM (VALUES `,
+    `INSERT INTO integration_events (id, domain_event_ref, seq, type_ref, source, time, data)
+     SELECT ${eventIdIn('column1')}, (SELECT ref FROM domain_events WHERE id = column2), column3, ${typeRefOf('column4')}, column5, column6, column7 FROM (VALUES `,
     7,
     integrationArgs,
     maxParams,

@@ -2,6 +2,7 @@ import type { DeliveryStatus } from '../core/delivery-state.ts';
 import type { EventSearch, EventSummary } from '../core/event-search.ts';
 import type { SqlDatabase } from './sql-database.ts';
 import type { SqlValue } from './sql-driver.ts';
+import { typeNameOf, typeRefOf } from './sql-event-types.ts';
 import { toInteger, toText } from './sql-row.ts';
 
 /**
@@ -17,7 +18,7 @@ export function createSqlEventSearch({ driver }: SqlDatabase): EventSearch {
       const where: string[] = [];
       const args: SqlValue[] = [];
       if (type !== undefined) {
-        where.push('type = ?');
+        where.push(`type_ref = ${typeRefOf('?')}`);
         args.push(type);
       }
       if (after !== undefined) {
@@ -27,7 +28,7 @@ export function createSqlEventSearch({ driver }: SqlDatabase): EventSearch {
         args.push(after.receivedAt, after.receivedAt, after.id);
       }
       const rows = await driver.query(
-        `SELECT ref, id, type, source, received_at FROM domain_events
+        `SELECT ref, id, ${typeNameOf('type_ref')} AS type, source, received_at FROM domain_events
          ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
          ORDER BY received_at DESC, id DESC LIMIT ?`,
         [...args, limit],

@@ -2,6 +2,7 @@ import type { EventStore, NewDomainEvent, StoredDomainEvent } from '../core/even
 import { createGroupCommit } from '../core/group-commit.ts';
 import type { SqlDatabase } from './sql-database.ts';
 import { toInsertStatements } from './sql-event-inserts.ts';
+import { typeNameOf } from './sql-event-types.ts';
 import { readEventView } from './sql-event-view.ts';
 import { eventIdOut } from './sql-ids.ts';
 import { toInteger, toIntegerOrNull, toText, toTextOrNull } from './sql-row.ts';
@@ -57,13 +58,13 @@ export function createSqlEventStore(
   const findEvents = async (ids: readonly string[]): Promise<StoredDomainEvent[]> => {
     if (ids.length === 0) return [];
     const events = await driver.query(
-      `SELECT ref, id, type, source, data, occurred_at, metadata, not_before FROM domain_events
+      `SELECT ref, id, ${typeNameOf('type_ref')} AS type, source, data, occurred_at, metadata, not_before FROM domain_events
        WHERE id IN (SELECT value FROM json_each(?))`,
       [JSON.stringify(ids)],
     );
     if (events.length === 0) return [];
     const integration = await driver.query(
-      `SELECT ${eventIdOut('id')} AS id, type, domain_event_ref FROM integration_events
+      `SELECT ${eventIdOut('id')} AS id, ${typeNameOf('type_ref')} AS type, domain_event_ref FROM integration_events
        WHERE domain_event_ref IN (SELECT value FROM json_each(?))
        ORDER BY domain_event_ref, seq`,
       [JSON.stringify(events.map((e) => toInteger(e.ref)))],

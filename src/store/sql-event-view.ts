@@ -1,6 +1,7 @@
 import type { DeliveryStatus } from '../core/delivery-state.ts';
 import type { AttemptView, DeliveryView, EventView } from '../core/event-store.ts';
 import type { SqlDriver, SqlRow } from './sql-driver.ts';
+import { typeNameOf } from './sql-event-types.ts';
 import { deliveryIdOut, eventIdOut } from './sql-ids.ts';
 import { integrationSource, integrationTime } from './sql-integration-event.ts';
 import { toInteger, toIntegerOrNull, toText, toTextOrNull } from './sql-row.ts';
@@ -11,13 +12,13 @@ const INTEGRATION_REFS = 'SELECT ref FROM integration_events WHERE domain_event_
 /** One event with its integration events, deliveries and attempts, in plain SQL (not a hot path). */
 export async function readEventView(driver: SqlDriver, id: string): Promise<EventView | null> {
   const [event] = await driver.query(
-    `SELECT ref, id, type, source, received_at, occurred_at, data, metadata FROM domain_events WHERE id = ?`,
+    `SELECT ref, id, ${typeNameOf('type_ref')} AS type, source, received_at, occurred_at, data, metadata FROM domain_events WHERE id = ?`,
     [id],
   );
   if (!event) return null;
   const ref = toInteger(event.ref);
   const integration = await driver.query(
-    `SELECT ie.ref, ${eventIdOut('ie.id')} AS id, ie.type, ${integrationSource('ie', 'de')} AS source, ${integrationTime('ie', 'de')} AS time, ie.data
+    `SELECT ie.ref, ${eventIdOut('ie.id')} AS id, ${typeNameOf('ie.type_ref')} AS type, ${integrationSource('ie', 'de')} AS source, ${integrationTime('ie', 'de')} AS time, ie.data
      FROM integration_events ie JOIN domain_events de ON de.ref = ie.domain_event_ref
      WHERE ie.domain_event_ref = ? ORDER BY ie.seq`,
     [ref],

@@ -1,5 +1,6 @@
 import type { LeasedDelivery } from '../core/dispatch-queue.ts';
 import type { SqlDriver, SqlRow } from './sql-driver.ts';
+import { typeNameOf } from './sql-event-types.ts';
 import { deliveryIdIn, deliveryIdOut, eventIdOut } from './sql-ids.ts';
 import { integrationSource, integrationTime } from './sql-integration-event.ts';
 
@@ -33,7 +34,7 @@ export function loadLeasedUntil(driver: SqlDriver, owner: string, leaseExpiresAt
 const LEASED_SELECT = `SELECT ${deliveryIdOut('d.id')} AS id, ep.url, sr.id AS subscription_id, d.attempts, d.retried, d.max_retries, d.retry_delay, d.generation,
             max(0, d.next_attempt_at - d.updated_at) AS last_publish_delay,
             coalesce(s.origin, 'api') AS origin, de.traceparent,
-            ${eventIdOut('ie.id')} AS event_id, ie.type AS event_type, ${integrationSource('ie', 'de')} AS event_source,
+            ${eventIdOut('ie.id')} AS event_id, ${typeNameOf('ie.type_ref')} AS event_type, ${integrationSource('ie', 'de')} AS event_source,
             ${integrationTime('ie', 'de')} AS event_time,
             ie.data AS event_data
      FROM deliveries d

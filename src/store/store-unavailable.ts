@@ -25,7 +25,7 @@ const MESSAGES: readonly (readonly [RegExp, StoreUnavailableReason])[] = [
   // The mesh's tables are missing: a Worker serving before `wrangler d1 migrations apply` ran (it
   // never migrates itself). Every table the stores name comes from a migration.
   [
-    /no such table: (domain_events|integration_events|subscriptions|subscription_revision|subscription_refs|endpoints|deliveries|attempts)\b/i,
+    /no such table: (domain_events|integration_events|event_types|subscriptions|subscription_revision|subscription_refs|endpoints|deliveries|attempts)\b/i,
     'not_migrated',
   ],
   [/database is locked|database table is locked|\bSQLITE_(BUSY|LOCKED)\b/i, 'busy'],

@@ -174,6 +174,19 @@ describe('upgrading a database written by the first release', () => {
           .prepare('SELECT count(*) AS n FROM integration_events WHERE source IS NULL AND time IS NULL')
           .get(),
       ).toMatchObject({ n: 4 });
+      // Types by number (0009): each name once in event_types, every event pointing at its own.
+      expect(check.prepare('SELECT ref, name FROM event_types ORDER BY name').all()).toEqual([
+        { ref: expect.any(Number), name: 'OrderCreated' },
+        { ref: expect.any(Number), name: 'order.created.v1' },
+      ]);
+      expect(
+        check
+          .prepare(
+            `SELECT (SELECT group_concat(DISTINCT t.name) FROM domain_events de JOIN event_types t ON t.ref = de.type_ref) AS domain,
+               (SELECT group_concat(DISTINCT t.name) FROM integration_events ie JOIN event_types t ON t.ref = ie.type_ref) AS integration`,
+          )
+          .get(),
+      ).toMatchObject({ domain: 'OrderCreated', integration: 'order.created.v1' });
       expect(counts).toEqual([
         { status: 'dead', n: 1 },
         { status: 'delivered', n: 1 },
@@ -210,6 +223,7 @@ describe('upgrading a database written by the first release', () => {
     expect(seen(pending.ceId)[0]).toMatchObject({ path: '/hooks/order.created.v1', body: pending.data });
     // 0008 stores an old event's source and time as NULL (derivable): the headers are the same.
     expect(seen(pending.ceId)[0]!.headers).toMatchObject({
+      'ce-type': 'order.created.v1',
       'ce-source': '/producers/shop',
       'ce-time': pending.time,
       'upstash-retried': '0',
@@ -226,17 +240,23 @@ describe('upgrading a database written by the first release', () => {
     expect(old.status).toBe(200);
     expect(old.body).toMatchObject({
       id: delivered.eventId,
+      type: 'OrderCreated',
       source: 'shop',
       integrationEvents: [
-        { id: delivered.ceId, deliveries: [{ status: 'delivered', attempts: [{ number: 1, status: 200 }] }] },
+        {
+          id: delivered.ceId,
+          type: 'order.created.v1',
+          deliveries: [{ status: 'delivered', attempts: [{ number: 1, status: 200 }] }],
+        },
       ],
     });
     const retried = await admin(`/v1/events/${retrying.eventId}`);
     const [ie] = retried.body.integrationEvents as { deliveries: { attempts: { number: number }[] }[] }[];
     expect(ie!.deliveries[0]!.attempts.map((a) => a.number)).toEqual([1, 2, 3]);
-    const deadList = await admin('/v1/deliveries?status=dead');
+    const deadList = await admin('/v1/deliveries?status=dead&type=order.created.v1');
     expect(deadList.status).toBe(200);
     expect(JSON.stringify(deadList.body)).toContain(dead.deliveryId);
+    expect(JSON.stringify(deadList.body)).toContain('"type":"order.created.v1"');
     const subscriptions = await admin('/v1/subscriptions');
     expect(JSON.stringify(subscriptions.body)).toContain('sub_0190aa');
 

@@ -146,7 +146,9 @@ describe('D1', () => {
         ].map((sql) => ({ sql, args: [] })),
       );
 
-      expect(await applyD1Migrations(d1)).toEqual(['0008_compact_storage.sql']);
+      expect(await applyD1Migrations(d1)).toEqual(
+        MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('0008_compact_storage.sql')),
+      );
       expect(await driver.query('PRAGMA foreign_key_check')).toEqual([]);
       const view = await createD1Stores(d1).events.getEvent('e');
       expect(view?.integrationEvents).toMatchObject([
@@ -159,6 +161,65 @@ describe('D1', () => {
           ],
         },
       ]);
+    });
+
+    it('rebuilds the event tables of 0009 around rows already there, foreign keys enforced', async () => {
+      await dropAllTables(d1);
+      await applyD1Migrations(d1, MIGRATIONS.slice(0, MIGRATION_NAMES.indexOf('0009_event_types.sql')));
+      const stores = createD1Stores(d1);
+      await stores.subscriptions.syncCodeSubscriptions(
+        [defineSubscription('order.*', 'https://h.example.com/', { id: 's' })],
+        0,
+      );
+      // Rows as 0008 wrote them: the type's name in each, a delivery and an attempt under them.
+      await driver.batch(
+        [
+          `INSERT INTO domain_events (ref, id, type, source, data, received_at)
+           VALUES (1, 'e1', 'OrderCreated', 'billing', '{}', ${RECEIVED_AT}), (2, 'e2', 'OrderPaid', 'billing', '{}', ${RECEIVED_AT + 1})`,
+          `INSERT INTO integration_events (ref, id, domain_event_ref, seq, type, data)
+           VALUES (1, 'ie1', 1, 0, 'order.created.v1', '{}'), (2, 'ie2', 2, 0, 'order.paid.v1', '{}'),
+             (3, 'ie3', 2, 1, 'order.created.v1', '{}')`,
+          `INSERT INTO deliveries (id, integration_event_ref, subscription_ref, endpoint_id, status, max_retries,
+             next_attempt_at, created_at, updated_at)
+           SELECT 'd' || ie.ref, ie.ref, s.ref, s.endpoint_id, 'dead', 10, 0, ${RECEIVED_AT} + ie.ref, 0
+           FROM integration_events ie, subscriptions s`,
+          `INSERT INTO attempts (delivery_id, number, at, status, duration_ms) VALUES ('d2', 1, 0, 500, 3)`,
+        ].map((sql) => ({ sql, args: [] })),
+      );
+
+      expect(await applyD1Migrations(d1)).toEqual(['0009_event_types.sql']);
+      expect(await driver.query('PRAGMA foreign_key_check')).toEqual([]);
+      expect(await driver.query('SELECT name FROM event_types ORDER BY name')).toEqual(
+        ['OrderCreated', 'OrderPaid', 'order.created.v1', 'order.paid.v1'].map((name) => ({ name })),
+      );
+      const view = await stores.events.getEvent('e2');
+      expect(view).toMatchObject({ type: 'OrderPaid' });
+      expect(view?.integrationEvents).toMatchObject([
+        {
+          id: 'ie2',
+          type: 'order.paid.v1',
+          deliveries: [{ id: 'd2', attempts: [{ number: 1, status: 500 }] }],
+        },
+        { id: 'ie3', type: 'order.created.v1', deliveries: [{ id: 'd3' }] },
+      ]);
+      expect(
+        (await stores.eventSearch.listEvents({ type: 'OrderCreated', limit: 10 })).map((e) => e.id),
+      ).toEqual(['e1']);
+      const created = await stores.deliveries.listDeliveries({ type: 'order.created.v1', limit: 10 });
+      expect(created.map((d) => [d.id, d.type])).toEqual([
+        ['d1', 'order.created.v1'],
+        ['d3', 'order.created.v1'],
+      ]);
+      // New events reuse the numbers of known names and add the others.
+      expect(
+        await stores.events.appendEvents([event('e3', ['order.created.v1', 'order.shipped.v1'])]),
+      ).toEqual({
+        ok: true,
+      });
+      expect(await driver.query('SELECT count(*) AS n FROM event_types')).toEqual([{ n: 5 }]);
+      const [found] = await stores.events.findEvents(['e3']);
+      expect(found?.integrationEvents.map((ie) => ie.type)).toEqual(['order.created.v1', 'order.shipped.v1']);
+      expect(await driver.query('PRAGMA foreign_key_check')).toEqual([]);
     });
 
     it('rolls a failing migration back whole and records nothing of it', async () => {
@@ -235,7 +296,7 @@ describe('D1', () => {
       expect(await driver.query('PRAGMA foreign_keys')).toEqual([{ foreign_keys: 1 }]);
       await expect(
         driver.query(
-          "INSERT INTO integration_events (id, domain_event_ref, seq, type, data) VALUES ('ie', 999, 0, 't.v1', '{}')",
+          "INSERT INTO integration_events (id, domain_event_ref, seq, type_ref, data) VALUES ('ie', 999, 0, 999, '{}')",
         ),
       ).rejects.toThrow(/FOREIGN KEY constraint failed/);
     });

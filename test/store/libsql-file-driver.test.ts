@@ -88,7 +88,7 @@ describe.each(['main', 'worker'] as const)(
       const conflict = await db.driver
         .batch([
           {
-            sql: "INSERT INTO domain_events (id, type, source, data, received_at) VALUES ('evt-1', 't', 's', '{}', 1)",
+            sql: "INSERT INTO domain_events (id, type_ref, source, data, received_at) VALUES ('evt-1', 1, 's', '{}', 1)",
             args: [],
           },
         ])
@@ -97,15 +97,15 @@ describe.each(['main', 'worker'] as const)(
 
       const broken = await db.driver
         .batch([
-          { sql: "UPDATE domain_events SET type = 'changed' WHERE id = 'evt-1'", args: [] },
+          { sql: "UPDATE domain_events SET source = 'changed' WHERE id = 'evt-1'", args: [] },
           { sql: 'INSERT INTO no_such_table VALUES (1)', args: [] },
         ])
         .catch((error: unknown) => error);
       expect(String(broken)).toMatch(/no_such_table/);
       expect(db.driver.isConstraintError(broken)).toBe(false);
 
-      expect(await db.driver.query("SELECT type FROM domain_events WHERE id = 'evt-1'")).toEqual([
-        { type: 'OrderCreated' },
+      expect(await db.driver.query("SELECT source FROM domain_events WHERE id = 'evt-1'")).toEqual([
+        { source: 'billing' },
       ]);
       expect(await store.appendEvents([event('evt-2', 2)])).toEqual({ ok: true });
     });

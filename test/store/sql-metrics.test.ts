@@ -27,12 +27,16 @@ async function seed(driver: SqlDriver): Promise<void> {
   ];
   await driver.batch([
     {
-      sql: `INSERT INTO domain_events (ref, id, type, source, data, received_at) VALUES (1, 'e1', 'OrderCreated', 'billing', '{}', ?1)`,
+      sql: `INSERT INTO event_types (ref, name) VALUES (1, 'OrderCreated'), (2, 'order.created.v1')`,
+      args: [],
+    },
+    {
+      sql: `INSERT INTO domain_events (ref, id, type_ref, source, data, received_at) VALUES (1, 'e1', 1, 'billing', '{}', ?1)`,
       args: [NOW],
     },
     {
-      sql: `INSERT INTO integration_events (ref, id, domain_event_ref, seq, type, source, time, data)
-            VALUES (1, 'ie1', 1, 0, 'order.created.v1', '/producers/billing', '2026-01-15T12:00:00Z', '{}')`,
+      sql: `INSERT INTO integration_events (ref, id, domain_event_ref, seq, type_ref, source, time, data)
+            VALUES (1, 'ie1', 1, 0, 2, '/producers/billing', '2026-01-15T12:00:00Z', '{}')`,
       args: [],
     },
     // First: their insert trigger numbers them and their URL (0008), which deliveries refer to.

@@ -354,7 +354,11 @@ function storedEvent(meshDb: string, id: string): string {
   const db = new Database(meshDb, { timeout: 10_000 });
   try {
     return JSON.stringify(
-      db.prepare('SELECT type, data, received_at FROM domain_events WHERE id = ?').get([id]),
+      db
+        .prepare(
+          `SELECT (SELECT name FROM event_types WHERE ref = type_ref) AS type, data, received_at FROM domain_events WHERE id = ?`,
+        )
+        .get([id]),
     );
   } finally {
     db.close();
@@ -399,7 +403,7 @@ function checkDatabases(
       ) +
       one(`SELECT count(*) FROM integration_events i WHERE (SELECT count(*) FROM deliveries d WHERE d.integration_event_ref = i.ref
              AND d.subscription_ref = (SELECT ref FROM subscription_refs
-               WHERE id = CASE i.type WHEN 'order.paid.v1' THEN 'code-paid' ELSE 'code-created' END)) != 1`) +
+               WHERE id = CASE (SELECT name FROM event_types WHERE ref = i.type_ref) WHEN 'order.paid.v1' THEN 'code-paid' ELSE 'code-created' END)) != 1`) +
       one(
         'SELECT count(*) FROM integration_events i WHERE NOT EXISTS (SELECT 1 FROM domain_events e WHERE e.ref = i.domain_event_ref)',
       ) +
