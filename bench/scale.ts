@@ -10,6 +10,7 @@
 // Env: BENCH_DURATION [10 s] and BENCH_WARMUP [2 s] of each wrk run, BENCH_CONNECTIONS [50],
 // BENCH_EVENTS [10000] preloaded for the delivery measurement.
 
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   copyFileSync,
@@ -264,7 +265,10 @@ async function fullStore(sink: ServerProcess, file: string): Promise<number> {
   });
   console.log(`filled in ${seconds.toFixed(0)} s: ${mib(statSync(file).size)} file`);
   mkdirSync(cacheDir, { recursive: true });
-  copyFileSync(file, cached);
+  // Copied by another process: this one still holds a connection to the file (libsql-js closes a
+  // connection only once its statements are collected), and closing a copy's descriptor here would
+  // drop this process's POSIX locks on it — test/store/libsql-lock-loss.test.ts.
+  execFileSync('cp', [file, cached]);
   writeFileSync(meta, JSON.stringify({ fillTo }));
   return fillTo;
 }
