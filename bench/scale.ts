@@ -32,7 +32,7 @@ import { closeClients, createSubscription, postEvents, resetSink, sinkStats } fr
 import { canPin, positiveInt } from './lib/options.ts';
 import { fillStore } from './lib/scale-fill.ts';
 import { type ServerProcess, waitUntilReady } from './lib/server.ts';
-import { formatStoreBytes, measureStoreBytes } from './lib/store-bytes.ts';
+import { formatStoreBytes, measureContentBytes, measureStoreBytes } from './lib/store-bytes.ts';
 import { runWrk, type WrkResult } from './lib/wrk.ts';
 
 const GOAL_RATIO = 0.9;
@@ -107,6 +107,12 @@ async function run(sink: ServerProcess): Promise<number> {
   );
   for (const line of formatStoreBytes(full)) console.log(line);
   const perEvent = full.used / full.domainEvents;
+  const content = measureContentBytes(fullFile);
+  console.log(
+    `  of which the producer's: ${content.domain.toFixed(0)} B (domain event data + metadata) and ` +
+      `${content.integration.toFixed(0)} B (integration event data); the mesh's own: ` +
+      `${(perEvent - content.domain - content.integration).toFixed(0)} B/event`,
+  );
 
   console.log('\n[1] delivery, empty then full store');
   const emptyDelivery = await deliver(sink, emptyFile);

@@ -46,3 +46,27 @@ export function formatStoreBytes(bytes: StoreBytes, events = bytes.domainEvents)
   lines.push(`  ${'total (tables + indexes)'.padEnd(40)} ${per(bytes.used).toFixed(1).padStart(8)} B/event`);
   return lines;
 }
+
+/**
+ * What the producers sent, per event, as stored: the domain event's data, metadata and
+ * traceparent, and its integration events' data (the converter's output). The rest of the bytes
+ * per event are the mesh's own: ids, times, delivery rows, attempts and index entries.
+ */
+export function measureContentBytes(path: string): { domain: number; integration: number } {
+  const db = new Database(path, { readonly: true });
+  try {
+    const avg = (sql: string) =>
+      Number(Object.values(db.prepare(sql).get() as Record<string, unknown>)[0] ?? 0);
+    const events = avg('SELECT count(*) FROM domain_events');
+    if (events === 0) return { domain: 0, integration: 0 };
+    return {
+      domain: avg(
+        `SELECT avg(length(CAST(data AS BLOB)) + coalesce(length(CAST(metadata AS BLOB)), 0)
+           + coalesce(length(traceparent), 0)) FROM domain_events`,
+      ),
+      integration: avg('SELECT sum(length(CAST(data AS BLOB))) FROM integration_events') / events,
+    };
+  } finally {
+    db.close();
+  }
+}
