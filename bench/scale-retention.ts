@@ -1,9 +1,10 @@
 // bench:scale's purge: the mesh's own retention job (runRetentionPass over the SQL retention
 // store, as `serveMesh` runs it every hour) in a process of its own on the same file, pass after
-// pass until nothing older than RETENTION_BEFORE (epoch ms) is left. One JSON line per pass. A
+// pass until nothing older than RETENTION_BEFORE (epoch ms) is left, pausing between batches as
+// the local mesh does. One JSON line per pass. A
 // pass that fails (the write lock busy past the driver's wait, under heavy ingest) is reported
 // and tried again, as the mesh's job would try again an hour later.
-import { runRetentionPass } from '../src/core/retention.ts';
+import { pauseAsLongAsHeld, runRetentionPass } from '../src/core/retention.ts';
 import { type LibsqlDatabase, openLibsql } from '../src/store/libsql-store.ts';
 import { createSqlRetention } from '../src/store/sql-retention.ts';
 
@@ -32,7 +33,9 @@ const retention = createSqlRetention(database.driver);
 let events = 0;
 for (let pass = 1; ; pass++) {
   const at = performance.now();
-  const removed = await retrying('pass', () => runRetentionPass(retention, { before }));
+  const removed = await retrying('pass', () =>
+    runRetentionPass(retention, { before, between: pauseAsLongAsHeld }),
+  );
   events += removed.events;
   console.log(`pass ${JSON.stringify({ pass, ...removed, seconds: (performance.now() - at) / 1000 })}`);
   if (removed.done) break;

@@ -46,6 +46,23 @@ export interface RetentionPassOptions {
   readonly batch?: number;
   /** Batches per pass, so one pass has bounded work (a cron tick, an hourly timer). */
   readonly maxBatches?: number;
+  /**
+   * Awaited between two batches with how long the last one took (ms). Where other processes or
+   * threads write the same file, `pauseAsLongAsHeld` leaves them the write lock at least half the
+   * time: back to back, the purge would take it again before a waiting writer's busy handler wakes.
+   */
+  readonly between?: (batchMs: number) => Promise<void>;
+  /** The clock `between` is told durations by (ms, monotonic); `performance.now` by default. */
+  readonly now?: () => number;
+}
+
+/**
+ * A pause as long as the batch before it held the write lock (at least 1 ms): SQLite's lock is not
+ * fair, and a writer waiting in its busy handler sleeps in steps of milliseconds.
+ * @example await runRetentionPass(store, { before, between: pauseAsLongAsHeld });
+ */
+export function pauseAsLongAsHeld(batchMs: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.ceil(batchMs))));
 }
 
 export const RETENTION_BATCH = 500;
@@ -63,7 +80,9 @@ export async function runRetentionPass(
   let total = { events: 0, integrationEvents: 0, deliveries: 0, attempts: 0 };
   let after: RetentionCursor | undefined;
   let done = false;
+  const now = options.now ?? (() => performance.now());
   for (let round = 0; round < maxBatches; round++) {
+    const startedAt = now();
     const { next, ...removed } = await store.purge({ before: options.before, limit: batch, after });
     total = {
       events: total.events + removed.events,
@@ -76,6 +95,7 @@ export async function runRetentionPass(
       break;
     }
     after = next;
+    if (options.between !== undefined && round + 1 < maxBatches) await options.between(now() - startedAt);
   }
   const { pagesFreed } = total.events > 0 ? await store.reclaim() : { pagesFreed: 0 };
   return { ...total, done, pagesFreed };

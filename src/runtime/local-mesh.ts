@@ -4,7 +4,12 @@ import type { EventStore } from '../core/event-store.ts';
 import type { HttpSender } from '../core/http-sender.ts';
 import { createMeshMetrics, toAttemptOutcomeLabel } from '../core/metrics.ts';
 import type { MeshDefinitions } from '../core/registry.ts';
-import { nextRetentionDelay, RETENTION_EVERY_MS, runRetentionPass } from '../core/retention.ts';
+import {
+  nextRetentionDelay,
+  pauseAsLongAsHeld,
+  RETENTION_EVERY_MS,
+  runRetentionPass,
+} from '../core/retention.ts';
 import type { HandlerDefinition } from '../handler/define-handler.ts';
 import type { Inbox } from '../handler/inbox.ts';
 import { createWebhookApp } from '../handler/webhook-app.ts';
@@ -176,7 +181,9 @@ function startRetention(input: LocalMeshInput): () => void {
     let delay = RETENTION_EVERY_MS;
     try {
       const before = input.clock.now() - input.config.retentionDays * 86_400_000;
-      const removed = await runRetentionPass(retention, { before });
+      // Between batches, as long a pause as the batch took: API processes on the same file (or
+      // this one's own ingest) get the write lock in between (issue 11: ingest p99 while purging).
+      const removed = await runRetentionPass(retention, { before, between: pauseAsLongAsHeld });
       if (removed.events > 0) input.log('info', 'retention purged settled events', { ...removed });
       delay = nextRetentionDelay(removed);
     } catch (error) {

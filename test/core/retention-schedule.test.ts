@@ -54,3 +54,44 @@ describe('the retention schedule', () => {
     expect((delays.length - 1) * RETENTION_CATCH_UP_MS).toBeLessThan(60_000);
   });
 });
+
+describe('runRetentionPass: the pause between batches', () => {
+  it('awaits `between` after every batch but the last, with how long that batch took', async () => {
+    let t = 1_000;
+    const store = backlogStore(7);
+    const purge = store.purge.bind(store);
+    let call = 0;
+    // Each batch takes longer than the one before: 5, 10, 15 ms on the injected clock.
+    store.purge = async (input) => {
+      t += 5 * ++call;
+      return purge(input);
+    };
+    const pauses: number[] = [];
+    const removed = await runRetentionPass(store, {
+      before: 0,
+      batch: 3,
+      now: () => t,
+      between: async (batchMs) => {
+        pauses.push(batchMs);
+        t += batchMs;
+      },
+    });
+    expect(removed).toMatchObject({ events: 7, done: true });
+    expect(pauses).toEqual([5, 10]);
+  });
+
+  it('never pauses after a pass stops at its batch limit (the next pass is scheduled instead)', async () => {
+    const pauses: number[] = [];
+    const removed = await runRetentionPass(backlogStore(100), {
+      before: 0,
+      batch: 10,
+      maxBatches: 3,
+      now: () => 0,
+      between: async (batchMs) => {
+        pauses.push(batchMs);
+      },
+    });
+    expect(removed).toMatchObject({ events: 30, done: false });
+    expect(pauses).toEqual([0, 0]);
+  });
+});
