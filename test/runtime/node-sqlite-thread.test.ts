@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { orderConverters } from '../../src/example/orders.ts';
+import { defineMesh } from '../../src/index.ts';
+import { serveMesh } from '../../src/node.ts';
+import { createTempDb } from '../support/temp-db.ts';
+import { orderCreated } from '../support/test-mesh.ts';
+
+// Where Node's `serveMesh` runs a `file:` database's statements (issue 12): a process that serves
+// the API commits in a worker thread (each fsync off the event loop that answers requests), a
+// dispatcher alone on the calling thread; HOOKMESH_SQLITE_THREAD overrides both. Each mesh is a
+// real one on a real file: an event posted to it is accepted and read back.
+
+const PRODUCER = 'thread-producer-token-0123456789abcdef';
+const ADMIN = 'thread-admin-token-0123456789abcdef';
+
+async function serveAndPost(role: string, thread?: string) {
+  const db = await createTempDb();
+  const lines: { message: string; fields?: Record<string, unknown> }[] = [];
+  const mesh = await serveMesh({
+    env: {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATABASE_URL: db.url,
+      HOOKMESH_ROLE: role,
+      HOOKMESH_PRODUCER_TOKENS: `shop:${PRODUCER}`,
+      HOOKMESH_ADMIN_TOKEN: ADMIN,
+      QSTASH_CURRENT_SIGNING_KEY: 'thread-signing-key-0123456789abcdef',
+      ...(thread === undefined ? {} : { HOOKMESH_SQLITE_THREAD: thread }),
+    },
+    log: (_level, message, fields) => {
+      lines.push({ message, ...(fields === undefined ? {} : { fields }) });
+    },
+    mesh: defineMesh({ converters: orderConverters, subscriptions: [] }),
+  });
+  try {
+    let accepted: number | null = null;
+    let read: number | null = null;
+    if (role !== 'dispatcher') {
+      const posted = await fetch(`${mesh.url}/v1/events`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${PRODUCER}`, 'content-type': 'application/json' },
+        body: JSON.stringify(orderCreated(`thread-${role}`)),
+      });
+      accepted = posted.status;
+      read = (
+        await fetch(`${mesh.url}/v1/events/thread-${role}`, { headers: { authorization: `Bearer ${ADMIN}` } })
+      ).status;
+    }
+    const listening = lines.find((l) => l.message === 'hookmesh listening');
+    return { sqliteThread: listening?.fields?.sqliteThread, accepted, read };
+  } finally {
+    await mesh.close();
+    await db.dispose();
+  }
+}
+
+describe('Node serveMesh: where SQLite runs', () => {
+  it('serving the API (api, all): a worker thread, and events are accepted and read back', async () => {
+    expect(await serveAndPost('api')).toEqual({ sqliteThread: 'worker', accepted: 202, read: 200 });
+    expect(await serveAndPost('all')).toEqual({ sqliteThread: 'worker', accepted: 202, read: 200 });
+  });
+
+  it('a dispatcher alone: the calling thread', async () => {
+    expect((await serveAndPost('dispatcher')).sqliteThread).toBe('main');
+  });
+
+  it('HOOKMESH_SQLITE_THREAD decides when set', async () => {
+    expect(await serveAndPost('api', 'main')).toEqual({ sqliteThread: 'main', accepted: 202, read: 200 });
+    expect((await serveAndPost('dispatcher', 'worker')).sqliteThread).toBe('worker');
+  });
+});
