@@ -15,7 +15,7 @@ export interface LibsqlOptions {
   /**
    * Where a local file's statements run: `worker`, a worker thread owning the connection (each
    * commit's fsync off the event loop), or `main`, the calling thread (the default here; Node's
-   * `serveMesh` picks `worker` for a process that serves the API, see src/runtime/node.ts).
+   * `serveMesh` picks `worker` for `HOOKMESH_ROLE=api`, see src/runtime/node.ts).
    */
   sqliteThread?: SqliteThread | undefined;
 }
@@ -136,7 +136,7 @@ async function reclaimFileSpace(driver: LibsqlFileDriver): Promise<{ pagesFreed:
 
 /**
  * The calling thread, unless the caller chooses: Node's `serveMesh` chooses the worker thread for
- * the API (ingest p99 7× lower, issue 12); Deno and library callers get the calling thread.
+ * an API process (ingest p99 7× lower, issue 12); Deno and library callers get the calling thread.
  * bench:scale's "database disk image is malformed" after a mesh with the worker thread
  * stopped was the bench's own: it copied the file with `copyFileSync` while holding a libSQL
  * connection on it, which drops the process's POSIX locks; the stopping mesh's complete close then
