@@ -297,11 +297,9 @@ async function composeWorkerMesh(
     }
   };
 
-  log('info', 'hookmesh worker composed', {
-    database: env.DB ? 'd1' : 'libsql',
-    transport: config.transport,
-    publicUrl,
-  });
+  // No "composed" log line: an isolate's first console.log costs ~2 ms of CPU (workerd sets up its
+  // formatter then), paid by the first request of every isolate, for a line the platform's own
+  // logs already imply.
   return { handle, publishDue, sweep };
 }
 
