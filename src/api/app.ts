@@ -140,7 +140,7 @@ export function createApi(options: ApiOptions) {
         .route(prefix, build());
       return mounted.fetch(c.req.raw, c.env, executionContextOf(c));
     };
-    app.all(prefix, serve);
+    // One route: Hono's `/prefix/*` takes `/prefix` itself too (not `/prefixx`).
     app.all(`${prefix}/*`, serve);
   };
   mountLazily('/v1/subscriptions', () =>
