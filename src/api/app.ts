@@ -1,4 +1,12 @@
-import { type Context, type ErrorHandler, Hono, type NotFoundHandler } from 'hono';
+import {
+  type Context,
+  type Env,
+  type ErrorHandler,
+  type ExecutionContext,
+  Hono,
+  type NotFoundHandler,
+  type Schema,
+} from 'hono';
 import { TrieRouter } from 'hono/router/trie-router';
 import type { Clock } from '../core/clock.ts';
 import type { DeliveryAdminStore } from '../core/delivery-admin-store.ts';
@@ -117,8 +125,25 @@ export function createApi(options: ApiOptions) {
       maxInFlight: options.maxInFlight ?? 256,
     }),
   );
-  app.route(
-    '/v1/subscriptions',
+  // Only the routes a first request is likely to need are composed with the app; the others are
+  // composed on their first request, each in an app of its own: composing the API happens once per
+  // Worker isolate, on its first request, and each route added costs the router a parse.
+  const mountLazily = <TEnv extends Env, TSchema extends Schema, TBase extends string>(
+    prefix: string,
+    build: () => Hono<TEnv, TSchema, TBase>,
+  ) => {
+    let mounted: Hono | undefined;
+    const serve = (c: Context) => {
+      mounted ??= new Hono({ router: new TrieRouter() })
+        .onError(onError)
+        .notFound(notFound)
+        .route(prefix, build());
+      return mounted.fetch(c.req.raw, c.env, executionContextOf(c));
+    };
+    // One route: Hono's `/prefix/*` takes `/prefix` itself too (not `/prefixx`).
+    app.all(`${prefix}/*`, serve);
+  };
+  mountLazily('/v1/subscriptions', () =>
     createSubscriptionsRoutes({
       subscriptions: options.subscriptions,
       auth,
@@ -127,73 +152,68 @@ export function createApi(options: ApiOptions) {
       urlRules: options.urlRules,
     }),
   );
-  app.route(
-    '/v1/deliveries',
+  mountLazily('/v1/deliveries', () =>
     createDeliveriesRoutes({ deliveries: options.deliveries, auth, clock: options.clock }),
   );
-  if (options.qstash) {
-    app.route(
-      '/v1/qstash',
+  const { qstash } = options;
+  if (qstash) {
+    mountLazily('/v1/qstash', () =>
       createQStashCallbackRoutes({
-        ...options.qstash,
+        ...qstash,
         clock: options.clock,
         ...(counted ? { metrics: counted } : {}),
       }),
     );
   }
-  app.route(
-    '/openapi.json',
+  mountLazily('/openapi.json', () =>
     createOpenApiRoutes({
       auth,
       registry: options.registry,
       urlRules: options.urlRules,
       maxBodyBytes,
-      qstashCallback: options.qstash !== undefined,
+      qstashCallback: qstash !== undefined,
     }),
   );
-  if (options.metrics) {
-    app.route(
-      '/metrics',
+  const { metrics } = options;
+  if (metrics) {
+    mountLazily('/metrics', () =>
       createMetricsRoutes({
-        store: options.metrics.store,
+        store: metrics.store,
         metrics: counted ?? null,
         auth,
-        token: options.metrics.token ?? null,
+        token: metrics.token ?? null,
         clock: options.clock,
       }),
     );
   }
   if (options.dashboard) {
     const { eventSearch, gauges } = options.dashboard;
-    // The operator's pages — half the routes — are built on their first request, in an app of
-    // their own: composing the API (once per Worker isolate) and its router's first match, which
-    // compiles every route it holds, skip them until an operator comes.
-    let dashboard: Hono | undefined;
-    const serveDashboard = (c: Context) => {
-      dashboard ??= new Hono()
-        .onError(onError)
-        .notFound(notFound)
-        .route(
-          '/dashboard',
-          createDashboardRoutes({
-            adminToken: options.tokens.admin,
-            auth,
-            events: options.events,
-            eventSearch,
-            subscriptions: options.subscriptions,
-            deliveries: options.deliveries,
-            gauges,
-            registry: options.registry,
-            clock: options.clock,
-            api: async (path, init) => app.request(path, init),
-          }),
-        );
-      return dashboard.fetch(c.req.raw, c.env);
-    };
-    app.all('/dashboard', serveDashboard);
-    app.all('/dashboard/*', serveDashboard);
+    // The operator's pages — half the routes — wait for an operator.
+    mountLazily('/dashboard', () =>
+      createDashboardRoutes({
+        adminToken: options.tokens.admin,
+        auth,
+        events: options.events,
+        eventSearch,
+        subscriptions: options.subscriptions,
+        deliveries: options.deliveries,
+        gauges,
+        registry: options.registry,
+        clock: options.clock,
+        api: async (path, init) => app.request(path, init),
+      }),
+    );
   }
   return app;
+}
+
+/** The request's `ExecutionContext` where the host gives one (a Worker); Hono's getter throws without. */
+function executionContextOf(c: Context): ExecutionContext | undefined {
+  try {
+    return c.executionCtx;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The event store, counting what each successful append newly accepted (a replay appends nothing). */

@@ -25,16 +25,21 @@ export interface WorkerCodeSync {
  * isolate must sync before it accepts an event (a subscription declared in the deployed code
  * applies to every event the new code accepts), but composing the mesh must not wait on the
  * database: `/healthz` and a first request that reads nothing need no sync. So composition only
- * prepares the sync's statements, and the isolate's first database call — whatever store makes it —
- * runs them in the same transaction, before its own statement: a write batch gets them
- * prepended, a query becomes a batch that ends with it. Whatever that call reads or writes (the
+ * notes what is declared; the isolate's first database call — whatever store makes it — captures
+ * the sync's statements and runs them in the same transaction, before its own statements: a write
+ * batch gets them prepended, a query (or a `queryAfter`) becomes a batch that ends with it. Whatever that call reads or writes (the
  * filter snapshot ingest takes, the INSERT … SELECT that matches subscriptions) already sees the
  * synced set, and nothing sees a half-synced one. Calls are marked synced once one such call
  * committed; calls racing it each carry the (idempotent) statements too. No promise is shared
  * between requests (workerd forbids awaiting another request's I/O).
- * @example const sync = createWorkerCodeSync(driver, queryAfter); createSqlStores({ driver: sync.driver });
+ * @example const sync = createWorkerCodeSync(driver); createSqlStores({ driver: sync.driver });
  */
-export function createWorkerCodeSync(driver: SqlDriver, queryAfter?: QueryAfter): WorkerCodeSync {
+export function createWorkerCodeSync(
+  driver: SqlDriver,
+  queryAfter: QueryAfter | undefined = driver.queryAfter?.bind(driver),
+): WorkerCodeSync {
+  /** What composition declared, until its statements are captured (on the first call that needs them). */
+  let declaredSync: { readonly declared: readonly Subscription[]; readonly now: number } | null = null;
   /** Statements still to commit before anything else; null once done (or nothing declared yet). */
   let pending: readonly SqlStatement[] | null = null;
   /** When the store's sync could not be captured as one batch: run as it is, before the call. */
@@ -47,27 +52,52 @@ export function createWorkerCodeSync(driver: SqlDriver, queryAfter?: QueryAfter)
       return driver.query(sql, args);
     });
 
+  /**
+   * Captures the declared sync's statements: not while composing, which `/healthz` waits for and
+   * never needs them. Calls racing here each capture; the first to finish installs its statements.
+   */
+  const capture = async () => {
+    const noted = declaredSync;
+    if (noted === null) return;
+    const captured = await captureSync(noted.declared, noted.now, driver.maxParams);
+    if (declaredSync !== noted) return;
+    declaredSync = null;
+    if (captured) {
+      pending = captured;
+      fallback = null;
+    } else {
+      pending = null;
+      fallback = () =>
+        createSqlSubscriptionStore({ driver }).syncCodeSubscriptions(noted.declared, noted.now);
+    }
+  };
+
   const settled = (carried: unknown) => {
     if (pending === carried) pending = null;
     if (fallback === carried) fallback = null;
   };
 
+  /** Runs `statements` then `sql` with the sync ahead of them while it is pending. */
+  const syncedQueryAfter: QueryAfter = async (statements, sql, args) => {
+    await capture();
+    const carried = pending;
+    const run = fallback;
+    if (run) {
+      await run();
+      settled(run);
+    } else if (carried) {
+      const rows = await runQueryAfter([...carried, ...statements], sql, args);
+      settled(carried);
+      return rows;
+    }
+    return statements.length === 0 ? driver.query(sql, args) : runQueryAfter(statements, sql, args);
+  };
+
   const synced: SqlDriver = {
     ...driver,
-    async query(sql, args = []) {
-      const carried = pending;
-      const run = fallback;
-      if (run) {
-        await run();
-        settled(run);
-      } else if (carried) {
-        const rows = await runQueryAfter(carried, sql, args);
-        settled(carried);
-        return rows;
-      }
-      return driver.query(sql, args);
-    },
+    query: (sql, args = []) => syncedQueryAfter([], sql, args),
     async batch(statements) {
+      await capture();
       const carried = pending;
       const run = fallback;
       if (run) {
@@ -80,19 +110,19 @@ export function createWorkerCodeSync(driver: SqlDriver, queryAfter?: QueryAfter)
       }
       return driver.batch(statements);
     },
+    // Only where the database answers a query after a batch in one round trip: stores take that
+    // path only then.
+    ...(queryAfter
+      ? { queryAfter: (statements, sql, args = []) => syncedQueryAfter(statements, sql, args) }
+      : {}),
   };
 
   return {
     driver: synced,
     async syncCodeSubscriptions(declared: readonly Subscription[], now: number) {
-      const captured = await captureSync(declared, now, driver.maxParams);
-      if (captured) {
-        pending = captured;
-        fallback = null;
-      } else {
-        pending = null;
-        fallback = () => createSqlSubscriptionStore({ driver }).syncCodeSubscriptions(declared, now);
-      }
+      declaredSync = { declared, now };
+      pending = null;
+      fallback = null;
     },
   };
 }

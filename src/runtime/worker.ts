@@ -10,9 +10,9 @@ import { createWebhookApp } from '../handler/webhook-app.ts';
 import type { D1Database } from '../store/d1-driver.ts';
 import { openD1 } from '../store/d1-store.ts';
 import { MIGRATION_NAMES } from '../store/migration-names.ts';
-import type { SqlDriver, SqlValue } from '../store/sql-driver.ts';
+import type { SqlDriver } from '../store/sql-driver.ts';
 import { createSqlStores } from '../store/sql-stores.ts';
-import { toStoreUnavailable, withStoreUnavailable } from '../store/store-unavailable.ts';
+import { withStoreUnavailable } from '../store/store-unavailable.ts';
 import { createQStashReconciler } from '../transports/qstash-reconciler.ts';
 import { createQStashTransport } from '../transports/qstash-transport.ts';
 import { type MeshConfig, readConfig } from './config.ts';
@@ -21,7 +21,7 @@ import { createMesh } from './mesh.ts';
 import { type MeshHandlers, resolveHandlers } from './mesh-handlers.ts';
 import { isWebhookPath, pathOf } from './paths.ts';
 import { resolveSecrets } from './secrets.ts';
-import { createWorkerCodeSync, type QueryAfter } from './worker-code-sync.ts';
+import { createWorkerCodeSync } from './worker-code-sync.ts';
 import type { WorkerDatabase, WorkerDatabaseOpener } from './worker-database.ts';
 import { createWorkerQStashClient } from './worker-qstash-client.ts';
 
@@ -169,7 +169,7 @@ async function composeWorkerMesh(
   const clock = systemClock;
   // No database round trip while composing: the code subscriptions' sync rides on the isolate's
   // first database call that is not /healthz (see createWorkerCodeSync).
-  const sync = createWorkerCodeSync(driver, database.queryAfter);
+  const sync = createWorkerCodeSync(driver);
   const stores = createSqlStores({ driver: sync.driver }, { writesPerRequest: true });
   const health = createHealthCheck(driver);
 
@@ -297,11 +297,9 @@ async function composeWorkerMesh(
     }
   };
 
-  log('info', 'hookmesh worker composed', {
-    database: env.DB ? 'd1' : 'libsql',
-    transport: config.transport,
-    publicUrl,
-  });
+  // No "composed" log line: an isolate's first console.log costs ~2 ms of CPU (workerd sets up its
+  // formatter then), paid by the first request of every isolate, for a line the platform's own
+  // logs already imply.
   return { handle, publishDue, sweep };
 }
 
@@ -344,9 +342,8 @@ function createHealthCheck(driver: SqlDriver) {
 
 /** The Worker's database as composition takes it: the inbox made on demand. */
 interface OpenedDatabase {
+  /** On D1 with `queryAfter`: statements then a query in one transaction and one round trip. */
   readonly driver: SqlDriver;
-  /** Statements then a query in one transaction and one round trip, where the database can. */
-  readonly queryAfter?: QueryAfter;
   /** The handlers' inbox, made with the first handler route (once per isolate). */
   inbox(): Inbox;
 }
@@ -357,26 +354,7 @@ function openWorkerDatabase(
   open: WorkerDatabaseOpener | undefined,
 ): OpenedDatabase {
   const d1 = env.DB;
-  if (d1) {
-    const prepare = (sql: string, args: readonly SqlValue[]) =>
-      args.length === 0 ? d1.prepare(sql) : d1.prepare(sql).bind(...args);
-    return {
-      driver: openD1(d1).driver,
-      inbox: () => createD1Inbox(d1),
-      // One d1.batch(): the statements, then the query, whose rows are the last result's.
-      async queryAfter(statements, sql, args) {
-        try {
-          const results = await d1.batch([
-            ...statements.map((s) => prepare(s.sql, s.args)),
-            prepare(sql, args),
-          ]);
-          return results[results.length - 1]?.results ?? [];
-        } catch (error) {
-          throw toStoreUnavailable(error) ?? error;
-        }
-      },
-    };
-  }
+  if (d1) return { driver: openD1(d1).driver, inbox: () => createD1Inbox(d1) };
   if (!open) {
     throw new ConfigError(
       'the Worker needs a D1 binding named DB (or createWorker({ database: libsqlOverHttp }) with DATABASE_URL for Turso/sqld)',

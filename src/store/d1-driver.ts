@@ -49,6 +49,10 @@ export function createD1Driver(d1: D1Database): SqlDriver {
       const results = await d1.batch(statements.map((s) => prepare(s.sql, s.args)));
       return results.map((r) => Number(r.meta.changes ?? 0));
     },
+    async queryAfter(statements, sql, args = []) {
+      const results = await d1.batch([...statements.map((s) => prepare(s.sql, s.args)), prepare(sql, args)]);
+      return results[results.length - 1]?.results ?? [];
+    },
     isConstraintError(error) {
       return isD1ConstraintError(error);
     },

@@ -18,6 +18,15 @@ export interface SqlDriver {
   query(sql: string, args?: readonly SqlValue[]): Promise<SqlRow[]>;
   /** Runs the statements in one transaction; all or nothing. Returns rows changed per statement. */
   batch(statements: readonly SqlStatement[]): Promise<number[]>;
+  /**
+   * Runs the statements, then the query `sql`, in one transaction and one round trip, answering
+   * the query's rows — where the database can (D1: one `batch()`); stores do without it.
+   */
+  queryAfter?(
+    statements: readonly SqlStatement[],
+    sql: string,
+    args?: readonly SqlValue[],
+  ): Promise<SqlRow[]>;
   /** Bound parameters one statement may carry (D1: 100). Multi-row writes are chunked to fit. */
   readonly maxParams: number;
   /** Whether an error means a UNIQUE / PRIMARY KEY constraint refused a row. */

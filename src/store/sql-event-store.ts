@@ -10,6 +10,8 @@ import {
   createFilterSnapshotCache,
   type FilterSnapshotCache,
   isStaleSnapshotError,
+  SNAPSHOT_QUERY,
+  toFilterSnapshot,
 } from './sql-subscription-filters.ts';
 
 /**
@@ -39,9 +41,17 @@ export function createSqlEventStore(
     // on a fresh snapshot (never split, as for a duplicate id — no request is at fault).
     write: async (events) => {
       for (let attempt = 1; ; attempt++) {
-        const snapshot = await filters.current();
+        // A process's first write, where the driver can answer a query after a batch: no read
+        // first — the write presumes no filtered subscription (guarded) and reads the snapshot.
+        const presumed = driver.queryAfter ? filters.presumption() : null;
+        const snapshot = presumed ?? (await filters.current());
         try {
-          await driver.batch(toInsertStatements(events, driver.maxParams, snapshot));
+          const statements = toInsertStatements(events, driver.maxParams, snapshot);
+          if (presumed && driver.queryAfter) {
+            filters.remember(toFilterSnapshot(await driver.queryAfter(statements, SNAPSHOT_QUERY)));
+          } else {
+            await driver.batch(statements);
+          }
           return;
         } catch (error) {
           if (!isStaleSnapshotError(error) || attempt >= MAX_STALE_RETRIES) throw error;

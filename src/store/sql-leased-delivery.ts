@@ -31,6 +31,54 @@ export function loadLeasedUntil(driver: SqlDriver, owner: string, leaseExpiresAt
   );
 }
 
+/**
+ * A lease statement's RETURNING clause that answers what `loadLeased` reads, so the lease and its
+ * rows are one statement and one round trip: the joined columns come as one JSON array from a
+ * subquery on the row just leased (`deliveries`, the statement's target). RETURNING rows come in
+ * no set order: `fromLeasedReturning` puts them in `loadLeased`'s.
+ */
+export const LEASED_RETURNING = `RETURNING ${deliveryIdOut('id')} AS id, attempts, retried, max_retries, retry_delay,
+    generation, max(0, next_attempt_at - updated_at) AS last_publish_delay, next_attempt_at AS due_at, rowid AS row_order,
+    (SELECT json_array(ep.url, sr.id, coalesce(s.origin, 'api'), de.traceparent, ${eventIdOut('ie.id')},
+        ${typeNameOf('ie.type_ref')}, ${integrationSource('ie', 'de')}, ${integrationTime('ie', 'de')}, ie.data)
+      FROM integration_events ie
+      JOIN domain_events de ON de.ref = ie.domain_event_ref
+      JOIN endpoints ep ON ep.id = deliveries.endpoint_id
+      JOIN subscription_refs sr ON sr.ref = deliveries.subscription_ref
+      LEFT JOIN subscriptions s ON s.ref = deliveries.subscription_ref
+      WHERE ie.ref = deliveries.integration_event_ref) AS joined`;
+
+/** The rows of a lease with {@link LEASED_RETURNING} as `loadLeased` answers them, in its order. */
+export function fromLeasedReturning(rows: readonly SqlRow[]): SqlRow[] {
+  return [...rows]
+    .sort((a, b) => Number(a.due_at) - Number(b.due_at) || Number(a.row_order) - Number(b.row_order))
+    .map((r) => {
+      const [
+        url,
+        subscriptionId,
+        origin,
+        traceparent,
+        eventId,
+        eventType,
+        eventSource,
+        eventTime,
+        eventData,
+      ] = JSON.parse(String(r.joined)) as unknown[];
+      return {
+        ...r,
+        url,
+        subscription_id: subscriptionId,
+        origin,
+        traceparent,
+        event_id: eventId,
+        event_type: eventType,
+        event_source: eventSource,
+        event_time: eventTime,
+        event_data: eventData,
+      };
+    });
+}
+
 const LEASED_SELECT = `SELECT ${deliveryIdOut('d.id')} AS id, ep.url, sr.id AS subscription_id, d.attempts, d.retried, d.max_retries, d.retry_delay, d.generation,
             max(0, d.next_attempt_at - d.updated_at) AS last_publish_delay,
             coalesce(s.origin, 'api') AS origin, de.traceparent,

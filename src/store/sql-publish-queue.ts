@@ -11,7 +11,7 @@ import type {
 import type { SqlDatabase } from './sql-database.ts';
 import type { SqlDriver, SqlStatement, SqlValue } from './sql-driver.ts';
 import { deliveryIdIn, deliveryIdOut } from './sql-ids.ts';
-import { loadLeased, toLeasedDelivery } from './sql-leased-delivery.ts';
+import { fromLeasedReturning, LEASED_RETURNING, toLeasedDelivery } from './sql-leased-delivery.ts';
 import { isFirstOfItsKey, ORDERING_UNSETTLED } from './sql-ordering-key.ts';
 
 /**
@@ -153,7 +153,7 @@ WHERE id IN (
     AND x.message_id IS NULL AND (x.lease_owner IS NULL OR x.lease_expires_at <= ?3)
     AND ${isFirstOfItsKey('x')}
   ORDER BY x.next_attempt_at, x.rowid LIMIT ?4)
-RETURNING ${deliveryIdOut('id')} AS id`;
+${LEASED_RETURNING}`;
 
 /**
  * `leaseForPublish` for one (subscription ?4, key ?5): its head — the first of its unsettled
@@ -170,7 +170,7 @@ WHERE id = (
   AND status = 'pending' AND next_attempt_at <= ?3 AND message_id IS NULL
   AND (lease_owner IS NULL OR lease_expires_at <= ?3)
   AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = ?4 AND s.paused_at IS NULL)
-RETURNING ${deliveryIdOut('id')} AS id`;
+${LEASED_RETURNING}`;
 
 async function leaseForPublish(
   driver: SqlDriver,
@@ -193,8 +193,8 @@ async function leaseForPublish(
           only.subscriptionId,
           only.orderingKey,
         ]);
-  if (leased.length === 0) return [];
-  return (await loadLeased(driver, leased, owner)).map(
+  // The lease answers the rows themselves (LEASED_RETURNING): no second round trip to load them.
+  return fromLeasedReturning(leased).map(
     (r): LeasedForPublish => ({ ...toLeasedDelivery(r), lastPublishDelayMs: Number(r.last_publish_delay) }),
   );
 }

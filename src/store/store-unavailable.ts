@@ -95,7 +95,7 @@ export function withStoreUnavailable(
     failedAt = now();
     throw unavailable;
   };
-  const { reclaimSpace } = driver;
+  const { reclaimSpace, queryAfter } = driver;
   return {
     ...driver,
     query: (sql, args) => driver.query(sql, args).catch(fail),
@@ -108,6 +108,16 @@ export function withStoreUnavailable(
         return fail(error);
       }
     },
+    // Typed like the rest, but not remembered for /healthz: on a Worker the isolate's first call is
+    // one of these, and a database wrangler has not migrated yet is /healthz's own finding.
+    ...(queryAfter
+      ? {
+          queryAfter: (statements, sql, args) =>
+            queryAfter(statements, sql, args).catch((error: unknown) => {
+              throw toStoreUnavailable(error) ?? error;
+            }),
+        }
+      : {}),
     ...(reclaimSpace ? { reclaimSpace: () => reclaimSpace().catch(fail) } : {}),
     writeFailure: () => (failure !== null && now() - failedAt < FAILURE_REPORTED_MS ? failure : null),
   };

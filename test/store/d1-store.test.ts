@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { NewDomainEvent } from '../../src/core/event-store.ts';
 import { defineSubscription } from '../../src/core/subscription.ts';
 import { readMigrations } from '../../src/runtime/migrations.ts';
-import { createD1Driver, type D1Database } from '../../src/store/d1-driver.ts';
+import { createD1Driver, type D1Database, type D1PreparedStatement } from '../../src/store/d1-driver.ts';
 import { createD1Stores } from '../../src/store/d1-store.ts';
 import { applyMigrations, type Migration, pendingMigrations } from '../../src/store/migrate.ts';
 import type { SqlDriver } from '../../src/store/sql-driver.ts';
@@ -358,6 +358,65 @@ describe('D1', () => {
       expect(await deliveries.replayDeliveries({ status: 'dead' }, 21)).toBe(0);
       expect(await subscriptions.deleteSubscription('sub-api', 30)).toBe(true);
       expect(await subscriptions.listSubscriptions()).toEqual([]);
+    });
+  });
+
+  describe("a process's first write", () => {
+    /** The binding, counting its round trips: each `all()` and each `batch()`. */
+    const counted = (db: D1Database) => {
+      const trips: string[] = [];
+      const wrapped: D1Database = {
+        prepare: (sql) => {
+          const wrap = (statement: D1PreparedStatement): D1PreparedStatement =>
+            ({
+              bind: (...values) => wrap(statement.bind(...values)),
+              all: () => {
+                trips.push(`all ${sql}`);
+                return statement.all();
+              },
+              inner: statement,
+            }) as D1PreparedStatement;
+          return wrap(db.prepare(sql));
+        },
+        batch: (statements) => {
+          trips.push('batch');
+          return db.batch(statements.map((s) => (s as unknown as { inner: D1PreparedStatement }).inner));
+        },
+        exec: (sql) => db.exec(sql),
+      };
+      return { wrapped, trips };
+    };
+
+    it('is one round trip with no filtered subscription: the snapshot is read in its batch', async () => {
+      const { wrapped, trips } = counted(await freshD1());
+      const { events, subscriptions } = createD1Stores(wrapped);
+      await subscriptions.syncCodeSubscriptions(
+        [defineSubscription('order.*', 'https://h.example.com/', { id: 's' })],
+        1,
+      );
+      trips.length = 0;
+      await events.appendEvents([event('evt-1')]);
+      expect(trips).toEqual(['batch']);
+      await events.appendEvents([event('evt-2')]);
+      expect(trips).toEqual(['batch', 'batch']);
+      expect(await countRows(d1, 'deliveries')).toBe(2);
+    });
+
+    it('is read again when a filtered subscription exists: the presumption fails its batch', async () => {
+      const { wrapped, trips } = counted(await freshD1());
+      const { events, subscriptions } = createD1Stores(wrapped);
+      await subscriptions.syncCodeSubscriptions(
+        [
+          defineSubscription('order.*', 'https://h.example.com/', { id: 's' }),
+          defineSubscription('order.*', 'https://f.example.com/', { id: 'f', filter: { no: 'match' } }),
+        ],
+        1,
+      );
+      trips.length = 0;
+      await events.appendEvents([event('evt-1')]);
+      expect(trips).toEqual(['batch', expect.stringMatching(/^all SELECT r.revision/), 'batch']);
+      expect(await countRows(d1, 'domain_events')).toBe(1);
+      expect(await countRows(d1, 'deliveries')).toBe(1);
     });
   });
 });
