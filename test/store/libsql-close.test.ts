@@ -6,9 +6,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openLibsql } from '../../src/store/libsql-store.ts';
 
 // Closing the database while the driver still runs what was queued (a mesh stopping under load):
-// every write that answered is in the file, and the file is sound. (bench:scale once left a
-// malformed file when the client's connection closed before a worker thread's; this test did not
-// catch that order — libsql-store.ts closes them in order now.)
+// every write that answered is in the file, and the file is sound. (bench:scale once reported a
+// malformed file after such a close; the fault was the bench's own — it copied the file with
+// `copyFileSync` while holding a connection, dropping its POSIX locks — see
+// libsql-lock-loss.test.ts. The file was sound, which is what this test holds.)
 
 const dirs: string[] = [];
 afterEach(() => {
