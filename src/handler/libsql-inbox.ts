@@ -46,7 +46,7 @@ export function createLibsqlInbox(
   source: LibsqlInboxOptions | Client,
   clientOptions: LibsqlClientInboxOptions = {},
 ): Inbox | LibsqlInbox {
-  if (isClient(source)) {
+  if (isLibsqlInboxClient(source)) {
     const client = source;
     return createSqlInbox({
       executor: toExecutor(async () => client),
@@ -81,7 +81,10 @@ export function createLibsqlInbox(
   };
 }
 
-function isClient(source: LibsqlInboxOptions | Client): source is Client {
+/** The client type, for the Node entry's overloads (only this file names `@libsql/client`). */
+export type LibsqlInboxClient = Client;
+
+export function isLibsqlInboxClient(source: LibsqlInboxOptions | Client): source is Client {
   return typeof (source as Partial<Client>).batch === 'function';
 }
 
@@ -130,8 +133,9 @@ function toExecutor(getClient: () => Promise<Client>): SqlInboxExecutor {
  * rolls back the shared transaction, so the group is retried statement by statement and only the
  * faulty caller fails. Trouble of the database itself (busy, I/O, full, a lost connection) fails
  * the whole group at once: retried alone, each statement would only wait for the same error again.
+ * (The Node file inbox, libsql-file-inbox.ts, reads its native binding's errors the same way.)
  */
-function isStatementFault(error: unknown): boolean {
+export function isStatementFault(error: unknown): boolean {
   if (error instanceof TypeError || error instanceof RangeError) return true;
   const codes = [(error as { code?: unknown })?.code, (error as { cause?: { code?: unknown } })?.cause?.code];
   return codes.some(
