@@ -27,13 +27,13 @@ export type HandlerKind = 'webhook' | 'hono';
 
 /** Which inbox the webhook server runs (BENCH_INBOX, see bench/delivery-webhook-server.ts). */
 export function inboxMode(): string {
-  return process.env.BENCH_INBOX || 'client';
+  return process.env.BENCH_INBOX || 'file';
 }
 
 export function describeInbox(): string {
   const mode = inboxMode();
   if (mode === 'memory') return 'memory inbox (NOT durable)';
-  return mode === 'mesh' ? 'libSQL inbox (mesh driver)' : 'libSQL inbox';
+  return mode === 'client' ? 'libSQL inbox (@libsql/client)' : 'libSQL inbox (file, own connection)';
 }
 
 export interface HandlerRouteRun {
