@@ -38,7 +38,10 @@ export function toInboxFilePath(url: string): string | null {
   if (!url.startsWith('file:') || /[?#%]|:memory:/.test(url)) return null;
   // `file:///abs` and `file://localhost/abs` are URLs (no escapes left to decode); `file:rel` and
   // `file:/abs` are paths.
-  return url.startsWith('file://') ? new URL(url).pathname : url.slice('file:'.length);
+  if (!url.startsWith('file://')) return url.slice('file:'.length);
+  const { pathname } = new URL(url);
+  // `file:///C:/inbox.db` names `C:/inbox.db` on Windows.
+  return /^\/[A-Za-z]:\//.test(pathname) ? pathname.slice(1) : pathname;
 }
 
 /**

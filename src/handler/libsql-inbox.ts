@@ -36,7 +36,8 @@ const BUSY_TIMEOUT_MS = 10_000;
  * `synchronous = FULL`, so an entry is on disk before the handler route answers 2xx — and returns
  * `close()` for it. Given a client, the client stays yours: its settings are used as they are (a
  * client from `createClient` keeps SQLite's durable default, `synchronous = FULL`), and closing it
- * is up to you, so no `close()` is offered.
+ * is up to you, so no `close()` is offered. (On Node, `hookmesh/handler` opens a local file
+ * through the `libsql` binding instead, statements prepared once: src/handler/node.ts.)
  * @example const inbox = createLibsqlInbox({ url: 'file:./data/inbox.db' });
  * @example const inbox = createLibsqlInbox(createClient({ url: process.env.DATABASE_URL }));
  */

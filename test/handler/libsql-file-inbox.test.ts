@@ -56,6 +56,7 @@ describe('libSQL file inbox on Node', () => {
     expect(toInboxFilePath('file:/srv/inbox.db')).toBe('/srv/inbox.db');
     expect(toInboxFilePath('file:///srv/inbox.db')).toBe('/srv/inbox.db');
     expect(toInboxFilePath('file://localhost/srv/inbox.db')).toBe('/srv/inbox.db');
+    expect(toInboxFilePath('file:///C:/data/inbox.db')).toBe('C:/data/inbox.db');
     expect(toInboxFilePath('file:inbox.db?mode=ro')).toBeNull();
     expect(toInboxFilePath('file:my%20inbox.db')).toBeNull();
     expect(toInboxFilePath('file::memory:')).toBeNull();
