@@ -111,6 +111,36 @@ describe('libSQL file inbox on Node', () => {
     expect(await other.claim({ ...key, nowMs: NOW, leaseMs: LEASE })).toBe('done');
   });
 
+  it("waits out another connection's write lock with the event loop free", async () => {
+    temp = createTempDir();
+    const inbox = open(temp.fileUrl());
+    expect(await inbox.claim({ handler: 'billing', eventId: 'ie_1', nowMs: NOW, leaseMs: LEASE })).toBe(
+      'claimed',
+    );
+    const other = createClient({ url: temp.fileUrl() });
+    try {
+      const lock = await other.transaction('write');
+      await lock.execute({
+        sql: "INSERT INTO inbox (handler, event_id, status, started_at) VALUES ('billing', 'ie_other', 'running', ?)",
+        args: [NOW],
+      });
+      // Released by a timer, which can fire only once the inbox waits on timers rather than inside
+      // SQLite (whose own wait, blocking the loop, is a few ms): the claim meets the lock, backs
+      // off, and gets it on a later try.
+      setTimeout(() => void lock.commit(), 0);
+      expect(await inbox.claim({ handler: 'billing', eventId: 'ie_2', nowMs: NOW, leaseMs: LEASE })).toBe(
+        'claimed',
+      );
+    } finally {
+      other.close();
+    }
+    expect(await rowsOf(temp.fileUrl(), 'SELECT event_id FROM inbox ORDER BY event_id')).toEqual([
+      { event_id: 'ie_1' },
+      { event_id: 'ie_2' },
+      { event_id: 'ie_other' },
+    ]);
+  });
+
   it('a database that cannot be opened fails the call, and the next call tries to open it again', async () => {
     temp = createTempDir();
     const inbox = open(`file:${join(temp.dir, 'later', 'inbox.db')}`);
