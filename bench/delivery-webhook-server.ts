@@ -1,9 +1,10 @@
 // The handler side for bench:delivery: createWebhookApp with one trivial handler and the durable
 // libSQL inbox (a file in WAL mode, synchronous=FULL), served by @hono/node-server — what a
-// consuming service runs. BENCH_INBOX picks the inbox: `client` (default, the documented
-// `createLibsqlInbox(client)`) or `memory` (createMemoryInbox, not durable: to split the inbox's
-// cost from the rest of the route). BENCH_HANDLER_CRYPTO=web verifies with WebCrypto (the web
-// entry's createWebhookApp) instead, to compare the two.
+// consuming service runs. BENCH_INBOX picks the inbox: `file` (default: the documented
+// `createLibsqlInbox({ url: 'file:…' })`, on Node a connection of its own with its statements
+// prepared once), `client` (`createLibsqlInbox(client)` on the service's own `@libsql/client`) or
+// `memory` (createMemoryInbox, not durable: to split the inbox's cost from the rest of the route).
+// BENCH_HANDLER_CRYPTO=web verifies with WebCrypto (the web entry's createWebhookApp) instead.
 import { serve } from '@hono/node-server';
 import { createClient } from '@libsql/client';
 import { OrderPaidV1 } from '../src/example/orders.ts';
@@ -20,9 +21,13 @@ const url = process.env.DATABASE_URL;
 const key = process.env.QSTASH_CURRENT_SIGNING_KEY;
 if (!url || !key) throw new Error('DATABASE_URL and QSTASH_CURRENT_SIGNING_KEY are required');
 
-const mode = process.env.BENCH_INBOX || 'client';
-if (!['client', 'memory'].includes(mode)) throw new Error(`BENCH_INBOX=${mode}: client or memory`);
-const database = await openConsumerDatabase(url);
+const mode = process.env.BENCH_INBOX || 'file';
+if (!['file', 'client', 'memory'].includes(mode)) {
+  throw new Error(`BENCH_INBOX=${mode}: file, client or memory`);
+}
+const client = mode === 'client' ? await openConsumerClient(url) : null;
+const fileInbox = mode === 'file' ? createLibsqlInbox({ url }) : null;
+const inbox = fileInbox ?? (client === null ? createMemoryInbox() : createLibsqlInbox(client));
 
 let handled = 0;
 const onOrderPaid = defineHandler(OrderPaidV1, () => {
@@ -36,7 +41,7 @@ const webhooks = create({
   signingKeys: { current: key },
   // The URL the bench signs for (bench/lib/server.ts): tokens are checked against it.
   publicUrl: `http://${host}:${port}`,
-  inbox: mode === 'memory' ? createMemoryInbox() : createLibsqlInbox(database.client),
+  inbox,
   onError: (error) => console.error('handler side error', error),
 });
 
@@ -49,17 +54,18 @@ const server = serve({
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () =>
-    server.close(() => {
-      database.client.close();
+    server.close(async () => {
+      await fileInbox?.close();
+      client?.close();
       process.exit(0);
     }),
   );
 }
 
-/** As README.md shows a consumer: one `@libsql/client` on a file, made durable like the mesh's. */
-async function openConsumerDatabase(url: string) {
+/** A consumer's own `@libsql/client` on a file, made durable like the mesh's. */
+async function openConsumerClient(url: string) {
   const client = createClient({ url });
   await client.execute('PRAGMA journal_mode = WAL');
   await client.execute('PRAGMA synchronous = FULL');
-  return { client };
+  return client;
 }

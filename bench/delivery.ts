@@ -10,7 +10,7 @@
 // BENCH_CONNECTIONS [50] of wrk; BENCH_KILL_EVENTS [2000] events of the kill check (part 4: the
 // dispatcher SIGKILLed half-way, then every accepted delivery counted, restarted, all delivered); BENCH_LATENCY_EVENTS [500] after BENCH_LATENCY_WARMUP [50];
 // BENCH_LATENCY_GAP_MS [10] idle before each POST, so each event meets an idle mesh as a lone
-// event would (0 = back to back); BENCH_PARTS [1,2,3]; BENCH_INBOX [client] (client | mesh |
+// event would (0 = back to back); BENCH_PARTS [1,2,3]; BENCH_INBOX [file] (file | client |
 // memory, see bench/delivery-webhook-server.ts); BENCH_QUIET_WAIT [5 s] longest wait for a lull
 // on a shared machine before each run (0 = none); BENCH_CPU_PROF [unset] a directory for V8 CPU
 // profiles of the dispatcher and the handler servers; BENCH_MESH_ENTRY [src/example/node-main.ts]

@@ -3,7 +3,9 @@
 // after a warm-up, and prints the CPU time it took. Run it under `valgrind --tool=callgrind` twice
 // with different `n` and subtract to get instructions per request (what bench:delivery's figure
 // cannot give on a shared machine), or under `node --cpu-prof` for where the time goes.
-// Usage: tsx bench/handler-route-cost.ts <none|hono|memory|libsql> <node|web> <n> [warm-up n]
+// Usage: tsx bench/handler-route-cost.ts <none|hono|memory|libsql|file> <node|web> <n> [warm-up n]
+// (`libsql`: createLibsqlInbox(client); `file`: createLibsqlInbox({ url: 'file:…' }), on Node its
+// own connection with its statements prepared once.)
 // (bundle it first with esbuild for valgrind: tsx's loader costs more than the route.)
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,6 +48,11 @@ async function makeApp(): Promise<{ fetch: (r: Request) => Response | Promise<Re
     });
   }
   let inbox = createMemoryInbox();
+  if (kind === 'file') {
+    const file = join(tmpdir(), `route-cost-${process.pid}.db`);
+    rmSync(file, { force: true });
+    inbox = createLibsqlInbox({ url: `file:${file}` });
+  }
   if (kind === 'libsql') {
     const file = join(tmpdir(), `route-cost-${process.pid}.db`);
     rmSync(file, { force: true });

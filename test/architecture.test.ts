@@ -105,7 +105,11 @@ const HONO_RUNTIME_ADAPTER =
  * Packages one SDK file may load lazily (`import()`) or name as a type, never import statically:
  * `hookmesh/handler` must not load libSQL's native binding for users of another inbox.
  */
-const LAZY_IN_HANDLER: Readonly<Record<string, string>> = { '@libsql/client': 'src/handler/libsql-inbox.ts' };
+const LAZY_IN_HANDLER: Readonly<Record<string, string>> = {
+  '@libsql/client': 'src/handler/libsql-inbox.ts',
+  // The Node entry's file inbox, on the binding itself (prepared statements kept).
+  libsql: 'src/handler/libsql-file-inbox.ts',
+};
 
 /**
  * The SDK's one file on a Node built-in, and the one file that may import it: the Node entry

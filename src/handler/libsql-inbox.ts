@@ -36,7 +36,8 @@ const BUSY_TIMEOUT_MS = 10_000;
  * `synchronous = FULL`, so an entry is on disk before the handler route answers 2xx — and returns
  * `close()` for it. Given a client, the client stays yours: its settings are used as they are (a
  * client from `createClient` keeps SQLite's durable default, `synchronous = FULL`), and closing it
- * is up to you, so no `close()` is offered.
+ * is up to you, so no `close()` is offered. (On Node, `hookmesh/handler` opens a local file
+ * through the `libsql` binding instead, statements prepared once: src/handler/node.ts.)
  * @example const inbox = createLibsqlInbox({ url: 'file:./data/inbox.db' });
  * @example const inbox = createLibsqlInbox(createClient({ url: process.env.DATABASE_URL }));
  */
@@ -46,7 +47,7 @@ export function createLibsqlInbox(
   source: LibsqlInboxOptions | Client,
   clientOptions: LibsqlClientInboxOptions = {},
 ): Inbox | LibsqlInbox {
-  if (isClient(source)) {
+  if (isLibsqlInboxClient(source)) {
     const client = source;
     return createSqlInbox({
       executor: toExecutor(async () => client),
@@ -81,7 +82,10 @@ export function createLibsqlInbox(
   };
 }
 
-function isClient(source: LibsqlInboxOptions | Client): source is Client {
+/** The client type, for the Node entry's overloads (only this file names `@libsql/client`). */
+export type LibsqlInboxClient = Client;
+
+export function isLibsqlInboxClient(source: LibsqlInboxOptions | Client): source is Client {
   return typeof (source as Partial<Client>).batch === 'function';
 }
 
@@ -130,8 +134,9 @@ function toExecutor(getClient: () => Promise<Client>): SqlInboxExecutor {
  * rolls back the shared transaction, so the group is retried statement by statement and only the
  * faulty caller fails. Trouble of the database itself (busy, I/O, full, a lost connection) fails
  * the whole group at once: retried alone, each statement would only wait for the same error again.
+ * (The Node file inbox, libsql-file-inbox.ts, reads its native binding's errors the same way.)
  */
-function isStatementFault(error: unknown): boolean {
+export function isStatementFault(error: unknown): boolean {
   if (error instanceof TypeError || error instanceof RangeError) return true;
   const codes = [(error as { code?: unknown })?.code, (error as { cause?: { code?: unknown } })?.cause?.code];
   return codes.some(

@@ -1,0 +1,165 @@
+// Node only (reached from src/handler/node.ts): the `libsql` package's native binding is loaded
+// lazily, when the inbox is first used, so importing the Node entry does not load it.
+import type Database from 'libsql';
+import { isStatementFault, type LibsqlInbox, type LibsqlInboxOptions } from './libsql-inbox.ts';
+import {
+  createSqlInbox,
+  type SqlInboxExecutor,
+  type SqlInboxStatement,
+  type SqlInboxValue,
+} from './sql-inbox.ts';
+
+/**
+ * How long SQLite itself waits for another process's write lock. Its wait blocks the event loop,
+ * so it stays short: a neighbour's commit (an fsync, about a millisecond) fits in it.
+ */
+const NATIVE_BUSY_TIMEOUT_MS = 10;
+/**
+ * How long a statement keeps retrying a locked database in all, between tries on timers with the
+ * event loop free: as long as `@libsql/client` waits in the client inbox (its `timeout`).
+ */
+const BUSY_WAIT_MS = 10_000;
+const FIRST_BACKOFF_MS = 2;
+const MAX_BACKOFF_MS = 100;
+
+/** The inbox's connection: its statements prepared once, each transaction one commit. */
+interface Connection {
+  /** One `BEGIN IMMEDIATE … COMMIT`; the rows each statement changed. */
+  run(statements: readonly SqlInboxStatement[]): number[];
+  query(sql: string, args: readonly SqlInboxValue[]): Record<string, unknown>[];
+  close(): void;
+}
+
+/**
+ * The file behind a `file:` URL, or null when the path is not plainly in the URL (in-memory, URL
+ * options, or escapes that only `@libsql/client` interprets): such an inbox stays on the client.
+ */
+export function toInboxFilePath(url: string): string | null {
+  if (!url.startsWith('file:') || /[?#%]|:memory:/.test(url)) return null;
+  // `file:///abs` and `file://localhost/abs` are URLs (no escapes left to decode); `file:rel` and
+  // `file:/abs` are paths.
+  if (!url.startsWith('file://')) return url.slice('file:'.length);
+  const { pathname } = new URL(url);
+  // `file:///C:/inbox.db` names `C:/inbox.db` on Windows.
+  return /^\/[A-Za-z]:\//.test(pathname) ? pathname.slice(1) : pathname;
+}
+
+/**
+ * `createLibsqlInbox({ url: 'file:…' })` on Node: the inbox on a connection of its own, through the
+ * `libsql` package's synchronous API, each statement prepared once and kept — `@libsql/client`
+ * prepares every statement anew on each call, which cost the handler route more than everything
+ * else the inbox does. WAL and `synchronous = FULL` as on the client: an entry is on disk before
+ * the route answers 2xx; group commit shares each fsync between the requests that arrive together.
+ *
+ * The commit runs on the event loop, fsync included. A worker thread owning the connection was
+ * measured and lost (issue 12): the round trip per commit and the copies cost more CPU than the
+ * fsync it overlapped, on one core and on two. A locked database (another process committing) is
+ * waited for on timers, not in SQLite, so the event loop is never held longer than a commit.
+ * @example const inbox = createLibsqlFileInbox('./data/inbox.db', {});
+ */
+export function createLibsqlFileInbox(path: string, options: Omit<LibsqlInboxOptions, 'url'>): LibsqlInbox {
+  let opening: Promise<Connection> | undefined;
+  let closed = false;
+  const connect = () => {
+    if (closed) return Promise.reject(new Error('the inbox is closed'));
+    opening ??= openConnection(path).catch((error: unknown) => {
+      // Forgotten, so the next call tries again (a directory created meanwhile, a lock gone).
+      opening = undefined;
+      throw error;
+    });
+    return opening;
+  };
+  const executor: SqlInboxExecutor = {
+    async run(statements) {
+      const connection = await connect();
+      return whileBusy(() => connection.run(statements));
+    },
+    async query(sql, args) {
+      const connection = await connect();
+      return whileBusy(() => connection.query(sql, args));
+    },
+    isStatementFault,
+  };
+  const inbox = createSqlInbox({ executor, groupCommit: true, retainMs: options.retainMs });
+  return {
+    ...inbox,
+    async close() {
+      if (closed) return;
+      closed = true;
+      const connection = await opening?.catch(() => undefined);
+      connection?.close();
+    },
+  };
+}
+
+async function openConnection(path: string): Promise<Connection> {
+  const { default: Database } = await import('libsql');
+  const db = new Database(path, { timeout: NATIVE_BUSY_TIMEOUT_MS });
+  const statements = new Map<string, Database.Statement>();
+  const prepare = (sql: string) => {
+    let statement = statements.get(sql);
+    if (statement === undefined) {
+      statement = db.prepare(sql);
+      // Never evicted: the inbox runs a dozen SQL texts, all its own.
+      statements.set(sql, statement);
+    }
+    return statement;
+  };
+  let begin: Database.Statement;
+  let commit: Database.Statement;
+  try {
+    await whileBusy(() => {
+      db.exec('PRAGMA journal_mode = WAL');
+      db.exec('PRAGMA synchronous = FULL');
+    });
+    begin = prepare('BEGIN IMMEDIATE');
+    commit = prepare('COMMIT');
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return {
+    run(list) {
+      begin.run([]);
+      try {
+        const changes = list.map((s) => prepare(s.sql).run(s.args).changes);
+        commit.run([]);
+        return changes;
+      } finally {
+        if (db.inTransaction) db.exec('ROLLBACK');
+      }
+    },
+    query(sql, args) {
+      return prepare(sql).all(args) as Record<string, unknown>[];
+    },
+    close() {
+      if (!db.open) return;
+      statements.clear();
+      db.close();
+    },
+  };
+}
+
+/**
+ * Runs `fn` again while another connection holds the lock it needs, backing off on timers. Safe
+ * to repeat: a busy statement or `BEGIN IMMEDIATE` wrote nothing, and a failed transaction was
+ * rolled back. Past `BUSY_WAIT_MS` the error is the caller's (the webhook app answers 503).
+ */
+async function whileBusy<T>(fn: () => T): Promise<T> {
+  const started = performance.now();
+  for (let backoff = FIRST_BACKOFF_MS; ; backoff = Math.min(backoff * 2, MAX_BACKOFF_MS)) {
+    try {
+      return fn();
+    } catch (error) {
+      const left = started + BUSY_WAIT_MS - performance.now();
+      if (!isBusyError(error) || left <= 0) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(backoff, left)));
+    }
+  }
+}
+
+/** Another connection holds the lock this statement needs (the native binding's error codes). */
+function isBusyError(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code);
+}
