@@ -45,14 +45,6 @@ export function serveMesh(options: ServeMeshOptions): Promise<ServedMesh> {
       },
       createSender: (allowPrivateNetwork) => createUndiciSender({ allowPrivateNetwork }),
       sign: signQStashJwtNode,
-      // An API process commits in a worker thread, so each fsync runs while the event loop serves
-      // other requests: ingest p99 35–37 ms instead of 258–533 ms at the same throughput (issue
-      // 12). A dispatcher keeps the calling thread: it waits on each commit anyway, and posting
-      // every statement to a thread and back cost it ~20 % more CPU per delivery. So does `all`
-      // (one process doing both, the embedded default): the thread's own heap took its resident
-      // memory past 200 MiB under load (bench:scale), and a deployment that cares for ingest's
-      // tail runs `api` processes apart from its dispatchers.
-      sqliteThread: (role) => (role === 'api' ? 'worker' : 'main'),
     },
     options.env ?? process.env,
     options,

@@ -5,7 +5,7 @@ import type { QStashSigner } from '../core/delivery-request.ts';
 import type { HttpSender } from '../core/http-sender.ts';
 import { resolveMesh } from '../core/mesh-definition.ts';
 import { createLibsqlInbox } from '../handler/libsql-inbox.ts';
-import { type LibsqlDatabase, openLibsql, type SqliteThread } from '../store/libsql-store.ts';
+import { type LibsqlDatabase, openLibsql } from '../store/libsql-store.ts';
 import { applyMigrations } from '../store/migrate.ts';
 import { createSqlStores } from '../store/sql-stores.ts';
 import { type MeshConfig, readConfig } from './config.ts';
@@ -31,18 +31,14 @@ export function loadSecrets(config: MeshConfig, log: Logger): MeshSecrets {
 }
 
 /** Opens the libSQL database (creating a file's directory) and applies pending migrations. */
-export async function openMigratedDatabase(
-  config: MeshConfig,
-  log: Logger,
-  defaultSqliteThread?: SqliteThread,
-): Promise<LibsqlDatabase> {
+export async function openMigratedDatabase(config: MeshConfig, log: Logger): Promise<LibsqlDatabase> {
   if (isLocalFile(config.databaseUrl)) {
     mkdirSync(dirname(resolve(config.databaseUrl.slice('file:'.length))), { recursive: true });
   }
   const database = await openLibsql({
     url: config.databaseUrl,
     authToken: config.databaseAuthToken,
-    sqliteThread: config.sqliteThread ?? defaultSqliteThread,
+    sqliteThread: config.sqliteThread,
   });
   const applied = await applyMigrations(database.driver, readMigrations());
   if (applied.length > 0) log('info', 'migrations applied', { applied });
@@ -93,11 +89,6 @@ export interface LocalRuntime {
   readonly sign?: QStashSigner;
   /** `host-pid`, to which a random part is added. */
   readonly processName: string;
-  /**
-   * Where a `file:` database's statements run when `HOOKMESH_SQLITE_THREAD` is unset, by role;
-   * without it, the calling thread.
-   */
-  readonly sqliteThread?: (role: MeshConfig['role']) => SqliteThread;
 }
 
 /**
@@ -118,8 +109,7 @@ export async function startLocalEntry(
     );
   }
   const secrets = loadSecrets(config, log);
-  const sqliteThread = config.sqliteThread ?? runtime.sqliteThread?.(config.role) ?? 'main';
-  const database = await openMigratedDatabase(config, log, sqliteThread);
+  const database = await openMigratedDatabase(config, log);
 
   // Listen first: with PORT=0 the public URL (which handlers and callbacks use) is known only then.
   let handle: (request: Request) => Response | Promise<Response> = () =>
@@ -165,7 +155,8 @@ export async function startLocalEntry(
       transport: 'local',
       runtime: runtime.name.toLowerCase(),
       database: redactUrl(config.databaseUrl),
-      ...(isLocalFile(config.databaseUrl) ? { sqliteThread } : {}),
+      // Where a file's statements run (HOOKMESH_SQLITE_THREAD; the calling thread by default).
+      ...(isLocalFile(config.databaseUrl) ? { sqliteThread: config.sqliteThread ?? 'main' } : {}),
     });
     if (!config.production) printDevBanner(server.url, secrets, runtime.name, [...mesh.domainTypes]);
 

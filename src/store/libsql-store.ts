@@ -14,8 +14,7 @@ export interface LibsqlOptions {
   authToken?: string | undefined;
   /**
    * Where a local file's statements run: `worker`, a worker thread owning the connection (each
-   * commit's fsync off the event loop), or `main`, the calling thread (the default here; Node's
-   * `serveMesh` picks `worker` for `HOOKMESH_ROLE=api`, see src/runtime/node.ts).
+   * commit's fsync off the event loop), or `main`, the calling thread (the default).
    */
   sqliteThread?: SqliteThread | undefined;
 }
@@ -135,15 +134,16 @@ async function reclaimFileSpace(driver: LibsqlFileDriver): Promise<{ pagesFreed:
 }
 
 /**
- * The calling thread, unless the caller chooses: Node's `serveMesh` chooses the worker thread for
- * an API process (ingest p99 7× lower, issue 12); Deno and library callers get the calling thread.
- * bench:scale's "database disk image is malformed" after a mesh with the worker thread
- * stopped was the bench's own: it copied the file with `copyFileSync` while holding a libSQL
- * connection on it, which drops the process's POSIX locks; the stopping mesh's complete close then
- * unlinked `-wal` and `-shm` that the bench still mapped (test/store/libsql-lock-loss.test.ts).
- * The file was sound. The worker thread only made that close complete at exit (its thread's end
- * really closes its connection); the close order that "fixed" the bench just let the process exit
- * before the client's connection closed.
+ * The calling thread, unless the caller chooses (`HOOKMESH_SQLITE_THREAD`). Measured on a quiet
+ * machine with a fast fsync (~0.25 ms, issue 12), an API process on the worker thread made
+ * 2.8–4.5k events/s at 202–237 µs of CPU each and p99 22–42 ms, on the calling thread 4.7–5.9k/s
+ * at 157–176 µs and p99 21–23 ms: the round trip per commit and the copies cost more than the
+ * overlapped fsync saves. The thread paid only on a day of slow syncs (~0.35 ms each, the machine
+ * ~3× slower): p99 35 ms vs 258–533 ms, at the same throughput. bench:scale's "database disk image is malformed" after a
+ * mesh with the worker thread stopped was the bench's own: it copied the file with `copyFileSync`
+ * while holding a libSQL connection on it, which drops the process's POSIX locks; the stopping
+ * mesh's complete close then unlinked `-wal` and `-shm` that the bench still mapped
+ * (test/store/libsql-lock-loss.test.ts). The file was sound.
  */
 function defaultSqliteThread(): SqliteThread {
   return 'main';

@@ -5,10 +5,10 @@ import { serveMesh } from '../../src/node.ts';
 import { createTempDb } from '../support/temp-db.ts';
 import { orderCreated } from '../support/test-mesh.ts';
 
-// Where Node's `serveMesh` runs a `file:` database's statements (issue 12): an API process commits
-// in a worker thread (each fsync off the event loop that answers requests), a dispatcher and an
-// `all` process on the calling thread; HOOKMESH_SQLITE_THREAD overrides both. Each mesh is a
-// real one on a real file: an event posted to it is accepted and read back.
+// Where Node's `serveMesh` runs a `file:` database's statements (issue 12): on the calling thread
+// unless HOOKMESH_SQLITE_THREAD says `worker` (a worker thread owning the connection). The
+// listening line says which. Each mesh is a real one on a real file: an event posted to it is
+// accepted and read back.
 
 const PRODUCER = 'thread-producer-token-0123456789abcdef';
 const ADMIN = 'thread-admin-token-0123456789abcdef';
@@ -55,17 +55,14 @@ async function serveAndPost(role: string, thread?: string) {
 }
 
 describe('Node serveMesh: where SQLite runs', () => {
-  it('an API process: a worker thread, and events are accepted and read back', async () => {
-    expect(await serveAndPost('api')).toEqual({ sqliteThread: 'worker', accepted: 202, read: 200 });
-  });
-
-  it('a dispatcher, and `all` (both in one process): the calling thread', async () => {
-    expect((await serveAndPost('dispatcher')).sqliteThread).toBe('main');
+  it('the calling thread by default, whatever the role', async () => {
+    expect(await serveAndPost('api')).toEqual({ sqliteThread: 'main', accepted: 202, read: 200 });
     expect(await serveAndPost('all')).toEqual({ sqliteThread: 'main', accepted: 202, read: 200 });
+    expect((await serveAndPost('dispatcher')).sqliteThread).toBe('main');
   });
 
-  it('HOOKMESH_SQLITE_THREAD decides when set', async () => {
-    expect(await serveAndPost('api', 'main')).toEqual({ sqliteThread: 'main', accepted: 202, read: 200 });
+  it('a worker thread with HOOKMESH_SQLITE_THREAD=worker, and events are accepted and read back', async () => {
+    expect(await serveAndPost('api', 'worker')).toEqual({ sqliteThread: 'worker', accepted: 202, read: 200 });
     expect((await serveAndPost('dispatcher', 'worker')).sqliteThread).toBe('worker');
   });
 });
