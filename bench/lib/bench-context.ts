@@ -22,7 +22,10 @@ export interface BenchContext {
   readonly dir: string;
   readonly pinned: boolean;
   readonly cores: number;
-  /** Starts a node process (`--import tsx <script>`) as a server, pinned when possible, and waits for /healthz. */
+  /**
+   * Starts a node process (`--import tsx <script>`; a `.mjs`/`.js` script on plain Node) as a
+   * server, pinned when possible, and waits for /healthz.
+   */
   start(options: {
     name: string;
     script: string;
@@ -50,12 +53,9 @@ export function createBenchContext(root: string, cores: number, pinned: boolean)
   process.on('SIGINT', () => process.exit(130));
   process.on('SIGTERM', () => process.exit(143));
 
-  const nodeArgs = (script: string, options: readonly string[] = []) => [
-    ...options,
-    '--import',
-    'tsx',
-    script,
-  ];
+  const nodeArgs = (script: string, options: readonly string[] = []) =>
+    // A compiled script (.mjs, .js) runs on plain Node, without tsx's loader thread.
+    /\.m?js$/.test(script) ? [...options, script] : [...options, '--import', 'tsx', script];
   let serial = 0;
 
   return {
