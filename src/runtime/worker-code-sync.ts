@@ -77,8 +77,14 @@ export function createWorkerCodeSync(
     if (fallback === carried) fallback = null;
   };
 
-  /** Runs `statements` then `sql` with the sync ahead of them while it is pending. */
-  const syncedQueryAfter: QueryAfter = async (statements, sql, args) => {
+  /**
+   * Runs the pending sync ahead of a call: run alone first when it could not be captured, else
+   * carried in the call's own transaction (`withSync`); `alone` once nothing is pending.
+   */
+  const afterSync = async <T>(
+    withSync: (carried: readonly SqlStatement[]) => Promise<T>,
+    alone: () => Promise<T>,
+  ): Promise<T> => {
     await capture();
     const carried = pending;
     const run = fallback;
@@ -86,30 +92,28 @@ export function createWorkerCodeSync(
       await run();
       settled(run);
     } else if (carried) {
-      const rows = await runQueryAfter([...carried, ...statements], sql, args);
+      const result = await withSync(carried);
       settled(carried);
-      return rows;
+      return result;
     }
-    return statements.length === 0 ? driver.query(sql, args) : runQueryAfter(statements, sql, args);
+    return alone();
   };
+
+  /** Runs `statements` then `sql` with the sync ahead of them while it is pending. */
+  const syncedQueryAfter: QueryAfter = (statements, sql, args) =>
+    afterSync(
+      (carried) => runQueryAfter([...carried, ...statements], sql, args),
+      () => (statements.length === 0 ? driver.query(sql, args) : runQueryAfter(statements, sql, args)),
+    );
 
   const synced: SqlDriver = {
     ...driver,
     query: (sql, args = []) => syncedQueryAfter([], sql, args),
-    async batch(statements) {
-      await capture();
-      const carried = pending;
-      const run = fallback;
-      if (run) {
-        await run();
-        settled(run);
-      } else if (carried) {
-        const changed = await driver.batch([...carried, ...statements]);
-        settled(carried);
-        return changed.slice(carried.length);
-      }
-      return driver.batch(statements);
-    },
+    batch: (statements) =>
+      afterSync(
+        async (carried) => (await driver.batch([...carried, ...statements])).slice(carried.length),
+        () => driver.batch(statements),
+      ),
     // Only where the database answers a query after a batch in one round trip: stores take that
     // path only then.
     ...(queryAfter
