@@ -5,10 +5,11 @@ import { createClient } from '@libsql/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as web from '../../src/handler/index.ts';
 import { toInboxFilePath } from '../../src/handler/libsql-file-inbox.ts';
-import { createLibsqlInbox, createWebhookApp, defineHandler, type Inbox } from '../../src/handler/node.ts';
+import { createLibsqlInbox } from '../../src/handler/node.ts';
 import { describeInboxContract } from './inbox.contract.ts';
 import { createTempDir, type TempDir } from './temp-dir.ts';
-import { CURRENT, delivery, NOW, OrderCreatedV1, PUBLIC_URL, send, TYPE } from './webhook-fixtures.ts';
+import { describeTwoInboxesOnOneFile } from './two-inboxes.contract.ts';
+import { NOW } from './webhook-fixtures.ts';
 
 // On Node, `createLibsqlInbox({ url: 'file:…' })` keeps its own connection with its statements
 // prepared (src/handler/libsql-file-inbox.ts): the same tables and answers as the client inbox,
@@ -173,61 +174,7 @@ describe('libSQL file inbox on Node', () => {
   });
 });
 
-describe('the Node file inbox beside the client inbox on one file (two processes of a service)', () => {
-  let temp: TempDir;
-  const inboxes: { close(): Promise<void> }[] = [];
-  afterEach(async () => {
-    for (const inbox of inboxes.splice(0)) await inbox.close();
-    temp.dispose();
-  });
-  const twoInboxes = () => {
-    temp = createTempDir();
-    const a = createLibsqlInbox({ url: temp.fileUrl() });
-    const b = web.createLibsqlInbox({ url: temp.fileUrl() });
-    inboxes.push(a, b);
-    return [a, b] as const;
-  };
-
-  it('racing on an empty file for the same keys, table creation included: exactly one claim per key', async () => {
-    const [a, b] = twoInboxes();
-    const keys = Array.from({ length: 25 }, (_, i) => ({ handler: 'billing', eventId: `ie_${i}` }));
-    const claimBoth = (at: number) =>
-      Promise.all(
-        keys.flatMap((key) => [
-          a.claim({ ...key, nowMs: at, leaseMs: LEASE }),
-          b.claim({ ...key, nowMs: at, leaseMs: LEASE }),
-        ]),
-      );
-    const pairs = (results: readonly string[]) =>
-      keys.map((_, i) => [results[2 * i], results[2 * i + 1]].sort());
-    expect(pairs(await claimBoth(NOW))).toEqual(keys.map(() => ['claimed', 'running']));
-    expect(pairs(await claimBoth(NOW + LEASE))).toEqual(keys.map(() => ['claimed', 'running']));
-    expect(await rowsOf(temp.fileUrl(), 'SELECT count(*) AS n FROM inbox')).toEqual([{ n: keys.length }]);
-  });
-
-  it('the webhook app runs a handler once across the two, and a replayed token runs nothing', async () => {
-    const [a, b] = twoInboxes();
-    let runs = 0;
-    const handler = defineHandler(OrderCreatedV1, () => {
-      runs++;
-    });
-    const appOn = (inbox: Inbox) =>
-      createWebhookApp({
-        handlers: [handler],
-        signingKeys: { current: CURRENT },
-        inbox,
-        publicUrl: PUBLIC_URL,
-        clock: { now: () => NOW + 1000 },
-      });
-    const captured = await delivery();
-    expect((await send(appOn(a), captured)).status).toBe(200);
-    const copy = await send(appOn(b), await delivery({ retried: 1 }));
-    expect(await copy.json()).toEqual({ status: 'duplicate' });
-    const replay = await send(appOn(b), captured, { headers: { 'ce-id': 'ie_forged' } });
-    expect(await replay.json()).toEqual({ status: 'duplicate' });
-    expect(runs).toBe(1);
-    expect(await rowsOf(temp.fileUrl(), 'SELECT handler, event_id, status FROM inbox')).toEqual([
-      { handler: TYPE, event_id: 'ie_01', status: 'done' },
-    ]);
-  });
-});
+describeTwoInboxesOnOneFile(
+  'the Node file inbox beside the client inbox on one file (two processes of a service)',
+  (url) => [createLibsqlInbox({ url }), web.createLibsqlInbox({ url })],
+);
