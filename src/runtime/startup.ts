@@ -5,7 +5,7 @@ import type { QStashSigner } from '../core/delivery-request.ts';
 import type { HttpSender } from '../core/http-sender.ts';
 import { resolveMesh } from '../core/mesh-definition.ts';
 import { createLibsqlInbox } from '../handler/libsql-inbox.ts';
-import { type LibsqlDatabase, openLibsql } from '../store/libsql-store.ts';
+import { DEFAULT_SQLITE_THREAD, type LibsqlDatabase, openLibsql } from '../store/libsql-store.ts';
 import { applyMigrations } from '../store/migrate.ts';
 import { createSqlStores } from '../store/sql-stores.ts';
 import { type MeshConfig, readConfig } from './config.ts';
@@ -155,8 +155,10 @@ export async function startLocalEntry(
       transport: 'local',
       runtime: runtime.name.toLowerCase(),
       database: redactUrl(config.databaseUrl),
-      // Where a file's statements run (HOOKMESH_SQLITE_THREAD; the calling thread by default).
-      ...(isLocalFile(config.databaseUrl) ? { sqliteThread: config.sqliteThread ?? 'main' } : {}),
+      // Where a file's statements run (HOOKMESH_SQLITE_THREAD, or the store's default).
+      ...(isLocalFile(config.databaseUrl)
+        ? { sqliteThread: config.sqliteThread ?? DEFAULT_SQLITE_THREAD }
+        : {}),
     });
     if (!config.production) printDevBanner(server.url, secrets, runtime.name, [...mesh.domainTypes]);
 

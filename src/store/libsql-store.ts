@@ -86,7 +86,7 @@ export async function openLibsql(options: LibsqlOptions): Promise<LibsqlDatabase
   await client.execute(`PRAGMA journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
   if (path === null) return { client, driver: createLibsqlDriver(client) };
   const open =
-    (options.sqliteThread ?? defaultSqliteThread()) === 'worker'
+    (options.sqliteThread ?? DEFAULT_SQLITE_THREAD) === 'worker'
       ? openLibsqlWorkerDriver
       : openLibsqlFileDriver;
   const fileDriver = open(path, { busyTimeoutMs: STORE_BUSY_TIMEOUT_MS, busyWaitMs: STORE_BUSY_WAIT_MS });
@@ -141,20 +141,18 @@ async function reclaimFileSpace(driver: LibsqlFileDriver): Promise<{ pagesFreed:
 }
 
 /**
- * The calling thread, unless the caller chooses (`HOOKMESH_SQLITE_THREAD`). Measured on a quiet
- * machine with a fast fsync (~0.25 ms, issue 12), an API process on the worker thread made
- * 2.8–4.5k events/s at 202–237 µs of CPU each and p99 22–42 ms, on the calling thread 4.7–5.9k/s
- * at 157–176 µs and p99 21–23 ms: the round trip per commit and the copies cost more than the
- * overlapped fsync saves. The thread paid only on a day of slow syncs (~0.35 ms each, the machine
- * ~3× slower): p99 35 ms vs 258–533 ms, at the same throughput. bench:scale's "database disk image is malformed" after a
- * mesh with the worker thread stopped was the bench's own: it copied the file with `copyFileSync`
- * while holding a libSQL connection on it, which drops the process's POSIX locks; the stopping
- * mesh's complete close then unlinked `-wal` and `-shm` that the bench still mapped
- * (test/store/libsql-lock-loss.test.ts). The file was sound.
+ * Where a file's statements run unless the caller chooses (`HOOKMESH_SQLITE_THREAD`): the calling
+ * thread. Measured on a quiet machine with a fast fsync (~0.25 ms, issue 12), an API process on
+ * the worker thread made 2.8–4.5k events/s at 202–237 µs of CPU each and p99 22–42 ms, on the
+ * calling thread 4.7–5.9k/s at 157–176 µs and p99 21–23 ms: the round trip per commit and the
+ * copies cost more than the overlapped fsync saves. The thread paid only on a day of slow syncs
+ * (~0.35 ms each, the machine ~3× slower): p99 35 ms vs 258–533 ms, at the same throughput.
+ * bench:scale's "database disk image is malformed" after a mesh with the worker thread stopped was
+ * the bench's own: it copied the file with `copyFileSync` while holding a libSQL connection on it,
+ * which drops the process's POSIX locks; the stopping mesh's complete close then unlinked `-wal`
+ * and `-shm` that the bench still mapped (test/store/libsql-lock-loss.test.ts). The file was sound.
  */
-function defaultSqliteThread(): SqliteThread {
-  return 'main';
-}
+export const DEFAULT_SQLITE_THREAD: SqliteThread = 'main';
 
 async function freelistCount(driver: SqlDriver): Promise<number> {
   const [row] = await driver.query('PRAGMA freelist_count');
