@@ -55,9 +55,9 @@ export interface LocalDispatcher {
   reserve(): number;
   /**
    * Step 2: attempts the deliveries leased on a reservation of `reserved` slots (a promise while
-   * they are read) and gives back the slots they leave. They go out even if `stop` came
-   * meanwhile (it waits for them); if they cannot be read, their leases lapse and the deliveries
-   * go again after `leaseMs`.
+   * they are read) and gives back the slots they leave. Taken before `stop`, they go out (it waits
+   * for them); taken after it, or unreadable, they are not sent: their leases lapse and the
+   * deliveries go again after `leaseMs`, as after a crash.
    */
   take(reserved: number, leased: readonly LeasedDelivery[] | Promise<readonly LeasedDelivery[]>): void;
   /** Stops taking new work and waits for attempts in flight to be recorded. */
@@ -298,10 +298,13 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
   };
 
   const take = (slots: number, leased: readonly LeasedDelivery[] | Promise<readonly LeasedDelivery[]>) => {
+    // Stopped before the write that leased them settled: not waited for, so not sent — they lapse.
+    const send = !stopped;
     const p: Promise<void> = Promise.resolve(leased)
       .then(
         (deliveries) => {
           reserved -= slots;
+          if (!send) return;
           for (const delivery of deliveries.slice(0, slots)) {
             if (recordAndLease) hold(delivery);
             else track(delivery);
