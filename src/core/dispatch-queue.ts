@@ -72,3 +72,38 @@ export interface LeaseInput {
   readonly leaseMs: number;
   readonly limit: number;
 }
+
+/**
+ * The hand-off (HOOKMESH_ROLE=all): where one process both accepts events and delivers them,
+ * ingest's transaction writes the new deliveries that are due now already leased to this
+ * process's dispatcher, and gives them to it after the commit — one lease transaction (and its
+ * fsync) fewer between a POST and its delivery. The lease is the ordinary kind: if the dispatcher
+ * never sends it (the process dies), the delivery goes again once it lapses.
+ */
+export interface DeliveryHandOff {
+  /** The dispatcher's lease: its owner and term. */
+  readonly owner: string;
+  readonly leaseMs: number;
+  now(): number;
+  /**
+   * Before a write: the slots the dispatcher sets aside for it — the most deliveries the write may
+   * lease to it. 0: none (stopped, or busy), the write leases nothing.
+   */
+  reserve(): number;
+  /** After every write, once: what it leased (nothing when it failed) and how to read them. */
+  settle(outcome: HandOffOutcome): void;
+}
+
+export interface HandOffOutcome {
+  /** What `reserve` gave this write: the slots to use or give back. */
+  readonly reserved: number;
+  /** Deliveries the commit leased to the dispatcher (0 when the write failed). */
+  readonly leased: number;
+  /**
+   * Deliveries the commit wrote without a lease (due later, held by their ordering key, no room,
+   * no slot): the poll's, which a nudge sends at once when they are due.
+   */
+  readonly unleased: number;
+  /** Reads the deliveries the commit leased (with what an attempt needs). */
+  load(): Promise<LeasedDelivery[]>;
+}

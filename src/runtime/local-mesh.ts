@@ -97,21 +97,25 @@ export async function createLocalMesh(input: LocalMeshInput): Promise<LocalMesh>
       })
     : null;
 
-  // Accepting an event wakes this process's dispatcher: a due delivery goes out at once instead of
-  // at the next poll.
-  const base = stores.events;
-  const events: EventStore = dispatcher
-    ? {
-        ...base,
-        async appendEvents(batch) {
-          const result = await base.appendEvents(batch);
-          // On the next turn: the lease it runs is a synchronous write that would otherwise delay
-          // this request's answer.
-          if (result.ok) afterThisTurn(() => dispatcher.nudge());
-          return result;
-        },
-      }
-    : base;
+  // Accepting an event hands its deliveries to this process's dispatcher: those due now are
+  // written leased to it in ingest's own transaction and go out right after the commit, without a
+  // lease transaction of their own; the rest (and all of them when the dispatcher has no free
+  // slot) wake it, so a due one goes out at once instead of at the next poll.
+  const events: EventStore =
+    dispatcher && servesApi
+      ? stores.eventsHandingOff({
+          owner: input.owner,
+          leaseMs: config.leaseMs,
+          now: () => clock.now(),
+          reserve: () => dispatcher.reserve(),
+          settle({ reserved, leased, unleased, load }) {
+            // On the next turn: the read (and the sending) would otherwise delay this request's
+            // answer, as would the lease a nudge runs (a synchronous write).
+            if (reserved > 0) dispatcher.take(reserved, leased > 0 ? nextTurn(load) : []);
+            if (unleased > 0) afterThisTurn(() => dispatcher.nudge());
+          },
+        })
+      : stores.events;
 
   const { app: api, registry } = await createMesh({
     definitions: input.definitions,
@@ -202,3 +206,7 @@ function startRetention(input: LocalMeshInput): () => void {
 /** Runs `fn` once the current I/O callbacks are done (setImmediate where there is one). */
 const afterThisTurn: (fn: () => void) => void =
   typeof globalThis.setImmediate === 'function' ? (fn) => setImmediate(fn) : (fn) => setTimeout(fn, 0);
+
+/** `fn()`, called once the current I/O callbacks are done. */
+const nextTurn = <T>(fn: () => Promise<T>): Promise<T> =>
+  new Promise<T>((resolve, reject) => afterThisTurn(() => fn().then(resolve, reject)));

@@ -1,9 +1,9 @@
-import type { AttemptRecord, DispatchQueue } from '../core/dispatch-queue.ts';
+import type { AttemptRecord, DispatchQueue, LeasedDelivery, LeaseInput } from '../core/dispatch-queue.ts';
 import { createGroupCommit } from '../core/group-commit.ts';
 import type { SqlDatabase } from './sql-database.ts';
-import type { SqlStatement } from './sql-driver.ts';
-import { deliveryIdIn, deliveryIdOut } from './sql-ids.ts';
-import { loadLeased, loadLeasedUntil, toLeasedDelivery } from './sql-leased-delivery.ts';
+import type { SqlDriver, SqlStatement } from './sql-driver.ts';
+import { deliveryIdIn, deliveryIdOut, eventIdIn } from './sql-ids.ts';
+import { loadLeased, loadLeasedUntil, toLeasedDelivery, uniqueLeaseExpiry } from './sql-leased-delivery.ts';
 import { isFirstOfItsKey } from './sql-ordering-key.ts';
 
 /**
@@ -45,11 +45,10 @@ export function createSqlDispatchQueue(options: SqlDatabase): DispatchQueue {
  * `DispatchQueue.recordAndLease`: the attempt statements and the lease statement (`LEASE_DUE`,
  * the same one `leaseDue` runs) in one batch — one transaction, one fsync — then the leased rows
  * read back by their lease time. A batch returns no rows, so each lease here gets an expiry time
- * of its own (one millisecond past the previous one at least): with the owner it names exactly
- * the deliveries that statement leased.
+ * of its own (`uniqueLeaseExpiry`): with the owner it names exactly the deliveries that statement
+ * leased.
  */
 function createRecordAndLease({ driver }: SqlDatabase): NonNullable<DispatchQueue['recordAndLease']> {
-  let lastExpiry = 0;
   return async (records, { owner, now, leaseMs, limit }) => {
     const statements =
       records.length > 0 ? toAttemptStatements(padded(records, driver.maxParams), driver.maxParams) : [];
@@ -57,8 +56,7 @@ function createRecordAndLease({ driver }: SqlDatabase): NonNullable<DispatchQueu
       if (statements.length > 0) await driver.batch(statements);
       return [];
     }
-    const expiry = Math.max(now + leaseMs, lastExpiry + 1);
-    lastExpiry = expiry;
+    const expiry = uniqueLeaseExpiry(now + leaseMs);
     statements.push({ sql: LEASE_DUE, args: [owner, expiry, now, limit] });
     await driver.batch(statements);
     return (await loadLeasedUntil(driver, owner, expiry)).map(toLeasedDelivery);
@@ -157,6 +155,65 @@ const LEASE_DUE = `WITH room AS MATERIALIZED (
 UPDATE deliveries SET status = 'in_flight', lease_owner = ?1, lease_expires_at = ?2, updated_at = ?3
 WHERE id IN (SELECT id FROM ranked WHERE n <= free ORDER BY at, seq LIMIT ?4)
 RETURNING ${deliveryIdOut('id')} AS id`;
+
+/**
+ * The hand-off (HOOKMESH_ROLE=all, `DeliveryHandOff`): a statement for ingest's own transaction,
+ * after its delivery INSERTs, that leases the deliveries of `integrationEventIds` just written to
+ * the dispatcher `owner` of this process — up to `limit`, the slots it set aside — so they go out
+ * without a lease transaction (and its fsync) of their own; and the read, after the commit, of
+ * what it leased. The rows are the ones `LEASE_DUE` writes (owner, expiry, `in_flight`), and a
+ * lease that is never sent lapses like any other: the deliveries go again after `leaseMs`.
+ *
+ * It takes no more than `LEASE_DUE` would: only deliveries due now (a `notBefore` ahead leaves
+ * them to the poll), of subscriptions that are not paused, within each one's room under
+ * `max_concurrency`, and first of their ordering key (an earlier delivery of the key unsettled —
+ * of this group too — keeps a delivery pending). And it never overtakes: a subscription with an
+ * older delivery that is due and not leased (pending or retrying) gets none, the poll takes them
+ * in order.
+ */
+export function toHandOffLease(
+  driver: SqlDriver,
+  integrationEventIds: readonly string[],
+  { owner, now, leaseMs, limit }: LeaseInput,
+): { readonly statement: SqlStatement; load(): Promise<LeasedDelivery[]> } {
+  const expiry = uniqueLeaseExpiry(now + leaseMs);
+  return {
+    statement: {
+      sql: LEASE_HANDED_OFF,
+      args: [owner, expiry, now, limit, JSON.stringify(integrationEventIds)],
+    },
+    load: async () => (await loadLeasedUntil(driver, owner, expiry)).map(toLeasedDelivery),
+  };
+}
+
+/**
+ * `toHandOffLease`'s statement: ?1 owner, ?2 expiry, ?3 now, ?4 limit, ?5 the integration event
+ * ids (JSON). Their new deliveries are found through `deliveries_integration_event` (`CROSS
+ * JOIN` and `+` keep SQLite from walking the due index instead, a whole backlog); room and
+ * ranking as in `LEASE_DUE`, for their subscriptions only; "older due" is one probe each of
+ * `deliveries_subscription_due` (pending: rowid before the group's first; retrying: any).
+ */
+const LEASE_HANDED_OFF = `WITH fresh AS MATERIALIZED (
+    SELECT x.id, x.rowid AS seq, x.subscription_ref AS sid, x.next_attempt_at AS at
+    FROM json_each(?5) j CROSS JOIN integration_events ie CROSS JOIN deliveries x
+    WHERE ie.id = ${eventIdIn('j.value')} AND x.integration_event_ref = ie.ref
+      AND +x.status = 'pending' AND +x.next_attempt_at <= ?3 AND ${isFirstOfItsKey('x')}),
+  room AS MATERIALIZED (
+    SELECT s.ref AS sid, s.max_concurrency - (
+        SELECT count(*) FROM deliveries f
+        WHERE f.subscription_ref = s.ref AND f.status = 'in_flight' AND f.lease_expires_at > ?3) AS free
+    FROM subscriptions s
+    WHERE s.ref IN (SELECT sid FROM fresh) AND s.paused_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM deliveries o
+        WHERE o.subscription_ref = s.ref AND o.status = 'pending' AND o.next_attempt_at <= ?3
+          AND o.rowid < (SELECT min(seq) FROM fresh WHERE fresh.sid = s.ref))
+      AND NOT EXISTS (SELECT 1 FROM deliveries o
+        WHERE o.subscription_ref = s.ref AND o.status = 'retrying' AND o.next_attempt_at <= ?3)),
+  ranked AS (
+    SELECT f.id, f.seq, f.at, r.free, row_number() OVER (PARTITION BY f.sid ORDER BY f.at, f.seq) AS n
+    FROM fresh f JOIN room r ON r.sid = f.sid)
+UPDATE deliveries SET status = 'in_flight', lease_owner = ?1, lease_expires_at = ?2, updated_at = ?3
+WHERE id IN (SELECT id FROM ranked WHERE n <= free ORDER BY at, seq LIMIT ?4)`;
 
 /**
  * Three statements for any number of attempts: insert the attempt rows, count them against their

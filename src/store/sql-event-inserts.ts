@@ -114,6 +114,9 @@ export function toInsertStatements(
   return statements;
 }
 
+/** How the statements that write deliveries begin: their changes are the deliveries written. */
+export const DELIVERY_INSERT = 'INSERT INTO deliveries';
+
 /**
  * One INSERT … SELECT of deliveries: the JSON rows (`ie`) joined with `subscriptions s` on `join`.
  * An integration event is found by its id for its `ref` (written by an earlier statement of the
@@ -121,7 +124,7 @@ export function toInsertStatements(
  */
 function toDeliveryInsert(join: string, rows: readonly DeliveryRow[]): SqlStatement {
   return {
-    sql: `INSERT INTO deliveries (id, integration_event_ref, subscription_ref, endpoint_id, status, attempts, retried,
+    sql: `${DELIVERY_INSERT} (id, integration_event_ref, subscription_ref, endpoint_id, status, attempts, retried,
         max_retries, retry_delay, next_attempt_at, generation, created_at, updated_at, ordering_key)
       SELECT unhex(ie.prefix || hex(randomblob(10))), (SELECT ref FROM integration_events WHERE id = ${eventIdIn('ie.id')}),
         s.ref, s.endpoint_id, 'pending', 0, 0, s.retries,

@@ -1,7 +1,10 @@
+import type { DeliveryHandOff, HandOffOutcome } from '../core/dispatch-queue.ts';
 import type { EventStore, NewDomainEvent, StoredDomainEvent } from '../core/event-store.ts';
 import { createGroupCommit } from '../core/group-commit.ts';
 import type { SqlDatabase } from './sql-database.ts';
-import { toInsertStatements } from './sql-event-inserts.ts';
+import { toHandOffLease } from './sql-dispatch-queue.ts';
+import type { SqlDriver, SqlStatement } from './sql-driver.ts';
+import { DELIVERY_INSERT, toInsertStatements } from './sql-event-inserts.ts';
 import { typeNameOf } from './sql-event-types.ts';
 import { readEventView } from './sql-event-view.ts';
 import { eventIdOut } from './sql-ids.ts';
@@ -21,6 +24,34 @@ import {
 const MAX_STALE_RETRIES = 8;
 
 /**
+ * Writes a group with the hand-off's lease as the transaction's last statement (when the
+ * dispatcher set slots aside), and says what the commit leased and left.
+ */
+async function writeHandingOff(
+  driver: SqlDriver,
+  handOff: DeliveryHandOff,
+  reserved: number,
+  events: readonly NewDomainEvent[],
+  statements: SqlStatement[],
+): Promise<HandOffOutcome> {
+  const lease =
+    reserved > 0
+      ? toHandOffLease(
+          driver,
+          events.flatMap((e) => e.integrationEvents.map((ie) => ie.id)),
+          { owner: handOff.owner, now: handOff.now(), leaseMs: handOff.leaseMs, limit: reserved },
+        )
+      : null;
+  const changes = await driver.batch(lease ? [...statements, lease.statement] : statements);
+  let written = 0;
+  statements.forEach((s, i) => {
+    if (s.sql.startsWith(DELIVERY_INSERT)) written += changes[i] ?? 0;
+  });
+  const leased = lease ? (changes[statements.length] ?? 0) : 0;
+  return { reserved, leased, unleased: written - leased, load: lease ? lease.load : async () => [] };
+}
+
+/**
  * Accepted events on SQLite (libSQL or D1), in plain SQL. Ingest is the hot path: a handful of
  * multi-row statements per group commit beat a statement per row.
  * @example const events = createSqlEventStore({ driver });
@@ -31,32 +62,48 @@ export function createSqlEventStore(
     readonly maxEventsPerCommit?: number;
     /** The filtered subscriptions' snapshot, shared by the stores of one process. */
     readonly filters?: FilterSnapshotCache;
+    /**
+     * This process's dispatcher, when it delivers what it accepts (HOOKMESH_ROLE=all): new
+     * deliveries due now are written leased to it (`toHandOffLease`).
+     */
+    readonly handOff?: DeliveryHandOff;
   },
 ): EventStore {
   const { driver } = options;
   const filters = options.filters ?? createFilterSnapshotCache(driver);
 
+  const { handOff } = options;
+
   const groupCommit = createGroupCommit<NewDomainEvent>({
     // A stale filter snapshot fails the whole batch on its guard: the same group is written again
     // on a fresh snapshot (never split, as for a duplicate id — no request is at fault).
     write: async (events) => {
-      for (let attempt = 1; ; attempt++) {
-        // A process's first write, where the driver can answer a query after a batch: no read
-        // first — the write presumes no filtered subscription (guarded) and reads the snapshot.
-        const presumed = driver.queryAfter ? filters.presumption() : null;
-        const snapshot = presumed ?? (await filters.current());
-        try {
-          const statements = toInsertStatements(events, driver.maxParams, snapshot);
-          if (presumed && driver.queryAfter) {
-            filters.remember(toFilterSnapshot(await driver.queryAfter(statements, SNAPSHOT_QUERY)));
-          } else {
-            await driver.batch(statements);
+      // The hand-off: slots set aside before the write, settled after it whatever happens.
+      const reserved = handOff ? handOff.reserve() : 0;
+      let outcome: HandOffOutcome = { reserved, leased: 0, unleased: 0, load: async () => [] };
+      try {
+        for (let attempt = 1; ; attempt++) {
+          // A process's first write, where the driver can answer a query after a batch: no read
+          // first — the write presumes no filtered subscription (guarded) and reads the snapshot.
+          const presumed = driver.queryAfter && !handOff ? filters.presumption() : null;
+          const snapshot = presumed ?? (await filters.current());
+          try {
+            const statements = toInsertStatements(events, driver.maxParams, snapshot);
+            if (presumed && driver.queryAfter) {
+              filters.remember(toFilterSnapshot(await driver.queryAfter(statements, SNAPSHOT_QUERY)));
+            } else if (handOff) {
+              outcome = await writeHandingOff(driver, handOff, reserved, events, statements);
+            } else {
+              await driver.batch(statements);
+            }
+            return;
+          } catch (error) {
+            if (!isStaleSnapshotError(error) || attempt >= MAX_STALE_RETRIES) throw error;
+            filters.invalidate(snapshot);
           }
-          return;
-        } catch (error) {
-          if (!isStaleSnapshotError(error) || attempt >= MAX_STALE_RETRIES) throw error;
-          filters.invalidate(snapshot);
         }
+      } finally {
+        handOff?.settle(outcome);
       }
     },
     isIsolatable: (error) => !isStaleSnapshotError(error) && driver.isConstraintError(error),

@@ -31,6 +31,19 @@ export function loadLeasedUntil(driver: SqlDriver, owner: string, leaseExpiresAt
   );
 }
 
+let lastLeaseExpiry = 0;
+
+/**
+ * A lease expiry time from `at` (`now + leaseMs`) that no earlier call in this process returned:
+ * `loadLeasedUntil` names one lease statement's rows by owner and expiry, and one owner's leases
+ * are written from two places in one millisecond — the dispatcher's cycle (`recordAndLease`) and
+ * ingest's hand-off (`toHandOffLease`). Past `at` by a millisecond per lease of that millisecond.
+ */
+export function uniqueLeaseExpiry(at: number): number {
+  lastLeaseExpiry = Math.max(at, lastLeaseExpiry + 1);
+  return lastLeaseExpiry;
+}
+
 /**
  * A lease statement's RETURNING clause that answers what `loadLeased` reads, so the lease and its
  * rows are one statement and one round trip: the joined columns come as one JSON array from a

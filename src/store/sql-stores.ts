@@ -1,5 +1,5 @@
 import type { DeliveryAdminStore } from '../core/delivery-admin-store.ts';
-import type { DispatchQueue } from '../core/dispatch-queue.ts';
+import type { DeliveryHandOff, DispatchQueue } from '../core/dispatch-queue.ts';
 import type { EventSearch } from '../core/event-search.ts';
 import type { EventStore } from '../core/event-store.ts';
 import type { MetricsStore } from '../core/metrics-store.ts';
@@ -32,6 +32,11 @@ export interface SqlStoresOptions {
 export interface SqlStores {
   /** Ingest and reads of accepted events. */
   readonly events: EventStore;
+  /**
+   * `events` for a process that delivers what it accepts (HOOKMESH_ROLE=all): its writes lease
+   * the new deliveries due now to that process's dispatcher (`DeliveryHandOff`).
+   */
+  eventsHandingOff(handOff: DeliveryHandOff): EventStore;
   /** The local transport's leases and attempt outcomes. */
   readonly dispatch: DispatchQueue;
   /** The QStash transport's publishes and callbacks. */
@@ -65,6 +70,7 @@ export function createSqlStores(given: SqlDatabase, options: SqlStoresOptions = 
           appendEvents: (batch) => createSqlEventStore({ ...database, filters }).appendEvents(batch),
         }
       : events,
+    eventsHandingOff: (handOff) => createSqlEventStore({ ...database, filters, handOff }),
     dispatch: options.writesPerRequest
       ? { ...dispatch, recordAttempts: (records) => createSqlDispatchQueue(database).recordAttempts(records) }
       : dispatch,

@@ -46,6 +46,20 @@ export interface LocalDispatcher {
   start(): void;
   /** Look now: something was just accepted. */
   nudge(): void;
+  /**
+   * The hand-off (`DeliveryHandOff`), step 1: sets aside free slots for deliveries this process
+   * will lease to this dispatcher in another transaction (ingest's), and says how many — at most a
+   * refill batch, so the poll always keeps slots of its own. 0 unless started and not stopped.
+   * Each reservation ends with one `take`.
+   */
+  reserve(): number;
+  /**
+   * Step 2: attempts the deliveries leased on a reservation of `reserved` slots (a promise while
+   * they are read) and gives back the slots they leave. Taken before `stop`, they go out (it waits
+   * for them); taken after it, or unreadable, they are not sent: their leases lapse and the
+   * deliveries go again after `leaseMs`, as after a crash.
+   */
+  take(reserved: number, leased: readonly LeasedDelivery[] | Promise<readonly LeasedDelivery[]>): void;
   /** Stops taking new work and waits for attempts in flight to be recorded. */
   stop(): Promise<void>;
 }
@@ -197,7 +211,7 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
     do {
       cycleWanted = false;
       const batch = finished.splice(0);
-      const limit = stopped ? 0 : concurrency - (held - batch.length);
+      const limit = stopped ? 0 : concurrency - (held - batch.length) - reserved;
       if (batch.length === 0 && limit <= 0) break;
       let leased: LeasedDelivery[] = [];
       try {
@@ -226,7 +240,7 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
         inFlight.delete(p);
         // Refill in batches: every lease is a committed write, so one per freed slot would cost
         // an fsync per delivery.
-        if (!stopped && inFlight.size <= concurrency - refillBatch) pump();
+        if (!stopped && inFlight.size + reserved <= concurrency - refillBatch) pump();
       });
     inFlight.add(p);
   };
@@ -248,12 +262,12 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
       try {
         do {
           again = false;
-          while (!stopped && inFlight.size < concurrency) {
+          while (!stopped && inFlight.size + reserved < concurrency) {
             const leased = await queue.leaseDue({
               owner: options.owner,
               now: clock.now(),
               leaseMs: options.leaseMs,
-              limit: concurrency - inFlight.size,
+              limit: concurrency - inFlight.size - reserved,
             });
             for (const delivery of leased) track(delivery);
             if (leased.length === 0) break;
@@ -270,7 +284,44 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
     return pass;
   };
 
+  // The hand-off: slots set aside for deliveries leased by ingest's transaction (`reserve`),
+  // counted as used by the lease paths above until `take` fills or frees them.
+  let reserved = 0;
+  const handOffs = new Set<Promise<void>>();
+
+  const reserve = (): number => {
+    if (stopped || timer === null) return 0;
+    const used = (recordAndLease ? held : inFlight.size) + reserved;
+    const n = Math.max(0, Math.min(refillBatch, concurrency - used));
+    reserved += n;
+    return n;
+  };
+
+  const take = (slots: number, leased: readonly LeasedDelivery[] | Promise<readonly LeasedDelivery[]>) => {
+    // Stopped before the write that leased them settled: not waited for, so not sent — they lapse.
+    const send = !stopped;
+    const p: Promise<void> = Promise.resolve(leased)
+      .then(
+        (deliveries) => {
+          reserved -= slots;
+          if (!send) return;
+          for (const delivery of deliveries.slice(0, slots)) {
+            if (recordAndLease) hold(delivery);
+            else track(delivery);
+          }
+        },
+        (error: unknown) => {
+          reserved -= slots;
+          options.onError?.(error);
+        },
+      )
+      .finally(() => handOffs.delete(p));
+    handOffs.add(p);
+  };
+
   return {
+    reserve,
+    take,
     async runOnce() {
       let attempted = 0;
       for (;;) {
@@ -299,6 +350,8 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
       if (timer) clearInterval(timer);
       timer = null;
       await pumping;
+      // Deliveries handed over just before the stop go out, and are waited for below.
+      while (handOffs.size > 0) await Promise.allSettled([...handOffs]);
       // Attempts in flight finish and their records are committed (a cycle without a lease).
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
       await cycling;

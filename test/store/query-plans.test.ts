@@ -3,6 +3,7 @@ import { runRetentionPass } from '../../src/core/retention.ts';
 import { createLibsqlStores } from '../../src/store/libsql-store.ts';
 import type { SqlDriver, SqlStatement, SqlValue } from '../../src/store/sql-driver.ts';
 import { createTestMesh, orderCreated, type TestMesh } from '../support/test-mesh.ts';
+import { domainEvent } from './store-contract-fixtures.ts';
 
 // Every statement the stores run, recorded through the driver while the mesh does each of its
 // jobs (ingest, lease, record, publish, callbacks, the operator's lists, metrics, retention), then
@@ -23,6 +24,7 @@ const BIG = new Set([
   'ie',
   'de',
   'a',
+  'o',
 ]);
 
 let mesh: TestMesh | undefined;
@@ -88,6 +90,23 @@ describe('every query the stores run is served from an index (migrations 0007 to
         retried: i === 1 ? 1 : 0,
       })),
     );
+    // Ingest handing its new deliveries to its own dispatcher (HOOKMESH_ROLE=all), and the read of them.
+    let handedOff: Promise<unknown[]> = Promise.resolve([]);
+    const handingOff = stores.eventsHandingOff({
+      owner: 'o',
+      leaseMs: 30_000,
+      now,
+      reserve: () => 4,
+      settle: (outcome) => {
+        handedOff = outcome.load();
+      },
+    });
+    expect(
+      await handingOff.appendEvents([domainEvent('handed-off', ['order.paid.v1'], { receivedAt: now() })]),
+    ).toEqual({
+      ok: true,
+    });
+    expect(await handedOff).toHaveLength(1);
     // The publishing transport's side.
     const forPublish = await stores.publish.leaseForPublish({
       owner: 'p',
