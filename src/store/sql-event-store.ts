@@ -36,24 +36,44 @@ export function createSqlEventStore(
   const { driver } = options;
   const filters = options.filters ?? createFilterSnapshotCache(driver);
 
+  // The type names this store has seen committed: their `event_types` rows exist for good (none
+  // is ever deleted), so later batches skip their INSERT OR IGNORE. Forgotten when a batch that
+  // skipped some finds a type's row missing (a file swapped for an older one under the process):
+  // that batch is written once more with every type inserted.
+  const knownTypes = new Set<string>();
+  const rememberTypes = (events: readonly NewDomainEvent[]) => {
+    for (const e of events) {
+      knownTypes.add(e.type);
+      for (const ie of e.integrationEvents) knownTypes.add(ie.type);
+    }
+  };
+
   const groupCommit = createGroupCommit<NewDomainEvent>({
     // A stale filter snapshot fails the whole batch on its guard: the same group is written again
     // on a fresh snapshot (never split, as for a duplicate id — no request is at fault).
     write: async (events) => {
+      let typesRetried = false;
       for (let attempt = 1; ; attempt++) {
         // A process's first write, where the driver can answer a query after a batch: no read
         // first — the write presumes no filtered subscription (guarded) and reads the snapshot.
         const presumed = driver.queryAfter ? filters.presumption() : null;
         const snapshot = presumed ?? (await filters.current());
+        const skipsTypes = knownTypes.size > 0;
         try {
-          const statements = toInsertStatements(events, driver.maxParams, snapshot);
+          const statements = toInsertStatements(events, driver.maxParams, snapshot, knownTypes);
           if (presumed && driver.queryAfter) {
             filters.remember(toFilterSnapshot(await driver.queryAfter(statements, SNAPSHOT_QUERY)));
           } else {
             await driver.batch(statements);
           }
+          rememberTypes(events);
           return;
         } catch (error) {
+          if (skipsTypes && !typesRetried && isMissingTypeError(error)) {
+            knownTypes.clear();
+            typesRetried = true;
+            continue;
+          }
           if (!isStaleSnapshotError(error) || attempt >= MAX_STALE_RETRIES) throw error;
           filters.invalidate(snapshot);
         }
@@ -118,4 +138,15 @@ export function createSqlEventStore(
       if (failure) throw failure;
     },
   };
+}
+
+/**
+ * Whether a batch failed because a type name it presumed had no `event_types` row: its number,
+ * looked up in the INSERT, came out NULL. SQLite's own message, through every driver.
+ */
+function isMissingTypeError(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    if (/NOT NULL constraint failed: (domain|integration)_events\.type_ref/.test(e.message)) return true;
+  }
+  return false;
 }
