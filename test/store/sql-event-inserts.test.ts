@@ -18,12 +18,15 @@ afterEach(async () => {
 });
 
 /** The driver, with every batch it is given recorded. */
-function recording(inner: SqlDriver): { driver: SqlDriver; batches: (readonly SqlStatement[])[] } {
+function recording(
+  inner: SqlDriver,
+  maxParams = inner.maxParams,
+): { driver: SqlDriver; batches: (readonly SqlStatement[])[] } {
   const batches: (readonly SqlStatement[])[] = [];
   return {
     batches,
     driver: {
-      maxParams: inner.maxParams,
+      maxParams,
       query: (sql, args) => inner.query(sql, args),
       batch: (statements) => {
         batches.push(statements);
@@ -91,6 +94,8 @@ describe('ingest inserts', () => {
       const chunks = Math.ceil(size / 64);
       expect(inserts(batches[0]!, 'domain_events'), `${size} events`).toBe(chunks);
       expect(inserts(batches[0]!, 'integration_events'), `${size} events`).toBe(Math.ceil((2 * size) / 64));
+      // One row per integration event, joined with the subscriptions its type matches.
+      expect(inserts(batches[0]!, 'deliveries'), `${size} events`).toBe(Math.ceil((2 * size) / 64));
       expect(await db.count('domain_events')).toBe(written);
       expect(await db.count('integration_events')).toBe(2 * written);
       expect(await db.count('deliveries')).toBe(written);
@@ -106,6 +111,28 @@ describe('ingest inserts', () => {
     // Refs follow the events' order: ingest's rowids are its acceptance order.
     const refs = await db.driver.query("SELECT id FROM domain_events WHERE id LIKE 'g13-%' ORDER BY ref");
     expect(refs.map((r) => r.id)).toEqual(Array.from({ length: 13 }, (_, i) => `g13-${i}`));
+  });
+
+  it('binds all deliveries as one JSON array where the driver binds few parameters (D1: 100)', async () => {
+    const { driver, batches } = recording(db.driver, 100);
+    const stores = createLibsqlStores(db.client, driver);
+    await stores.subscriptions.syncCodeSubscriptions([exactCreated], 1);
+    const events = Array.from({ length: 30 }, (_, i) => domainEvent(`d1-${i}`));
+
+    batches.length = 0;
+    expect(await stores.events.appendEvents(events)).toEqual({ ok: true });
+
+    expect(inserts(batches[0]!, 'domain_events')).toBe(3);
+    expect(batches[0]!.filter((s) => s.sql.includes('INSERT INTO deliveries'))).toEqual([
+      { sql: expect.stringContaining('json_each(?1)'), args: [expect.any(String)] },
+    ]);
+    expect(await db.count('domain_events')).toBe(30);
+    expect(await db.count('deliveries')).toBe(30);
+    const order = await db.driver.query(
+      `SELECT de.id FROM deliveries d JOIN integration_events ie ON ie.ref = d.integration_event_ref
+       JOIN domain_events de ON de.ref = ie.domain_event_ref ORDER BY d.rowid`,
+    );
+    expect(order.map((r) => r.id)).toEqual(events.map((e) => e.id));
   });
 
   it('keeps a duplicate in a padded group to its own request: the others are written', async () => {
