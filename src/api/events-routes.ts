@@ -89,7 +89,6 @@ export function createEventsRoutes(options: EventsRoutesOptions) {
     try {
       const principal = authenticate(c, auth, PRODUCER);
       if (principal instanceof Response) return principal;
-      c.set('principal', principal);
       const type = c.req.header('content-type');
       if (!type || !JSON_MEDIA.test(type)) {
         return problem(
