@@ -2,6 +2,10 @@
 // baseline measured in the same run. Server on core 0, wrk on core 1 (when taskset is available).
 // Env: BENCH_DURATION, BENCH_WARMUP (seconds), BENCH_CONNECTIONS, BENCH_RUNS (rounds; the best quiet
 // run of each server is compared and the spread printed), BENCH_ONLY=mesh|baseline.
+// BENCH_PROFILE=<dir> runs the mesh under `node --cpu-prof` (V8's sampling profiler: its figures
+// are then a little lower), writes its profiles there and prints the functions with the most self
+// time; a profiled mesh is stopped with SIGTERM (a killed process writes no profile), so its
+// durability check is skipped.
 // `--filtered` (or BENCH_FILTERED=<count>, default 100) also compares, in each round, two meshes with
 // the example's converters and no code-declared subscription: one with a plain subscription on
 // order.created.v1, one with that many filtered subscriptions on it instead, each matching about
@@ -9,7 +13,7 @@
 // the ratio is what filtering costs: goal within 15 % (issue 10).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +57,8 @@ const filtered = process.argv.includes('--filtered')
   ? positiveInt('BENCH_FILTERED', 100)
   : nonNegativeEnv('BENCH_FILTERED', 0);
 const adminToken = 'bench-admin-0123456789abcdef-0123456789';
+/** Where the profiled mesh writes its CPU profiles; empty: no profile. */
+const profileDir = process.env.BENCH_PROFILE ? resolve(process.env.BENCH_PROFILE) : '';
 const cores = availableParallelism();
 const pinned = canPin();
 const nonce = randomBytes(4).toString('hex');
@@ -145,18 +151,20 @@ async function main(): Promise<number> {
     const dbUrl = `file:${join(dir, `bench-${round}.db`)}`;
     let mesh: Run & { server: ServerProcess };
     try {
-      mesh = await bench(`mesh${suffix}`, ['--import', 'tsx', meshEntry], meshEnv(dbUrl));
+      const profile = profileDir ? [`--cpu-prof`, `--cpu-prof-dir=${join(profileDir, `mesh${round}`)}`] : [];
+      mesh = await bench(`mesh${suffix}`, [...profile, '--import', 'tsx', meshEntry], meshEnv(dbUrl));
     } catch (error) {
       printTable([...baselines, ...meshes]);
       console.log(`\nmesh: FAILED: ${error instanceof Error ? error.message : String(error)}`);
       return 1;
     }
     // kill -9, as a crash would: whatever was acknowledged must already be committed.
-    await stop(mesh.server, 'SIGKILL');
+    await stop(mesh.server, profileDir ? 'SIGTERM' : 'SIGKILL');
     meshes.push(mesh);
     if (errorCount(mesh.measured) > 0)
       console.log(`\n${mesh.name} log (tail):\n${tail(mesh.server.logFile).trimEnd()}`);
-    if ((await printDurability(mesh, dbUrl)) !== 0) code = 1;
+    if (profileDir) printProfile(join(profileDir, `mesh${round}`));
+    else if ((await printDurability(mesh, dbUrl)) !== 0) code = 1;
     if (filtered > 0) {
       for (const [name, runs, prepare] of [
         [`mesh-1-plain${suffix}`, plainMeshes, (url: string) => createPlainSubscription(url)],
@@ -270,6 +278,48 @@ async function printDurability(mesh: Run, dbUrl: string): Promise<number> {
   );
   for (const error of db.errors) console.log(`  query failed: ${error}`);
   return lost ? 1 : 0;
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+}
+
+/**
+ * The functions with the most self time in the largest profile of `dir` (the main thread's; tsx's
+ * loader thread writes a small one), warm-up and start included. Locations are of the code tsx
+ * runs (one line per module): columns, not lines, tell functions apart.
+ */
+function printProfile(dir: string, top = 25): void {
+  mkdirSync(dir, { recursive: true });
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => join(dir, f))
+    .sort((a, b) => statSync(b).size - statSync(a).size);
+  if (files.length === 0) {
+    console.log(`\nno CPU profile in ${dir}`);
+    return;
+  }
+  const profile = JSON.parse(readFileSync(files[0]!, 'utf8')) as {
+    nodes: ProfileNode[];
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const { functionName, url, lineNumber, columnNumber } = byId.get(id)!.callFrame;
+    const where = url.replace(/^.*\/(node_modules|src)\//, '$1/');
+    const key = `${functionName || '(anonymous)'} ${where}${where ? `:${lineNumber + 1}:${columnNumber + 1}` : ''}`;
+    const dt = profile.timeDeltas[i] ?? 0;
+    self.set(key, (self.get(key) ?? 0) + dt);
+    total += dt;
+  });
+  console.log(`\nself time, ${files[0]} (${(total / 1e6).toFixed(1)} s sampled):`);
+  for (const [key, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+    console.log(`  ${((100 * us) / total).toFixed(1).padStart(5)} %  ${key}`);
+  }
 }
 
 function printTable(runs: Run[]): void {

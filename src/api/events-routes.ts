@@ -34,7 +34,12 @@ export function createEventsRoutes(options: EventsRoutesOptions) {
   const limitStreamedBody = bodyLimit({ maxSize: options.maxBodyBytes, onError: tooLarge });
 
   /** Reads, parses and ingests an admitted request's body. */
-  const accept = async (c: Context<AuthEnv>, principal: Principal, span: Span): Promise<Response> => {
+  const accept = async (
+    c: Context<AuthEnv>,
+    principal: Principal,
+    span: Span,
+    traceparent: string | undefined,
+  ): Promise<Response> => {
     const text = await c.req.text();
     let body: unknown;
     try {
@@ -48,7 +53,7 @@ export function createEventsRoutes(options: EventsRoutesOptions) {
       source: principal.kind === 'producer' ? principal.name : 'admin',
       idempotencyKey: c.req.header('idempotency-key') ?? null,
       // With an OpenTelemetry SDK installed, the ingest span's context: attempts are its children.
-      traceparent: toOnwardTraceparent(span, c.req.header('traceparent') ?? null),
+      traceparent: toOnwardTraceparent(span, traceparent ?? null),
     });
     switch (result.kind) {
       case 'invalid':
@@ -64,7 +69,11 @@ export function createEventsRoutes(options: EventsRoutesOptions) {
   };
 
   /** The checks run in one function rather than a chain of middleware: this is the hot path. */
-  const admit = async (c: Context<AuthEnv>, span: Span): Promise<Response> => {
+  const admit = async (
+    c: Context<AuthEnv>,
+    span: Span,
+    traceparent: string | undefined,
+  ): Promise<Response> => {
     // Shed load before reading bodies: a bounded queue keeps latency bounded for what is admitted.
     if (inFlight >= options.maxInFlight) {
       return problem(
@@ -80,7 +89,6 @@ export function createEventsRoutes(options: EventsRoutesOptions) {
     try {
       const principal = authenticate(c, auth, PRODUCER);
       if (principal instanceof Response) return principal;
-      c.set('principal', principal);
       const type = c.req.header('content-type');
       if (!type || !JSON_MEDIA.test(type)) {
         return problem(
@@ -99,11 +107,11 @@ export function createEventsRoutes(options: EventsRoutesOptions) {
       if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
         return Number.parseInt(length, 10) > options.maxBodyBytes
           ? tooLarge(c)
-          : await accept(c, principal, span);
+          : await accept(c, principal, span, traceparent);
       }
       let accepted: Response | undefined;
       const refused = await limitStreamedBody(c, async () => {
-        accepted = await accept(c, principal, span);
+        accepted = await accept(c, principal, span, traceparent);
       });
       return refused ?? accepted!;
     } finally {
@@ -113,9 +121,10 @@ export function createEventsRoutes(options: EventsRoutesOptions) {
 
   return new Hono<AuthEnv>()
     .post('/', async (c) => {
-      const span = startIngestSpan(c.req.header('traceparent'));
+      const traceparent = c.req.header('traceparent');
+      const span = startIngestSpan(traceparent);
       try {
-        const response = await admit(c, span);
+        const response = await admit(c, span, traceparent);
         endIngestSpan(span, response.status);
         return response;
       } catch (error) {

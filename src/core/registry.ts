@@ -94,7 +94,9 @@ export function createRegistry(definitions: MeshDefinitions): Registry {
     },
     convert(event) {
       const drafts: IntegrationEventDraft[] = [];
-      for (const converter of convertersByType.get(event.type) ?? []) {
+      const converters = convertersByType.get(event.type);
+      if (converters === undefined) return drafts;
+      for (const converter of converters) {
         let produced: unknown;
         try {
           // biome-ignore lint/suspicious/noExplicitAny: the registry holds converters of every event type
@@ -127,12 +129,11 @@ export function createRegistry(definitions: MeshDefinitions): Registry {
             );
           }
           const orderingKey = toOrderingKey(converter, result.output);
-          drafts.push({
-            type: converter.to.type,
-            data: result.output,
-            json,
-            ...(orderingKey === null ? {} : { orderingKey }),
-          });
+          drafts.push(
+            orderingKey === null
+              ? { type: converter.to.type, data: result.output, json }
+              : { type: converter.to.type, data: result.output, json, orderingKey },
+          );
         }
       }
       return drafts;

@@ -74,6 +74,18 @@ export function createSqlEventStore(
 
   const { handOff } = options;
 
+  // The type names this store has seen committed: their `event_types` rows exist for good (none
+  // is ever deleted), so later batches skip their INSERT OR IGNORE. Forgotten when a batch that
+  // skipped some finds a type's row missing (a file swapped for an older one under the process):
+  // that batch is written once more with every type inserted.
+  const knownTypes = new Set<string>();
+  const rememberTypes = (events: readonly NewDomainEvent[]) => {
+    for (const e of events) {
+      knownTypes.add(e.type);
+      for (const ie of e.integrationEvents) knownTypes.add(ie.type);
+    }
+  };
+
   const groupCommit = createGroupCommit<NewDomainEvent>({
     // A stale filter snapshot fails the whole batch on its guard: the same group is written again
     // on a fresh snapshot (never split, as for a duplicate id — no request is at fault).
@@ -81,14 +93,16 @@ export function createSqlEventStore(
       // The hand-off: slots set aside before the write, settled after it whatever happens.
       const reserved = handOff ? handOff.reserve() : 0;
       let outcome: HandOffOutcome = { reserved, leased: 0, unleased: 0, load: async () => [] };
+      let typesRetried = false;
       try {
         for (let attempt = 1; ; attempt++) {
           // A process's first write, where the driver can answer a query after a batch: no read
           // first — the write presumes no filtered subscription (guarded) and reads the snapshot.
           const presumed = driver.queryAfter && !handOff ? filters.presumption() : null;
           const snapshot = presumed ?? (await filters.current());
+          const skipsTypes = knownTypes.size > 0;
           try {
-            const statements = toInsertStatements(events, driver.maxParams, snapshot);
+            const statements = toInsertStatements(events, driver.maxParams, snapshot, knownTypes);
             if (presumed && driver.queryAfter) {
               filters.remember(toFilterSnapshot(await driver.queryAfter(statements, SNAPSHOT_QUERY)));
             } else if (handOff) {
@@ -96,8 +110,14 @@ export function createSqlEventStore(
             } else {
               await driver.batch(statements);
             }
+            rememberTypes(events);
             return;
           } catch (error) {
+            if (skipsTypes && !typesRetried && isMissingTypeError(error)) {
+              knownTypes.clear();
+              typesRetried = true;
+              continue;
+            }
             if (!isStaleSnapshotError(error) || attempt >= MAX_STALE_RETRIES) throw error;
             filters.invalidate(snapshot);
           }
@@ -165,4 +185,15 @@ export function createSqlEventStore(
       if (failure) throw failure;
     },
   };
+}
+
+/**
+ * Whether a batch failed because a type name it presumed had no `event_types` row: its number,
+ * looked up in the INSERT, came out NULL. SQLite's own message, through every driver.
+ */
+function isMissingTypeError(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    if (/NOT NULL constraint failed: (domain|integration)_events\.type_ref/.test(e.message)) return true;
+  }
+  return false;
 }
