@@ -42,8 +42,8 @@ export function createSqlDispatchQueue(options: SqlDatabase): DispatchQueue {
 }
 
 /**
- * `DispatchQueue.recordAndLease`: the attempt statements and the lease statement (`LEASE_DUE`,
- * the same one `leaseDue` runs) in one batch — one transaction, one fsync — then the leased rows
+ * `DispatchQueue.recordAndLease`: the attempt statements and the lease statement (`LEASE_DUE_UPDATE`,
+ * the one `leaseDue` runs) in one batch — one transaction, one fsync — then the leased rows
  * read back by their lease time. A batch returns no rows, so each lease here gets an expiry time
  * of its own (one millisecond past the previous one at least): with the owner it names exactly
  * the deliveries that statement leased.
@@ -58,7 +58,8 @@ function createRecordAndLease({ driver }: SqlDatabase): NonNullable<DispatchQueu
     }
     const expiry = Math.max(now + leaseMs, lastExpiry + 1);
     lastExpiry = expiry;
-    statements.push({ sql: LEASE_DUE, args: [owner, expiry, now, limit] });
+    // Without RETURNING: in a batch its rows would be read (a JS object each) and dropped.
+    statements.push({ sql: LEASE_DUE_UPDATE, args: [owner, expiry, now, limit] });
     await driver.batch(statements);
     return (await loadLeasedUntil(driver, owner, expiry)).map(toLeasedDelivery);
   };
@@ -97,7 +98,7 @@ const cut = (status: 'pending' | 'retrying') =>
  * retries (or the `notBefore`) of the one before. The price: rows waiting behind their key's head
  * are read (one index probe each) on the way to the due ones after them.
  */
-const LEASE_DUE = `WITH room AS MATERIALIZED (
+const LEASE_DUE_UPDATE = `WITH room AS MATERIALIZED (
     SELECT s.ref AS sid, s.max_concurrency - (
         SELECT count(*) FROM deliveries f
         WHERE f.subscription_ref = s.ref AND f.status = 'in_flight' AND f.lease_expires_at > ?3) AS free
@@ -125,7 +126,10 @@ const LEASE_DUE = `WITH room AS MATERIALIZED (
   ranked AS (
     SELECT id, seq, at, free, row_number() OVER (PARTITION BY sid ORDER BY at, seq) AS n FROM due)
 UPDATE deliveries SET status = 'in_flight', lease_owner = ?1, lease_expires_at = ?2, updated_at = ?3
-WHERE id IN (SELECT id FROM ranked WHERE n <= free ORDER BY at, seq LIMIT ?4)
+WHERE id IN (SELECT id FROM ranked WHERE n <= free ORDER BY at, seq LIMIT ?4)`;
+
+/** `LEASE_DUE_UPDATE` answering the ids it leased, for `leaseDue` (which reads the rest by them). */
+const LEASE_DUE = `${LEASE_DUE_UPDATE}
 RETURNING ${deliveryIdOut('id')} AS id`;
 
 /** Records per statement: a record is at most ~2 KiB of JSON (its response excerpt). */
