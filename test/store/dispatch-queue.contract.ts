@@ -6,6 +6,7 @@ import type { SubscriptionStore } from '../../src/core/subscription-store.ts';
 import {
   domainEvent,
   exactCreated,
+  exactPaid,
   type OpenHarness,
   prefixOrder,
   RECEIVED_AT,
@@ -279,6 +280,143 @@ export function describeDispatchQueueContract(name: string, open: OpenHarness): 
     });
 
     describe('recordAndLease', () => {
+      /** Per subscription id: the breaker's count and pause reason. */
+      const breakers = async (): Promise<Record<string, [number, string | null]>> =>
+        Object.fromEntries(
+          (
+            await h.harness.query(
+              `SELECT sr.id, s.consecutive_failures AS n, s.paused_reason AS reason
+               FROM subscriptions s JOIN subscription_refs sr ON sr.ref = s.ref`,
+            )
+          ).map((r) => [String(r.id), [Number(r.n), r.reason === null ? null : String(r.reason)]] as const),
+        );
+
+      it('records a batch of mixed outcomes in one call as one call per record would: rows, moves, counts', async () => {
+        const breaking = defineSubscription(exactCreated.type, exactCreated.url, {
+          id: exactCreated.id,
+          maxConcurrency: 1000,
+          pauseAfter: 1,
+        });
+        const counting = defineSubscription(prefixOrder.type, prefixOrder.url, {
+          id: prefixOrder.id,
+          maxConcurrency: 1000,
+          pauseAfter: 5,
+        });
+        await subscriptions.syncCodeSubscriptions([breaking, counting], 1);
+        await events.appendEvents(['m0', 'm1', 'm2', 'm3'].map((id) => domainEvent(`evt-${id}`)));
+        const leased = await dispatch.recordAndLease!([], {
+          owner: 'a',
+          now: T0,
+          leaseMs: LEASE_MS,
+          limit: 100,
+        });
+        expect(leased).toHaveLength(8);
+        const of = (subscriptionId: string) => leased.filter((d) => d.subscriptionId === subscriptionId);
+        const [b0, b1, b2, b3] = of(breaking.id);
+        const [c0, c1, c2, c3] = of(counting.id);
+        // c3's lease lapses and another dispatcher takes it: its record in the batch is dropped.
+        const [taken] = await dispatch.leaseDue({
+          owner: 'b',
+          now: T0 + LEASE_MS,
+          leaseMs: LEASE_MS,
+          limit: 1,
+        });
+        const at = T0 + LEASE_MS + 1;
+        expect(taken?.id).toBeDefined();
+        const lost = [b0, b1, b2, b3, c0, c1, c2, c3].find((d) => d!.id === taken!.id)!;
+        const mine = [b0, b1, b2, b3, c0, c1, c2, c3].filter((d) => d !== lost).map((d) => d!);
+        const outcomes: readonly Partial<AttemptRecord>[] = [
+          { status: 500, next: 'retrying', nextAttemptAt: at + 1000, retried: 1, error: null },
+          { status: 200, responseExcerpt: 'ok' },
+          { status: null, next: 'retrying', nextAttemptAt: at + 2000, retried: 1, error: 'ECONNRESET' },
+          { status: 489, next: 'dead', responseExcerpt: 'gone' },
+        ];
+        const outcome = (_: LeasedDelivery, i: number) => outcomes[i % outcomes.length]!;
+        const records = mine.map((d, i) => record(d, 'a', { at, durationMs: i + 1, ...outcome(d, i) }));
+        records.push(record(lost, 'a', { at, status: 500, next: 'dead' }));
+
+        expect(
+          await dispatch.recordAndLease!(records, { owner: 'a', now: at, leaseMs: LEASE_MS, limit: 0 }),
+        ).toEqual([]);
+
+        const attempts = await h.harness.query(
+          'SELECT number, at, status, duration_ms, error, response_excerpt FROM attempts ORDER BY duration_ms',
+        );
+        expect(attempts).toEqual(
+          mine.map((_, i) => {
+            const o = outcome(mine[i]!, i);
+            return {
+              number: 1,
+              at,
+              status: o.status === undefined ? 200 : o.status,
+              duration_ms: i + 1,
+              error: o.error ?? null,
+              response_excerpt: o.responseExcerpt ?? null,
+            };
+          }),
+        );
+        const views = new Map(
+          (
+            await Promise.all(
+              ['m0', 'm1', 'm2', 'm3'].map(async (id) => Object.values(await deliveriesOf(`evt-${id}`))),
+            )
+          )
+            .flat()
+            .map((v) => [v.id, v] as const),
+        );
+        for (const r of records.slice(0, mine.length)) {
+          expect(views.get(r.deliveryId)).toMatchObject({ status: r.next, nextAttemptAt: r.nextAttemptAt });
+        }
+        expect(views.get(lost.id)!.status).toBe('in_flight');
+        // Per subscription in record order: a delivered attempt starts the count again, each failure adds one.
+        const expected = (ds: LeasedDelivery[]) => {
+          let n = 0;
+          for (const d of ds) {
+            const i = mine.indexOf(d);
+            if (i < 0) continue;
+            n = outcome(d, i).next === undefined ? 0 : n + 1;
+          }
+          return n;
+        };
+        const nb = expected(of(breaking.id));
+        const nc = expected(of(counting.id));
+        expect(await breakers()).toMatchObject({
+          [breaking.id]: [nb, nb >= 1 ? 'failing' : null],
+          [counting.id]: [nc, null],
+        });
+      });
+
+      it('a batch of deliveries only sets back the count of the subscriptions it applies to', async () => {
+        const failing = defineSubscription(exactCreated.type, exactCreated.url, {
+          id: exactCreated.id,
+          maxConcurrency: 1000,
+          pauseAfter: 10,
+        });
+        const other = defineSubscription(exactPaid.type, exactPaid.url, { id: exactPaid.id, pauseAfter: 10 });
+        await subscriptions.syncCodeSubscriptions([failing, other], 1);
+        await events.appendEvents([
+          domainEvent('evt-f0'),
+          domainEvent('evt-f1'),
+          domainEvent('evt-p0', ['order.paid.v1']),
+        ]);
+        const leased = await dispatch.leaseDue({ owner: 'a', now: T0, leaseMs: LEASE_MS, limit: 100 });
+        const [f0, f1] = leased.filter((d) => d.subscriptionId === failing.id);
+        const [p0] = leased.filter((d) => d.subscriptionId === other.id);
+        await dispatch.recordAttempts([
+          record(f0!, 'a', { status: 500, next: 'retrying', nextAttemptAt: T0 + 20, retried: 1 }),
+          record(p0!, 'a', { status: 500, next: 'dead' }),
+        ]);
+        expect(await breakers()).toMatchObject({ [failing.id]: [1, null], [other.id]: [1, null] });
+
+        await dispatch.recordAndLease!([record(f1!, 'a', { at: T0 + 20 })], {
+          owner: 'a',
+          now: T0 + 20,
+          leaseMs: LEASE_MS,
+          limit: 0,
+        });
+        expect(await breakers()).toMatchObject({ [failing.id]: [0, null], [other.id]: [1, null] });
+      });
+
       it('records the attempts and leases the next ones in one call: the freed room is leased at once', async () => {
         const one = defineSubscription(exactCreated.type, exactCreated.url, {
           id: exactCreated.id,
