@@ -5,15 +5,15 @@ import type { IntegrationEvent } from '../core/integration-event.ts';
 import { toIssues } from '../core/issues.ts';
 import { readLimitedBody } from '../core/limited-body.ts';
 import {
+  checkQStashBody,
+  checkQStashToken,
   type QStashClaims,
   type QStashVerifyCrypto,
   toQStashTokenDeadlineMs,
-  verifyQStashBodyWith,
-  verifyQStashTokenWith,
   webCryptoQStash,
 } from '../core/signature.ts';
 import { recordHandlerError, type Span, startHandleSpan, traceHandling } from '../tracing/tracing.ts';
-import { startClaimHeartbeat } from './claim-heartbeat.ts';
+import { createClaimKeeper } from './claim-heartbeat.ts';
 import { type HandlerContext, type HandlerDefinition, toHandlerContext } from './define-handler.ts';
 import type { InboxClaimResult, InboxKey, InboxTokenResult } from './inbox.ts';
 import { isRetryLaterSignal } from './retry-later.ts';
@@ -58,11 +58,26 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
   const config = toWebhookConfig(options);
   const { inbox, clock, leaseMs } = config;
   /**
-   * Runs of this process, by inbox key: a copy that arrives while the first still runs here waits
-   * for it and answers as it ended, without asking the inbox (which would only say "running").
+   * Runs of this process, by handler and event id (the inbox key): a copy that arrives while the
+   * first still runs here waits for it and answers as it ended, without asking the inbox (which
+   * would only say "running"). One map per handler, keyed by the id alone.
    */
-  const runs = new Map<string, Promise<HandlingOutcome>>();
-  const runKeyOf = (key: InboxKey) => JSON.stringify([key.handler, key.eventId]);
+  const runsByHandler = new Map<HandlerDefinition, Map<string, Promise<HandlingOutcome>>>();
+  const runsOf = (handler: HandlerDefinition) => {
+    let runs = runsByHandler.get(handler);
+    if (runs === undefined) {
+      runs = new Map();
+      runsByHandler.set(handler, runs);
+    }
+    return runs;
+  };
+  const keeper = createClaimKeeper({
+    inbox,
+    clock,
+    leaseMs,
+    intervalMs: config.heartbeatMs,
+    repeat: config.repeat,
+  });
   /** Bodies being read before their hash is checked: each holds up to `maxBodyBytes` of memory. */
   const bodyReads = createConcurrencyLimit(config.maxConcurrentBodyReads);
 
@@ -88,20 +103,21 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
       eventId: key.eventId,
       messageId: ctx.messageId,
     } as const;
-    const stopKeeping = startClaimHeartbeat({
-      inbox,
-      clock,
-      key,
-      claimedAt,
-      leaseMs,
-      intervalMs: config.heartbeatMs,
-      repeat: config.repeat,
-      onError: (error) => report(error, { ...where, phase: 'inbox' }),
-    });
+    let stopKeeping: (() => Promise<void>) | undefined;
     try {
-      await handler.handle(event, ctx);
+      const running = handler.handle(event, ctx);
+      // A handler that returned without a promise is done: no time passed in which a lease could
+      // need extending. One still running has its claim kept alive until it settles.
+      if (isThenable(running)) {
+        stopKeeping = keeper.keep({
+          key,
+          claimedAt,
+          onError: (error) => report(error, { ...where, phase: 'inbox' }),
+        });
+        await running;
+      }
     } catch (error) {
-      await stopKeeping();
+      await stopKeeping?.();
       const retryLater = isRetryLaterSignal(error);
       if (!retryLater) {
         report(error, where);
@@ -115,7 +131,7 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
       }
       return retryLater ? { kind: 'retry_later', retryAfterSec: error.retryAfterSec } : { kind: 'failed' };
     }
-    await stopKeeping();
+    if (stopKeeping !== undefined) await stopKeeping();
     try {
       await inbox.complete({ ...key, nowMs: clock.now() });
     } catch (error) {
@@ -212,8 +228,8 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
     token: QStashClaims,
     span: Span,
   ): Promise<HandlingOutcome> => {
-    const runKey = runKeyOf({ handler: handler.name, eventId: event.id });
-    const running = runs.get(runKey);
+    const runs = runsOf(handler);
+    const running = runs.get(event.id);
     if (running !== undefined) {
       // A copy of a run in progress here joins it and never runs. Its token is recorded all the
       // same: replayed once that run has failed, it must not run the handler either.
@@ -231,11 +247,11 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
       return first.kind === 'handled' ? { kind: 'duplicate' } : first;
     }
     const run = handleOnce(handler, event, ctx, token, span);
-    runs.set(runKey, run);
+    runs.set(event.id, run);
     try {
       return await run;
     } finally {
-      runs.delete(runKey);
+      runs.delete(event.id);
     }
   };
 
@@ -259,7 +275,8 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
       if (!read.ok) {
         return toProblemResponse(413, 'payload-too-large', `the body exceeds ${config.maxBodyBytes} bytes`);
       }
-      const verified = await verifyQStashBodyWith(primitives, claims, read.bytes);
+      let verified = checkQStashBody(primitives, claims, read.bytes);
+      if (verified instanceof Promise) verified = await verified;
       return verified.ok ? read.bytes : toProblemResponse(401, 'signature', verified.reason);
     } catch {
       // The sender went away mid-body, or sent a broken stream: nobody may be listening any more.
@@ -275,13 +292,15 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
     app.post(`${config.basePath}/${type}`, async (c) => {
       // a. What the token says on its own — MAC, algorithm, issuer, subject, times — before a byte of
       // the body is read: a stranger's request costs a header's worth of work.
-      const token = await verifyQStashTokenWith(primitives, {
+      // Synchronous on node:crypto: awaited only when the primitives are asynchronous.
+      let token = checkQStashToken(primitives, {
         signature: c.req.header('upstash-signature'),
         url: subjectOf(c.req.url, subject),
         keys: options.signingKeys,
         nowMs: clock.now(),
         clockToleranceSec: config.clockToleranceSec,
       });
+      if (token instanceof Promise) token = await token;
       if (!token.ok) return toProblemResponse(401, 'signature', token.reason);
 
       // b. The raw bytes, within the limits, against the token's hash: the signature covers them
@@ -361,6 +380,10 @@ function readEnvelope(c: Context, routeType: string): Omit<IntegrationEvent, 'da
   const time = c.req.header('ce-time');
   if (time === undefined || time === '') return 'the ce-time header is missing';
   return { id, type, source, time };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null | undefined)?.then === 'function';
 }
 
 /** `Upstash-Retried` as a count; a missing or garbled header reads as a first attempt. */
