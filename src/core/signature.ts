@@ -222,18 +222,27 @@ export function checkQStashToken(
   const signingInput = `${headerSegment}.${payloadSegment}`;
   const { current, next } = input.keys;
   const second = next !== undefined && next !== '' && next !== current ? next : undefined;
-  const readClaims = (signed: boolean) =>
-    signed ? checkClaims(payloadSegment, input.url, input.nowMs, tolerance) : refuse('signature');
   // The current key, then the next one; each answer awaited only when the primitives are async.
-  const first = primitives.macMatches(current, mac, signingInput);
-  if (typeof first === 'boolean') {
-    if (first || second === undefined) return readClaims(first);
-    const other = primitives.macMatches(second, mac, signingInput);
-    return typeof other === 'boolean' ? readClaims(other) : other.then(readClaims);
+  let signed = primitives.macMatches(current, mac, signingInput);
+  if (signed === false && second !== undefined) signed = primitives.macMatches(second, mac, signingInput);
+  if (typeof signed !== 'boolean') {
+    return signedAsync(primitives, signed, second, mac, signingInput).then((matched) =>
+      matched ? checkClaims(payloadSegment, input.url, input.nowMs, tolerance) : refuse('signature'),
+    );
   }
-  return first.then(async (matched) =>
-    readClaims(matched || (second !== undefined && (await primitives.macMatches(second, mac, signingInput)))),
-  );
+  return signed ? checkClaims(payloadSegment, input.url, input.nowMs, tolerance) : refuse('signature');
+}
+
+/** The MAC check of async primitives: the current key's answer, then (when it fails) the next key's. */
+async function signedAsync(
+  primitives: QStashVerifyCrypto,
+  first: Promise<boolean>,
+  second: string | undefined,
+  mac: Uint8Array<ArrayBuffer>,
+  signingInput: string,
+): Promise<boolean> {
+  if (await first) return true;
+  return second !== undefined && (await primitives.macMatches(second, mac, signingInput));
 }
 
 /** What a signed token claims, checked: read only once the MAC holds (until then a stranger's words). */
