@@ -97,12 +97,6 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
     claimedAt: number,
     span: Span,
   ): Promise<HandlingOutcome> => {
-    const where = {
-      phase: 'handler',
-      handler: key.handler,
-      eventId: key.eventId,
-      messageId: ctx.messageId,
-    } as const;
     let stopKeeping: (() => Promise<void>) | undefined;
     try {
       const running = handler.handle(event, ctx);
@@ -112,7 +106,7 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
         stopKeeping = keeper.keep({
           key,
           claimedAt,
-          onError: (error) => report(error, { ...where, phase: 'inbox' }),
+          onError: (error) => report(error, where('inbox', key, ctx)),
         });
         await running;
       }
@@ -120,14 +114,14 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
       await stopKeeping?.();
       const retryLater = isRetryLaterSignal(error);
       if (!retryLater) {
-        report(error, where);
+        report(error, where('handler', key, ctx));
         recordHandlerError(span, error);
       }
       try {
         await inbox.release({ ...key, claimedAt });
       } catch (releaseError) {
         // The claim then lapses with its lease and the retry runs after that.
-        report(releaseError, { ...where, phase: 'inbox' });
+        report(releaseError, where('inbox', key, ctx));
       }
       return retryLater ? { kind: 'retry_later', retryAfterSec: error.retryAfterSec } : { kind: 'failed' };
     }
@@ -138,7 +132,7 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
       // The handler's effects happened: the delivery is done, so it is acknowledged. Only a copy
       // arriving after the lease lapses could run it again — the lesser evil next to a retry that
       // certainly would.
-      report(error, { ...where, phase: 'inbox' });
+      report(error, where('inbox', key, ctx));
     }
     return { kind: 'handled' };
   };
@@ -214,7 +208,8 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
       report(error, { phase: 'inbox', handler: key.handler, eventId: key.eventId, messageId: ctx.messageId });
       return { kind: 'unavailable' };
     }
-    return runHandler(handler, event, ctx, key, claimedAt, span);
+    // Awaited rather than returned: an async function handing on a promise waits extra turns.
+    return await runHandler(handler, event, ctx, key, claimedAt, span);
   };
 
   /**
@@ -258,34 +253,6 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
   const app = new Hono();
   app.notFound((c) => toProblemResponse(404, 'not-found', `no webhook route ${c.req.method} ${c.req.path}`));
 
-  /** The body, read only for a request whose token holds, within the limits; or the refusal. */
-  const readVerifiedBody = async (c: Context, claims: QStashClaims): Promise<Uint8Array | Response> => {
-    const release = bodyReads.tryAcquire();
-    if (release === null) {
-      return toProblemResponse(
-        429,
-        'too-many-requests',
-        `more than ${config.maxConcurrentBodyReads} bodies are being read; retry shortly`,
-        {},
-        { 'retry-after': '1' },
-      );
-    }
-    try {
-      const read = await readLimitedBody(c.req.raw, config.maxBodyBytes);
-      if (!read.ok) {
-        return toProblemResponse(413, 'payload-too-large', `the body exceeds ${config.maxBodyBytes} bytes`);
-      }
-      let verified = checkQStashBody(primitives, claims, read.bytes);
-      if (verified instanceof Promise) verified = await verified;
-      return verified.ok ? read.bytes : toProblemResponse(401, 'signature', verified.reason);
-    } catch {
-      // The sender went away mid-body, or sent a broken stream: nobody may be listening any more.
-      return toProblemResponse(400, 'unreadable-body', 'the body could not be read to its end');
-    } finally {
-      release();
-    }
-  };
-
   for (const handler of options.handlers) {
     const type = handler.event.type;
     const subject = `${config.publicBase}${config.basePath}/${type}`;
@@ -305,8 +272,32 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
 
       // b. The raw bytes, within the limits, against the token's hash: the signature covers them
       // exactly, not a re-decoded string. Nothing the sender says is read until they match.
-      const body = await readVerifiedBody(c, token.claims);
-      if (body instanceof Response) return body;
+      const release = bodyReads.tryAcquire();
+      if (release === null) {
+        return toProblemResponse(
+          429,
+          'too-many-requests',
+          `more than ${config.maxConcurrentBodyReads} bodies are being read; retry shortly`,
+          {},
+          { 'retry-after': '1' },
+        );
+      }
+      let body: Uint8Array;
+      try {
+        const read = await readLimitedBody(c.req.raw, config.maxBodyBytes);
+        if (!read.ok) {
+          return toProblemResponse(413, 'payload-too-large', `the body exceeds ${config.maxBodyBytes} bytes`);
+        }
+        let verified = checkQStashBody(primitives, token.claims, read.bytes);
+        if (verified instanceof Promise) verified = await verified;
+        if (!verified.ok) return toProblemResponse(401, 'signature', verified.reason);
+        body = read.bytes;
+      } catch {
+        // The sender went away mid-body, or sent a broken stream: nobody may be listening any more.
+        return toProblemResponse(400, 'unreadable-body', 'the body could not be read to its end');
+      } finally {
+        release();
+      }
 
       // c. Signed but unacceptable never heals by retrying: 489.
       let json: unknown;
@@ -380,6 +371,11 @@ function readEnvelope(c: Context, routeType: string): Omit<IntegrationEvent, 'da
   const time = c.req.header('ce-time');
   if (time === undefined || time === '') return 'the ce-time header is missing';
   return { id, type, source, time };
+}
+
+/** Where a reported error came from; made only for a report, which most runs never make. */
+function where(phase: WebhookErrorContext['phase'], key: InboxKey, ctx: HandlerContext): WebhookErrorContext {
+  return { phase, handler: key.handler, eventId: key.eventId, messageId: ctx.messageId };
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
