@@ -78,8 +78,11 @@ export function toHandlerContext(input: { messageId: string; retried: number }):
     messageId: input.messageId,
     retried: input.retried,
     attempt: input.retried + 1,
-    retryLater(after: RetryLaterAfter): never {
-      throw toRetryLaterSignal(after);
-    },
+    retryLater,
   });
+}
+
+/** One function for every context (it reads nothing of it), not a closure made per attempt. */
+function retryLater(after: RetryLaterAfter): never {
+  throw toRetryLaterSignal(after);
 }

@@ -180,7 +180,9 @@ export function createSqlInbox(options: SqlInboxOptions): Inbox {
   let purgedAt = Number.NEGATIVE_INFINITY;
 
   const write = async (...statements: SqlInboxStatement[]) => {
-    await ensureTable();
+    // Once the tables exist (every call but the first few), no turn of the queue is spent on them.
+    const creating = ensureTable();
+    if (creating !== undefined) await creating;
     return run(statements);
   };
 
@@ -279,9 +281,9 @@ export function createSqlInbox(options: SqlInboxOptions): Inbox {
 /**
  * Creates the tables once they are needed, then never asks again. Several processes may race: CREATE
  * TABLE IF NOT EXISTS takes SQLite's write lock, so the loser finds the winner's table. A failed
- * attempt is forgotten, so the next call tries again.
+ * attempt is forgotten, so the next call tries again. Answers undefined once they exist.
  */
-function toEnsureTable(executor: SqlInboxExecutor, shared: boolean): () => Promise<void> {
+function toEnsureTable(executor: SqlInboxExecutor, shared: boolean): () => Promise<void> | undefined {
   let ready = false;
   let creating: Promise<void> | undefined;
   const create = async () => {
@@ -291,7 +293,7 @@ function toEnsureTable(executor: SqlInboxExecutor, shared: boolean): () => Promi
     ready = true;
   };
   return () => {
-    if (ready) return Promise.resolve();
+    if (ready) return undefined;
     if (!shared) return create();
     creating ??= create().finally(() => {
       creating = undefined;

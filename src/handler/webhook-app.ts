@@ -5,15 +5,15 @@ import type { IntegrationEvent } from '../core/integration-event.ts';
 import { toIssues } from '../core/issues.ts';
 import { readLimitedBody } from '../core/limited-body.ts';
 import {
+  checkQStashBody,
+  checkQStashToken,
   type QStashClaims,
   type QStashVerifyCrypto,
   toQStashTokenDeadlineMs,
-  verifyQStashBodyWith,
-  verifyQStashTokenWith,
   webCryptoQStash,
 } from '../core/signature.ts';
 import { recordHandlerError, type Span, startHandleSpan, traceHandling } from '../tracing/tracing.ts';
-import { startClaimHeartbeat } from './claim-heartbeat.ts';
+import { createClaimKeeper } from './claim-heartbeat.ts';
 import { type HandlerContext, type HandlerDefinition, toHandlerContext } from './define-handler.ts';
 import type { InboxClaimResult, InboxKey, InboxTokenResult } from './inbox.ts';
 import { isRetryLaterSignal } from './retry-later.ts';
@@ -58,11 +58,26 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
   const config = toWebhookConfig(options);
   const { inbox, clock, leaseMs } = config;
   /**
-   * Runs of this process, by inbox key: a copy that arrives while the first still runs here waits
-   * for it and answers as it ended, without asking the inbox (which would only say "running").
+   * Runs of this process, by handler and event id (the inbox key): a copy that arrives while the
+   * first still runs here waits for it and answers as it ended, without asking the inbox (which
+   * would only say "running"). One map per handler, keyed by the id alone.
    */
-  const runs = new Map<string, Promise<HandlingOutcome>>();
-  const runKeyOf = (key: InboxKey) => JSON.stringify([key.handler, key.eventId]);
+  const runsByHandler = new Map<HandlerDefinition, Map<string, Promise<HandlingOutcome>>>();
+  const runsOf = (handler: HandlerDefinition) => {
+    let runs = runsByHandler.get(handler);
+    if (runs === undefined) {
+      runs = new Map();
+      runsByHandler.set(handler, runs);
+    }
+    return runs;
+  };
+  const keeper = createClaimKeeper({
+    inbox,
+    clock,
+    leaseMs,
+    intervalMs: config.heartbeatMs,
+    repeat: config.repeat,
+  });
   /** Bodies being read before their hash is checked: each holds up to `maxBodyBytes` of memory. */
   const bodyReads = createConcurrencyLimit(config.maxConcurrentBodyReads);
 
@@ -82,47 +97,42 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
     claimedAt: number,
     span: Span,
   ): Promise<HandlingOutcome> => {
-    const where = {
-      phase: 'handler',
-      handler: key.handler,
-      eventId: key.eventId,
-      messageId: ctx.messageId,
-    } as const;
-    const stopKeeping = startClaimHeartbeat({
-      inbox,
-      clock,
-      key,
-      claimedAt,
-      leaseMs,
-      intervalMs: config.heartbeatMs,
-      repeat: config.repeat,
-      onError: (error) => report(error, { ...where, phase: 'inbox' }),
-    });
+    let stopKeeping: (() => Promise<void>) | undefined;
     try {
-      await handler.handle(event, ctx);
+      const running = handler.handle(event, ctx);
+      // A handler that returned without a promise is done: no time passed in which a lease could
+      // need extending. One still running has its claim kept alive until it settles.
+      if (isThenable(running)) {
+        stopKeeping = keeper.keep({
+          key,
+          claimedAt,
+          onError: (error) => report(error, where('inbox', key, ctx)),
+        });
+        await running;
+      }
     } catch (error) {
-      await stopKeeping();
+      await stopKeeping?.();
       const retryLater = isRetryLaterSignal(error);
       if (!retryLater) {
-        report(error, where);
+        report(error, where('handler', key, ctx));
         recordHandlerError(span, error);
       }
       try {
         await inbox.release({ ...key, claimedAt });
       } catch (releaseError) {
         // The claim then lapses with its lease and the retry runs after that.
-        report(releaseError, { ...where, phase: 'inbox' });
+        report(releaseError, where('inbox', key, ctx));
       }
       return retryLater ? { kind: 'retry_later', retryAfterSec: error.retryAfterSec } : { kind: 'failed' };
     }
-    await stopKeeping();
+    if (stopKeeping !== undefined) await stopKeeping();
     try {
       await inbox.complete({ ...key, nowMs: clock.now() });
     } catch (error) {
       // The handler's effects happened: the delivery is done, so it is acknowledged. Only a copy
       // arriving after the lease lapses could run it again — the lesser evil next to a retry that
       // certainly would.
-      report(error, { ...where, phase: 'inbox' });
+      report(error, where('inbox', key, ctx));
     }
     return { kind: 'handled' };
   };
@@ -198,7 +208,8 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
       report(error, { phase: 'inbox', handler: key.handler, eventId: key.eventId, messageId: ctx.messageId });
       return { kind: 'unavailable' };
     }
-    return runHandler(handler, event, ctx, key, claimedAt, span);
+    // Awaited rather than returned: an async function handing on a promise waits extra turns.
+    return await runHandler(handler, event, ctx, key, claimedAt, span);
   };
 
   /**
@@ -212,8 +223,8 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
     token: QStashClaims,
     span: Span,
   ): Promise<HandlingOutcome> => {
-    const runKey = runKeyOf({ handler: handler.name, eventId: event.id });
-    const running = runs.get(runKey);
+    const runs = runsOf(handler);
+    const running = runs.get(event.id);
     if (running !== undefined) {
       // A copy of a run in progress here joins it and never runs. Its token is recorded all the
       // same: replayed once that run has failed, it must not run the handler either.
@@ -231,43 +242,16 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
       return first.kind === 'handled' ? { kind: 'duplicate' } : first;
     }
     const run = handleOnce(handler, event, ctx, token, span);
-    runs.set(runKey, run);
+    runs.set(event.id, run);
     try {
       return await run;
     } finally {
-      runs.delete(runKey);
+      runs.delete(event.id);
     }
   };
 
   const app = new Hono();
   app.notFound((c) => toProblemResponse(404, 'not-found', `no webhook route ${c.req.method} ${c.req.path}`));
-
-  /** The body, read only for a request whose token holds, within the limits; or the refusal. */
-  const readVerifiedBody = async (c: Context, claims: QStashClaims): Promise<Uint8Array | Response> => {
-    const release = bodyReads.tryAcquire();
-    if (release === null) {
-      return toProblemResponse(
-        429,
-        'too-many-requests',
-        `more than ${config.maxConcurrentBodyReads} bodies are being read; retry shortly`,
-        {},
-        { 'retry-after': '1' },
-      );
-    }
-    try {
-      const read = await readLimitedBody(c.req.raw, config.maxBodyBytes);
-      if (!read.ok) {
-        return toProblemResponse(413, 'payload-too-large', `the body exceeds ${config.maxBodyBytes} bytes`);
-      }
-      const verified = await verifyQStashBodyWith(primitives, claims, read.bytes);
-      return verified.ok ? read.bytes : toProblemResponse(401, 'signature', verified.reason);
-    } catch {
-      // The sender went away mid-body, or sent a broken stream: nobody may be listening any more.
-      return toProblemResponse(400, 'unreadable-body', 'the body could not be read to its end');
-    } finally {
-      release();
-    }
-  };
 
   for (const handler of options.handlers) {
     const type = handler.event.type;
@@ -275,19 +259,45 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
     app.post(`${config.basePath}/${type}`, async (c) => {
       // a. What the token says on its own — MAC, algorithm, issuer, subject, times — before a byte of
       // the body is read: a stranger's request costs a header's worth of work.
-      const token = await verifyQStashTokenWith(primitives, {
+      // Synchronous on node:crypto: awaited only when the primitives are asynchronous.
+      let token = checkQStashToken(primitives, {
         signature: c.req.header('upstash-signature'),
         url: subjectOf(c.req.url, subject),
         keys: options.signingKeys,
         nowMs: clock.now(),
         clockToleranceSec: config.clockToleranceSec,
       });
+      if (token instanceof Promise) token = await token;
       if (!token.ok) return toProblemResponse(401, 'signature', token.reason);
 
       // b. The raw bytes, within the limits, against the token's hash: the signature covers them
       // exactly, not a re-decoded string. Nothing the sender says is read until they match.
-      const body = await readVerifiedBody(c, token.claims);
-      if (body instanceof Response) return body;
+      const release = bodyReads.tryAcquire();
+      if (release === null) {
+        return toProblemResponse(
+          429,
+          'too-many-requests',
+          `more than ${config.maxConcurrentBodyReads} bodies are being read; retry shortly`,
+          {},
+          { 'retry-after': '1' },
+        );
+      }
+      let body: Uint8Array;
+      try {
+        const read = await readLimitedBody(c.req.raw, config.maxBodyBytes);
+        if (!read.ok) {
+          return toProblemResponse(413, 'payload-too-large', `the body exceeds ${config.maxBodyBytes} bytes`);
+        }
+        let verified = checkQStashBody(primitives, token.claims, read.bytes);
+        if (verified instanceof Promise) verified = await verified;
+        if (!verified.ok) return toProblemResponse(401, 'signature', verified.reason);
+        body = read.bytes;
+      } catch {
+        // The sender went away mid-body, or sent a broken stream: nobody may be listening any more.
+        return toProblemResponse(400, 'unreadable-body', 'the body could not be read to its end');
+      } finally {
+        release();
+      }
 
       // c. Signed but unacceptable never heals by retrying: 489.
       let json: unknown;
@@ -361,6 +371,15 @@ function readEnvelope(c: Context, routeType: string): Omit<IntegrationEvent, 'da
   const time = c.req.header('ce-time');
   if (time === undefined || time === '') return 'the ce-time header is missing';
   return { id, type, source, time };
+}
+
+/** Where a reported error came from; made only for a report, which most runs never make. */
+function where(phase: WebhookErrorContext['phase'], key: InboxKey, ctx: HandlerContext): WebhookErrorContext {
+  return { phase, handler: key.handler, eventId: key.eventId, messageId: ctx.messageId };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null | undefined)?.then === 'function';
 }
 
 /** `Upstash-Retried` as a count; a missing or garbled header reads as a first attempt. */

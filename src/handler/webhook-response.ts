@@ -70,6 +70,14 @@ export function toNonRetryableResponse(detail: string, issues?: readonly Issue[]
   });
 }
 
+// The common answers, made once: a `Response` copies (or only reads) its init and never changes it.
+const HANDLED_BODY = JSON.stringify({ status: 'handled' });
+const DUPLICATE_BODY = JSON.stringify({ status: 'duplicate' });
+const OK_INIT: ResponseInit = Object.freeze({
+  status: 200,
+  headers: Object.freeze({ 'content-type': 'application/json' }),
+});
+
 /**
  * The answer for an outcome. Error details stay generic: a handler's error message may carry
  * internals, and the response is stored in the mesh's attempt log; the error goes to `onError`.
@@ -78,11 +86,9 @@ export function toNonRetryableResponse(detail: string, issues?: readonly Issue[]
 export function toOutcomeResponse(outcome: HandlingOutcome): Response {
   switch (outcome.kind) {
     case 'handled':
+      return new Response(HANDLED_BODY, OK_INIT);
     case 'duplicate':
-      return new Response(JSON.stringify({ status: outcome.kind }), {
-        status: 200,
-        headers: { 'content-type': 'application/json' },
-      });
+      return new Response(DUPLICATE_BODY, OK_INIT);
     case 'failed':
       return toProblemResponse(500, 'handler-failed', 'the handler failed; the delivery will be retried');
     case 'retry_later':

@@ -261,22 +261,35 @@ export function recordHandlerError(span: Span, error: unknown): void {
  * Only a run that failed here is an error: `retry_later` and `busy` are answers.
  * @example return traceHandling(span, () => handleCopy(...), toOutcomeResponse);
  */
-export async function traceHandling<TOutcome extends { readonly kind: string }>(
+export function traceHandling<TOutcome extends { readonly kind: string }>(
   span: Span,
   run: () => Promise<TOutcome>,
   toResponse: (outcome: TOutcome) => Response,
 ): Promise<Response> {
-  let outcome: TOutcome;
+  let running: Promise<TOutcome>;
   try {
-    outcome = await context.with(trace.setSpan(context.active(), span), run);
+    running = context.with(trace.setSpan(context.active(), span), run);
   } catch (error) {
-    recordHandlerError(span, error);
-    endHandleSpan(span, 'error', 500);
-    throw error;
+    return Promise.reject(failHandling(span, error));
   }
-  const response = toResponse(outcome);
-  endHandleSpan(span, outcome.kind, response.status);
-  return response;
+  // One promise reaction, not an async function's frame around the run.
+  return running.then(
+    (outcome) => {
+      const response = toResponse(outcome);
+      endHandleSpan(span, outcome.kind, response.status);
+      return response;
+    },
+    (error: unknown) => {
+      throw failHandling(span, error);
+    },
+  );
+}
+
+/** A run that threw: recorded on its span, which ends with a 500; the error goes on. */
+function failHandling(span: Span, error: unknown): unknown {
+  recordHandlerError(span, error);
+  endHandleSpan(span, 'error', 500);
+  return error;
 }
 
 function endHandleSpan(span: Span, outcome: string, status: number): void {
