@@ -68,6 +68,16 @@ export function pauseAsLongAsHeld(batchMs: number): Promise<void> {
 export const RETENTION_BATCH = 500;
 
 /**
+ * Events per batch where a long-running process purges beside ingest on one libSQL file (Node,
+ * Deno): a batch holds the write lock ~1-2 ms, within the first steps of a waiting writer's busy
+ * handler, and stalls this process's own event loop no longer. The Worker's cron keeps
+ * `RETENTION_BATCH`: on D1 each batch is a round trip, and no ingest on the Worker waits on a lock.
+ */
+export const LOCAL_RETENTION_BATCH = 100;
+/** Events one local pass examines at most (as a Worker pass: 200 batches of 500). */
+export const LOCAL_RETENTION_MAX_BATCHES = 1_000;
+
+/**
  * One retention pass: batches of old, settled events purged oldest first, then the space reclaimed.
  * @example const removed = await runRetentionPass(stores.retention, { before: now - 7 * 86_400_000 });
  */
