@@ -48,10 +48,14 @@ export const AUTO_CONVERT_MAX_BYTES = 64 * 1024 * 1024;
 /** The write-ahead log is cut back to this size each time it restarts (sustained load included). */
 const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
-/** Pages released per incremental-vacuum transaction (4 MiB): the write lock is held briefly. */
-const VACUUM_PAGES_PER_ROUND = 1024;
+/**
+ * Pages released per incremental-vacuum transaction (512 KiB). A round holds the write lock for
+ * about as long as the purge's batches (a few ms); 1024 pages held it 28-42 ms, longer than any
+ * batch, and a pass ends with dozens of rounds (issue 11: ingest p99 while purging).
+ */
+const VACUUM_PAGES_PER_ROUND = 128;
 /** Rounds per reclaim: at most 256 MiB handed back per retention pass. */
-const VACUUM_ROUNDS = 64;
+const VACUUM_ROUNDS = 512;
 
 /**
  * Opens a libSQL database for the outbox. A local file runs in WAL mode with `synchronous=FULL`:
