@@ -68,17 +68,6 @@ export function pauseAsLongAsHeld(batchMs: number): Promise<void> {
 export const RETENTION_BATCH = 500;
 
 /**
- * Events per batch where a long-running process purges beside ingest on one libSQL file (Node,
- * Deno): a batch holds the write lock ~4 ms (deletes ~2 ms, the commit's fsync the rest; 500
- * held 13-16 ms, measured on a 200k store, 2026-12-03), within the first steps of a waiting
- * writer's busy handler, and stalls this process's own event loop no longer. The Worker's cron
- * keeps `RETENTION_BATCH`: on D1 each batch is a round trip, and no ingest there waits on a lock.
- */
-export const LOCAL_RETENTION_BATCH = 100;
-/** Events one local pass examines at most (as a Worker pass: 200 batches of 500). */
-export const LOCAL_RETENTION_MAX_BATCHES = 1_000;
-
-/**
  * One retention pass: batches of old, settled events purged oldest first, then the space reclaimed.
  * @example const removed = await runRetentionPass(stores.retention, { before: now - 7 * 86_400_000 });
  */

@@ -5,8 +5,6 @@ import type { HttpSender } from '../core/http-sender.ts';
 import { createMeshMetrics, toAttemptOutcomeLabel } from '../core/metrics.ts';
 import type { MeshDefinitions } from '../core/registry.ts';
 import {
-  LOCAL_RETENTION_BATCH,
-  LOCAL_RETENTION_MAX_BATCHES,
   nextRetentionDelay,
   pauseAsLongAsHeld,
   RETENTION_EVERY_MS,
@@ -185,12 +183,7 @@ function startRetention(input: LocalMeshInput): () => void {
       const before = input.clock.now() - input.config.retentionDays * 86_400_000;
       // Between batches, as long a pause as the batch took: API processes on the same file (or
       // this one's own ingest) get the write lock in between (issue 11: ingest p99 while purging).
-      const removed = await runRetentionPass(retention, {
-        before,
-        batch: LOCAL_RETENTION_BATCH,
-        maxBatches: LOCAL_RETENTION_MAX_BATCHES,
-        between: pauseAsLongAsHeld,
-      });
+      const removed = await runRetentionPass(retention, { before, between: pauseAsLongAsHeld });
       if (removed.events > 0) input.log('info', 'retention purged settled events', { ...removed });
       delay = nextRetentionDelay(removed);
     } catch (error) {
