@@ -6,7 +6,12 @@
 //
 // Options: --quick (a 20,000-event store, short runs: a smoke test of about a minute),
 // --minutes=N (the delivery run whose memory is sampled; 1 by default, 5 for the full run),
-// --fresh (fill the full store again instead of copying the one cached by an earlier run).
+// --fresh (fill the full store again instead of copying the one cached by an earlier run),
+// --purge (only the purge figure, on a 200,000-event store: ingest p99 before, during and after
+// the retention job purges it, the ratio and its verdict; a few minutes),
+// --purge-variants=A,B,… (with --purge: one measurement per variant, each on a fresh copy of the
+// store, for an A/B inside one run; a variant is `key=value` pairs joined by `+`, passed to
+// bench/scale-retention.ts as RETENTION_<KEY> — e.g. `batch=500,batch=200`).
 // Env: BENCH_DURATION [10 s] and BENCH_WARMUP [2 s] of each wrk run, BENCH_CONNECTIONS [50],
 // BENCH_EVENTS [10000] preloaded for the delivery measurement.
 
@@ -18,6 +23,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -50,6 +56,9 @@ const EVENTS_PER_PASS = 100_000;
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const fresh = args.includes('--fresh');
+const purgeOnly = args.includes('--purge');
+const variantsArg = args.find((a) => a.startsWith('--purge-variants='));
+const purgeVariants = variantsArg ? variantsArg.slice('--purge-variants='.length).split(',') : [''];
 const minutesArg = args.find((a) => a.startsWith('--minutes='));
 const rssSeconds = minutesArg
   ? Math.round(Number(minutesArg.slice('--minutes='.length)) * 60)
@@ -57,8 +66,8 @@ const rssSeconds = minutesArg
     ? 15
     : 60;
 if (!Number.isFinite(rssSeconds) || rssSeconds <= 0) throw new Error(`--minutes must be a positive number`);
-const delivered = quick ? 20_000 : 1_000_000;
-const dead = quick ? 200 : 10_000;
+const delivered = quick ? 20_000 : purgeOnly ? 200_000 : 1_000_000;
+const dead = quick ? 200 : purgeOnly ? 2_000 : 10_000;
 const duration = positiveInt('BENCH_DURATION', quick ? 3 : 10);
 const warmup = positiveInt('BENCH_WARMUP', quick ? 1 : 2);
 const connections = positiveInt('BENCH_CONNECTIONS', 50);
@@ -98,6 +107,7 @@ async function main(): Promise<number> {
 }
 
 async function run(sink: ServerProcess): Promise<number> {
+  if (purgeOnly) return await purgeFigure(sink);
   const emptyFile = join(ctx.dir, 'empty.db');
   const fullFile = join(ctx.dir, 'full.db');
   await prepare(sink, emptyFile);
@@ -331,12 +341,12 @@ async function deliver(sink: ServerProcess, file: string): Promise<DeliveryRun> 
   }
 }
 
-async function ingest(sink: ServerProcess, file: string, label: string): Promise<WrkResult> {
+async function ingest(sink: ServerProcess, file: string, label: string): Promise<Measured> {
   const api = await startMesh(file, 'api');
   try {
     const result = await wrk(api, duration);
     console.log(
-      `  ${label.padEnd(5)}: ${result.okPerSecond.toFixed(0)}/s p50 ${result.p50Ms.toFixed(1)} ms p99 ${result.p99Ms.toFixed(1)} ms`,
+      `  ${label.padEnd(5)}: ${result.okPerSecond.toFixed(0)}/s p50 ${result.p50Ms.toFixed(1)} ms p99 ${result.p99Ms.toFixed(1)} ms (${result.cpuUsPerOp.toFixed(0)} µs CPU each)`,
     );
     return result;
   } finally {
@@ -345,18 +355,23 @@ async function ingest(sink: ServerProcess, file: string, label: string): Promise
   }
 }
 
+interface PurgeRun {
+  events: number;
+  seconds: number;
+  failures: number;
+  /** CPU of the retention process per event purged (µs). */
+  cpuUsPerEvent: number;
+  passes: number;
+  during: Measured[];
+  after: Measured;
+}
+
 async function ingestDuringPurge(
   _sink: ServerProcess,
   file: string,
   before: number,
-): Promise<{
-  events: number;
-  seconds: number;
-  failures: number;
-  passes: number;
-  during: WrkResult[];
-  after: WrkResult;
-}> {
+  retentionEnv: Record<string, string> = {},
+): Promise<PurgeRun> {
   const api = await startMesh(file, 'api');
   try {
     // Warmed up first, as the "before" figure's mesh was: a fresh mesh's first seconds (compiling,
@@ -371,7 +386,7 @@ async function ingestDuringPurge(
     });
     const child = ctx.spawnPiped(
       'bench/scale-retention.ts',
-      { DATABASE_URL: `file:${file}`, RETENTION_BEFORE: String(before) },
+      { DATABASE_URL: `file:${file}`, RETENTION_BEFORE: String(before), ...retentionEnv },
       1,
     );
     let passes = 0;
@@ -384,6 +399,7 @@ async function ingestDuringPurge(
             events: number;
             seconds: number;
             failures: number;
+            cpuUsPerEvent: number;
           };
       }
       throw new Error('the retention process ended without a result');
@@ -397,18 +413,20 @@ async function ingestDuringPurge(
         done = true;
       },
     );
-    const during: WrkResult[] = [];
+    const during: Measured[] = [];
     const slice = Math.max(2, Math.min(duration, 5));
     while (!done) {
       const result = await wrk(api, slice, false);
       if (!done || during.length === 0) during.push(result);
       console.log(
-        `  during: ${result.okPerSecond.toFixed(0)}/s p99 ${result.p99Ms.toFixed(1)} ms (${passes} passes so far)`,
+        `  during: ${result.okPerSecond.toFixed(0)}/s p99 ${result.p99Ms.toFixed(1)} ms, ${result.cpuUsPerOp.toFixed(0)} µs CPU each (${passes} passes so far)`,
       );
     }
     const purged = await finished;
     const after = await wrk(api, duration, false);
-    console.log(`  after:  ${after.okPerSecond.toFixed(0)}/s p99 ${after.p99Ms.toFixed(1)} ms`);
+    console.log(
+      `  after:  ${after.okPerSecond.toFixed(0)}/s p99 ${after.p99Ms.toFixed(1)} ms, ${after.cpuUsPerOp.toFixed(0)} µs CPU each`,
+    );
     return { ...purged, passes, during, after };
   } finally {
     await ctx.stop(api);
@@ -470,7 +488,10 @@ async function startMesh(
   return server;
 }
 
-async function wrk(server: ServerProcess, seconds: number, warm = true): Promise<WrkResult> {
+/** A wrk run and the CPU the mesh spent per request answered < 400 meanwhile (µs). */
+type Measured = WrkResult & { cpuUsPerOp: number };
+
+async function wrk(server: ServerProcess, seconds: number, warm = true): Promise<Measured> {
   const options = {
     url: `${server.url}/v1/events`,
     script: join(root, 'bench/post-event.lua'),
@@ -478,7 +499,163 @@ async function wrk(server: ServerProcess, seconds: number, warm = true): Promise
     cpus: ctx.pinned ? '1' : null,
   };
   if (warm) await runWrk({ ...options, durationSeconds: warmup, nonce: `${nonce}w${++serial}` });
-  return await runWrk({ ...options, durationSeconds: seconds, nonce: `${nonce}m${++serial}` });
+  const pid = server.child.pid ?? 0;
+  const cpuBefore = cpuSeconds(pid);
+  const result = await runWrk({ ...options, durationSeconds: seconds, nonce: `${nonce}m${++serial}` });
+  const ok = result.okPerSecond * result.seconds;
+  return { ...result, cpuUsPerOp: ok > 0 ? ((cpuSeconds(pid) - cpuBefore) * 1e6) / ok : 0 };
+}
+
+/** User + system CPU of a process so far (s), from /proc. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after "pid (comm) ".
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * `--purge`: only the purge figure, once per variant of the retention job, each on a fresh copy of
+ * the store. One mesh (role api) takes wrk's posts throughout; the job (its own process, as in the
+ * full run) is let go and held off in turns, a slice of wrk each: ingest with the purge against
+ * ingest without it, side by side in time, so what other work on the machine adds falls on both.
+ */
+async function purgeFigure(sink: ServerProcess): Promise<number> {
+  const summary: string[][] = [
+    [
+      'variant',
+      'p99 without / with purge (median of slices)',
+      'ratio',
+      'worst slice without / with',
+      'µs CPU/ingest without / with',
+      'batch holds p50 / p99 / max',
+      'purge (not held off)',
+      'retention µs CPU/event',
+      `goal ≤ ${(1 / GOAL_RATIO).toFixed(2)}`,
+    ],
+  ];
+  for (const [index, variant] of purgeVariants.entries()) {
+    const retentionEnv: Record<string, string> = {};
+    for (const pair of variant.split('+').filter(Boolean)) {
+      const [key, value] = pair.split('=');
+      retentionEnv[`RETENTION_${key!.toUpperCase()}`] = value ?? '';
+    }
+    const label = variant || 'default';
+    const file = join(ctx.dir, `purge-${index}.db`);
+    console.log(`\nvariant ${label}`);
+    const fillTo = await fullStore(sink, file);
+    const filledBefore = countOlder(file, fillTo);
+    const run = await alternatingPurge(file, fillTo, retentionEnv);
+    const purged = filledBefore - countOlder(file, fillTo);
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+    const cpu = (ws: Measured[]) =>
+      ws.reduce((sum, w) => sum + w.cpuUsPerOp * w.okPerSecond * w.seconds, 0) /
+      Math.max(
+        1,
+        ws.reduce((sum, w) => sum + w.okPerSecond * w.seconds, 0),
+      );
+    const off = median(run.off.map((w) => w.p99Ms));
+    const on = median(run.on.map((w) => w.p99Ms));
+    const ratio = off > 0 ? on / off : 0;
+    const { result } = run;
+    summary.push([
+      label,
+      `${off.toFixed(1)} / ${on.toFixed(1)} ms (${run.off.length} / ${run.on.length} slices)`,
+      ratio.toFixed(2),
+      `${Math.max(...run.off.map((w) => w.p99Ms)).toFixed(1)} / ${Math.max(...run.on.map((w) => w.p99Ms)).toFixed(1)} ms`,
+      `${cpu(run.off).toFixed(0)} / ${cpu(run.on).toFixed(0)}`,
+      `${result.batchMs.p50.toFixed(1)} / ${result.batchMs.p99.toFixed(1)} / ${result.batchMs.max.toFixed(1)} ms`,
+      `${purged.toLocaleString('en')} in ${(result.seconds - result.heldSeconds).toFixed(1)} s`,
+      result.cpuUsPerEvent.toFixed(0),
+      ratio <= 1 / GOAL_RATIO ? 'MET' : 'NOT MET',
+    ]);
+    rmSync(file, { force: true });
+    rmSync(`${file}-wal`, { force: true });
+    rmSync(`${file}-shm`, { force: true });
+  }
+  console.log(
+    `\npurge of ${delivered.toLocaleString('en')} delivered events while wrk posts (${connections} connections), ` +
+      'ingest p99 in slices with the purge against slices without it:',
+  );
+  printTable(summary);
+  return 0;
+}
+
+interface RetentionResult {
+  events: number;
+  seconds: number;
+  heldSeconds: number;
+  failures: number;
+  cpuUsPerEvent: number;
+  batchMs: { p50: number; p99: number; max: number };
+}
+
+async function alternatingPurge(
+  file: string,
+  before: number,
+  retentionEnv: Record<string, string>,
+): Promise<{ on: Measured[]; off: Measured[]; result: RetentionResult }> {
+  const api = await startMesh(file, 'api');
+  const child = ctx.spawnPiped(
+    'bench/scale-retention.ts',
+    { DATABASE_URL: `file:${file}`, RETENTION_BEFORE: String(before), ...retentionEnv },
+    1,
+  );
+  try {
+    const slice = positiveInt('BENCH_SLICE', 3);
+    let wake: () => void = () => {};
+    const next = () =>
+      new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    let ready = false;
+    let held = false;
+    let result: RetentionResult | null = null;
+    const lines = (async () => {
+      for await (const line of createInterface({ input: child.stdout! })) {
+        if (line === 'ready') ready = true;
+        if (line === 'held') held = true;
+        if (line.startsWith('failed ')) console.log(`  retention ${line}`);
+        if (line.startsWith('result ')) result = JSON.parse(line.slice('result '.length)) as RetentionResult;
+        wake();
+      }
+      wake();
+    })();
+    const off: Measured[] = [];
+    const on: Measured[] = [];
+    const report = (kind: string, w: Measured) =>
+      console.log(
+        `  ${kind}: ${w.okPerSecond.toFixed(0)}/s p99 ${w.p99Ms.toFixed(1)} ms, ${w.cpuUsPerOp.toFixed(0)} µs CPU each`,
+      );
+    // Warmed up first, and a first slice without the purge while the job starts.
+    off.push(await wrk(api, slice, true));
+    report('without', off[0]!);
+    while (!ready && result === null) await next();
+    for (;;) {
+      const w = await wrk(api, slice, false);
+      // A slice the purge ended in counts only when it is the only one.
+      if (result === null || on.length === 0) {
+        on.push(w);
+        report('with   ', w);
+      }
+      if (result !== null) break;
+      held = false;
+      child.kill('SIGUSR1');
+      while (!held && result === null) await next();
+      if (result !== null) break;
+      const w2 = await wrk(api, slice, false);
+      off.push(w2);
+      report('without', w2);
+      child.kill('SIGUSR2');
+    }
+    await lines;
+    return { on, off, result: result! };
+  } finally {
+    await ctx.stop(api);
+  }
 }
 
 /**

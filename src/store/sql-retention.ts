@@ -14,23 +14,59 @@ const HELD = `EXISTS (SELECT 1 FROM integration_events ie JOIN deliveries d ON d
  * The candidates of one batch, oldest first from the cursor (?3, ?4), at most ?1. The cursor lets
  * a pass step over held events once instead of walking them again on every batch.
  */
-const CANDIDATES = `SELECT id, received_at FROM domain_events
+const CANDIDATES = `SELECT ref, id, received_at FROM domain_events
   WHERE received_at < ?2 AND received_at >= ?3 AND (received_at > ?3 OR id > ?4) AND NOT ${HELD}
   ORDER BY received_at, id LIMIT ?1`;
 
+/** The batch's events: ?1, a JSON array of their refs. */
+const BATCH = 'SELECT value FROM json_each(?1)';
+
 /**
- * The batch's events (?1, a JSON array of ids) checked again inside the transaction, so a
- * delivery replayed between the read and the write keeps its event. Deleting an event's children
+ * The write of a batch read outside it: one check that none of its events became held since the
+ * read (a dead delivery replayed meanwhile), then its rows deleted by key, children before
+ * parents (D1 enforces the foreign keys). The check is the batch's first statement: should an
+ * event be held now, it inserts that event's row again, which fails on its primary key and rolls
+ * the batch back (D1 has no interactive transaction to decide in). One check of each event under
+ * the write lock instead of one per statement: the lock is held for the deletes, not for reads.
+ */
+const KEYED = [
+  `INSERT INTO domain_events (ref, id, type_ref, source, data, received_at)
+     SELECT ref, id, type_ref, source, data, received_at FROM domain_events
+     WHERE ref IN (${BATCH}) AND ${HELD} LIMIT 1`,
+  `DELETE FROM attempts WHERE delivery_id IN (SELECT d.id FROM deliveries d
+     JOIN integration_events ie ON ie.ref = d.integration_event_ref WHERE ie.domain_event_ref IN (${BATCH}))`,
+  `DELETE FROM deliveries WHERE integration_event_ref IN
+     (SELECT ref FROM integration_events WHERE domain_event_ref IN (${BATCH}))`,
+  `DELETE FROM integration_events WHERE domain_event_ref IN (${BATCH})`,
+  `DELETE FROM domain_events WHERE ref IN (${BATCH})`,
+];
+
+/**
+ * The batch's events (?1, a JSON array of refs) checked again by every statement, for a batch
+ * whose keyed write found one held: those stay, the others go. Deleting an event's children
  * leaves it a victim, so every statement of the batch sees the same set.
  */
-const VICTIMS = `SELECT ref FROM domain_events WHERE id IN (SELECT value FROM json_each(?1)) AND NOT ${HELD}`;
+const VICTIMS = `SELECT ref FROM domain_events WHERE ref IN (${BATCH}) AND NOT ${HELD}`;
+
+const CHECKED = [
+  `DELETE FROM attempts WHERE delivery_id IN (SELECT d.id FROM deliveries d
+     JOIN integration_events ie ON ie.ref = d.integration_event_ref
+     WHERE ie.domain_event_ref IN (${VICTIMS}))`,
+  `DELETE FROM deliveries WHERE integration_event_ref IN
+     (SELECT ref FROM integration_events WHERE domain_event_ref IN (${VICTIMS}))`,
+  `DELETE FROM integration_events WHERE domain_event_ref IN (${VICTIMS})`,
+  `DELETE FROM domain_events WHERE ref IN (${VICTIMS})`,
+];
 
 /**
  * Retention on SQLite (libSQL or D1): each batch is one read and one short write transaction,
- * children before parents (D1 enforces the foreign keys), with two bound values (D1 allows 100).
+ * with two bound values (D1 allows 100).
  * @example await createSqlRetention(driver).purge({ before: Date.now() - 7 * 86_400_000, limit: 500 });
  */
 export function createSqlRetention(driver: SqlDriver): RetentionStore {
+  // Each statement gets the values it names (D1 counts them): ?2 only where HELD is.
+  const write = async (statements: readonly string[], args: readonly [string, number]) =>
+    driver.batch(statements.map((sql) => ({ sql, args: sql.includes('?2') ? [...args] : [args[0]] })));
   return {
     async purge({ before, limit, after }) {
       const rows = await driver.query(CANDIDATES, [limit, before, after?.receivedAt ?? -1, after?.id ?? '']);
@@ -40,22 +76,15 @@ export function createSqlRetention(driver: SqlDriver): RetentionStore {
           ? null
           : { receivedAt: toInteger(last.received_at), id: toText(last.id) };
       if (rows.length === 0) return { events: 0, integrationEvents: 0, deliveries: 0, attempts: 0, next };
-      const args = [JSON.stringify(rows.map((r) => toText(r.id))), before];
-      const [attempts, deliveries, integrationEvents, events] = await driver.batch([
-        {
-          sql: `DELETE FROM attempts WHERE delivery_id IN (SELECT d.id FROM deliveries d
-                  JOIN integration_events ie ON ie.ref = d.integration_event_ref
-                  WHERE ie.domain_event_ref IN (${VICTIMS}))`,
-          args,
-        },
-        {
-          sql: `DELETE FROM deliveries WHERE integration_event_ref IN
-                  (SELECT ref FROM integration_events WHERE domain_event_ref IN (${VICTIMS}))`,
-          args,
-        },
-        { sql: `DELETE FROM integration_events WHERE domain_event_ref IN (${VICTIMS})`, args },
-        { sql: `DELETE FROM domain_events WHERE ref IN (${VICTIMS})`, args },
-      ]);
+      const args: [string, number] = [JSON.stringify(rows.map((r) => toInteger(r.ref))), before];
+      let changes: number[];
+      try {
+        changes = (await write(KEYED, args)).slice(1);
+      } catch (error) {
+        if (!driver.isConstraintError(error)) throw error;
+        changes = await write(CHECKED, args);
+      }
+      const [attempts, deliveries, integrationEvents, events] = changes;
       return {
         events: events ?? 0,
         integrationEvents: integrationEvents ?? 0,

@@ -77,6 +77,63 @@ describe('retention through the mesh', () => {
   });
 });
 
+describe('a batch whose event is replayed between its read and its write', () => {
+  it('keeps that event whole and purges the rest of the batch', async () => {
+    mesh = await createTestMesh();
+    for (const id of ['a', 'replayed', 'b']) expect((await mesh.post(orderCreated(id))).status).toBe(202);
+    const now = mesh.clock.now();
+    const leased = await mesh.dispatch.leaseDue({ owner: 'o', now, leaseMs: 1000, limit: 100 });
+    await mesh.dispatch.recordAttempts(
+      leased.map((d) => ({
+        deliveryId: d.id,
+        owner: 'o',
+        number: 1,
+        at: now,
+        status: 200,
+        durationMs: 1,
+        error: null,
+        responseExcerpt: null,
+        next: 'delivered' as const,
+        nextAttemptAt: now,
+        retried: 0,
+      })),
+    );
+    const { driver } = mesh.db;
+    const writes: number[] = [];
+    // The batch's read has chosen all three; a replay sets one delivery of `replayed` pending
+    // again before the write takes the lock.
+    const racing: SqlDriver = {
+      ...driver,
+      async batch(statements) {
+        if (writes.length === 0) {
+          await driver.query(
+            `UPDATE deliveries SET status = 'pending' WHERE integration_event_ref IN (SELECT ie.ref
+               FROM integration_events ie JOIN domain_events de ON de.ref = ie.domain_event_ref
+               WHERE de.id = 'replayed')`,
+          );
+        }
+        writes.push(statements.length);
+        return driver.batch(statements);
+      },
+    };
+    const retention = createLibsqlStores(mesh.db.client, racing).retention;
+    mesh.clock.advance(8 * DAY);
+
+    const removed = await runRetentionPass(retention, { before: mesh.clock.now() - 7 * DAY });
+
+    expect(removed).toMatchObject({ events: 2, done: true });
+    // The keyed write was refused whole, then the batch written checking each event again.
+    expect(writes).toHaveLength(2);
+    const left = await driver.query('SELECT id FROM domain_events ORDER BY id');
+    expect(left.map((r) => r.id)).toEqual(['replayed']);
+    const [row] = await driver.query(
+      `SELECT count(*) AS n FROM deliveries d JOIN integration_events ie ON ie.ref = d.integration_event_ref
+         JOIN domain_events de ON de.ref = ie.domain_event_ref WHERE de.id = 'replayed'`,
+    );
+    expect(Number(row!.n)).toBeGreaterThan(0);
+  });
+});
+
 describe('space comes back (libSQL file)', () => {
   it('creates new files with incremental auto-vacuum and a bounded log', async () => {
     db = await createTempDb();
