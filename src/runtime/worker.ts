@@ -410,14 +410,14 @@ function createIngestLeases(isolate: string, clock: Clock) {
       return {
         statement: toLeaseForPublish({ owner, now, leaseMs: INGEST_LEASE_MS, limit: QSTASH_BATCH_LIMIT }),
         took(rows) {
+          // Kept even when empty: nothing was due then, so the waitUntil has nothing to lease.
           const leased = fromLeaseForPublish(rows);
-          if (leased.length === 0) return;
           leases.push({ leased, owner, until: now + INGEST_LEASE_MS });
           if (leased.length >= QSTASH_BATCH_LIMIT) full = true;
         },
       };
     },
-    /** What ingests leased since the last call (null if nothing), minus leases too close to their end. */
+    /** What ingests leased since the last call (null if none ran), minus leases too close to their end. */
     take(): { leases: { leased: LeasedForPublish[]; owner: string }[]; full: boolean } | null {
       if (leases.length === 0 && !full) return null;
       const deadline = clock.now() + INGEST_LEASE_MARGIN_MS;
