@@ -1,20 +1,21 @@
 import type { ExecutionContext } from 'hono';
-import { systemClock } from '../core/clock.ts';
+import { type Clock, systemClock } from '../core/clock.ts';
 import { ConfigError } from '../core/errors.ts';
 import { type MeshDefinition, resolveMesh } from '../core/mesh-definition.ts';
-import type { OrderingKeyScope } from '../core/publish-queue.ts';
+import type { LeasedForPublish, OrderingKeyScope } from '../core/publish-queue.ts';
 import { runRetentionPass } from '../core/retention.ts';
 import { createD1Inbox } from '../handler/d1-inbox.ts';
 import type { Inbox } from '../handler/inbox.ts';
 import { createWebhookApp } from '../handler/webhook-app.ts';
-import type { D1Database } from '../store/d1-driver.ts';
+import type { D1Database, D1DriverOptions, D1Rider } from '../store/d1-driver.ts';
 import { openD1 } from '../store/d1-store.ts';
 import { MIGRATION_NAMES } from '../store/migration-names.ts';
-import type { SqlDriver } from '../store/sql-driver.ts';
+import type { SqlDriver, SqlStatement } from '../store/sql-driver.ts';
+import { createsDeliveries, fromLeaseForPublish, toLeaseForPublish } from '../store/sql-publish-queue.ts';
 import { createSqlStores } from '../store/sql-stores.ts';
 import { withStoreUnavailable } from '../store/store-unavailable.ts';
 import { createQStashReconciler } from '../transports/qstash-reconciler.ts';
-import { createQStashTransport } from '../transports/qstash-transport.ts';
+import { createQStashTransport, QSTASH_BATCH_LIMIT } from '../transports/qstash-transport.ts';
 import { type MeshConfig, readConfig } from './config.ts';
 import { consoleLogger, describeError, type Logger } from './log.ts';
 import { createMesh } from './mesh.ts';
@@ -68,8 +69,11 @@ interface WorkerMesh {
    * past its answer (the callback route publishes the next delivery of an ordering key).
    */
   handle(request: Request, ctx?: WorkerContext): Promise<Response>;
-  /** Hands what is due to QStash. */
-  publishDue(): Promise<unknown>;
+  /**
+   * Hands what is due to QStash after something was accepted: what ingests leased in their own
+   * transactions, or (none leased) a lease of its own.
+   */
+  publishAccepted(): Promise<unknown>;
   /** The cron's work: the QStash sweep and a retention pass. */
   sweep(): Promise<void>;
 }
@@ -117,7 +121,9 @@ export function createWorker(options: CreateWorkerOptions): MeshWorker {
       const response = await mesh.handle(request, ctx);
       if (mayHaveAccepted(request, response)) {
         ctx.waitUntil(
-          mesh.publishDue().catch((error) => log('error', 'publish failed', describeError(error))),
+          afterAnswer()
+            .then(() => mesh.publishAccepted())
+            .catch((error) => log('error', 'publish failed', describeError(error))),
         );
       }
       return response;
@@ -163,10 +169,13 @@ async function composeWorkerMesh(
   if (!config.qstash.token)
     throw new ConfigError('QSTASH_TOKEN is required: the Worker publishes through QStash');
   const callbackUrl = `${publicUrl}/v1/qstash/callback`;
-  const database = openWorkerDatabase(env, config, options.database);
+  const clock = systemClock;
+  // Names this isolate's leases: the transport's passes and the ingests' (createIngestLeases).
+  const isolate = `worker-${crypto.randomUUID()}`;
+  const ingestLeases = createIngestLeases(isolate, clock);
+  const database = openWorkerDatabase(env, config, options.database, ingestLeases.rider);
   // Typed "cannot write now" errors below the sync, so the sync's own statements get them too.
   const driver = withStoreUnavailable(database.driver);
-  const clock = systemClock;
   // No database round trip while composing: the code subscriptions' sync rides on the isolate's
   // first database call that is not /healthz (see createWorkerCodeSync).
   const sync = createWorkerCodeSync(driver);
@@ -209,6 +218,7 @@ async function composeWorkerMesh(
     | {
         publishDue(): Promise<unknown>;
         publishNext(scope: OrderingKeyScope): Promise<unknown>;
+        publishLeased(leased: readonly LeasedForPublish[], owner: string): Promise<unknown>;
         reconcile(): Promise<unknown>;
       }
     | undefined;
@@ -223,7 +233,7 @@ async function composeWorkerMesh(
       client,
       callbackUrl,
       clock,
-      owner: `worker-${crypto.randomUUID()}`,
+      owner: isolate,
       onError: (error) => log('error', 'qstash publish failed', describeError(error)),
     });
     const reconciler = createQStashReconciler({
@@ -240,11 +250,20 @@ async function composeWorkerMesh(
     qstash = {
       publishDue: () => transport.publishDue(),
       publishNext: (scope) => transport.publishNext(scope),
+      publishLeased: (leased, owner) => transport.publishLeased(leased, owner),
       reconcile: () => reconciler.reconcile(),
     };
     return qstash;
   };
   const publishDue = () => qstashParts().publishDue();
+  const publishAccepted = async () => {
+    const taken = ingestLeases.take();
+    // Nothing leased by an ingest (a replay, or another request's publish took it): a lease of its own.
+    if (taken === null) return publishDue();
+    for (const { leased, owner } of taken.leases) await qstashParts().publishLeased(leased, owner);
+    // A lease is ≤ one QStash batch: a full one may have left more due behind it.
+    if (taken.full) await publishDue();
+  };
 
   let handle: (request: Request, ctx?: WorkerContext) => Promise<Response>;
   // A handler may post follow-up events to the mesh. Requests to the mesh's own URL are answered in
@@ -300,7 +319,7 @@ async function composeWorkerMesh(
   // No "composed" log line: an isolate's first console.log costs ~2 ms of CPU (workerd sets up its
   // formatter then), paid by the first request of every isolate, for a line the platform's own
   // logs already imply.
-  return { handle, publishDue, sweep };
+  return { handle, publishAccepted, sweep };
 }
 
 /**
@@ -352,9 +371,10 @@ function openWorkerDatabase(
   env: WorkerEnv,
   config: MeshConfig,
   open: WorkerDatabaseOpener | undefined,
+  rider: D1DriverOptions['rider'],
 ): OpenedDatabase {
   const d1 = env.DB;
-  if (d1) return { driver: openD1(d1).driver, inbox: () => createD1Inbox(d1) };
+  if (d1) return { driver: openD1(d1, { rider }).driver, inbox: () => createD1Inbox(d1) };
   if (!open) {
     throw new ConfigError(
       'the Worker needs a D1 binding named DB (or createWorker({ database: libsqlOverHttp }) with DATABASE_URL for Turso/sqld)',
@@ -362,6 +382,51 @@ function openWorkerDatabase(
   }
   const opened: WorkerDatabase = open(config);
   return { driver: opened.driver, inbox: () => opened.inbox };
+}
+
+/** How long an ingest's lease holds what it leased: as long as a publish pass's (the transport's default). */
+const INGEST_LEASE_MS = 30_000;
+/** An ingest's lease with less than this left is left to run out (the sweep publishes): a publish may take 10 s. */
+const INGEST_LEASE_MARGIN_MS = 15_000;
+
+/**
+ * Publishing what an ingest made due without a round trip of its own (on D1): the ingest's write
+ * batch ends with `publishDue`'s lease (`toLeaseForPublish`: every due delivery, not only the new
+ * ones, ≤ one QStash batch), in the same transaction, and its rows wait here — plain values, no
+ * promise, so any request's waitUntil may publish them — until the waitUntil after the answer
+ * takes them (`take`). The 202 still means what it meant: the event and its deliveries are in D1.
+ * What is leased and never published (the isolate evicted, QStash down) is due again once the
+ * lease ran out: the cron's sweep publishes it, as any publish pass that did not finish.
+ */
+function createIngestLeases(isolate: string, clock: Clock) {
+  let leases: { readonly leased: LeasedForPublish[]; readonly owner: string; readonly until: number }[] = [];
+  let full = false;
+  let count = 0;
+  return {
+    rider(statements: readonly SqlStatement[]): D1Rider | null {
+      if (!createsDeliveries(statements)) return null;
+      const owner = `${isolate}/ingest-${++count}`;
+      const now = clock.now();
+      return {
+        statement: toLeaseForPublish({ owner, now, leaseMs: INGEST_LEASE_MS, limit: QSTASH_BATCH_LIMIT }),
+        took(rows) {
+          // Kept even when empty: nothing was due then, so the waitUntil has nothing to lease.
+          const leased = fromLeaseForPublish(rows);
+          leases.push({ leased, owner, until: now + INGEST_LEASE_MS });
+          if (leased.length >= QSTASH_BATCH_LIMIT) full = true;
+        },
+      };
+    },
+    /** What ingests leased since the last call (null if none ran), minus leases too close to their end. */
+    take(): { leases: { leased: LeasedForPublish[]; owner: string }[]; full: boolean } | null {
+      if (leases.length === 0 && !full) return null;
+      const deadline = clock.now() + INGEST_LEASE_MARGIN_MS;
+      const taken = { leases: leases.filter((l) => l.until >= deadline), full };
+      leases = [];
+      full = false;
+      return taken;
+    },
+  };
 }
 
 /**
@@ -392,6 +457,11 @@ function mayHaveAccepted(request: Request, response: Response): boolean {
   if (isWebhookPath(request.url)) return response.ok;
   const path = pathOf(request.url);
   return response.status === 202 && (path === '/v1/events' || path.startsWith('/v1/deliveries/'));
+}
+
+/** Resolves on a later turn of the event loop: once the runtime has started sending the answer. */
+function afterAnswer(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 function startFailure(error: unknown): Response {

@@ -1,4 +1,4 @@
-import { createD1Driver, type D1Database } from './d1-driver.ts';
+import { createD1Driver, type D1Database, type D1DriverOptions } from './d1-driver.ts';
 import type { SqlDatabase } from './sql-database.ts';
 import { createSqlStores, type SqlStores, type SqlStoresOptions } from './sql-stores.ts';
 
@@ -10,8 +10,8 @@ export type D1Parts = SqlDatabase;
  * `wrangler d1 migrations apply` from the same `migrations/`.
  * @example const d1 = openD1(env.DB);
  */
-export function openD1(binding: D1Database): D1Parts {
-  return { driver: createD1Driver(binding) };
+export function openD1(binding: D1Database, options: D1DriverOptions = {}): D1Parts {
+  return { driver: createD1Driver(binding, options) };
 }
 
 /** @example const stores = createD1Stores(env.DB, { writesPerRequest: true }); */

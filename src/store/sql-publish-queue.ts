@@ -9,7 +9,7 @@ import type {
   PublishQueue,
 } from '../core/publish-queue.ts';
 import type { SqlDatabase } from './sql-database.ts';
-import type { SqlDriver, SqlStatement, SqlValue } from './sql-driver.ts';
+import type { SqlDriver, SqlRow, SqlStatement, SqlValue } from './sql-driver.ts';
 import { deliveryIdIn, deliveryIdOut } from './sql-ids.ts';
 import { fromLeasedReturning, LEASED_RETURNING, toLeasedDelivery } from './sql-leased-delivery.ts';
 import { isFirstOfItsKey, ORDERING_UNSETTLED } from './sql-ordering-key.ts';
@@ -183,20 +183,49 @@ async function leaseForPublish(
   }: { owner: string; now: number; leaseMs: number; limit: number; only?: OrderingKeyScope },
 ): Promise<LeasedForPublish[]> {
   if (limit <= 0) return [];
-  const leased =
-    only === undefined
-      ? await driver.query(LEASE_FOR_PUBLISH, [owner, now + leaseMs, now, limit])
-      : await driver.query(LEASE_HEAD_OF_KEY, [
-          owner,
-          now + leaseMs,
-          now,
-          only.subscriptionId,
-          only.orderingKey,
-        ]);
-  // The lease answers the rows themselves (LEASED_RETURNING): no second round trip to load them.
-  return fromLeasedReturning(leased).map(
+  if (only === undefined) {
+    const lease = toLeaseForPublish({ owner, now, leaseMs, limit });
+    return fromLeaseForPublish(await driver.query(lease.sql, lease.args));
+  }
+  return fromLeaseForPublish(
+    await driver.query(LEASE_HEAD_OF_KEY, [owner, now + leaseMs, now, only.subscriptionId, only.orderingKey]),
+  );
+}
+
+/**
+ * `leaseForPublish`'s statement (no ordering-key scope), for a caller that runs it inside a batch
+ * of its own — the Worker leases what an ingest made due in the ingest's own transaction — and
+ * reads its RETURNING rows with {@link fromLeaseForPublish}.
+ * @example const lease = toLeaseForPublish({ owner, now, leaseMs: 30_000, limit: 100 });
+ */
+export function toLeaseForPublish({
+  owner,
+  now,
+  leaseMs,
+  limit,
+}: {
+  owner: string;
+  now: number;
+  leaseMs: number;
+  limit: number;
+}): SqlStatement {
+  return { sql: LEASE_FOR_PUBLISH, args: [owner, now + leaseMs, now, limit] };
+}
+
+/** The deliveries a publish lease answered (LEASED_RETURNING), in publishing order. */
+export function fromLeaseForPublish(rows: readonly SqlRow[]): LeasedForPublish[] {
+  // The lease answers the rows themselves: no second round trip to load them.
+  return fromLeasedReturning(rows).map(
     (r): LeasedForPublish => ({ ...toLeasedDelivery(r), lastPublishDelayMs: Number(r.last_publish_delay) }),
   );
+}
+
+/**
+ * Whether a batch creates deliveries (an ingest's write: its `INSERT INTO deliveries … SELECT`),
+ * so that a lease run after it in the same transaction may find new ones due.
+ */
+export function createsDeliveries(statements: readonly SqlStatement[]): boolean {
+  return statements.some((s) => /^\s*INSERT INTO deliveries\b/.test(s.sql));
 }
 
 /** Message ids in, leases out, `in_flight` — where the writer still holds the lease on that generation. */

@@ -80,6 +80,12 @@ export interface QStashTransport {
    * safe: the lease lets one of them publish it.
    */
   publishNext(scope: OrderingKeyScope): Promise<PublishDueResult>;
+  /**
+   * Publishes deliveries leased to `owner` elsewhere — by a lease run inside an ingest's own
+   * transaction (`toLeaseForPublish`) — and records the outcome, as `publishDue` does with what it
+   * leased itself.
+   */
+  publishLeased(leased: readonly LeasedForPublish[], owner: string): Promise<PublishDueResult>;
 }
 
 /**
@@ -199,6 +205,9 @@ export function createQStashTransport(options: QStashTransportOptions): QStashTr
       const leased = await queue.leaseForPublish({ owner, now: clock.now(), leaseMs, limit: 1, only: scope });
       return leased.length === 0 ? { published: 0, failed: 0 } : publishLeased(leased, owner);
     },
+
+    publishLeased: async (leased, owner) =>
+      leased.length === 0 ? { published: 0, failed: 0 } : publishLeased(leased, owner),
   };
 }
 

@@ -2,10 +2,20 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { NewDomainEvent } from '../../src/core/event-store.ts';
 import { defineSubscription } from '../../src/core/subscription.ts';
 import { readMigrations } from '../../src/runtime/migrations.ts';
-import { createD1Driver, type D1Database, type D1PreparedStatement } from '../../src/store/d1-driver.ts';
-import { createD1Stores } from '../../src/store/d1-store.ts';
+import {
+  createD1Driver,
+  type D1Database,
+  type D1PreparedStatement,
+  type D1Rider,
+} from '../../src/store/d1-driver.ts';
+import { createD1Stores, openD1 } from '../../src/store/d1-store.ts';
 import { applyMigrations, type Migration, pendingMigrations } from '../../src/store/migrate.ts';
-import type { SqlDriver } from '../../src/store/sql-driver.ts';
+import type { SqlDriver, SqlStatement } from '../../src/store/sql-driver.ts';
+import {
+  createsDeliveries,
+  fromLeaseForPublish,
+  toLeaseForPublish,
+} from '../../src/store/sql-publish-queue.ts';
 import { applyD1Migrations, countRows, createD1Miniflare, dropAllTables, getD1 } from '../support/d1.ts';
 import { describeStoreContracts } from './store-contracts.ts';
 
@@ -358,6 +368,114 @@ describe('D1', () => {
       expect(await deliveries.replayDeliveries({ status: 'dead' }, 21)).toBe(0);
       expect(await subscriptions.deleteSubscription('sub-api', 30)).toBe(true);
       expect(await subscriptions.listSubscriptions()).toEqual([]);
+    });
+  });
+
+  describe('a lease riding the ingest batch (the Worker)', () => {
+    const OWNER = 'worker-test/ingest-1';
+    const LEASE_MS = 30_000;
+
+    /** A D1 driver whose write batches that create deliveries end with a publish lease; what it leased. */
+    const leasingStores = (db: D1Database, now: number) => {
+      const leased: ReturnType<typeof fromLeaseForPublish>[] = [];
+      const seen: SqlStatement[][] = [];
+      const rider = (statements: readonly SqlStatement[]): D1Rider | null => {
+        seen.push([...statements]);
+        if (!createsDeliveries(statements)) return null;
+        return {
+          statement: toLeaseForPublish({ owner: OWNER, now, leaseMs: LEASE_MS, limit: 100 }),
+          took: (rows) => leased.push(fromLeaseForPublish(rows)),
+        };
+      };
+      return { stores: createD1Stores(openD1(db, { rider })), leased, seen };
+    };
+
+    const leaseOf = async (db: D1Database) =>
+      (
+        await db
+          .prepare('SELECT lease_owner, lease_expires_at, status, message_id FROM deliveries ORDER BY rowid')
+          .all<{ lease_owner: string | null; lease_expires_at: number | null; status: string }>()
+      ).results;
+
+    it("leases the ingest's new deliveries in its own transaction and hands their rows back once it committed", async () => {
+      const db = await freshD1();
+      const { stores, leased } = leasingStores(db, RECEIVED_AT);
+      await stores.subscriptions.syncCodeSubscriptions(
+        [
+          defineSubscription('order.*', 'https://a.example.com/hook', { id: 'a' }),
+          defineSubscription('order.created.v1', 'https://b.example.com/hook', { id: 'b' }),
+        ],
+        1,
+      );
+      expect(leased).toEqual([]);
+
+      await stores.events.appendEvents([event('evt-1')]);
+
+      expect(leased).toHaveLength(1);
+      expect(leased[0]!.map((d) => [d.subscriptionId, d.url, d.event.id, d.generation])).toEqual(
+        expect.arrayContaining([
+          ['a', 'https://a.example.com/hook', 'evt-1/ie0', 0],
+          ['b', 'https://b.example.com/hook', 'evt-1/ie0', 0],
+        ]),
+      );
+      expect(await leaseOf(db)).toEqual([
+        { lease_owner: OWNER, lease_expires_at: RECEIVED_AT + LEASE_MS, status: 'pending', message_id: null },
+        { lease_owner: OWNER, lease_expires_at: RECEIVED_AT + LEASE_MS, status: 'pending', message_id: null },
+      ]);
+    });
+
+    it('leases nothing when the batch fails: a duplicate id rolls the lease back with the write', async () => {
+      const db = await freshD1();
+      const { stores, leased, seen } = leasingStores(db, RECEIVED_AT);
+      await stores.subscriptions.syncCodeSubscriptions(
+        [defineSubscription('order.*', 'https://a.example.com/hook', { id: 'a' })],
+        1,
+      );
+      await stores.events.appendEvents([event('evt-1')]);
+      await db.prepare('UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL').all();
+      leased.length = 0;
+      seen.length = 0;
+
+      // The same id again: the store's batch fails on its primary key, and answers "exists".
+      expect(await stores.events.appendEvents([event('evt-1')])).toEqual({ ok: false, existing: ['evt-1'] });
+
+      expect(seen.some((statements) => createsDeliveries(statements))).toBe(true);
+      expect(leased).toEqual([]);
+      expect(await leaseOf(db)).toEqual([
+        { lease_owner: null, lease_expires_at: null, status: 'pending', message_id: null },
+      ]);
+    });
+
+    it('what was leased and never published is due again once the lease ran out: a publish pass takes it', async () => {
+      const db = await freshD1();
+      const { stores, leased } = leasingStores(db, RECEIVED_AT);
+      await stores.subscriptions.syncCodeSubscriptions(
+        [defineSubscription('order.*', 'https://a.example.com/hook', { id: 'a' })],
+        1,
+      );
+      await stores.events.appendEvents([event('evt-1')]);
+      expect(leased[0]).toHaveLength(1);
+
+      // The isolate is gone before its waitUntil published: while the lease holds, a sweep finds nothing…
+      const sweep = (now: number) =>
+        stores.publish.leaseForPublish({ owner: 'cron/1', now, leaseMs: LEASE_MS, limit: 100 });
+      expect(await sweep(RECEIVED_AT + LEASE_MS - 1)).toEqual([]);
+      // …and once it ran out, the sweep leases it and publishes.
+      const swept = await sweep(RECEIVED_AT + LEASE_MS);
+      expect(swept.map((d) => d.id)).toEqual(leased[0]!.map((d) => d.id));
+    });
+
+    it('rides only batches that create deliveries, and no plain query', async () => {
+      const db = await freshD1();
+      const { stores, seen, leased } = leasingStores(db, RECEIVED_AT);
+      await stores.subscriptions.syncCodeSubscriptions(
+        [defineSubscription('order.*', 'https://a.example.com/hook', { id: 'a' })],
+        1,
+      );
+      await stores.subscriptions.listSubscriptions();
+      expect(seen).toHaveLength(1);
+      expect(createsDeliveries(seen[0]!)).toBe(false);
+      expect(leased).toEqual([]);
     });
   });
 
