@@ -20,18 +20,19 @@ import {
 
 const LEASE = 30_000;
 
+/** A keeper beating every third of a lease on `timer`, driven by the test. */
+const keeperOn = (
+  inbox: Parameters<typeof createClaimKeeper>[0]['inbox'],
+  clock: ReturnType<typeof createManualClock>,
+  timer: ReturnType<typeof manualRepeat>,
+) => createClaimKeeper({ inbox, clock, leaseMs: LEASE, intervalMs: LEASE / 3, repeat: timer.repeat });
+
 describe('createClaimKeeper', () => {
   it('extends every kept claim on one timer, armed while any is kept and cancelled after the last', async () => {
     const inbox = createMemoryInbox();
     const clock = createManualClock(NOW);
     const timer = manualRepeat();
-    const keeper = createClaimKeeper({
-      inbox,
-      clock,
-      leaseMs: LEASE,
-      intervalMs: LEASE / 3,
-      repeat: timer.repeat,
-    });
+    const keeper = keeperOn(inbox, clock, timer);
     const a = { handler: 'h', eventId: 'a' };
     const b = { handler: 'h', eventId: 'b' };
     expect(await inbox.claim({ ...a, nowMs: NOW, leaseMs: LEASE })).toBe('claimed');
@@ -84,13 +85,7 @@ describe('createClaimKeeper', () => {
     };
     const key = { handler: 'h', eventId: 'a' };
     await inner.claim({ ...key, nowMs: NOW, leaseMs: LEASE });
-    const keeper = createClaimKeeper({
-      inbox,
-      clock,
-      leaseMs: LEASE,
-      intervalMs: LEASE / 3,
-      repeat: timer.repeat,
-    });
+    const keeper = keeperOn(inbox, clock, timer);
     const stop = keeper.keep({ key, claimedAt: NOW, onError: () => {} });
     timer.tick();
     timer.tick();

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import Database from 'libsql';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestMesh, orderCreated, type TestMesh } from '../support/test-mesh.ts';
+import { createTestMesh, deliveredRecords, orderCreated, type TestMesh } from '../support/test-mesh.ts';
 
 // What an accepted event costs on disk once delivered (issue 11, "Fewer bytes per event"): the
 // example's OrderCreated with one subscription, through the real API and dispatch queue, then
@@ -42,19 +42,7 @@ describe('bytes per delivered event (libSQL file)', () => {
         const leased = await test.dispatch.leaseDue({ owner: 'o', now, leaseMs: 30_000, limit: 500 });
         if (leased.length === 0) break;
         await test.dispatch.recordAttempts(
-          leased.map((d) => ({
-            deliveryId: d.id,
-            owner: 'o',
-            number: 1,
-            at: now,
-            status: 200,
-            durationMs: 3,
-            error: null,
-            responseExcerpt: '{}',
-            next: 'delivered' as const,
-            nextAttemptAt: now,
-            retried: 0,
-          })),
+          deliveredRecords(leased, 'o', now, { durationMs: 3, responseExcerpt: '{}' }),
         );
       }
     };

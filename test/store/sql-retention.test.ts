@@ -7,7 +7,7 @@ import { runRetentionPass } from '../../src/core/retention.ts';
 import { createLibsqlStores, openLibsql } from '../../src/store/libsql-store.ts';
 import type { SqlDriver } from '../../src/store/sql-driver.ts';
 import { createTempDb, type TempDb } from '../support/temp-db.ts';
-import { createTestMesh, orderCreated, type TestMesh } from '../support/test-mesh.ts';
+import { createTestMesh, deliveredRecords, orderCreated, type TestMesh } from '../support/test-mesh.ts';
 
 const DAY = 86_400_000;
 
@@ -49,21 +49,7 @@ describe('retention through the mesh', () => {
     expect((await mesh.post(orderCreated('old'))).status).toBe(202);
     const now = mesh.clock.now();
     const leased = await mesh.dispatch.leaseDue({ owner: 'o', now, leaseMs: 1000, limit: 100 });
-    await mesh.dispatch.recordAttempts(
-      leased.map((d) => ({
-        deliveryId: d.id,
-        owner: 'o',
-        number: 1,
-        at: now,
-        status: 200,
-        durationMs: 1,
-        error: null,
-        responseExcerpt: null,
-        next: 'delivered' as const,
-        nextAttemptAt: now,
-        retried: 0,
-      })),
-    );
+    await mesh.dispatch.recordAttempts(deliveredRecords(leased, 'o', now));
     const retention = createLibsqlStores(mesh.db.client, mesh.db.driver).retention;
     // Within the window the id is a replay; past it, the event is gone.
     expect((await mesh.post(orderCreated('old'))).status).toBe(200);
@@ -83,21 +69,7 @@ describe('a batch whose event is replayed between its read and its write', () =>
     for (const id of ['a', 'replayed', 'b']) expect((await mesh.post(orderCreated(id))).status).toBe(202);
     const now = mesh.clock.now();
     const leased = await mesh.dispatch.leaseDue({ owner: 'o', now, leaseMs: 1000, limit: 100 });
-    await mesh.dispatch.recordAttempts(
-      leased.map((d) => ({
-        deliveryId: d.id,
-        owner: 'o',
-        number: 1,
-        at: now,
-        status: 200,
-        durationMs: 1,
-        error: null,
-        responseExcerpt: null,
-        next: 'delivered' as const,
-        nextAttemptAt: now,
-        retried: 0,
-      })),
-    );
+    await mesh.dispatch.recordAttempts(deliveredRecords(leased, 'o', now));
     const { driver } = mesh.db;
     const writes: number[] = [];
     // The batch's read has chosen all three; a replay sets one delivery of `replayed` pending

@@ -5,7 +5,7 @@ import type {
 } from '../../src/api/qstash-callback-routes.ts';
 import { createManualClock } from '../../src/core/clock.ts';
 import type { DeliveryAdminStore } from '../../src/core/delivery-admin-store.ts';
-import type { DispatchQueue } from '../../src/core/dispatch-queue.ts';
+import type { AttemptRecord, DispatchQueue, LeasedDelivery } from '../../src/core/dispatch-queue.ts';
 import type { EventStore } from '../../src/core/event-store.ts';
 import { createIdGenerator } from '../../src/core/ids.ts';
 import type { SubscriptionUrlRules } from '../../src/core/network-address.ts';
@@ -118,4 +118,29 @@ export function orderCreated(id: string, overrides: Record<string, unknown> = {}
     data: { order: { id: `o-${id}`, customerId: 'c-1', total: 42.5, currency: 'EUR' } },
     ...overrides,
   };
+}
+
+/**
+ * Each leased delivery's first attempt, answered 2xx at `now`: the records that settle them
+ * `delivered` (what retention then purges, what the bytes-per-event figure stores).
+ */
+export function deliveredRecords(
+  leased: readonly LeasedDelivery[],
+  owner: string,
+  now: number,
+  answer: { durationMs?: number; responseExcerpt?: string | null } = {},
+): AttemptRecord[] {
+  return leased.map((d) => ({
+    deliveryId: d.id,
+    owner,
+    number: 1,
+    at: now,
+    status: 200,
+    durationMs: answer.durationMs ?? 1,
+    error: null,
+    responseExcerpt: answer.responseExcerpt ?? null,
+    next: 'delivered',
+    nextAttemptAt: now,
+    retried: 0,
+  }));
 }
