@@ -156,7 +156,11 @@ export function toInsertStatements(
 }
 
 /** How the statements that write deliveries begin: their changes are the deliveries written. */
-export const DELIVERY_INSERT = 'INSERT INTO deliveries';
+const DELIVERY_INSERT = 'INSERT INTO deliveries';
+
+/** Whether `statement` is one of ingest's delivery INSERTs (its changes: the deliveries written). */
+export const insertsDeliveries = (statement: SqlStatement): boolean =>
+  statement.sql.startsWith(DELIVERY_INSERT);
 
 /** The columns of a delivery row (`ie`), by `DeliveryRow`'s order. */
 const DELIVERY_COLUMNS = ['uuid', 'id', 'type', 'at', 'prefix', 'due', 'subscription', 'ordering_key'];

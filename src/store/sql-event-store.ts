@@ -4,7 +4,7 @@ import { createGroupCommit } from '../core/group-commit.ts';
 import type { SqlDatabase } from './sql-database.ts';
 import { toHandOffLease } from './sql-dispatch-queue.ts';
 import type { SqlDriver, SqlStatement } from './sql-driver.ts';
-import { DELIVERY_INSERT, toInsertStatements } from './sql-event-inserts.ts';
+import { insertsDeliveries, toInsertStatements } from './sql-event-inserts.ts';
 import { typeNameOf } from './sql-event-types.ts';
 import { readEventView } from './sql-event-view.ts';
 import { eventIdOut } from './sql-ids.ts';
@@ -45,7 +45,7 @@ async function writeHandingOff(
   const changes = await driver.batch(lease ? [...statements, lease.statement] : statements);
   let written = 0;
   statements.forEach((s, i) => {
-    if (s.sql.startsWith(DELIVERY_INSERT)) written += changes[i] ?? 0;
+    if (insertsDeliveries(s)) written += changes[i] ?? 0;
   });
   const leased = lease ? (changes[statements.length] ?? 0) : 0;
   return { reserved, leased, unleased: written - leased, load: lease ? lease.load : async () => [] };

@@ -10,6 +10,7 @@ import type {
 } from '../core/publish-queue.ts';
 import type { SqlDatabase } from './sql-database.ts';
 import type { SqlDriver, SqlRow, SqlStatement, SqlValue } from './sql-driver.ts';
+import { insertsDeliveries } from './sql-event-inserts.ts';
 import { deliveryIdIn, deliveryIdOut } from './sql-ids.ts';
 import { fromLeasedReturning, LEASED_RETURNING, toLeasedDelivery } from './sql-leased-delivery.ts';
 import { isFirstOfItsKey, ORDERING_UNSETTLED } from './sql-ordering-key.ts';
@@ -225,7 +226,7 @@ export function fromLeaseForPublish(rows: readonly SqlRow[]): LeasedForPublish[]
  * so that a lease run after it in the same transaction may find new ones due.
  */
 export function createsDeliveries(statements: readonly SqlStatement[]): boolean {
-  return statements.some((s) => /^\s*INSERT INTO deliveries\b/.test(s.sql));
+  return statements.some(insertsDeliveries);
 }
 
 /** Message ids in, leases out, `in_flight` — where the writer still holds the lease on that generation. */
