@@ -1,7 +1,11 @@
 import type { Subscription } from '../core/subscription.ts';
 import type { SubscriptionStore } from '../core/subscription-store.ts';
 import type { SqlDriver, SqlRow, SqlStatement, SqlValue } from '../store/sql-driver.ts';
-import { createSqlSubscriptionStore } from '../store/sql-subscription-store.ts';
+import {
+  createSqlSubscriptionStore,
+  isCodeSubscriptionsChanged,
+  toCodeSubscriptionsCheck,
+} from '../store/sql-subscription-store.ts';
 
 /**
  * Runs `statements` and then the query `sql` in one transaction, answering the query's rows. On D1
@@ -21,7 +25,8 @@ export interface WorkerCodeSync {
 }
 
 /**
- * The sync of code-declared subscriptions on a Worker, with no round trip of its own. Every
+ * The sync of code-declared subscriptions on a Worker, with no round trip of its own (but on a
+ * deployment's first isolates: one more, when the check finds them changed). Every
  * isolate must sync before it accepts an event (a subscription declared in the deployed code
  * applies to every event the new code accepts), but composing the mesh must not wait on the
  * database: `/healthz` and a first request that reads nothing need no sync. So composition only
@@ -40,8 +45,13 @@ export function createWorkerCodeSync(
 ): WorkerCodeSync {
   /** What composition declared, until its statements are captured (on the first call that needs them). */
   let declaredSync: { readonly declared: readonly Subscription[]; readonly now: number } | null = null;
-  /** Statements still to commit before anything else; null once done (or nothing declared yet). */
-  let pending: readonly SqlStatement[] | null = null;
+  /**
+   * What still has to commit before anything else; null once done (or nothing declared yet). The
+   * check first (`toCodeSubscriptionsCheck`: one statement that writes nothing when the database
+   * holds what is declared, as on every isolate after a deployment's first); the sync's statements
+   * only when it fails.
+   */
+  let pending: { readonly check: SqlStatement; readonly sync: readonly SqlStatement[] } | null = null;
   /** When the store's sync could not be captured as one batch: run as it is, before the call. */
   let fallback: (() => Promise<void>) | null = null;
 
@@ -63,7 +73,7 @@ export function createWorkerCodeSync(
     if (declaredSync !== noted) return;
     declaredSync = null;
     if (captured) {
-      pending = captured;
+      pending = { check: toCodeSubscriptionsCheck(noted.declared), sync: captured };
       fallback = null;
     } else {
       pending = null;
@@ -92,7 +102,13 @@ export function createWorkerCodeSync(
       await run();
       settled(run);
     } else if (carried) {
-      const result = await withSync(carried);
+      let result: T;
+      try {
+        result = await withSync([carried.check]);
+      } catch (error) {
+        if (!isCodeSubscriptionsChanged(error)) throw error;
+        result = await withSync(carried.sync);
+      }
       settled(carried);
       return result;
     }
