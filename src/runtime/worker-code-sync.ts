@@ -1,7 +1,11 @@
 import type { Subscription } from '../core/subscription.ts';
 import type { SubscriptionStore } from '../core/subscription-store.ts';
 import type { SqlDriver, SqlRow, SqlStatement, SqlValue } from '../store/sql-driver.ts';
-import { createSqlSubscriptionStore } from '../store/sql-subscription-store.ts';
+import {
+  createSqlSubscriptionStore,
+  isCodeSubscriptionsChanged,
+  toCodeSubscriptionsCheck,
+} from '../store/sql-subscription-store.ts';
 
 /**
  * Runs `statements` and then the query `sql` in one transaction, answering the query's rows. On D1
@@ -13,6 +17,12 @@ export type QueryAfter = (
   args: readonly SqlValue[],
 ) => Promise<SqlRow[]>;
 
+/** The code subscriptions as composition declared them, and when. */
+interface Declared {
+  readonly declared: readonly Subscription[];
+  readonly now: number;
+}
+
 export interface WorkerCodeSync {
   /** The driver the stores run on: until the sync has committed, each call carries it. */
   readonly driver: SqlDriver;
@@ -21,29 +31,35 @@ export interface WorkerCodeSync {
 }
 
 /**
- * The sync of code-declared subscriptions on a Worker, with no round trip of its own. Every
- * isolate must sync before it accepts an event (a subscription declared in the deployed code
+ * The sync of code-declared subscriptions on a Worker, with no round trip of its own (but on a
+ * deployment's first isolates: one more, when the check finds the declarations changed). Every
+ * isolate must be synced before it accepts an event (a subscription declared in the deployed code
  * applies to every event the new code accepts), but composing the mesh must not wait on the
  * database: `/healthz` and a first request that reads nothing need no sync. So composition only
- * notes what is declared; the isolate's first database call — whatever store makes it — captures
- * the sync's statements and runs them in the same transaction, before its own statements: a write
- * batch gets them prepended, a query (or a `queryAfter`) becomes a batch that ends with it. Whatever that call reads or writes (the
- * filter snapshot ingest takes, the INSERT … SELECT that matches subscriptions) already sees the
+ * notes what is declared; the isolate's first database call — whatever store makes it — carries a
+ * check in the same transaction, before its own statements (a write batch gets it prepended, a
+ * query or a `queryAfter` becomes a batch that ends with it): the check writes nothing when the
+ * database already holds what is declared, and fails the transaction when it does not, which then
+ * runs again with the sync's statements in the check's place. Whatever that call reads or writes
+ * (the filter snapshot ingest takes, the INSERT … SELECT that matches subscriptions) sees the
  * synced set, and nothing sees a half-synced one. Calls are marked synced once one such call
- * committed; calls racing it each carry the (idempotent) statements too. No promise is shared
- * between requests (workerd forbids awaiting another request's I/O).
+ * committed; calls racing it each carry the check (or the idempotent sync) too. No promise is
+ * shared between requests (workerd forbids awaiting another request's I/O).
  * @example const sync = createWorkerCodeSync(driver); createSqlStores({ driver: sync.driver });
  */
 export function createWorkerCodeSync(
   driver: SqlDriver,
   queryAfter: QueryAfter | undefined = driver.queryAfter?.bind(driver),
 ): WorkerCodeSync {
-  /** What composition declared, until its statements are captured (on the first call that needs them). */
-  let declaredSync: { readonly declared: readonly Subscription[]; readonly now: number } | null = null;
-  /** Statements still to commit before anything else; null once done (or nothing declared yet). */
-  let pending: readonly SqlStatement[] | null = null;
-  /** When the store's sync could not be captured as one batch: run as it is, before the call. */
-  let fallback: (() => Promise<void>) | null = null;
+  /** What composition declared, until the first call that needs it synced takes it up. */
+  let declaredSync: Declared | null = null;
+  /**
+   * What still has to commit before anything else; null once done (or nothing declared yet). Its
+   * check (`toCodeSubscriptionsCheck`) rides first: one statement that writes nothing when the
+   * database holds what is declared, as on every isolate after a deployment's first. The sync's
+   * own statements are made and run only when the check fails.
+   */
+  let pending: (Declared & { readonly check: SqlStatement }) | null = null;
 
   const runQueryAfter: QueryAfter =
     queryAfter ??
@@ -52,51 +68,42 @@ export function createWorkerCodeSync(
       return driver.query(sql, args);
     });
 
-  /**
-   * Captures the declared sync's statements: not while composing, which `/healthz` waits for and
-   * never needs them. Calls racing here each capture; the first to finish installs its statements.
-   */
-  const capture = async () => {
+  /** Makes the check: not while composing, which `/healthz` waits for and never needs it. */
+  const takeUp = () => {
     const noted = declaredSync;
     if (noted === null) return;
-    const captured = await captureSync(noted.declared, noted.now, driver.maxParams);
-    if (declaredSync !== noted) return;
     declaredSync = null;
-    if (captured) {
-      pending = captured;
-      fallback = null;
-    } else {
-      pending = null;
-      fallback = () =>
-        createSqlSubscriptionStore({ driver }).syncCodeSubscriptions(noted.declared, noted.now);
-    }
-  };
-
-  const settled = (carried: unknown) => {
-    if (pending === carried) pending = null;
-    if (fallback === carried) fallback = null;
+    pending = { ...noted, check: toCodeSubscriptionsCheck(noted.declared) };
   };
 
   /**
-   * Runs the pending sync ahead of a call: run alone first when it could not be captured, else
-   * carried in the call's own transaction (`withSync`); `alone` once nothing is pending.
+   * Runs a call with the pending check ahead of it, in its own transaction (`withSync`); when the
+   * check fails, the call again with the sync's statements ahead instead — or, if the store's sync
+   * could not be captured as one batch, that sync as it is and then the call (`alone`). `alone`
+   * once nothing is pending.
    */
   const afterSync = async <T>(
     withSync: (carried: readonly SqlStatement[]) => Promise<T>,
     alone: () => Promise<T>,
   ): Promise<T> => {
-    await capture();
+    takeUp();
     const carried = pending;
-    const run = fallback;
-    if (run) {
-      await run();
-      settled(run);
-    } else if (carried) {
-      const result = await withSync(carried);
-      settled(carried);
-      return result;
+    if (carried === null) return alone();
+    let result: T;
+    try {
+      result = await withSync([carried.check]);
+    } catch (error) {
+      if (!isCodeSubscriptionsChanged(error)) throw error;
+      const sync = await captureSync(carried.declared, carried.now, driver.maxParams);
+      if (sync) {
+        result = await withSync(sync);
+      } else {
+        await createSqlSubscriptionStore({ driver }).syncCodeSubscriptions(carried.declared, carried.now);
+        result = await alone();
+      }
     }
-    return alone();
+    if (pending === carried) pending = null;
+    return result;
   };
 
   /** Runs `statements` then `sql` with the sync ahead of them while it is pending. */
@@ -126,7 +133,6 @@ export function createWorkerCodeSync(
     async syncCodeSubscriptions(declared: readonly Subscription[], now: number) {
       declaredSync = { declared, now };
       pending = null;
-      fallback = null;
     },
   };
 }

@@ -10,7 +10,7 @@ import { createWebhookApp } from '../handler/webhook-app.ts';
 import type { D1Database, D1DriverOptions, D1Rider } from '../store/d1-driver.ts';
 import { openD1 } from '../store/d1-store.ts';
 import { MIGRATION_NAMES } from '../store/migration-names.ts';
-import type { SqlDriver, SqlStatement } from '../store/sql-driver.ts';
+import type { SqlDriver, SqlRow, SqlStatement } from '../store/sql-driver.ts';
 import { createsDeliveries, fromLeaseForPublish, toLeaseForPublish } from '../store/sql-publish-queue.ts';
 import { createSqlStores } from '../store/sql-stores.ts';
 import { withStoreUnavailable } from '../store/store-unavailable.ts';
@@ -397,31 +397,45 @@ const INGEST_LEASE_MARGIN_MS = 15_000;
  * takes them (`take`). The 202 still means what it meant: the event and its deliveries are in D1.
  * What is leased and never published (the isolate evicted, QStash down) is due again once the
  * lease ran out: the cron's sweep publishes it, as any publish pass that did not finish.
+ *
+ * Not before the isolate's first publish: the first answer is the isolate's cold start, and the
+ * lease is the batch's costliest statement (a few KiB of SQL D1 prepares, ~1 ms in miniflare), its
+ * rows the first run of their code — none of it needed to answer. That waitUntil leases on its own
+ * (`take` answers null: `publishDue`), one round trip more, after the answer; ingests after it
+ * carry the lease.
  */
 function createIngestLeases(isolate: string, clock: Clock) {
-  let leases: { readonly leased: LeasedForPublish[]; readonly owner: string; readonly until: number }[] = [];
+  // The lease's rows as D1 answered them: made into deliveries by `take`, in the waitUntil, so the
+  // answer waits for no more than the batch (on a new isolate that code's first run is ~1 ms).
+  let leases: { readonly rows: SqlRow[]; readonly owner: string; readonly until: number }[] = [];
   let full = false;
   let count = 0;
+  /** False until the first waitUntil after an ingest took what was leased (nothing: it leased itself). */
+  let riding = false;
   return {
     rider(statements: readonly SqlStatement[]): D1Rider | null {
-      if (!createsDeliveries(statements)) return null;
+      if (!riding || !createsDeliveries(statements)) return null;
       const owner = `${isolate}/ingest-${++count}`;
       const now = clock.now();
       return {
         statement: toLeaseForPublish({ owner, now, leaseMs: INGEST_LEASE_MS, limit: QSTASH_BATCH_LIMIT }),
         took(rows) {
           // Kept even when empty: nothing was due then, so the waitUntil has nothing to lease.
-          const leased = fromLeaseForPublish(rows);
-          leases.push({ leased, owner, until: now + INGEST_LEASE_MS });
-          if (leased.length >= QSTASH_BATCH_LIMIT) full = true;
+          leases.push({ rows, owner, until: now + INGEST_LEASE_MS });
+          if (rows.length >= QSTASH_BATCH_LIMIT) full = true;
         },
       };
     },
     /** What ingests leased since the last call (null if none ran), minus leases too close to their end. */
     take(): { leases: { leased: LeasedForPublish[]; owner: string }[]; full: boolean } | null {
+      riding = true;
       if (leases.length === 0 && !full) return null;
       const deadline = clock.now() + INGEST_LEASE_MARGIN_MS;
-      const taken = { leases: leases.filter((l) => l.until >= deadline), full };
+      const kept = leases.filter((l) => l.until >= deadline);
+      const taken = {
+        leases: kept.map((l) => ({ leased: fromLeaseForPublish(l.rows), owner: l.owner })),
+        full,
+      };
       leases = [];
       full = false;
       return taken;

@@ -1,3 +1,4 @@
+import type { Subscription } from '../core/subscription.ts';
 import type { SubscriptionFilter } from '../core/subscription-filter.ts';
 import type { StoredSubscription, SubscriptionStore } from '../core/subscription-store.ts';
 import type { SqlDatabase } from './sql-database.ts';
@@ -165,6 +166,49 @@ function toStored(row: SqlRow): StoredSubscription {
     pausedReason: pausedAt === null ? null : row.paused_reason === 'failing' ? 'failing' : 'manual',
     filter: toFilter(row.filter),
   };
+}
+
+/**
+ * A statement that fails its batch ({@link isCodeSubscriptionsChanged}) unless the code subscriptions
+ * not deleted are exactly `declared`, in every column `syncCodeSubscriptions` writes but the times;
+ * when they are, it writes nothing. A process that only needs them synced before its first write
+ * (the Worker, on every new isolate) runs this one statement instead of the sync's upserts, whose
+ * triggers D1 compiles with each. A set comparison: as many rows as declared, and each declared
+ * one found with the same values; any difference — even one this comparison is too strict about —
+ * means the sync runs.
+ */
+export function toCodeSubscriptionsCheck(declared: readonly Subscription[]): SqlStatement {
+  const rows = declared.map((s) => [
+    s.id,
+    s.type,
+    s.url,
+    s.retries,
+    s.retryDelay,
+    s.maxConcurrency,
+    s.pauseAfter,
+    toFilterText(s.filter),
+  ]);
+  return {
+    // Fails by writing `revision` NULL (NOT NULL): a message no other statement of a batch can cause.
+    sql: `INSERT INTO subscription_revision (id, revision) SELECT 0, NULL
+          WHERE (SELECT count(*) FROM subscriptions WHERE origin = 'code' AND deleted_at IS NULL) <> json_array_length(?1)
+            OR EXISTS (SELECT 1 FROM json_each(?1) d WHERE NOT EXISTS (
+              SELECT 1 FROM subscriptions s
+              WHERE s.id = json_extract(d.value, '$[0]') AND s.origin = 'code' AND s.deleted_at IS NULL
+                AND s.type IS json_extract(d.value, '$[1]') AND s.url IS json_extract(d.value, '$[2]')
+                AND s.retries IS json_extract(d.value, '$[3]') AND s.retry_delay IS json_extract(d.value, '$[4]')
+                AND s.max_concurrency IS json_extract(d.value, '$[5]')
+                AND s.pause_after IS json_extract(d.value, '$[6]') AND s.filter IS json_extract(d.value, '$[7]')))`,
+    args: [JSON.stringify(rows)],
+  };
+}
+
+/** Whether a batch failed on {@link toCodeSubscriptionsCheck}: the code subscriptions need their sync. */
+export function isCodeSubscriptionsChanged(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    if (e.message.includes('NOT NULL constraint failed: subscription_revision.revision')) return true;
+  }
+  return false;
 }
 
 /** A filter as stored: its JSON text (the triggers of 0005 watch the column), or null. */

@@ -361,4 +361,46 @@ describe('a fresh isolate and the subscriptions declared in code', () => {
       await mf.dispose();
     }
   });
+
+  it('the next isolate finds them synced: its first ingest checks, rewrites none, and still delivers to them', async () => {
+    const codeRows = async (d1: D1Database) =>
+      (await d1.prepare("SELECT id, updated_at FROM subscriptions WHERE origin = 'code' ORDER BY id").all())
+        .results;
+    const first = startWorker(bundle, join(dir, 'd1'));
+    let synced: unknown[] | undefined;
+    try {
+      const res = await first.dispatchFetch(`${PUBLIC_URL}/v1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${PRODUCER_TOKEN}` },
+        body: JSON.stringify(orderCreated('evt-next-1')),
+      });
+      expect(res.status).toBe(202);
+      await res.arrayBuffer();
+      synced = await codeRows(await getD1(first));
+    } finally {
+      await first.dispose();
+    }
+    expect(synced?.length).toBeGreaterThan(0);
+
+    const next = startWorker(bundle, join(dir, 'd1'));
+    try {
+      const res = await next.dispatchFetch(`${PUBLIC_URL}/v1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${PRODUCER_TOKEN}` },
+        body: JSON.stringify(orderCreated('evt-next-2')),
+      });
+      expect(res.status).toBe(202);
+      await res.arrayBuffer();
+      // The rows as the first isolate left them (`updated_at` too): the check found nothing to sync.
+      expect(await codeRows(await getD1(next))).toEqual(synced);
+      const shown = await next.dispatchFetch(`${PUBLIC_URL}/v1/events/evt-next-2`, {
+        headers: { authorization: `Bearer ${PRODUCER_TOKEN}` },
+      });
+      expect(await shown.json()).toMatchObject({
+        integrationEvents: [{ deliveries: [{ subscriptionId: 'example-billing' }] }],
+      });
+    } finally {
+      await next.dispose();
+    }
+  });
 });
