@@ -73,7 +73,14 @@ export function startLibsqlCheckpointer(
     committed() {
       if (worker === null) {
         if (closing !== undefined || --untilStart > 0) return;
-        start();
+        try {
+          start();
+        } catch {
+          // A runtime without eval'd worker threads: SQLite's own auto-checkpoint carries on alone,
+          // and the commit that got here stays a success.
+          closing = Promise.resolve();
+          return;
+        }
       }
       Atomics.add(shared, COMMITS, 1);
       Atomics.notify(shared, COMMITS);
