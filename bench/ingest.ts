@@ -255,6 +255,8 @@ function spread(runs: Run[]): string {
 }
 
 async function printDurability(mesh: Run, dbUrl: string): Promise<number> {
+  // Before the check opens the file: its connection, the last to close, checkpoints the log away.
+  const wal = fileBytes(`${dbUrl.slice('file:'.length)}-wal`);
   const db = await checkDatabase(dbUrl);
   const runs = [mesh.warm, mesh.measured];
   const accepted = sum(runs.map((r) => r.statuses.s202 + r.statuses.s200));
@@ -272,6 +274,10 @@ async function printDurability(mesh: Run, dbUrl: string): Promise<number> {
     );
   }
   console.log(`  journal_mode: ${db.journalMode ?? 'unknown'} (stored in the file)`);
+  // What the checkpoints left: the log is restarted (journal_size_limit trims it) once copied.
+  console.log(
+    `  write-ahead log at the kill: ${wal === null ? 'none' : `${(wal / 2 ** 20).toFixed(1)} MiB`}`,
+  );
   // PRAGMA synchronous is per connection and not stored in the file, so this cannot show the mesh's.
   console.log(
     `  synchronous:  ${db.synchronous ?? 'unknown'} (default of a fresh connection, not the mesh's)`,
@@ -363,6 +369,14 @@ function formatSocketErrors(result: WrkResult): string {
 
 function errorCount(result: WrkResult): number {
   return result.non2xx + socketErrorCount(result) + result.statuses.other;
+}
+
+function fileBytes(path: string): number | null {
+  try {
+    return statSync(path).size;
+  } catch {
+    return null;
+  }
 }
 
 function sum(values: number[]): number {

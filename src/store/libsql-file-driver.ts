@@ -1,6 +1,11 @@
 import Database from 'libsql';
 import { toSqlArgs } from './libsql-args.ts';
 import { createBusyRetry } from './libsql-busy-retry.ts';
+import {
+  type LibsqlCheckpointer,
+  type LibsqlCheckpointerOptions,
+  startLibsqlCheckpointer,
+} from './libsql-checkpointer.ts';
 import type { SqlDriver, SqlRow, SqlStatement } from './sql-driver.ts';
 
 /** Prepared statements kept per connection; ingest and the dispatcher reuse a few dozen shapes. */
@@ -35,6 +40,12 @@ export interface LibsqlFileDriverOptions {
   readonly busyWaitMs?: number;
   /** The pause between tries (tests observe or drive it); default a timer. */
   readonly wait?: (ms: number) => Promise<void>;
+  /**
+   * Checkpoints the write-ahead log from a worker thread as well (`startLibsqlCheckpointer`, true
+   * or its options), so the commit that crosses SQLite's threshold finds the copying done. Default
+   * false: SQLite's auto-checkpoint alone, in that commit.
+   */
+  readonly checkpointThread?: boolean | LibsqlCheckpointerOptions;
 }
 
 /** How long statements keep retrying a locked database unless told (`busyWaitMs`). */
@@ -73,6 +84,10 @@ export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOpti
   };
   const begin = prepare('BEGIN IMMEDIATE');
   const commit = prepare('COMMIT');
+  const { checkpointThread } = options;
+  const checkpointer: LibsqlCheckpointer | null = checkpointThread
+    ? startLibsqlCheckpointer(path, checkpointThread === true ? {} : checkpointThread)
+    : null;
 
   const whileBusy = createBusyRetry({
     busyWaitMs: options.busyWaitMs ?? DEFAULT_BUSY_WAIT_MS,
@@ -87,6 +102,7 @@ export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOpti
         const bound = toSqlArgs(args);
         if (!statement.reader) {
           statement.run(bound);
+          checkpointer?.committed();
           return [];
         }
         return statement.all(bound) as SqlRow[];
@@ -98,6 +114,7 @@ export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOpti
         try {
           const changes = statements.map(run);
           commit.run([]);
+          checkpointer?.committed();
           return changes;
         } finally {
           if (db.inTransaction) db.exec('ROLLBACK');
@@ -107,6 +124,7 @@ export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOpti
     isConstraintError: isLibsqlConstraintError,
     async close() {
       closeNow();
+      await checkpointer?.close();
     },
     closeNow,
     async exec(sql) {
@@ -126,6 +144,7 @@ export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOpti
   }
 
   function closeNow() {
+    void checkpointer?.close();
     if (!db.open) return;
     cache.clear();
     db.close();

@@ -94,7 +94,12 @@ export async function openLibsql(options: LibsqlOptions): Promise<LibsqlDatabase
     (options.sqliteThread ?? DEFAULT_SQLITE_THREAD) === 'worker'
       ? openLibsqlWorkerDriver
       : openLibsqlFileDriver;
-  const fileDriver = open(path, { busyTimeoutMs: STORE_BUSY_TIMEOUT_MS, busyWaitMs: STORE_BUSY_WAIT_MS });
+  const fileDriver = open(path, {
+    busyTimeoutMs: STORE_BUSY_TIMEOUT_MS,
+    busyWaitMs: STORE_BUSY_WAIT_MS,
+    // The log's checkpoints mostly off the writer's thread (libsql-checkpointer.ts, issue 12).
+    checkpointThread: true,
+  });
   await fileDriver.query(`PRAGMA journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
   const closeClient = client.close.bind(client);
   // The driver first (a worker thread's runs what was queued, then its thread ends), then the
