@@ -51,7 +51,7 @@ const DAY = 86_400_000;
 const D1_LIMIT_BYTES = 10e9;
 const RATE = 100;
 const RETENTION_DAYS = 7;
-/** One retention pass purges at most this many events (runRetentionPass: 200 batches of 500). */
+/** One retention pass purges at most this many events (runRetentionPass: RETENTION_PASS_EVENTS). */
 const EVENTS_PER_PASS = 100_000;
 
 const args = process.argv.slice(2);
