@@ -30,10 +30,12 @@ local counter = 0
 status_202 = 0
 status_200 = 0
 status_other = 0
+histogram = false
 
 function init(args)
   local nonce = args[1] or tostring(os.time())
   prefix = "evt-" .. nonce .. "-" .. tostring(tid or 0) .. "-"
+  histogram = args[2] == "histogram"
 end
 
 function request()
@@ -53,7 +55,9 @@ function response(status)
   end
 end
 
-function done()
+-- With "histogram" after the nonce, also every latency (µs, rounded to 0.1 ms) and its count, so a
+-- bench can pool the latencies of several runs into one percentile (bench:scale --purge).
+function done(summary, latency)
   local s202, s200, other = 0, 0, 0
   for _, thread in ipairs(threads) do
     s202 = s202 + thread:get("status_202")
@@ -61,4 +65,17 @@ function done()
     other = other + thread:get("status_other")
   end
   io.write(string.format("bench-statuses 202=%d 200=%d other=%d\n", s202, s200, other))
+  if threads[1] ~= nil and threads[1]:get("histogram") then
+    local buckets = {}
+    for i = 1, #latency do
+      local us, count = latency(i)
+      local key = math.floor(us / 100 + 0.5) * 100
+      buckets[key] = (buckets[key] or 0) + count
+    end
+    local parts = {}
+    for us, count in pairs(buckets) do
+      table.insert(parts, us .. ":" .. count)
+    end
+    io.write("bench-latency " .. table.concat(parts, ",") .. "\n")
+  end
 end

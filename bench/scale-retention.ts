@@ -4,21 +4,30 @@
 // the local mesh does. One JSON line per pass. A
 // pass that fails (the write lock busy past the driver's wait, under heavy ingest) is reported
 // and tried again, as the mesh's job would try again an hour later.
-// Env for bench:scale's --purge-variants: RETENTION_BATCH (events per batch), RETENTION_CHECKPOINT. SIGUSR1 holds the
-// job at its next pause between batches (it prints `held`), SIGUSR2 lets it go on: bench:scale
-// --purge alternates ingest slices with and without the purge. The result line tells how long
-// batches held the write lock (p50, p99, max ms) and the seconds the job was held off.
-import { pauseAsLongAsHeld, RETENTION_BATCH, runRetentionPass } from '../src/core/retention.ts';
+// Env for bench:scale's --purge-variants: RETENTION_BATCH (events per batch), RETENTION_SHARE (the
+// write lock's share, `pauseForLockShare`), RETENTION_CHECKPOINT. SIGUSR1 holds the job at its
+// next pause between batches (it prints `held`), SIGUSR2 lets it go on: bench:scale
+// --purge alternates ingest slices with and without the purge, and SIGTERM stops it part way. The
+// result line tells how long batches held the write lock (p50, p99, max ms), the seconds the job
+// was held off and its CPU (µs).
+import {
+  LOCAL_RETENTION_BATCH,
+  pauseForLockShare,
+  RETENTION_LOCK_SHARE,
+  runRetentionPass,
+} from '../src/core/retention.ts';
 import { type LibsqlDatabase, openLibsql } from '../src/store/libsql-store.ts';
 import { createSqlRetention } from '../src/store/sql-retention.ts';
 
 const MAX_FAILURES = 100;
 const url = process.env.DATABASE_URL ?? '';
 const before = Number(process.env.RETENTION_BEFORE);
-// As the local mesh runs it (local-mesh.ts: 200 batches of 500), unless told; a pass examines
-// 100,000 events whatever the batch.
-const batch = process.env.RETENTION_BATCH ? Number(process.env.RETENTION_BATCH) : RETENTION_BATCH;
-const maxBatches = Math.ceil(100_000 / batch);
+// As the local mesh runs it (local-mesh.ts), unless told; a pass examines 100,000 events whatever
+// the batch.
+const batch = process.env.RETENTION_BATCH ? Number(process.env.RETENTION_BATCH) : LOCAL_RETENTION_BATCH;
+const pause = pauseForLockShare(
+  process.env.RETENTION_SHARE ? Number(process.env.RETENTION_SHARE) : RETENTION_LOCK_SHARE,
+);
 const started = performance.now();
 let failures = 0;
 
@@ -49,6 +58,12 @@ process.on('SIGUSR1', () => {
   });
   hold = { resolve, promise };
 });
+// Stopped part way (bench:scale bounds a round): the batches so far are committed, a batch in
+// flight is not (its transaction runs within one turn of the event loop).
+process.on('SIGTERM', () => {
+  finish();
+  process.exit(0);
+});
 process.on('SIGUSR2', () => {
   hold?.resolve();
   hold = null;
@@ -61,7 +76,7 @@ async function between(ms: number): Promise<void> {
   // RETENTION_CHECKPOINT=1: this process copies the log back after each batch, so a neighbour's
   // commit seldom crosses the auto-checkpoint threshold and does it on its own time.
   if (checkpoint) await database.driver.query('PRAGMA wal_checkpoint(PASSIVE)');
-  await pauseAsLongAsHeld(ms);
+  await pause(ms);
   if (hold === null) return;
   console.log('held');
   const at = performance.now();
@@ -74,25 +89,28 @@ async function between(ms: number): Promise<void> {
 let events = 0;
 for (let pass = 1; ; pass++) {
   const at = performance.now();
-  const removed = await retrying('pass', () =>
-    runRetentionPass(retention, { before, between, batch, maxBatches }),
-  );
+  const removed = await retrying('pass', () => runRetentionPass(retention, { before, between, batch }));
   events += removed.events;
   console.log(`pass ${JSON.stringify({ pass, ...removed, seconds: (performance.now() - at) / 1000 })}`);
   if (removed.done) break;
 }
-const cpu = process.cpuUsage(cpuAtOpen);
-console.log(
-  `result ${JSON.stringify({
-    events,
-    failures,
-    seconds: (performance.now() - started) / 1000,
-    heldSeconds: heldMs / 1000,
-    batchMs: percentiles(batchMs),
-    cpuUsPerEvent: events > 0 ? (cpu.user + cpu.system) / events : 0,
-  })}`,
-);
-database.client.close();
+finish();
+
+/** The result line (bench:scale reads it), also when told to stop part way (SIGTERM). */
+function finish(): void {
+  const cpu = process.cpuUsage(cpuAtOpen);
+  console.log(
+    `result ${JSON.stringify({
+      events,
+      failures,
+      seconds: (performance.now() - started) / 1000,
+      heldSeconds: heldMs / 1000,
+      batchMs: percentiles(batchMs),
+      cpuUs: cpu.user + cpu.system,
+    })}`,
+  );
+  database.client.close();
+}
 
 function percentiles(xs: number[]): { p50: number; p99: number; max: number } {
   const sorted = [...xs].sort((a, b) => a - b);

@@ -44,12 +44,15 @@ export interface RetentionPassOptions {
   readonly before: number;
   /** Events per transaction: small, so ingest never waits long on the write lock. */
   readonly batch?: number;
-  /** Batches per pass, so one pass has bounded work (a cron tick, an hourly timer). */
+  /**
+   * Batches per pass, so one pass has bounded work (a cron tick, an hourly timer); by default as
+   * many as make `RETENTION_PASS_EVENTS`.
+   */
   readonly maxBatches?: number;
   /**
    * Awaited between two batches with how long the last one took (ms). Where other processes or
-   * threads write the same file, `pauseAsLongAsHeld` leaves them the write lock at least half the
-   * time: back to back, the purge would take it again before a waiting writer's busy handler wakes.
+   * threads write the same file, `pauseForLockShare` leaves them most of the write lock's time:
+   * back to back, the purge would take it again before a waiting writer tries again.
    */
   readonly between?: (batchMs: number) => Promise<void>;
   /** The clock `between` is told durations by (ms, monotonic); `performance.now` by default. */
@@ -57,15 +60,39 @@ export interface RetentionPassOptions {
 }
 
 /**
- * A pause as long as the batch before it held the write lock (at least 1 ms): SQLite's lock is not
- * fair, and a writer waiting in its busy handler sleeps in steps of milliseconds.
- * @example await runRetentionPass(store, { before, between: pauseAsLongAsHeld });
+ * A pause after each batch so that the purge holds the write lock at most `share` of the time
+ * (at least 1 ms): a batch that held it 3 ms is followed by 12 ms without it at a share of 0.2.
+ * SQLite's lock is not fair: back to back, a purge takes it again before a waiting writer retries.
+ * @example await runRetentionPass(store, { before, between: pauseForLockShare(RETENTION_LOCK_SHARE) });
  */
-export function pauseAsLongAsHeld(batchMs: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.ceil(batchMs))));
+export function pauseForLockShare(share: number): (batchMs: number) => Promise<void> {
+  return (batchMs) => new Promise((resolve) => setTimeout(resolve, lockSharePauseMs(batchMs, share)));
+}
+
+/** How long `pauseForLockShare` waits after a batch of `batchMs` (whole ms, at least 1). */
+export function lockSharePauseMs(batchMs: number, share: number): number {
+  return Math.max(1, Math.ceil(batchMs * (1 / share - 1)));
 }
 
 export const RETENTION_BATCH = 500;
+
+/** Events one pass examines at most unless told (`maxBatches`): 200 batches of 500, 1,000 of 100. */
+export const RETENTION_PASS_EVENTS = 100_000;
+
+/**
+ * Events per batch where ingest writes the same file beside the purge (the local mesh): a batch of
+ * 100 took 4-7 ms beside wrk's ingest (p50, its read included; bench:scale --purge), one of 500
+ * 13-27 ms, and every ingest commit that meets a batch waits out the rest of it (issue 11).
+ */
+export const LOCAL_RETENTION_BATCH = 100;
+
+/**
+ * The write lock's share the local purge takes at most: ingest meets a batch in about a fifth of its
+ * commits instead of half. Beside wrk's ingest that purged 2,500-3,100 events/s (batches of 500 at
+ * half the lock: 7,500-9,000), 25 times the 100 events/s the store is sized for: a day's backlog
+ * (8.6 million events) goes in about an hour.
+ */
+export const RETENTION_LOCK_SHARE = 0.2;
 
 /**
  * One retention pass: batches of old, settled events purged oldest first, then the space reclaimed.
@@ -76,7 +103,7 @@ export async function runRetentionPass(
   options: RetentionPassOptions,
 ): Promise<PurgeResult & { readonly done: boolean; readonly pagesFreed: number }> {
   const batch = options.batch ?? RETENTION_BATCH;
-  const maxBatches = options.maxBatches ?? 200;
+  const maxBatches = options.maxBatches ?? Math.ceil(RETENTION_PASS_EVENTS / batch);
   let total = { events: 0, integrationEvents: 0, deliveries: 0, attempts: 0 };
   let after: RetentionCursor | undefined;
   let done = false;

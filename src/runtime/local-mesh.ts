@@ -5,9 +5,11 @@ import type { HttpSender } from '../core/http-sender.ts';
 import { createMeshMetrics, toAttemptOutcomeLabel } from '../core/metrics.ts';
 import type { MeshDefinitions } from '../core/registry.ts';
 import {
+  LOCAL_RETENTION_BATCH,
   nextRetentionDelay,
-  pauseAsLongAsHeld,
+  pauseForLockShare,
   RETENTION_EVERY_MS,
+  RETENTION_LOCK_SHARE,
   runRetentionPass,
 } from '../core/retention.ts';
 import type { HandlerDefinition } from '../handler/define-handler.ts';
@@ -181,13 +183,16 @@ function startRetention(input: LocalMeshInput): () => void {
     timer = setTimeout(() => void pass(), ms);
     timer.unref?.();
   };
+  // Small batches with four times their length between them: API processes on the same file (or
+  // this one's own ingest, whose event loop a batch blocks) meet a batch in a fifth of their
+  // commits, and wait a few ms when they do (issue 11: ingest p99 while purging).
+  const between = pauseForLockShare(RETENTION_LOCK_SHARE);
+  const batch = LOCAL_RETENTION_BATCH;
   const pass = async () => {
     let delay = RETENTION_EVERY_MS;
     try {
       const before = input.clock.now() - input.config.retentionDays * 86_400_000;
-      // Between batches, as long a pause as the batch took: API processes on the same file (or
-      // this one's own ingest) get the write lock in between (issue 11: ingest p99 while purging).
-      const removed = await runRetentionPass(retention, { before, between: pauseAsLongAsHeld });
+      const removed = await runRetentionPass(retention, { before, between, batch });
       if (removed.events > 0) input.log('info', 'retention purged settled events', { ...removed });
       delay = nextRetentionDelay(removed);
     } catch (error) {

@@ -6,8 +6,13 @@ export interface BusyRetryOptions {
   readonly wait: (ms: number) => Promise<void>;
 }
 
-const FIRST_BACKOFF_MS = 2;
-const MAX_BACKOFF_MS = 100;
+/**
+ * Tries come 1, 2, then every 4 ms: a try of `BEGIN IMMEDIATE` costs microseconds, and a writer
+ * asleep longer can miss the lock when a neighbour (the retention job's next batch) takes it again
+ * meanwhile — SQLite's lock is not fair (issue 11: ingest p99 while purging).
+ */
+const FIRST_BACKOFF_MS = 1;
+const MAX_BACKOFF_MS = 4;
 /** No lock met for this long: the next one is a new episode with a fresh budget. */
 const EPISODE_GAP_MS = 1_000;
 

@@ -1,9 +1,10 @@
 import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type Client, createClient } from '@libsql/client';
-import { pauseAsLongAsHeld } from '../core/retention.ts';
+import { pauseForLockShare, RETENTION_LOCK_SHARE } from '../core/retention.ts';
+import { createBusyRetry } from './libsql-busy-retry.ts';
 import { createLibsqlDriver } from './libsql-driver.ts';
-import { type LibsqlFileDriver, openLibsqlFileDriver } from './libsql-file-driver.ts';
+import { type LibsqlFileDriver, openLibsqlFileDriver, waitOnTimer } from './libsql-file-driver.ts';
 import { openLibsqlWorkerDriver } from './libsql-worker-driver.ts';
 import type { SqlDatabase } from './sql-database.ts';
 import type { SqlDriver } from './sql-driver.ts';
@@ -33,8 +34,11 @@ const BUSY_TIMEOUT_MS = 10_000;
 /**
  * The stores' own connection: SQLite blocks the event loop only this long for a lock, the driver
  * then retries on timers up to `STORE_BUSY_WAIT_MS` and gives up with a 503 (see the file driver).
+ * One sleep of SQLite's busy handler: its sleeps grow 1, 2, 5 ms, so at 10 ms a commit meeting a
+ * 4 ms retention batch woke only 8-10 ms after it began waiting, the event loop stopped meanwhile;
+ * the driver's own tries come every few ms (issue 11: ingest p99 while purging).
  */
-const STORE_BUSY_TIMEOUT_MS = 10;
+const STORE_BUSY_TIMEOUT_MS = 1;
 const STORE_BUSY_WAIT_MS = 3_000;
 
 /**
@@ -131,15 +135,20 @@ export async function openLibsql(options: LibsqlOptions): Promise<LibsqlDatabase
  * (PASSIVE: it never makes ingest wait; `journal_size_limit` trims the log when it restarts).
  */
 async function reclaimFileSpace(driver: LibsqlFileDriver): Promise<{ pagesFreed: number }> {
+  // `exec` tries once: a round that meets another process's commit waits it out as statements do,
+  // instead of failing the pass (whose purged batches stay purged, but whose caller then waited an
+  // hour for the next pass with a backlog left).
+  const whileBusy = createBusyRetry({ busyWaitMs: STORE_BUSY_WAIT_MS, wait: waitOnTimer });
+  const pause = pauseForLockShare(RETENTION_LOCK_SHARE);
   const freeBefore = await freelistCount(driver);
   let free = freeBefore;
   let held = 0;
   for (let round = 0; round < VACUUM_ROUNDS && free > 0; round++) {
-    // Each round after the first waits as long as the one before held the write lock, as the
-    // purge's batches do: back to back, 16 rounds held ingest off for 0.45–0.67 s (issue 11).
-    if (round > 0) await pauseAsLongAsHeld(held);
+    // Each round after the first pauses as the purge's batches do: back to back, 16 rounds held
+    // ingest off for 0.45–0.67 s (issue 11).
+    if (round > 0) await pause(held);
     const started = performance.now();
-    await driver.exec(`PRAGMA incremental_vacuum(${VACUUM_PAGES_PER_ROUND})`);
+    await whileBusy(() => driver.exec(`PRAGMA incremental_vacuum(${VACUUM_PAGES_PER_ROUND})`), true);
     held = performance.now() - started;
     const left = await freelistCount(driver);
     // A file still without auto-vacuum (too large to convert at open) frees nothing: stop.

@@ -159,3 +159,26 @@ describe('space comes back (libSQL file)', () => {
     expect(after.bytes).toBeLessThan(before.bytes / 4);
   });
 });
+
+describe('reclaiming beside another writer (libSQL file)', () => {
+  it('waits out another connection’s write lock instead of failing the pass', async () => {
+    db = await createTempDb();
+    const stores = createLibsqlStores(db.client, db.driver);
+    const t0 = Date.UTC(2026, 0, 1);
+    await stores.events.appendEvents(Array.from({ length: 200 }, (_, i) => bulky(`e-${i}`, t0, 1500)));
+    expect(await stores.retention.purge({ before: t0 + DAY, limit: 1_000 })).toMatchObject({ events: 200 });
+    expect(await pragma(db.driver, 'freelist_count')).toBeGreaterThan(0);
+
+    // Another process's commit in progress: the first vacuum round meets its lock.
+    const other = new Database(join(db.dir, 'hookmesh.db'));
+    other.exec('BEGIN IMMEDIATE');
+    const reclaiming = stores.retention.reclaim();
+    // The round runs on the microtasks after the freelist read; the lock is let go only after.
+    await new Promise((resolve) => setImmediate(resolve));
+    other.exec('COMMIT');
+    other.close();
+
+    expect((await reclaiming).pagesFreed).toBeGreaterThan(0);
+    expect(await pragma(db.driver, 'freelist_count')).toBe(0);
+  });
+});
