@@ -1,6 +1,7 @@
 import { Receiver } from '@upstash/qstash';
 import { type CloudEvent, HTTP } from 'cloudevents';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { AttemptRecord, LeaseInput } from '../../src/core/dispatch-queue.ts';
 import { defaultRetryDelayMs } from '../../src/core/retry-policy.ts';
 import { verifyQStashSignature } from '../../src/core/signature.ts';
 import { defineSubscription, type SubscriptionOptions } from '../../src/core/subscription.ts';
@@ -398,6 +399,50 @@ describe('local dispatcher — running', () => {
     await running.stop();
     expect(server.requests).toHaveLength(6);
     expect(await mesh.db.count('attempts')).toBe(6);
+  });
+
+  it('finished attempts wait for the others out to share one commit (below commitBatch)', async () => {
+    await setup(() => ({ status: 200 }));
+    mesh.clock.set(Date.now());
+    // The record counts of every commit the dispatcher makes.
+    const commits: number[] = [];
+    const queue = {
+      ...mesh.dispatch,
+      recordAndLease: (records: readonly AttemptRecord[], input: LeaseInput) => {
+        if (records.length > 0) commits.push(records.length);
+        return mesh.dispatch.recordAndLease!(records, input);
+      },
+    };
+    const running = createLocalDispatcher({
+      queue,
+      send: sender,
+      clock: mesh.clock,
+      signingKey: KEY,
+      owner: 'running',
+      leaseMs: 30_000,
+      attemptTimeoutMs: 5_000,
+      concurrency: 4,
+      commitBatch: 4,
+      // No timer ends the wait in this test's lifetime: only the last attempt's end can.
+      commitWaitMs: 3_600_000,
+      pollMs: 3_600_000,
+    });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // Three answer at once, the fourth when released.
+    server.reply(async (_req, i) => {
+      if (i === 3) await gate;
+      return { status: 200 };
+    });
+    await mesh.post(Array.from({ length: 4 }, (_, i) => orderCreated(`e${i}`)));
+    running.start();
+    while (server.requests.length < 4) await new Promise((r) => setTimeout(r, 5));
+    release();
+    while ((await mesh.db.count('attempts')) < 4) await new Promise((r) => setTimeout(r, 5));
+    await running.stop();
+    expect(commits).toEqual([4]);
   });
 });
 

@@ -18,6 +18,19 @@ describe('the node:crypto signer', () => {
     expect(signQStashJwtNode({ ...input, body: bytes })).toBe(await signQStashJwt({ ...input, body: bytes }));
   });
 
+  it('one body signed for several URLs and keys in a row, then another: each token as WebCrypto mints it', async () => {
+    // The signer keeps the last body's hash and each key's HMAC key: neither may leak into the next token.
+    const inputs = [
+      input,
+      { ...input, url: 'https://crm.example.com/hooks' },
+      { ...input, key: 'sig_next_0123456789abcdef' },
+      { ...input, body: '{"orderId":"o-2"}' },
+      { ...input, body: new TextEncoder().encode('{"orderId":"o-2"}') },
+      input,
+    ];
+    for (const each of inputs) expect(signQStashJwtNode(each)).toBe(await signQStashJwt(each));
+  });
+
   it('is verified by hookmesh and by @upstash/qstash’s Receiver, with a fresh jti each time', async () => {
     const now = Date.now();
     const token = signQStashJwtNode({ key: input.key, url: input.url, body: input.body, nowMs: now });
