@@ -5,6 +5,7 @@ import {
   type Inbox,
   type InboxAdmission,
   type InboxClaimResult,
+  type InboxLook,
   type InboxRetentionOptions,
   type InboxTokenResult,
   toInboxRetentionMs,
@@ -26,6 +27,10 @@ export interface SqlInboxStatement {
 export interface SqlInboxExecutor {
   /** Runs the statements as one transaction, all or nothing; answers rows changed per statement. */
   run(statements: readonly SqlInboxStatement[]): Promise<number[]>;
+  /**
+   * The rows of a read. Each of the inbox's reads looks up one row by its key, so an executor may
+   * answer the first row alone.
+   */
   query(sql: string, args: readonly SqlInboxValue[]): Promise<readonly Record<string, unknown>[]>;
   /**
    * Whether an error is one statement's own fault (a constraint, a value the database refuses)
@@ -75,9 +80,10 @@ const RECORD_TOKEN = `INSERT INTO inbox_tokens (jti, handler, event_id, expires_
   WHERE inbox_tokens.expires_at <= ?5`;
 
 /**
- * Expired token records, a few with every new record (in its transaction): each request removes
- * more than it adds while any are expired, so the table stays as small as the tokens alive — with
- * no hourly pass that a busy service would outgrow.
+ * Expired token records, a few for every record written (in its transaction, one statement per
+ * transaction however many requests share it): each request removes more than it adds while any
+ * are expired, so the table stays as small as the tokens alive — with no hourly pass that a busy
+ * service would outgrow.
  */
 const PURGE_TOKENS = `DELETE FROM inbox_tokens WHERE rowid IN (SELECT rowid FROM inbox_tokens
   WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)`;
@@ -131,6 +137,17 @@ const EXTEND = `UPDATE inbox SET lease_expires_at = ?3
 const PURGE = `DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox WHERE status = 'done' AND finished_at < ?1
   LIMIT ?2)`;
 
+/**
+ * What a run of (?1, ?2) under token ?3 would meet at ?4, in one read: the key's entry, and the
+ * token's live record with the status of the key it was first presented for. Always one row.
+ */
+const LOOK = `SELECT i.status AS status, i.lease_expires_at AS lease_expires_at,
+    t.handler AS token_handler, t.event_id AS token_event_id, ti.status AS token_status
+  FROM (SELECT 1) AS one
+  LEFT JOIN inbox i ON i.handler = ?1 AND i.event_id = ?2
+  LEFT JOIN inbox_tokens t ON t.jti = ?3 AND t.expires_at > ?4
+  LEFT JOIN inbox ti ON ti.handler = t.handler AND ti.event_id = t.event_id`;
+
 const READ_STATUS = 'SELECT status, lease_expires_at FROM inbox WHERE handler = ?1 AND event_id = ?2';
 
 /**
@@ -157,13 +174,29 @@ export interface SqlInboxOptions extends InboxRetentionOptions {
   readonly groupCommit?: boolean | undefined;
 }
 
-/** Runs write statements in one transaction and answers how many rows each changed. */
-type RunStatements = (statements: readonly SqlInboxStatement[]) => Promise<number[]>;
+/**
+ * Runs write statements in one transaction and answers how many rows each changed; with
+ * `recordsTokensAt` (they record a token then), expired token records are purged in it too.
+ */
+type RunStatements = (
+  statements: readonly SqlInboxStatement[],
+  recordsTokensAt: number | undefined,
+) => Promise<number[]>;
 
 interface GroupedWrite {
   readonly statement: SqlInboxStatement;
+  /** Set on the first statement of a caller's writes that record a token: the caller's clock. */
+  readonly recordsTokensAt: number | undefined;
   /** Rows the statement changed, set once its transaction has committed. */
   changed: number;
+}
+
+/**
+ * The purge that goes first in a transaction recording `records` tokens: a few expired records
+ * per token recorded, expired by the earliest clock among the callers (by everyone's, then).
+ */
+function purgeTokens(records: number, nowMs: number): SqlInboxStatement {
+  return { sql: PURGE_TOKENS, args: [nowMs, records * TOKENS_PURGED_PER_RECORD] };
 }
 
 /**
@@ -179,11 +212,25 @@ export function createSqlInbox(options: SqlInboxOptions): Inbox {
   const retainMs = toInboxRetentionMs(options);
   let purgedAt = Number.NEGATIVE_INFINITY;
 
-  const write = async (...statements: SqlInboxStatement[]) => {
+  /** Writes `statements` in one transaction; with `recordsTokensAt`, expired tokens go in it too. */
+  const writeWith = async (recordsTokensAt: number | undefined, statements: SqlInboxStatement[]) => {
     // Once the tables exist (every call but the first few), no turn of the queue is spent on them.
     const creating = ensureTable();
     if (creating !== undefined) await creating;
-    return run(statements);
+    return run(statements, recordsTokensAt);
+  };
+  const write = (...statements: SqlInboxStatement[]) => writeWith(undefined, statements);
+  /** `write` of statements that record a token at `nowMs`: a few expired records go with them. */
+  const writeRecording = (nowMs: number, ...statements: SqlInboxStatement[]) => writeWith(nowMs, statements);
+
+  /**
+   * Handled entries past retention, at most one small pass an hour; its promise is awaited by the
+   * caller (in a Worker nothing may outlive its request). Undefined when no pass is due.
+   */
+  const purgeDone = (nowMs: number): Promise<unknown> | undefined => {
+    if (nowMs - purgedAt < INBOX_PURGE_EVERY_MS) return undefined;
+    purgedAt = nowMs;
+    return executor.run([{ sql: PURGE, args: [nowMs - retainMs, INBOX_PURGE_BATCH] }]);
   };
 
   const readStatus = async (handler: string, eventId: string) => {
@@ -220,11 +267,34 @@ export function createSqlInbox(options: SqlInboxOptions): Inbox {
     },
     async complete({ handler, eventId, nowMs }) {
       await write({ sql: COMPLETE, args: [handler, eventId, nowMs] });
-      if (nowMs - purgedAt >= INBOX_PURGE_EVERY_MS) {
-        // Awaited (in a Worker nothing may outlive its request); at most one small pass an hour.
-        purgedAt = nowMs;
-        await executor.run([{ sql: PURGE, args: [nowMs - retainMs, INBOX_PURGE_BATCH] }]);
-      }
+      const purging = purgeDone(nowMs);
+      if (purging !== undefined) await purging;
+    },
+    async look({ jti, handler, eventId, nowMs }): Promise<InboxLook> {
+      const creating = ensureTable();
+      if (creating !== undefined) await creating;
+      const [row] = await executor.query(LOOK, [handler, eventId, jti, nowMs]);
+      const token: InboxTokenResult =
+        row?.token_handler == null
+          ? { status: 'new' }
+          : {
+              status: 'replay',
+              key: { handler: String(row.token_handler), eventId: String(row.token_event_id) },
+              handled: row.token_status === 'done',
+            };
+      const status = row?.status;
+      if (status === 'done') return { token, claim: 'done' };
+      const live = status === 'running' && Number(row?.lease_expires_at ?? 0) > nowMs;
+      return { token, claim: live ? 'running' : 'free' };
+    },
+    async completeWithToken({ jti, handler, eventId, expiresAtMs, nowMs }) {
+      await writeRecording(
+        nowMs,
+        { sql: RECORD_TOKEN, args: [jti, handler, eventId, expiresAtMs, nowMs] },
+        { sql: COMPLETE, args: [handler, eventId, nowMs] },
+      );
+      const purging = purgeDone(nowMs);
+      if (purging !== undefined) await purging;
     },
     async release({ handler, eventId, claimedAt }) {
       await write({ sql: RELEASE, args: [handler, eventId, claimedAt] });
@@ -235,10 +305,10 @@ export function createSqlInbox(options: SqlInboxOptions): Inbox {
     },
     async recordToken({ jti, handler, eventId, expiresAtMs, nowMs }): Promise<InboxTokenResult> {
       for (let round = 0; round < CLAIM_ROUNDS; round++) {
-        const [, recorded] = await write(
-          { sql: PURGE_TOKENS, args: [nowMs, TOKENS_PURGED_PER_RECORD] },
-          { sql: RECORD_TOKEN, args: [jti, handler, eventId, expiresAtMs, nowMs] },
-        );
+        const [recorded] = await writeRecording(nowMs, {
+          sql: RECORD_TOKEN,
+          args: [jti, handler, eventId, expiresAtMs, nowMs],
+        });
         if (recorded === 1) return { status: 'new' };
         const replay = await refusedToken(jti, nowMs);
         if (replay !== null) return replay;
@@ -255,8 +325,8 @@ export function createSqlInbox(options: SqlInboxOptions): Inbox {
       // carries its own jti, so the replay rule does not cover copies); left unsynced, the token's
       // record could vanish in a power loss after the handler ran, and a replay of the token, under
       // any ce-id, would then run it again.
-      const [, recorded, claimed] = await write(
-        { sql: PURGE_TOKENS, args: [nowMs, TOKENS_PURGED_PER_RECORD] },
+      const [recorded, claimed] = await writeRecording(
+        nowMs,
         { sql: RECORD_TOKEN, args: [jti, handler, eventId, expiresAtMs, nowMs] },
         { sql: CLAIM_IF_TOKEN_NEW, args: [handler, eventId, nowMs + leaseMs, nowMs] },
       );
@@ -304,25 +374,44 @@ function toEnsureTable(executor: SqlInboxExecutor, shared: boolean): () => Promi
 
 function toRunStatements(executor: SqlInboxExecutor, groupCommit: boolean): RunStatements {
   if (!groupCommit) {
-    return async (statements) => {
-      const changed = await executor.run(statements);
-      return statements.map((_, i) => changed[i] ?? 0);
+    return async (statements, recordsTokensAt) => {
+      if (recordsTokensAt === undefined) {
+        const changed = await executor.run(statements);
+        return statements.map((_, i) => changed[i] ?? 0);
+      }
+      const changed = await executor.run([purgeTokens(1, recordsTokensAt), ...statements]);
+      return statements.map((_, i) => changed[i + 1] ?? 0);
     };
   }
   const isStatementFault = executor.isStatementFault?.bind(executor) ?? (() => false);
   const group = createGroupCommit<GroupedWrite>({
     async write(writes) {
-      const changed = await executor.run(writes.map((w) => w.statement));
+      let records = 0;
+      let earliest = Number.POSITIVE_INFINITY;
+      for (const w of writes) {
+        if (w.recordsTokensAt === undefined) continue;
+        records++;
+        earliest = Math.min(earliest, w.recordsTokensAt);
+      }
+      const statements = writes.map((w) => w.statement);
+      // One purge for the whole transaction, ahead of every caller's statements.
+      if (records > 0) statements.unshift(purgeTokens(records, earliest));
+      const changed = await executor.run(statements);
+      const offset = records > 0 ? 1 : 0;
       writes.forEach((w, i) => {
-        w.changed = changed[i] ?? 0;
+        w.changed = changed[i + offset] ?? 0;
       });
     },
     isIsolatable: isStatementFault,
     maxItems: MAX_GROUP_STATEMENTS,
   });
-  return async (statements) => {
+  return async (statements, recordsTokensAt) => {
     // One submission: a caller's statements always share one transaction.
-    const writes: GroupedWrite[] = statements.map((statement) => ({ statement, changed: 0 }));
+    const writes: GroupedWrite[] = statements.map((statement, i) => ({
+      statement,
+      recordsTokensAt: i === 0 ? recordsTokensAt : undefined,
+      changed: 0,
+    }));
     await group.submit(writes);
     return writes.map((w) => w.changed);
   };
