@@ -284,34 +284,46 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
   ): Promise<HandlingOutcome> => {
     const key: InboxKey = { handler: handler.name, eventId: event.id };
     if (look !== undefined && completeWithToken !== undefined && recordTokenAndClaim !== undefined) {
+      // Taken before the look, not after it: two presentations looking at once both find the token new.
       if (tokensInFlight.has(token.jti)) return { kind: 'replayed' };
-      const admission = {
-        ...key,
-        jti: token.jti,
-        expiresAtMs: toQStashTokenDeadlineMs(token.exp, config.clockToleranceSec),
-        nowMs: clock.now(),
-      };
-      let seen: InboxLook;
+      tokensInFlight.add(token.jti);
       try {
-        seen = await look(admission);
-      } catch (error) {
-        report(error, where('inbox', key, ctx));
-        return { kind: 'unavailable' };
-      }
-      if (seen.token.status === 'replay') return answerReplay(seen.token);
-      if (seen.claim === 'free') {
-        tokensInFlight.add(token.jti);
+        const admission = {
+          ...key,
+          jti: token.jti,
+          expiresAtMs: toQStashTokenDeadlineMs(token.exp, config.clockToleranceSec),
+          nowMs: clock.now(),
+        };
+        let seen: InboxLook;
         try {
-          return await runLooked(handler, event, ctx, admission, span, {
-            completeWithToken,
-            recordTokenAndClaim,
-          });
-        } finally {
-          tokensInFlight.delete(token.jti);
+          seen = await look(admission);
+        } catch (error) {
+          report(error, where('inbox', key, ctx));
+          return { kind: 'unavailable' };
         }
+        if (seen.token.status === 'replay') return answerReplay(seen.token);
+        if (seen.claim === 'free') {
+          const writes = { completeWithToken, recordTokenAndClaim };
+          return await runLooked(handler, event, ctx, admission, span, writes);
+        }
+        // Done or running: the claim-first flow records the token and decides, durably.
+        return await claimFirst(handler, event, ctx, token, span, key);
+      } finally {
+        tokensInFlight.delete(token.jti);
       }
-      // Done or running: the claim-first flow below records the token and decides, durably.
     }
+    return await claimFirst(handler, event, ctx, token, span, key);
+  };
+
+  /** The run of an inbox without `look`, or of a key found done or running: claimed before it runs. */
+  const claimFirst = async (
+    handler: HandlerDefinition,
+    event: IntegrationEvent,
+    ctx: HandlerContext,
+    token: QStashClaims,
+    span: Span,
+    key: InboxKey,
+  ): Promise<HandlingOutcome> => {
     let claim: InboxClaimResult;
     let claimedAt: number;
     try {

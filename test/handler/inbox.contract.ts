@@ -262,5 +262,75 @@ export function describeInboxContract(name: string, create: () => Promise<InboxF
         expect(sameKey.filter((r) => r.claim === 'running')).toHaveLength(9);
       });
     });
+
+    describe('look and completeWithToken: read first, then one write for the token and the entry', () => {
+      const lookAt = (input: Partial<typeof token> & { nowMs: number }) => {
+        if (inbox.look === undefined) throw new Error('the adapter has no look');
+        return inbox.look({ ...token, ...input });
+      };
+      const completeAt = (input: Partial<typeof token> & { nowMs: number }) => {
+        if (inbox.completeWithToken === undefined) throw new Error('the adapter has no completeWithToken');
+        return inbox.completeWithToken({ ...token, ...input });
+      };
+
+      it('a fresh key under a new token is free, and looking records nothing', async () => {
+        expect(await lookAt({ nowMs: T0 })).toEqual({ token: { status: 'new' }, claim: 'free' });
+        expect(await lookAt({ nowMs: T0 + 1 })).toEqual({ token: { status: 'new' }, claim: 'free' });
+        expect(await inbox.recordToken({ ...token, nowMs: T0 + 2 })).toEqual({ status: 'new' });
+        expect(await inbox.claim({ ...key, nowMs: T0 + 2, leaseMs: LEASE })).toBe('claimed');
+      });
+
+      it("a live claim (another process's) is running; once its lease lapses or it is released, free", async () => {
+        await inbox.claim({ ...key, nowMs: T0, leaseMs: LEASE });
+        expect(await lookAt({ nowMs: T0 + LEASE - 1 })).toEqual({
+          token: { status: 'new' },
+          claim: 'running',
+        });
+        expect(await lookAt({ nowMs: T0 + LEASE })).toEqual({ token: { status: 'new' }, claim: 'free' });
+        await inbox.release({ ...key, claimedAt: T0 });
+        expect(await lookAt({ nowMs: T0 + 1 })).toEqual({ token: { status: 'new' }, claim: 'free' });
+      });
+
+      it('completeWithToken makes the key done and its token a replay of it, under any ce-id', async () => {
+        await completeAt({ nowMs: T0 });
+        expect(await lookAt({ jti: 'jwt_2', nowMs: T0 + 1 })).toEqual({
+          token: { status: 'new' },
+          claim: 'done',
+        });
+        const replay = { status: 'replay', key, handled: true };
+        expect(await lookAt({ eventId: 'ie_forged', nowMs: T0 + 1 })).toEqual({
+          token: replay,
+          claim: 'free',
+        });
+        expect(await inbox.recordToken({ ...token, eventId: 'ie_forged', nowMs: T0 + 1 })).toEqual(replay);
+        expect(await inbox.claim({ ...key, nowMs: T0 + 2, leaseMs: LEASE })).toBe('done');
+        // Until the token expires: then no verifier accepts it, and it is forgotten.
+        expect(await lookAt({ eventId: 'ie_forged', nowMs: token.expiresAtMs })).toEqual({
+          token: { status: 'new' },
+          claim: 'free',
+        });
+      });
+
+      it('completes a key claimed before (a run kept alive), and a token recorded before stays its own', async () => {
+        expect(await inbox.recordTokenAndClaim?.({ ...token, nowMs: T0, leaseMs: LEASE })).toEqual({
+          token: { status: 'new' },
+          claim: 'claimed',
+        });
+        expect(await lookAt({ eventId: 'ie_forged', nowMs: T0 + 1 })).toEqual({
+          token: { status: 'replay', key, handled: false },
+          claim: 'free',
+        });
+        await completeAt({ eventId: 'ie_forged', nowMs: T0 + 2 });
+        // The record names the key it was first presented for, not the one completed under it.
+        expect(await inbox.recordToken({ ...token, nowMs: T0 + 3 })).toEqual({
+          status: 'replay',
+          key,
+          handled: false,
+        });
+        await completeAt({ nowMs: T0 + 4 });
+        expect(await inbox.claim({ ...key, nowMs: T0 + 5, leaseMs: LEASE })).toBe('done');
+        expect(await inbox.extend({ ...key, claimedAt: T0, nowMs: T0 + 6, leaseMs: LEASE })).toBe(false);
+      });
+    });
   });
 }
