@@ -320,11 +320,11 @@ export function createSqlInbox(options: SqlInboxOptions): Inbox {
     async recordTokenAndClaim(input): Promise<InboxAdmission> {
       const { jti, handler, eventId, expiresAtMs, nowMs, leaseMs } = input;
       // The common case in one transaction, one commit: a new token and a fresh claim. Synced like
-      // `complete`'s, though no 2xx rests on it (issue 12 weighed both ways round it): claims kept
-      // in memory would let a copy delivered to another process run beside this one (each attempt
-      // carries its own jti, so the replay rule does not cover copies); left unsynced, the token's
-      // record could vanish in a power loss after the handler ran, and a replay of the token, under
-      // any ce-id, would then run it again.
+      // `complete`'s, though no 2xx rests on it: left unsynced, the token's record could vanish in
+      // a power loss after the handler ran, and a replay of the token, under any ce-id, would then
+      // run it again. (The webhook app asks for it only for a key found running or done, and
+      // beside a run whose handler returned a promise; a run that ends at once writes its token
+      // and entry once, with `completeWithToken` — issue 12.)
       const [recorded, claimed] = await writeRecording(
         nowMs,
         { sql: RECORD_TOKEN, args: [jti, handler, eventId, expiresAtMs, nowMs] },
