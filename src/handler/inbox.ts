@@ -96,31 +96,6 @@ export interface Inbox {
   recordTokenAndClaim?(
     input: InboxToken & { readonly nowMs: number; readonly leaseMs: number },
   ): Promise<InboxAdmission>;
-  /**
-   * Reads what `recordTokenAndClaim` would decide, writing nothing. With `completeWithToken`, it
-   * lets the webhook app write once per handled event instead of twice (issue 12): it looks, runs
-   * the handler under a claim held in its own memory, and writes the token and the `done` entry
-   * in one commit; a handler that returns a promise has its claim written beside its run, so a
-   * copy reaching another process meanwhile waits for it. Optional: without both, the app claims
-   * before each run.
-   */
-  look?(input: InboxToken & { readonly nowMs: number }): Promise<InboxLook>;
-  /**
-   * `recordToken` and `complete` as one atomic write. The token is recorded unless a live record
-   * of it exists; the key is done either way (its handler ran).
-   */
-  completeWithToken?(input: InboxToken & { readonly nowMs: number }): Promise<void>;
-}
-
-/**
- * What a run of a key under a token would meet, read without writing (`Inbox.look`):
- * - `token`: as `recordToken` would answer, but nothing is recorded;
- * - `claim`: `free` (no entry, a released one, or a claim whose lease lapsed), `done`, or
- *   `running` (a live claim, another process's).
- */
-export interface InboxLook {
-  readonly token: InboxTokenResult;
-  readonly claim: 'free' | 'done' | 'running';
 }
 
 /** What every inbox adapter takes besides its database. */

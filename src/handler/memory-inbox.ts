@@ -4,7 +4,6 @@ import {
   type Inbox,
   type InboxKey,
   type InboxRetentionOptions,
-  type InboxTokenResult,
   toInboxRetentionMs,
 } from './inbox.ts';
 
@@ -83,22 +82,6 @@ export function createMemoryInbox(options: InboxRetentionOptions = {}): Inbox {
         expiresAtMs: input.expiresAtMs,
       });
       return { status: 'new' };
-    },
-    async look(input) {
-      const seen = tokens.get(input.jti);
-      let token: InboxTokenResult = { status: 'new' };
-      if (seen !== undefined && seen.expiresAtMs > input.nowMs) {
-        const key = { handler: seen.handler, eventId: seen.eventId };
-        token = { status: 'replay', key, handled: entries.get(keyOf(key))?.status === 'done' };
-      }
-      const entry = entries.get(keyOf(input));
-      if (entry?.status === 'done') return { token, claim: 'done' };
-      const live = entry?.status === 'running' && entry.leaseExpiresAt > input.nowMs;
-      return { token, claim: live ? 'running' : 'free' };
-    },
-    async completeWithToken(input) {
-      await inbox.recordToken(input);
-      await inbox.complete(input);
     },
     async recordTokenAndClaim(input) {
       const token = await inbox.recordToken(input);

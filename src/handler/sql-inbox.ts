@@ -5,7 +5,6 @@ import {
   type Inbox,
   type InboxAdmission,
   type InboxClaimResult,
-  type InboxLook,
   type InboxRetentionOptions,
   type InboxTokenResult,
   toInboxRetentionMs,
@@ -137,17 +136,6 @@ const EXTEND = `UPDATE inbox SET lease_expires_at = ?3
 const PURGE = `DELETE FROM inbox WHERE rowid IN (SELECT rowid FROM inbox WHERE status = 'done' AND finished_at < ?1
   LIMIT ?2)`;
 
-/**
- * What a run of (?1, ?2) under token ?3 would meet at ?4, in one read: the key's entry, and the
- * token's live record with the status of the key it was first presented for. Always one row.
- */
-const LOOK = `SELECT i.status AS status, i.lease_expires_at AS lease_expires_at,
-    t.handler AS token_handler, t.event_id AS token_event_id, ti.status AS token_status
-  FROM (SELECT 1) AS one
-  LEFT JOIN inbox i ON i.handler = ?1 AND i.event_id = ?2
-  LEFT JOIN inbox_tokens t ON t.jti = ?3 AND t.expires_at > ?4
-  LEFT JOIN inbox ti ON ti.handler = t.handler AND ti.event_id = t.event_id`;
-
 const READ_STATUS = 'SELECT status, lease_expires_at FROM inbox WHERE handler = ?1 AND event_id = ?2';
 
 /**
@@ -223,16 +211,6 @@ export function createSqlInbox(options: SqlInboxOptions): Inbox {
   /** `write` of statements that record a token at `nowMs`: a few expired records go with them. */
   const writeRecording = (nowMs: number, ...statements: SqlInboxStatement[]) => writeWith(nowMs, statements);
 
-  /**
-   * Handled entries past retention, at most one small pass an hour; its promise is awaited by the
-   * caller (in a Worker nothing may outlive its request). Undefined when no pass is due.
-   */
-  const purgeDone = (nowMs: number): Promise<unknown> | undefined => {
-    if (nowMs - purgedAt < INBOX_PURGE_EVERY_MS) return undefined;
-    purgedAt = nowMs;
-    return executor.run([{ sql: PURGE, args: [nowMs - retainMs, INBOX_PURGE_BATCH] }]);
-  };
-
   const readStatus = async (handler: string, eventId: string) => {
     const [row] = await executor.query(READ_STATUS, [handler, eventId]);
     return row ?? null;
@@ -267,34 +245,11 @@ export function createSqlInbox(options: SqlInboxOptions): Inbox {
     },
     async complete({ handler, eventId, nowMs }) {
       await write({ sql: COMPLETE, args: [handler, eventId, nowMs] });
-      const purging = purgeDone(nowMs);
-      if (purging !== undefined) await purging;
-    },
-    async look({ jti, handler, eventId, nowMs }): Promise<InboxLook> {
-      const creating = ensureTable();
-      if (creating !== undefined) await creating;
-      const [row] = await executor.query(LOOK, [handler, eventId, jti, nowMs]);
-      const token: InboxTokenResult =
-        row?.token_handler == null
-          ? { status: 'new' }
-          : {
-              status: 'replay',
-              key: { handler: String(row.token_handler), eventId: String(row.token_event_id) },
-              handled: row.token_status === 'done',
-            };
-      const status = row?.status;
-      if (status === 'done') return { token, claim: 'done' };
-      const live = status === 'running' && Number(row?.lease_expires_at ?? 0) > nowMs;
-      return { token, claim: live ? 'running' : 'free' };
-    },
-    async completeWithToken({ jti, handler, eventId, expiresAtMs, nowMs }) {
-      await writeRecording(
-        nowMs,
-        { sql: RECORD_TOKEN, args: [jti, handler, eventId, expiresAtMs, nowMs] },
-        { sql: COMPLETE, args: [handler, eventId, nowMs] },
-      );
-      const purging = purgeDone(nowMs);
-      if (purging !== undefined) await purging;
+      if (nowMs - purgedAt >= INBOX_PURGE_EVERY_MS) {
+        // Awaited (in a Worker nothing may outlive its request); at most one small pass an hour.
+        purgedAt = nowMs;
+        await executor.run([{ sql: PURGE, args: [nowMs - retainMs, INBOX_PURGE_BATCH] }]);
+      }
     },
     async release({ handler, eventId, claimedAt }) {
       await write({ sql: RELEASE, args: [handler, eventId, claimedAt] });
@@ -320,11 +275,11 @@ export function createSqlInbox(options: SqlInboxOptions): Inbox {
     async recordTokenAndClaim(input): Promise<InboxAdmission> {
       const { jti, handler, eventId, expiresAtMs, nowMs, leaseMs } = input;
       // The common case in one transaction, one commit: a new token and a fresh claim. Synced like
-      // `complete`'s, though no 2xx rests on it: left unsynced, the token's record could vanish in
-      // a power loss after the handler ran, and a replay of the token, under any ce-id, would then
-      // run it again. (The webhook app asks for it only for a key found running or done, and
-      // beside a run whose handler returned a promise; a run that ends at once writes its token
-      // and entry once, with `completeWithToken` — issue 12.)
+      // `complete`'s, though no 2xx rests on it (issue 12 weighed both ways round it): claims kept
+      // in memory would let a copy delivered to another process run beside this one (each attempt
+      // carries its own jti, so the replay rule does not cover copies); left unsynced, the token's
+      // record could vanish in a power loss after the handler ran, and a replay of the token, under
+      // any ce-id, would then run it again.
       const [recorded, claimed] = await writeRecording(
         nowMs,
         { sql: RECORD_TOKEN, args: [jti, handler, eventId, expiresAtMs, nowMs] },

@@ -15,7 +15,7 @@ import {
 import { recordHandlerError, type Span, startHandleSpan, traceHandling } from '../tracing/tracing.ts';
 import { createClaimKeeper } from './claim-heartbeat.ts';
 import { type HandlerContext, type HandlerDefinition, toHandlerContext } from './define-handler.ts';
-import type { Inbox, InboxClaimResult, InboxKey, InboxLook, InboxToken, InboxTokenResult } from './inbox.ts';
+import type { InboxClaimResult, InboxKey, InboxTokenResult } from './inbox.ts';
 import { isRetryLaterSignal } from './retry-later.ts';
 import { toWebhookConfig, type WebhookAppOptions, type WebhookErrorContext } from './webhook-options.ts';
 import {
@@ -89,30 +89,6 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
     }
   };
 
-  /**
-   * How a failed run answers, once `undo` (releasing its claim, or recording its token) is done: a
-   * `retryLater` signal is 503 and no error; anything else is reported and 500.
-   */
-  const failedRun = async (
-    error: unknown,
-    key: InboxKey,
-    ctx: HandlerContext,
-    span: Span,
-    undo: () => Promise<unknown>,
-  ): Promise<HandlingOutcome> => {
-    const retryLater = isRetryLaterSignal(error);
-    if (!retryLater) {
-      report(error, where('handler', key, ctx));
-      recordHandlerError(span, error);
-    }
-    try {
-      await undo();
-    } catch (undoError) {
-      report(undoError, where('inbox', key, ctx));
-    }
-    return retryLater ? { kind: 'retry_later', retryAfterSec: error.retryAfterSec } : { kind: 'failed' };
-  };
-
   const runHandler = async (
     handler: HandlerDefinition,
     event: IntegrationEvent,
@@ -136,8 +112,18 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
       }
     } catch (error) {
       await stopKeeping?.();
-      // The claim then lapses with its lease if the release fails, and the retry runs after that.
-      return await failedRun(error, key, ctx, span, () => inbox.release({ ...key, claimedAt }));
+      const retryLater = isRetryLaterSignal(error);
+      if (!retryLater) {
+        report(error, where('handler', key, ctx));
+        recordHandlerError(span, error);
+      }
+      try {
+        await inbox.release({ ...key, claimedAt });
+      } catch (releaseError) {
+        // The claim then lapses with its lease and the retry runs after that.
+        report(releaseError, where('inbox', key, ctx));
+      }
+      return retryLater ? { kind: 'retry_later', retryAfterSec: error.retryAfterSec } : { kind: 'failed' };
     }
     if (stopKeeping !== undefined) await stopKeeping();
     try {
@@ -187,94 +173,6 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
       nowMs: clock.now(),
     });
 
-  const look = inbox.look?.bind(inbox);
-  const completeWithToken = inbox.completeWithToken?.bind(inbox);
-  const recordTokenAndClaim = inbox.recordTokenAndClaim?.bind(inbox);
-  /**
-   * Tokens of runs in progress here that the inbox may not have recorded yet (a run under an
-   * in-memory claim records its token when it ends): a second presentation meanwhile is a replay.
-   */
-  const tokensInFlight = new Set<string>();
-
-  /**
-   * A run under a claim held in this process's memory, its entry written once when it ends: token
-   * and `done` in one commit, shared with the other requests that end together (issue 12). A
-   * handler that returns a promise has its claim (and token) written beside its run, so a copy
-   * reaching another process while it runs waits for it, and the claim is kept alive as in the
-   * claim-first flow. What this gives up next to claiming first: a copy that reaches another
-   * process in the moment before that first commit (one group commit, a millisecond or two) finds
-   * nothing and runs too — each attempt of the mesh carries a token of its own, so the replay rule
-   * does not stop it. Copies within this process never run twice (they join the run in progress).
-   */
-  const runLooked = async (
-    handler: HandlerDefinition,
-    event: IntegrationEvent,
-    ctx: HandlerContext,
-    admission: InboxToken & { readonly nowMs: number },
-    span: Span,
-    writes: {
-      readonly completeWithToken: NonNullable<Inbox['completeWithToken']>;
-      readonly recordTokenAndClaim: NonNullable<Inbox['recordTokenAndClaim']>;
-    },
-  ): Promise<HandlingOutcome> => {
-    const key: InboxKey = { handler: admission.handler, eventId: admission.eventId };
-    let running: unknown;
-    try {
-      running = handler.handle(event, ctx);
-    } catch (error) {
-      // Nothing was claimed durably; the token is recorded, so a replay of this request never runs.
-      return await failedRun(error, key, ctx, span, () => inbox.recordToken(admission));
-    }
-    if (!isThenable(running)) return await completeRun(key, ctx, admission, writes.completeWithToken);
-    const claimedAt = admission.nowMs;
-    const keeping = writes.recordTokenAndClaim({ ...admission, leaseMs }).then(
-      (admitted) => {
-        if (admitted.claim === 'claimed') {
-          const onError = (error: unknown) => report(error, where('inbox', key, ctx));
-          return keeper.keep({ key, claimedAt, onError });
-        }
-        // Another process took the key (or this token) in the moment before this claim's commit.
-        report(
-          new Error('a copy of the event ran in another process beside this run'),
-          where('inbox', key, ctx),
-        );
-        return null;
-      },
-      (error: unknown) => {
-        // The run goes on unclaimed; its entry is still written when it ends.
-        report(error, where('inbox', key, ctx));
-        return null;
-      },
-    );
-    try {
-      await running;
-    } catch (error) {
-      const stop = await keeping;
-      if (stop === null) return await failedRun(error, key, ctx, span, () => inbox.recordToken(admission));
-      await stop();
-      return await failedRun(error, key, ctx, span, () => inbox.release({ ...key, claimedAt }));
-    }
-    const stop = await keeping;
-    if (stop !== null) await stop();
-    return await completeRun(key, ctx, admission, writes.completeWithToken);
-  };
-
-  /** Records a run's token and its key handled; a failure to is reported, and the run acknowledged. */
-  const completeRun = async (
-    key: InboxKey,
-    ctx: HandlerContext,
-    admission: InboxToken & { readonly nowMs: number },
-    write: NonNullable<Inbox['completeWithToken']>,
-  ): Promise<HandlingOutcome> => {
-    try {
-      await write({ ...admission, nowMs: clock.now() });
-    } catch (error) {
-      // As in runHandler: the handler's effects happened, so the delivery is acknowledged.
-      report(error, where('inbox', key, ctx));
-    }
-    return { kind: 'handled' };
-  };
-
   const handleOnce = async (
     handler: HandlerDefinition,
     event: IntegrationEvent,
@@ -283,47 +181,6 @@ export function createWebhookAppWith(primitives: QStashVerifyCrypto, options: We
     span: Span,
   ): Promise<HandlingOutcome> => {
     const key: InboxKey = { handler: handler.name, eventId: event.id };
-    if (look !== undefined && completeWithToken !== undefined && recordTokenAndClaim !== undefined) {
-      // Taken before the look, not after it: two presentations looking at once both find the token new.
-      if (tokensInFlight.has(token.jti)) return { kind: 'replayed' };
-      tokensInFlight.add(token.jti);
-      try {
-        const admission = {
-          ...key,
-          jti: token.jti,
-          expiresAtMs: toQStashTokenDeadlineMs(token.exp, config.clockToleranceSec),
-          nowMs: clock.now(),
-        };
-        let seen: InboxLook;
-        try {
-          seen = await look(admission);
-        } catch (error) {
-          report(error, where('inbox', key, ctx));
-          return { kind: 'unavailable' };
-        }
-        if (seen.token.status === 'replay') return answerReplay(seen.token);
-        if (seen.claim === 'free') {
-          const writes = { completeWithToken, recordTokenAndClaim };
-          return await runLooked(handler, event, ctx, admission, span, writes);
-        }
-        // Done or running: the claim-first flow records the token and decides, durably.
-        return await claimFirst(handler, event, ctx, token, span, key);
-      } finally {
-        tokensInFlight.delete(token.jti);
-      }
-    }
-    return await claimFirst(handler, event, ctx, token, span, key);
-  };
-
-  /** The run of an inbox without `look`, or of a key found done or running: claimed before it runs. */
-  const claimFirst = async (
-    handler: HandlerDefinition,
-    event: IntegrationEvent,
-    ctx: HandlerContext,
-    token: QStashClaims,
-    span: Span,
-    key: InboxKey,
-  ): Promise<HandlingOutcome> => {
     let claim: InboxClaimResult;
     let claimedAt: number;
     try {

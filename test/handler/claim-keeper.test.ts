@@ -155,7 +155,7 @@ describe('the webhook app’s heartbeat', () => {
     expect(seen).toEqual(['e1']);
   });
 
-  it('a synchronous handler that throws left nothing claimed: its token is recorded, without a timer', async () => {
+  it('releases the claim of a synchronous handler that throws, without a timer', async () => {
     const { inbox, counts } = countingInbox();
     const errors: unknown[] = [];
     const app = createWebhookApp({
@@ -173,11 +173,7 @@ describe('the webhook app’s heartbeat', () => {
     });
     const res = await send(app, await delivery());
     expect(res.status).toBe(500);
-    // Its claim was this process's alone (in memory): nothing durable to release, and the token
-    // recorded so that a replay of this request never runs.
-    expect(counts.claim).toBe(0);
-    expect(counts.release).toBe(0);
-    expect(counts.recordToken).toBe(1);
+    expect(counts.release).toBe(1);
     expect(counts.complete).toBe(0);
     expect((errors[0] as Error).message).toBe('boom');
   });

@@ -1,12 +1,9 @@
 import { createHash, createHmac } from 'node:crypto';
-import { createClient, type InValue } from '@libsql/client';
 import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
 import { DefinitionError } from '../../src/core/errors.ts';
 import { defineIntegrationEvent } from '../../src/core/integration-event.ts';
-import { createMemoryInbox, createWebhookApp, defineHandler, type Inbox } from '../../src/handler/index.ts';
-import { createSqlInbox, type SqlInboxStatement } from '../../src/handler/sql-inbox.ts';
-import { createTempDir } from './temp-dir.ts';
+import { createMemoryInbox, createWebhookApp, defineHandler } from '../../src/handler/index.ts';
 import {
   CURRENT,
   DATA,
@@ -549,11 +546,7 @@ describe('createWebhookApp: failures are retried', () => {
   it('a handler that succeeded is acknowledged even if recording it fails', async () => {
     const memory = createMemoryInbox();
     const { app, calls, errors } = setup({
-      inbox: {
-        ...memory,
-        complete: () => Promise.reject(new Error('disk full')),
-        completeWithToken: () => Promise.reject(new Error('disk full')),
-      },
+      inbox: { ...memory, complete: () => Promise.reject(new Error('disk full')) },
     });
     const res = await send(app, await delivery());
     expect(res.status).toBe(200);
@@ -702,112 +695,5 @@ describe('defineHandler', () => {
     );
     expect(() => defineHandler(OrderCreatedV1, () => {}, { name: '' })).toThrow(DefinitionError);
     expect(() => defineHandler(OrderCreatedV1, () => {}, { name: 'a\nb' })).toThrow(DefinitionError);
-  });
-});
-
-describe('createWebhookApp: a handler that returns without a promise writes its entry once', () => {
-  /** A sync handler that counts its runs (and throws on the runs `fails` names), on `inbox`. */
-  function syncApp(inbox: Inbox, fails: (run: number) => boolean = () => false) {
-    let runs = 0;
-    const app = createWebhookApp({
-      handlers: [
-        defineHandler(OrderCreatedV1, () => {
-          runs++;
-          if (fails(runs)) throw new Error('ledger down');
-        }),
-      ],
-      signingKeys: { current: CURRENT },
-      inbox,
-      publicUrl: PUBLIC_URL,
-      clock: { now: () => NOW },
-    });
-    return { app, runs: () => runs };
-  }
-
-  it('one transaction per handled event: its token and its done entry, no claim; the copy writes only its token', async () => {
-    const temp = createTempDir();
-    const client = createClient({ url: temp.fileUrl() });
-    const transactions: string[][] = [];
-    const inbox = createSqlInbox({
-      executor: {
-        async run(statements: readonly SqlInboxStatement[]) {
-          transactions.push(statements.map((st) => st.sql.split(/\s+/).slice(0, 3).join(' ')));
-          const results = await client.batch(
-            statements.map((st) => ({ sql: st.sql, args: st.args as InValue[] })),
-            'write',
-          );
-          return results.map((r) => r.rowsAffected);
-        },
-        async query(sql, args) {
-          return (await client.execute({ sql, args: args as InValue[] })).rows;
-        },
-      },
-      groupCommit: true,
-    });
-    try {
-      const { app, runs } = syncApp(inbox);
-      const first = await send(app, await delivery());
-      expect(await first.json()).toEqual({ status: 'handled' });
-      // After the tables' creation, and leaving out the hourly retention pass (its own test).
-      const writes = () => transactions.filter((t) => !(t.length === 1 && t[0] === 'DELETE FROM inbox'));
-      expect(writes().slice(1)).toEqual([
-        ['DELETE FROM inbox_tokens', 'INSERT INTO inbox_tokens', 'INSERT INTO inbox'],
-      ]);
-      const rows = await client.execute('SELECT status, lease_expires_at FROM inbox');
-      expect(rows.rows.map((r) => ({ ...r }))).toEqual([{ status: 'done', lease_expires_at: null }]);
-      // A copy (another attempt, its own token) finds the entry done: its token is recorded, with
-      // the claim-first flow's one write, so that a replay of it never runs either.
-      transactions.length = 0;
-      const copy = await send(app, await delivery({ retried: 1, messageId: 'msg_2' }));
-      expect(await copy.json()).toEqual({ status: 'duplicate' });
-      expect(writes()).toHaveLength(1);
-      expect(runs()).toBe(1);
-      const tokens = await client.execute('SELECT count(*) AS n FROM inbox_tokens');
-      expect(tokens.rows[0]?.n).toBe(2);
-    } finally {
-      client.close();
-      temp.dispose();
-    }
-  });
-
-  it('a run that throws records its token: replayed, it gets 409 and never runs; the retry does', async () => {
-    const inbox = createMemoryInbox();
-    const { app, runs } = syncApp(inbox, (run) => run === 1);
-    const captured = await delivery();
-    expect((await send(app, captured)).status).toBe(500);
-    for (const headers of [{}, { 'ce-id': 'ie_forged' }]) {
-      expect((await send(app, captured, { headers })).status).toBe(409);
-    }
-    expect(runs()).toBe(1);
-    // Nothing was left claimed: the mesh's retry runs at once.
-    expect((await send(app, await delivery({ retried: 1 }))).status).toBe(200);
-    expect(runs()).toBe(2);
-  });
-
-  it('one token presented again while its first presentation is still looking: 409, never run twice', async () => {
-    const memory = createMemoryInbox();
-    const gate = deferred();
-    let looks = 0;
-    // The first presentation's look is held; a second one looking too would release it.
-    const inbox: Inbox = {
-      ...memory,
-      look: async (input) => {
-        looks++;
-        if (looks === 2) gate.resolve();
-        await gate.promise;
-        if (memory.look === undefined) throw new Error('the memory inbox looks');
-        return await memory.look(input);
-      },
-    };
-    const { app, runs } = syncApp(inbox);
-    const captured = await delivery();
-    const first = send(app, captured);
-    await until(() => looks === 1);
-    const second = await send(app, captured, { headers: { 'ce-id': 'ie_forged' } });
-    expect(second.status).toBe(409);
-    gate.resolve();
-    expect(await (await first).json()).toEqual({ status: 'handled' });
-    expect(runs()).toBe(1);
-    expect(looks).toBe(1);
   });
 });

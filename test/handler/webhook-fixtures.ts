@@ -79,7 +79,7 @@ export async function send(
 
 /** An inbox that counts what the app asks of it, to prove a refused request never reached it. */
 export function countingInbox(inner: Inbox = createMemoryInbox()) {
-  const counts = { look: 0, claim: 0, complete: 0, release: 0, extend: 0, recordToken: 0 };
+  const counts = { claim: 0, complete: 0, release: 0, extend: 0, recordToken: 0 };
   const inbox: Inbox = {
     claim: (input) => {
       counts.claim++;
@@ -112,27 +112,11 @@ export function countingInbox(inner: Inbox = createMemoryInbox()) {
       return admitted;
     };
   }
-  const look = inner.look?.bind(inner);
-  if (look !== undefined) {
-    inbox.look = (input) => {
-      counts.look++;
-      return look(input);
-    };
-  }
-  const completeWithToken = inner.completeWithToken?.bind(inner);
-  if (completeWithToken !== undefined) {
-    // Counted as the two calls it stands for, as recordTokenAndClaim is.
-    inbox.completeWithToken = (input) => {
-      counts.recordToken++;
-      counts.complete++;
-      return completeWithToken(input);
-    };
-  }
   return { inbox, counts };
 }
 
 /** Nothing asked of the inbox. */
-export const UNTOUCHED = { look: 0, claim: 0, complete: 0, release: 0, extend: 0, recordToken: 0 };
+export const UNTOUCHED = { claim: 0, complete: 0, release: 0, extend: 0, recordToken: 0 };
 
 /**
  * A timer driven by hand, for the webhook app's `repeat` option: `tick()` runs every live callback
