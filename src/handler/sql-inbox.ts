@@ -26,6 +26,10 @@ export interface SqlInboxStatement {
 export interface SqlInboxExecutor {
   /** Runs the statements as one transaction, all or nothing; answers rows changed per statement. */
   run(statements: readonly SqlInboxStatement[]): Promise<number[]>;
+  /**
+   * The rows of a read. Each of the inbox's reads looks up one row by its key, so an executor may
+   * answer the first row alone.
+   */
   query(sql: string, args: readonly SqlInboxValue[]): Promise<readonly Record<string, unknown>[]>;
   /**
    * Whether an error is one statement's own fault (a constraint, a value the database refuses)
@@ -75,9 +79,10 @@ const RECORD_TOKEN = `INSERT INTO inbox_tokens (jti, handler, event_id, expires_
   WHERE inbox_tokens.expires_at <= ?5`;
 
 /**
- * Expired token records, a few with every new record (in its transaction): each request removes
- * more than it adds while any are expired, so the table stays as small as the tokens alive — with
- * no hourly pass that a busy service would outgrow.
+ * Expired token records, a few for every record written (in its transaction, one statement per
+ * transaction however many requests share it): each request removes more than it adds while any
+ * are expired, so the table stays as small as the tokens alive — with no hourly pass that a busy
+ * service would outgrow.
  */
 const PURGE_TOKENS = `DELETE FROM inbox_tokens WHERE rowid IN (SELECT rowid FROM inbox_tokens
   WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)`;
@@ -157,13 +162,29 @@ export interface SqlInboxOptions extends InboxRetentionOptions {
   readonly groupCommit?: boolean | undefined;
 }
 
-/** Runs write statements in one transaction and answers how many rows each changed. */
-type RunStatements = (statements: readonly SqlInboxStatement[]) => Promise<number[]>;
+/**
+ * Runs write statements in one transaction and answers how many rows each changed; with
+ * `recordsTokensAt` (they record a token then), expired token records are purged in it too.
+ */
+type RunStatements = (
+  statements: readonly SqlInboxStatement[],
+  recordsTokensAt: number | undefined,
+) => Promise<number[]>;
 
 interface GroupedWrite {
   readonly statement: SqlInboxStatement;
+  /** Set on the first statement of a caller's writes that record a token: the caller's clock. */
+  readonly recordsTokensAt: number | undefined;
   /** Rows the statement changed, set once its transaction has committed. */
   changed: number;
+}
+
+/**
+ * The purge that goes first in a transaction recording `records` tokens: a few expired records
+ * per token recorded, expired by the earliest clock among the callers (by everyone's, then).
+ */
+function purgeTokens(records: number, nowMs: number): SqlInboxStatement {
+  return { sql: PURGE_TOKENS, args: [nowMs, records * TOKENS_PURGED_PER_RECORD] };
 }
 
 /**
@@ -179,12 +200,16 @@ export function createSqlInbox(options: SqlInboxOptions): Inbox {
   const retainMs = toInboxRetentionMs(options);
   let purgedAt = Number.NEGATIVE_INFINITY;
 
-  const write = async (...statements: SqlInboxStatement[]) => {
+  /** Writes `statements` in one transaction; with `recordsTokensAt`, expired tokens go in it too. */
+  const writeWith = async (recordsTokensAt: number | undefined, statements: SqlInboxStatement[]) => {
     // Once the tables exist (every call but the first few), no turn of the queue is spent on them.
     const creating = ensureTable();
     if (creating !== undefined) await creating;
-    return run(statements);
+    return run(statements, recordsTokensAt);
   };
+  const write = (...statements: SqlInboxStatement[]) => writeWith(undefined, statements);
+  /** `write` of statements that record a token at `nowMs`: a few expired records go with them. */
+  const writeRecording = (nowMs: number, ...statements: SqlInboxStatement[]) => writeWith(nowMs, statements);
 
   const readStatus = async (handler: string, eventId: string) => {
     const [row] = await executor.query(READ_STATUS, [handler, eventId]);
@@ -235,10 +260,10 @@ export function createSqlInbox(options: SqlInboxOptions): Inbox {
     },
     async recordToken({ jti, handler, eventId, expiresAtMs, nowMs }): Promise<InboxTokenResult> {
       for (let round = 0; round < CLAIM_ROUNDS; round++) {
-        const [, recorded] = await write(
-          { sql: PURGE_TOKENS, args: [nowMs, TOKENS_PURGED_PER_RECORD] },
-          { sql: RECORD_TOKEN, args: [jti, handler, eventId, expiresAtMs, nowMs] },
-        );
+        const [recorded] = await writeRecording(nowMs, {
+          sql: RECORD_TOKEN,
+          args: [jti, handler, eventId, expiresAtMs, nowMs],
+        });
         if (recorded === 1) return { status: 'new' };
         const replay = await refusedToken(jti, nowMs);
         if (replay !== null) return replay;
@@ -255,8 +280,8 @@ export function createSqlInbox(options: SqlInboxOptions): Inbox {
       // carries its own jti, so the replay rule does not cover copies); left unsynced, the token's
       // record could vanish in a power loss after the handler ran, and a replay of the token, under
       // any ce-id, would then run it again.
-      const [, recorded, claimed] = await write(
-        { sql: PURGE_TOKENS, args: [nowMs, TOKENS_PURGED_PER_RECORD] },
+      const [recorded, claimed] = await writeRecording(
+        nowMs,
         { sql: RECORD_TOKEN, args: [jti, handler, eventId, expiresAtMs, nowMs] },
         { sql: CLAIM_IF_TOKEN_NEW, args: [handler, eventId, nowMs + leaseMs, nowMs] },
       );
@@ -304,25 +329,44 @@ function toEnsureTable(executor: SqlInboxExecutor, shared: boolean): () => Promi
 
 function toRunStatements(executor: SqlInboxExecutor, groupCommit: boolean): RunStatements {
   if (!groupCommit) {
-    return async (statements) => {
-      const changed = await executor.run(statements);
-      return statements.map((_, i) => changed[i] ?? 0);
+    return async (statements, recordsTokensAt) => {
+      if (recordsTokensAt === undefined) {
+        const changed = await executor.run(statements);
+        return statements.map((_, i) => changed[i] ?? 0);
+      }
+      const changed = await executor.run([purgeTokens(1, recordsTokensAt), ...statements]);
+      return statements.map((_, i) => changed[i + 1] ?? 0);
     };
   }
   const isStatementFault = executor.isStatementFault?.bind(executor) ?? (() => false);
   const group = createGroupCommit<GroupedWrite>({
     async write(writes) {
-      const changed = await executor.run(writes.map((w) => w.statement));
+      let records = 0;
+      let earliest = Number.POSITIVE_INFINITY;
+      for (const w of writes) {
+        if (w.recordsTokensAt === undefined) continue;
+        records++;
+        earliest = Math.min(earliest, w.recordsTokensAt);
+      }
+      const statements = writes.map((w) => w.statement);
+      // One purge for the whole transaction, ahead of every caller's statements.
+      if (records > 0) statements.unshift(purgeTokens(records, earliest));
+      const changed = await executor.run(statements);
+      const offset = records > 0 ? 1 : 0;
       writes.forEach((w, i) => {
-        w.changed = changed[i] ?? 0;
+        w.changed = changed[i + offset] ?? 0;
       });
     },
     isIsolatable: isStatementFault,
     maxItems: MAX_GROUP_STATEMENTS,
   });
-  return async (statements) => {
+  return async (statements, recordsTokensAt) => {
     // One submission: a caller's statements always share one transaction.
-    const writes: GroupedWrite[] = statements.map((statement) => ({ statement, changed: 0 }));
+    const writes: GroupedWrite[] = statements.map((statement, i) => ({
+      statement,
+      recordsTokensAt: i === 0 ? recordsTokensAt : undefined,
+      changed: 0,
+    }));
     await group.submit(writes);
     return writes.map((w) => w.changed);
   };

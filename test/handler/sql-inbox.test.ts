@@ -291,6 +291,16 @@ describe('createSqlInbox', () => {
       await record('new_2', later);
       await record('new_3', later);
       expect(await count()).toBe(3);
+      // Records sharing a transaction share one purge, as large as theirs together would be.
+      spy.transactions.length = 0;
+      const laterStill = later + 305_000;
+      await Promise.all(Array.from({ length: 3 }, (_, i) => record(`newer_${i}`, laterStill + i)));
+      expect(spy.transactions.map((t) => t.map((st) => st.sql.split(' ')[0]))).toEqual([
+        ['DELETE', 'INSERT', 'INSERT', 'INSERT'],
+      ]);
+      // Expired by the earliest clock in it, 4 per record: the three new_* go, the newer_* stay.
+      expect(spy.transactions[0]![0]!.args).toEqual([laterStill, 12]);
+      expect(await count()).toBe(3);
       // An expired token is unknown even before its row goes.
       expect(await record('new_1', later + 305_000)).toEqual({ status: 'new' });
     });
