@@ -34,18 +34,7 @@ export function createSqlSubscriptionStore(options: SqlDatabase): SubscriptionSt
                 pause_after = excluded.pause_after, filter = excluded.filter, updated_at = excluded.updated_at,
                 deleted_at = NULL
               WHERE subscriptions.origin = 'code'`,
-        args: [
-          s.id,
-          s.type,
-          s.url,
-          s.retries,
-          s.retryDelay,
-          s.maxConcurrency,
-          s.pauseAfter,
-          toFilterText(s.filter),
-          now,
-          now,
-        ],
+        args: [...toCodeSubscriptionValues(s), now, now],
       }));
       statements.push({
         sql: `UPDATE subscriptions SET deleted_at = ?, updated_at = ?
@@ -178,16 +167,7 @@ function toStored(row: SqlRow): StoredSubscription {
  * means the sync runs.
  */
 export function toCodeSubscriptionsCheck(declared: readonly Subscription[]): SqlStatement {
-  const rows = declared.map((s) => [
-    s.id,
-    s.type,
-    s.url,
-    s.retries,
-    s.retryDelay,
-    s.maxConcurrency,
-    s.pauseAfter,
-    toFilterText(s.filter),
-  ]);
+  const rows = declared.map(toCodeSubscriptionValues);
   return {
     // Fails by writing `revision` NULL (NOT NULL): a message no other statement of a batch can cause.
     sql: `INSERT INTO subscription_revision (id, revision) SELECT 0, NULL
@@ -209,6 +189,23 @@ export function isCodeSubscriptionsChanged(error: unknown): boolean {
     if (e.message.includes('NOT NULL constraint failed: subscription_revision.revision')) return true;
   }
   return false;
+}
+
+/**
+ * A code subscription's columns as the sync writes them and the check compares them, in this
+ * order: id, type, url, retries, retry_delay, max_concurrency, pause_after, filter.
+ */
+function toCodeSubscriptionValues(s: Subscription): SqlValue[] {
+  return [
+    s.id,
+    s.type,
+    s.url,
+    s.retries,
+    s.retryDelay,
+    s.maxConcurrency,
+    s.pauseAfter,
+    toFilterText(s.filter),
+  ];
 }
 
 /** A filter as stored: its JSON text (the triggers of 0005 watch the column), or null. */
