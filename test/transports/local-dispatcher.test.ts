@@ -7,7 +7,11 @@ import { verifyQStashSignature } from '../../src/core/signature.ts';
 import { defineSubscription, type SubscriptionOptions } from '../../src/core/subscription.ts';
 import { OrderCreatedV1, orderConverters } from '../../src/example/orders.ts';
 import { createSqlMetricsStore } from '../../src/store/sql-metrics.ts';
-import { createLocalDispatcher, type LocalDispatcher } from '../../src/transports/local-dispatcher.ts';
+import {
+  createLocalDispatcher,
+  type LocalDispatcher,
+  type LocalDispatcherOptions,
+} from '../../src/transports/local-dispatcher.ts';
 import { createUndiciSender } from '../../src/transports/undici-sender.ts';
 import {
   type LoopbackServer,
@@ -330,25 +334,40 @@ describe('local dispatcher — leases', () => {
 });
 
 describe('local dispatcher — running', () => {
-  it('started, it keeps taking work as attempts finish, beyond its concurrency, without waiting for a poll', async () => {
-    await setup(() => ({ status: 200 }));
-    mesh.clock.set(Date.now());
-    const running = createLocalDispatcher({
-      queue: mesh.dispatch,
+  /** A dispatcher as these tests run it: started by the test, its own owner, real timers. */
+  const runningDispatcher = (
+    options: Pick<LocalDispatcherOptions, 'queue' | 'concurrency' | 'pollMs'> &
+      Partial<LocalDispatcherOptions>,
+  ) =>
+    createLocalDispatcher({
       send: sender,
       clock: mesh.clock,
       signingKey: KEY,
       owner: 'running',
       leaseMs: 30_000,
       attemptTimeoutMs: 5_000,
-      concurrency: 2,
-      // No poll would come in this test's lifetime: only finished attempts can pull more work.
-      pollMs: 3_600_000,
+      ...options,
     });
+
+  /** A promise the receiver's replies wait on, and what lets them go. */
+  const gated = () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
+    return { gate, release };
+  };
+
+  it('started, it keeps taking work as attempts finish, beyond its concurrency, without waiting for a poll', async () => {
+    await setup(() => ({ status: 200 }));
+    mesh.clock.set(Date.now());
+    const running = runningDispatcher({
+      queue: mesh.dispatch,
+      concurrency: 2,
+      // No poll would come in this test's lifetime: only finished attempts can pull more work.
+      pollMs: 3_600_000,
+    });
+    const { gate, release } = gated();
     server.reply(async () => {
       await gate;
       return { status: 200 };
@@ -369,22 +388,13 @@ describe('local dispatcher — running', () => {
   it('polls that find every slot busy never wedge it (a pass with nothing to do ends synchronously)', async () => {
     await setup(() => ({ status: 200 }));
     mesh.clock.set(Date.now());
-    const running = createLocalDispatcher({
+    const running = runningDispatcher({
       queue: mesh.dispatch,
-      send: sender,
-      clock: mesh.clock,
-      signingKey: KEY,
-      owner: 'running',
-      leaseMs: 30_000,
-      attemptTimeoutMs: 5_000,
       concurrency: 2,
       // Polls keep coming while both slots wait on the gate.
       pollMs: 5,
     });
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const { gate, release } = gated();
     server.reply(async () => {
       await gate;
       return { status: 200 };
@@ -413,24 +423,15 @@ describe('local dispatcher — running', () => {
         return mesh.dispatch.recordAndLease!(records, input);
       },
     };
-    const running = createLocalDispatcher({
+    const running = runningDispatcher({
       queue,
-      send: sender,
-      clock: mesh.clock,
-      signingKey: KEY,
-      owner: 'running',
-      leaseMs: 30_000,
-      attemptTimeoutMs: 5_000,
       concurrency: 4,
       commitBatch: 4,
       // No timer ends the wait in this test's lifetime: only the last attempt's end can.
       commitWaitMs: 3_600_000,
       pollMs: 3_600_000,
     });
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const { gate, release } = gated();
     // Three answer at once, the fourth when released.
     server.reply(async (_req, i) => {
       if (i === 3) await gate;
