@@ -12,6 +12,16 @@ export interface RetentionCursor {
   readonly id: string;
 }
 
+/** Rows of the lookup tables a pass deleted because nothing refers to them any more. */
+export interface PruneResult {
+  /** `event_types` no domain or integration event holds. */
+  readonly eventTypes: number;
+  /** `endpoints` no subscription (deleted ones included) or delivery holds. */
+  readonly endpoints: number;
+  /** `subscription_refs` no subscription (deleted ones included) or delivery holds. */
+  readonly subscriptionRefs: number;
+}
+
 /** Space handed back after a pass (a libSQL file; other stores report nothing). */
 export interface ReclaimResult {
   /** Pages released to the file system by incremental vacuum. */
@@ -35,6 +45,19 @@ export interface RetentionStore {
     readonly limit: number;
     readonly after?: RetentionCursor | undefined;
   }): Promise<PurgeResult & { readonly next: RetentionCursor | null }>;
+  /**
+   * Deletes at most `limit` rows of each lookup table (event types, endpoints, subscription
+   * numbers) that nothing refers to any more, so a mesh whose types, URLs and subscriptions churn
+   * for months keeps them bounded too. What has no index to answer "still referred to?" is read
+   * first, `scanRows` rows a statement, `step` awaited after each with how long it took (ms); each
+   * table's rows then go in one short write that checks them again, so an ingest committed
+   * meanwhile that refers to one keeps it.
+   */
+  prune(input: {
+    readonly limit: number;
+    readonly scanRows: number;
+    readonly step?: ((stepMs: number) => Promise<void>) | undefined;
+  }): Promise<PruneResult>;
   /** Hands freed pages back and keeps the write-ahead log small; a no-op where the host does it. */
   reclaim(): Promise<ReclaimResult>;
 }
@@ -57,6 +80,11 @@ export interface RetentionPassOptions {
   readonly between?: (batchMs: number) => Promise<void>;
   /** The clock `between` is told durations by (ms, monotonic); `performance.now` by default. */
   readonly now?: () => number;
+  /**
+   * Rows one read of the prune examines (`RetentionStore.prune`): `RETENTION_SCAN_ROWS` unless
+   * told; the Worker reads more per statement, since each is a round trip to D1.
+   */
+  readonly scanRows?: number;
 }
 
 /**
@@ -75,6 +103,15 @@ export function lockSharePauseMs(batchMs: number, share: number): number {
 }
 
 export const RETENTION_BATCH = 500;
+
+/**
+ * Rows one read of the prune walks at most: about 2 ms on this machine (a read of 1,000,000
+ * integration events for a type none holds took 90 ms warm, 1.2 s cold, 2026-12-03), so a
+ * process whose event loop runs the read beside ingest stalls no longer than for a purge batch.
+ */
+export const RETENTION_SCAN_ROWS = 20_000;
+
+const NOTHING_PRUNED: PruneResult = { eventTypes: 0, endpoints: 0, subscriptionRefs: 0 };
 
 /** Events one pass examines at most unless told (`maxBatches`): 200 batches of 500, 1,000 of 100. */
 export const RETENTION_PASS_EVENTS = 100_000;
@@ -95,13 +132,14 @@ export const LOCAL_RETENTION_BATCH = 100;
 export const RETENTION_LOCK_SHARE = 0.2;
 
 /**
- * One retention pass: batches of old, settled events purged oldest first, then the space reclaimed.
+ * One retention pass: batches of old, settled events purged oldest first; once a pass has purged
+ * what was left, the lookup rows nothing refers to any more (`prune`); then the space reclaimed.
  * @example const removed = await runRetentionPass(stores.retention, { before: now - 7 * 86_400_000 });
  */
 export async function runRetentionPass(
   store: RetentionStore,
   options: RetentionPassOptions,
-): Promise<PurgeResult & { readonly done: boolean; readonly pagesFreed: number }> {
+): Promise<PurgeResult & PruneResult & { readonly done: boolean; readonly pagesFreed: number }> {
   const batch = options.batch ?? RETENTION_BATCH;
   const maxBatches = options.maxBatches ?? Math.ceil(RETENTION_PASS_EVENTS / batch);
   let total = { events: 0, integrationEvents: 0, deliveries: 0, attempts: 0 };
@@ -124,8 +162,19 @@ export async function runRetentionPass(
     after = next;
     if (options.between !== undefined && round + 1 < maxBatches) await options.between(now() - startedAt);
   }
+  // Only a pass that purged something can have left a lookup row unreferenced (a subscription's
+  // URL change leaves its old endpoint to the deliveries that hold it), and only once the backlog
+  // is gone: passes a second apart while catching up would otherwise read the same rows again.
+  const pruned =
+    done && total.events > 0
+      ? await store.prune({
+          limit: batch,
+          scanRows: options.scanRows ?? RETENTION_SCAN_ROWS,
+          ...(options.between !== undefined ? { step: options.between } : {}),
+        })
+      : NOTHING_PRUNED;
   const { pagesFreed } = total.events > 0 ? await store.reclaim() : { pagesFreed: 0 };
-  return { ...total, done, pagesFreed };
+  return { ...total, ...pruned, done, pagesFreed };
 }
 
 /** Between passes once the last one found nothing more to purge. */

@@ -26,6 +26,9 @@ function backlogStore(backlog: number): RetentionStore & { left(): number } {
         next: left > 0 ? { receivedAt: 0, id: String(left) } : null,
       };
     },
+    async prune() {
+      return { eventTypes: 0, endpoints: 0, subscriptionRefs: 0 };
+    },
     async reclaim() {
       return { pagesFreed: 0 };
     },
