@@ -89,7 +89,8 @@ export interface RetentionPassOptions {
 
 /**
  * A pause after each batch so that the purge holds the write lock at most `share` of the time
- * (at least 1 ms): a batch that held it 3 ms is followed by 12 ms without it at a share of 0.2.
+ * (at least 1 ms): a batch that held it 3 ms is followed by 12 ms without it at a share of 0.2,
+ * 57 ms at 0.05.
  * SQLite's lock is not fair: back to back, a purge takes it again before a waiting writer retries.
  * @example await runRetentionPass(store, { before, between: pauseForLockShare(RETENTION_LOCK_SHARE) });
  */
@@ -117,19 +118,23 @@ const NOTHING_PRUNED: PruneResult = { eventTypes: 0, endpoints: 0, subscriptionR
 export const RETENTION_PASS_EVENTS = 100_000;
 
 /**
- * Events per batch where ingest writes the same file beside the purge (the local mesh): a batch of
- * 100 took 4-7 ms beside wrk's ingest (p50, its read included; bench:scale --purge), one of 500
- * 13-27 ms, and every ingest commit that meets a batch waits out the rest of it (issue 11).
+ * Events per batch where ingest writes the same file beside the purge (the local mesh). A batch's
+ * write costs a fixed ~1 ms (its commit's sync) and ~17 µs an event (2.6 ms for 100, 1.2 for 25,
+ * 8.7 for 400: p50 on a 200k store, 2026-12-03): every ingest commit that meets a batch waits out
+ * the rest of it, so half of 100 halves that wait for a third less purged per ms of lock (issue 11).
  */
-export const LOCAL_RETENTION_BATCH = 100;
+export const LOCAL_RETENTION_BATCH = 50;
 
 /**
- * The write lock's share the local purge takes at most: ingest meets a batch in about a fifth of its
- * commits instead of half. Beside wrk's ingest that purged 2,500-3,100 events/s (batches of 500 at
- * half the lock: 7,500-9,000), 25 times the 100 events/s the store is sized for: a day's backlog
- * (8.6 million events) goes in about an hour.
+ * The write lock's share the local purge takes at most: ingest meets a batch in about one commit
+ * in twenty. Beside wrk's ingest (bench:scale --purge, 2026-12-03, a shared machine) batches of 50
+ * at this share purged ~500 events/s with ingest p99 0.80 of the figure without them; 50 at 0.1
+ * ~700/s (1.01), 100 at 0.2 (the setting before) 2,700/s (1.97, 1.11 and 0.93 on quieter days).
+ * 500 events/s is 5 times the 100 events/s the store is sized for, with ingest saturating the
+ * machine; a quieter one purges faster (each batch's pause is 19 times its length), and a day's
+ * backlog (8.6 million events) goes in a few hours.
  */
-export const RETENTION_LOCK_SHARE = 0.2;
+export const RETENTION_LOCK_SHARE = 0.05;
 
 /**
  * One retention pass: batches of old, settled events purged oldest first; once a pass has purged
