@@ -86,12 +86,6 @@ interface WorkerMesh {
 const RETENTION_BATCHES = 20;
 
 /**
- * Rows one read of the lookup tables' prune walks on a cron tick: each read is a round trip to D1
- * (a tick may make only so many), so 1,000,000 deliveries are five reads, not fifty.
- */
-const RETENTION_SCAN_ROWS = 200_000;
-
-/**
  * The mesh as a Cloudflare Worker: on D1 (`env.DB`) or on libSQL over HTTP (`DATABASE_URL`
  * `libsql://` / `https://`), with the QStash transport (the default here). `fetch` serves the API,
  * the QStash callback and the handlers; `scheduled` (a cron) republishes what failed to publish
@@ -318,11 +312,7 @@ async function composeWorkerMesh(
     await publishDue();
     if (config.retentionDays > 0) {
       const before = clock.now() - config.retentionDays * 86_400_000;
-      await runRetentionPass(retention, {
-        before,
-        maxBatches: RETENTION_BATCHES,
-        scanRows: RETENTION_SCAN_ROWS,
-      });
+      await runRetentionPass(retention, { before, maxBatches: RETENTION_BATCHES });
     }
   };
 

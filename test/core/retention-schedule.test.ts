@@ -105,9 +105,9 @@ describe('runRetentionPass: the pause between batches', () => {
 describe('runRetentionPass: the lookup rows’ prune', () => {
   it('prunes once a pass has purged what was left, not while a backlog is being worked off', async () => {
     const store = backlogStore(25);
-    const prunes: { limit: number; scanRows: number }[] = [];
-    store.prune = async ({ limit, scanRows }) => {
-      prunes.push({ limit, scanRows });
+    const prunes: { limit: number; holderRows: number }[] = [];
+    store.prune = async ({ limit, holderRows }) => {
+      prunes.push({ limit, holderRows });
       return { eventTypes: 1, endpoints: 2, subscriptionRefs: 3 };
     };
     expect(await runRetentionPass(store, { before: 0, batch: 10, maxBatches: 2 })).toMatchObject({
@@ -116,14 +116,14 @@ describe('runRetentionPass: the lookup rows’ prune', () => {
       eventTypes: 0,
     });
     expect(prunes).toEqual([]);
-    expect(await runRetentionPass(store, { before: 0, batch: 10, scanRows: 7 })).toMatchObject({
+    expect(await runRetentionPass(store, { before: 0, batch: 10, holderRows: 7 })).toMatchObject({
       events: 5,
       done: true,
       eventTypes: 1,
       endpoints: 2,
       subscriptionRefs: 3,
     });
-    expect(prunes).toEqual([{ limit: 10, scanRows: 7 }]);
+    expect(prunes).toEqual([{ limit: 10, holderRows: 7 }]);
     // Nothing purged: nothing can have become unreferenced.
     expect(await runRetentionPass(store, { before: 0 })).toMatchObject({ events: 0, eventTypes: 0 });
     expect(prunes).toHaveLength(1);
