@@ -74,17 +74,18 @@ const PRUNE_SUBSCRIPTION_REFS = `DELETE FROM subscription_refs WHERE ref IN (SEL
  * `integration_events.type_ref`: each index would cost every event bytes and ingest CPU), so
  * deleting one makes SQLite read that whole table under the write lock, twice: the NOT EXISTS and
  * the foreign key's own check (16 ms for 200,000 rows; seconds for a week at 100 events/s). They
- * go only while the holding table spans at most ?2 rowids (two lookups at its ends), and at most
+ * go only while the holding table spans at most ?2 rowids (two lookups at its ends, each its own
+ * subquery: `max(rowid) - min(rowid)` in one reads the whole table), and at most
  * ?1 of them in one statement. Their rows are few (a URL or a type name each), so a large store
  * keeping its unreferenced ones costs next to nothing.
  */
 const PRUNE_ENDPOINTS = `DELETE FROM endpoints WHERE id IN (SELECT id FROM endpoints e
-  WHERE (SELECT coalesce(max(rowid) - min(rowid), 0) FROM deliveries) < ?2
+  WHERE coalesce((SELECT max(rowid) FROM deliveries) - (SELECT min(rowid) FROM deliveries), 0) < ?2
     AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.endpoint_id = e.id)
     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = e.id) LIMIT ?1)`;
 
 const PRUNE_EVENT_TYPES = `DELETE FROM event_types WHERE ref IN (SELECT ref FROM event_types t
-  WHERE (SELECT coalesce(max(ref) - min(ref), 0) FROM integration_events) < ?2
+  WHERE coalesce((SELECT max(ref) FROM integration_events) - (SELECT min(ref) FROM integration_events), 0) < ?2
     AND NOT EXISTS (SELECT 1 FROM domain_events de WHERE de.type_ref = t.ref)
     AND NOT EXISTS (SELECT 1 FROM integration_events ie WHERE ie.type_ref = t.ref) LIMIT ?1)`;
 
