@@ -122,8 +122,8 @@ export const LOCAL_RETENTION_BATCH = 50;
 /**
  * The write lock's share the local purge takes at most: ingest meets a batch in about one commit
  * in twenty. Beside wrk's ingest (bench:scale --purge, 2026-12-03, a shared machine) batches of 50
- * at this share purged 334-508 events/s with ingest p99 0.79-0.95 of the figure without them; 50
- * at 0.1 ~700/s (0.98-1.01), 100 at 0.2 (the setting before) 2,000-2,700/s (1.14-1.97 that day,
+ * at this share purged 334-574 events/s with ingest p99 0.73-0.95 of the figure without them; 50
+ * at 0.1 ~700/s (0.98-1.01), 100 at 0.2 (the setting before) 2,000-2,700/s (0.85-1.97 that day,
  * 1.11 and 0.93 on a quieter one). That is 3-5 times the 100 events/s the store is sized for with
  * ingest saturating the machine; a quieter one purges faster (each batch's pause is 19 times its
  * length), and a day's backlog (8.6 million events) goes in under 7 hours even so.
