@@ -35,6 +35,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import Database from 'libsql';
 import { createBenchContext } from './lib/bench-context.ts';
+import { snapshotCpu } from './lib/cpu.ts';
 import { meshEnv } from './lib/delivery-fixture.ts';
 import { closeClients, createSubscription, postEvents, resetSink, sinkStats } from './lib/mesh-client.ts';
 import { canPin, positiveInt } from './lib/options.ts';
@@ -103,6 +104,7 @@ async function main(): Promise<number> {
     `full store: ${delivered.toLocaleString('en')} delivered + ${dead.toLocaleString('en')} dead deliveries`,
   );
   const sink = await ctx.start({ name: 'sink', script: 'bench/delivery-sink.ts', env: {}, core: 1 });
+  ownPids.push(sink.child.pid ?? 0);
   try {
     return await run(sink);
   } finally {
@@ -508,7 +510,15 @@ async function startMesh(
  * A wrk run and the CPU the mesh spent per request answered < 400 meanwhile (µs); with `histogram`,
  * its latencies too (µs → count), to pool with other runs'.
  */
-type Measured = WrkResult & { cpuUsPerOp: number; latencies: Map<number, number> };
+type Measured = WrkResult & {
+  cpuUsPerOp: number;
+  latencies: Map<number, number>;
+  /** Percent of one core that went to processes of neither this bench nor the mesh (other work). */
+  otherPct?: number;
+};
+
+/** Other processes above this share of a core during either slice of a pair make it a noisy pair. */
+const QUIET_OTHER_PCT = 20;
 
 async function wrk(
   server: ServerProcess,
@@ -526,13 +536,38 @@ async function wrk(
   if (warm) await runWrk({ ...options, durationSeconds: warmup, nonce: `${nonce}w${++serial}` });
   const pid = server.child.pid ?? 0;
   const cpuBefore = cpuSeconds(pid);
+  const machineBefore = snapshotCpu(pid, cores);
+  const ownBefore = ownPids.map(cpuSeconds);
   const result = await runWrk({ ...options, durationSeconds: seconds, nonce: `${nonce}m${++serial}` });
+  const machineAfter = snapshotCpu(pid, cores);
+  const ownTicks = ownPids.reduce((sum, p, i) => sum + (cpuSeconds(p) - ownBefore[i]!) * 100, 0);
   const ok = result.okPerSecond * result.seconds;
   return {
     ...result,
     cpuUsPerOp: ok > 0 ? ((cpuSeconds(pid) - cpuBefore) * 1e6) / ok : 0,
     latencies: latencyHistogram(result.raw),
+    ...(machineBefore && machineAfter
+      ? { otherPct: otherPercent(machineBefore, machineAfter, ownTicks) }
+      : {}),
   };
+}
+
+/** The bench's own processes besides the mesh and wrk (the sink, the retention job): not "other". */
+const ownPids: number[] = [];
+
+/**
+ * Percent of one core used during a slice by processes that are neither the mesh, wrk (this
+ * process's reaped children), this process, nor `ownTicks` (the sink, the retention job): another
+ * helper's tests or builds on a shared machine, whose bursts make a slice's p99 meaningless.
+ */
+function otherPercent(
+  before: NonNullable<ReturnType<typeof snapshotCpu>>,
+  after: NonNullable<ReturnType<typeof snapshotCpu>>,
+  ownTicks: number,
+): number {
+  const elapsed = after.total - before.total || 1;
+  const known = after.server - before.server + (after.harness - before.harness) + ownTicks;
+  return Math.max(0, (100 * (after.busy - before.busy - known)) / elapsed);
 }
 
 /** User + system CPU of a process so far (s), from /proc. */
@@ -564,6 +599,7 @@ async function purgeFigure(sink: ServerProcess): Promise<number> {
       'p99 without / with purge (pooled)',
       'ratio',
       'ratio per round',
+      `ratio over quiet pairs (other < ${QUIET_OTHER_PCT} % of a core)`,
       'median pair ratio',
       'p50 without / with',
       'µs CPU/ingest without / with',
@@ -587,6 +623,9 @@ async function purgeFigure(sink: ServerProcess): Promise<number> {
     // Each slice with the purge against the one without it right after: noise that comes and goes
     // over seconds (other work on the machine) falls on both of a pair.
     const pairRatios: number[] = [];
+    // The pairs in which other processes stayed under QUIET_OTHER_PCT of a core in both slices.
+    const quietOff: Measured[] = [];
+    const quietOn: Measured[] = [];
     const holds: RetentionResult['batchMs'][] = [];
     let purged = 0;
     let purgeSeconds = 0;
@@ -608,6 +647,10 @@ async function purgeFigure(sink: ServerProcess): Promise<number> {
       for (const [i, without] of run.off.entries()) {
         const withPurge = run.on[i];
         if (withPurge && without.p99Ms > 0) pairRatios.push(withPurge.p99Ms / without.p99Ms);
+        if (withPurge && isQuiet(without) && isQuiet(withPurge)) {
+          quietOff.push(without);
+          quietOn.push(withPurge);
+        }
       }
       console.log(
         `  round ${round}: p99 without ${pooled(run.off, 0.99).toFixed(1)} ms, with ${pooled(run.on, 0.99).toFixed(1)} ms ` +
@@ -632,6 +675,9 @@ async function purgeFigure(sink: ServerProcess): Promise<number> {
       `${pooled(off, 0.99).toFixed(1)} / ${pooled(on, 0.99).toFixed(1)} ms (${off.length} / ${on.length} slices)`,
       ratio.toFixed(2),
       perRound.join(' '),
+      quietOff.length === 0
+        ? 'no quiet pair'
+        : `${pooledRatio(quietOff, quietOn).toFixed(2)} (${quietOff.length} of ${off.length} pairs; ${pooled(quietOff, 0.99).toFixed(1)} / ${pooled(quietOn, 0.99).toFixed(1)} ms)`,
       median(pairRatios).toFixed(2),
       `${pooled(off, 0.5).toFixed(1)} / ${pooled(on, 0.5).toFixed(1)} ms`,
       `${cpu(off).toFixed(0)} / ${cpu(on).toFixed(0)}`,
@@ -647,6 +693,11 @@ async function purgeFigure(sink: ServerProcess): Promise<number> {
   );
   printTable(summary);
   return 0;
+}
+
+/** Whether other processes left a slice alone (unknown counts as quiet: no /proc to tell). */
+function isQuiet(w: Measured): boolean {
+  return (w.otherPct ?? 0) < QUIET_OTHER_PCT;
 }
 
 /** p99 with the purge over p99 without it, each of the slices' latencies pooled. */
@@ -702,6 +753,7 @@ async function alternatingPurge(
     { DATABASE_URL: `file:${file}`, RETENTION_BEFORE: String(before), ...retentionEnv },
     1,
   );
+  ownPids.push(child.pid ?? 0);
   try {
     const slice = positiveInt('BENCH_SLICE', 3);
     // A round ends with the purge or after this many slices with it (and as many without), so a
@@ -729,7 +781,8 @@ async function alternatingPurge(
     const on: Measured[] = [];
     const report = (kind: string, w: Measured) =>
       console.log(
-        `  ${kind}: ${w.okPerSecond.toFixed(0)}/s p99 ${w.p99Ms.toFixed(1)} ms, ${w.cpuUsPerOp.toFixed(0)} µs CPU each`,
+        `  ${kind}: ${w.okPerSecond.toFixed(0)}/s p99 ${w.p99Ms.toFixed(1)} ms, ${w.cpuUsPerOp.toFixed(0)} µs CPU each` +
+          (w.otherPct === undefined ? '' : `, other processes ${w.otherPct.toFixed(0)} % of a core`),
       );
     // Warmed up first, and a first slice while the job starts — not counted: the job's start (tsx
     // on the receiver's core) and a cold page cache made it the slowest slice of every run.
@@ -760,6 +813,7 @@ async function alternatingPurge(
     await lines;
     return { on, off, result: result! };
   } finally {
+    ownPids.splice(ownPids.indexOf(child.pid ?? 0), 1);
     await ctx.stop(api);
   }
 }

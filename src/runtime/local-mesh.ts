@@ -183,9 +183,9 @@ function startRetention(input: LocalMeshInput): () => void {
     timer = setTimeout(() => void pass(), ms);
     timer.unref?.();
   };
-  // Small batches with four times their length between them: API processes on the same file (or
-  // this one's own ingest, whose event loop a batch blocks) meet a batch in a fifth of their
-  // commits, and wait a few ms when they do (issue 11: ingest p99 while purging).
+  // Small batches with 19 times their length between them: API processes on the same file (or
+  // this one's own ingest, whose event loop a batch blocks) meet a batch in one commit in twenty,
+  // and wait a ms or two when they do (issue 11: ingest p99 while purging).
   const between = pauseForLockShare(RETENTION_LOCK_SHARE);
   const batch = LOCAL_RETENTION_BATCH;
   const pass = async () => {

@@ -12,8 +12,9 @@ import { blob, check, index, integer, primaryKey, sqliteTable, text } from 'driz
  * Every domain and integration event type name ever accepted, once, with a small number (0009):
  * an event keeps the number, not a copy of the text (`OrderCreated`, `order.created.v1`: ~45 B an
  * event, rows and index). One table serves both kinds: a row stands for a name, whichever kind
- * uses it, so sharing changes no answer. Ingest adds a name in the batch that first uses it; rows
- * are never deleted (there are few), so retention leaves them.
+ * uses it, so sharing changes no answer. Ingest adds a name in the batch that first uses it; the
+ * retention job deletes a name once no event holds it (sql-retention.ts), and the next event of
+ * that type adds it again.
  */
 export const eventTypes = sqliteTable('event_types', {
   ref: integer('ref').primaryKey(),
@@ -83,8 +84,9 @@ export const integrationEvents = sqliteTable(
 
 /**
  * Every URL a subscription has pointed at, once (0008): a delivery keeps the small id of its
- * endpoint, not a copy of the text (~44 B a delivery). Rows are never deleted or changed, so an
- * accepted delivery's target stays what it was, whatever happens to its subscription later.
+ * endpoint, not a copy of the text (~44 B a delivery). Rows are never changed, so an accepted
+ * delivery's target stays what it was, whatever happens to its subscription later; the retention
+ * job deletes one once no subscription or delivery holds it (sql-retention.ts).
  */
 export const endpoints = sqliteTable('endpoints', {
   id: integer('id').primaryKey(),
@@ -93,8 +95,9 @@ export const endpoints = sqliteTable('endpoints', {
 
 /**
  * Every subscription id ever used, once, with a small number (0008): a delivery keeps the number,
- * not the id's text (`sub_` and a UUID through the API: ~80 B a delivery, row and index). Rows are
- * never deleted, so a delivery names its subscription even after that row is gone.
+ * not the id's text (`sub_` and a UUID through the API: ~80 B a delivery, row and index). A row
+ * stays while a subscription row or a delivery holds it, so a delivery names its subscription even
+ * after that row is gone; the retention job deletes it after (sql-retention.ts).
  */
 export const subscriptionRefs = sqliteTable('subscription_refs', {
   ref: integer('ref').primaryKey(),

@@ -26,6 +26,9 @@ function backlogStore(backlog: number): RetentionStore & { left(): number } {
         next: left > 0 ? { receivedAt: 0, id: String(left) } : null,
       };
     },
+    async prune() {
+      return { eventTypes: 0, endpoints: 0, subscriptionRefs: 0 };
+    },
     async reclaim() {
       return { pagesFreed: 0 };
     },
@@ -99,20 +102,49 @@ describe('runRetentionPass: the pause between batches', () => {
   });
 });
 
+describe('runRetentionPass: the lookup rows’ prune', () => {
+  it('prunes once a pass has purged what was left, not while a backlog is being worked off', async () => {
+    const store = backlogStore(25);
+    const prunes: { limit: number; holderRows: number }[] = [];
+    store.prune = async ({ limit, holderRows }) => {
+      prunes.push({ limit, holderRows });
+      return { eventTypes: 1, endpoints: 2, subscriptionRefs: 3 };
+    };
+    expect(await runRetentionPass(store, { before: 0, batch: 10, maxBatches: 2 })).toMatchObject({
+      events: 20,
+      done: false,
+      eventTypes: 0,
+    });
+    expect(prunes).toEqual([]);
+    expect(await runRetentionPass(store, { before: 0, batch: 10, holderRows: 7 })).toMatchObject({
+      events: 5,
+      done: true,
+      eventTypes: 1,
+      endpoints: 2,
+      subscriptionRefs: 3,
+    });
+    expect(prunes).toEqual([{ limit: 10, holderRows: 7 }]);
+    // Nothing purged: nothing can have become unreferenced.
+    expect(await runRetentionPass(store, { before: 0 })).toMatchObject({ events: 0, eventTypes: 0 });
+    expect(prunes).toHaveLength(1);
+  });
+});
+
 describe('pauseForLockShare: the write lock’s share a purge takes', () => {
   it('pauses (1 - share) / share times the batch, in whole ms and at least 1', () => {
-    expect(lockSharePauseMs(3, RETENTION_LOCK_SHARE)).toBe(12);
+    expect(lockSharePauseMs(3, RETENTION_LOCK_SHARE)).toBe(57);
+    expect(lockSharePauseMs(3, 0.2)).toBe(12);
     expect(lockSharePauseMs(4.2, 0.5)).toBe(5);
     expect(lockSharePauseMs(0, 0.2)).toBe(1);
   });
 
   it('keeps a backlog going far faster than the 100 events/s the store is sized for', () => {
-    // A batch of 100 held the lock 5–9 ms beside ingest (bench:scale --purge): with its pause,
-    // 100 events per 25–45 ms.
-    const slowestBatchMs = 9;
+    // A batch of 50 took 3–6 ms (p50) beside wrk's ingest (bench:scale --purge), read included:
+    // with its pause, 50 events per 60–120 ms.
+    const slowestBatchMs = 6;
     const perSecond =
       (LOCAL_RETENTION_BATCH * 1000) /
       (slowestBatchMs + lockSharePauseMs(slowestBatchMs, RETENTION_LOCK_SHARE));
-    expect(perSecond).toBeGreaterThan(20 * 100);
+    expect(perSecond).toBeGreaterThan(4 * 100);
   });
 });

@@ -58,6 +58,13 @@ async function planOf(driver: SqlDriver, s: SqlStatement): Promise<string[]> {
   return rows.map((r) => String(r.detail));
 }
 
+/**
+ * Statements that read a big table whole on purpose: the prune of endpoints and event types, which
+ * no index serves (`deliveries.endpoint_id`, `integration_events.type_ref`) and which runs only
+ * while that table spans at most `RETENTION_PRUNE_HOLDER_ROWS` rowids (sql-retention.ts).
+ */
+const BOUNDED_SCANS = [/^DELETE FROM endpoints /, /^DELETE FROM event_types /];
+
 /** A plan line that reads a big table from end to end without an index, or a whole partial index. */
 function isFullScan(line: string): boolean {
   const scan = /^SCAN (\w+)( USING (COVERING )?INDEX (\w+))?/.exec(line);
@@ -184,7 +191,14 @@ describe('every query the stores run is served from an index (migrations 0007 to
       if (/^\s*(PRAGMA|BEGIN|COMMIT|ROLLBACK|SELECT 1$)/i.test(sql)) continue;
       const plan = await planOf(mesh.db.driver, { sql, args });
       plans.set(sql, plan);
-      for (const line of plan) if (isFullScan(line)) scans.push(`${line}\n  in: ${sql.replace(/\s+/g, ' ')}`);
+      const bounded = BOUNDED_SCANS.some((re) => re.test(sql));
+      for (const line of plan) {
+        // Only the holder's NOT EXISTS (d, ie) and the foreign key's check of the row deleted may
+        // scan it; the bound itself is two lookups at the table's ends.
+        if (isFullScan(line) && !(bounded && /^SCAN (d|ie|deliveries|integration_events)$/.test(line))) {
+          scans.push(`${line}\n  in: ${sql.replace(/\s+/g, ' ')}`);
+        }
+      }
     }
     expect(plans.size).toBeGreaterThan(30);
     expect(scans).toEqual([]);

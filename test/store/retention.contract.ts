@@ -159,6 +159,75 @@ export function describeRetentionContract(name: string, open: OpenHarness): void
       expect(await count('domain_events')).toBe(0);
     });
 
+    const names = async (sql: string) => (await h.harness.query(sql)).map((r) => String(r.v)).sort();
+
+    it('prunes the event types, endpoints and subscription numbers nothing refers to any more', async () => {
+      await events.appendEvents([
+        // A type pair no later event uses, and no subscription takes: the event has no delivery.
+        domainEvent('retired', ['shipment.sent.v1'], { type: 'OrderRetired' }),
+        domainEvent('old'),
+      ]);
+      await settle(T0 + 10, { old: { [exact.id]: 'delivered', [prefix.id]: 'delivered' } });
+      // The exact subscription moves: its old URL is held only by the old event's delivery.
+      const moved = defineSubscription(exact.type, 'https://billing.example.com/hooks/moved', {
+        id: exact.id,
+        maxConcurrency: 1000,
+      });
+      await h.stores.subscriptions.syncCodeSubscriptions([moved, prefix], 2);
+      await events.appendEvents([domainEvent('recent', undefined, { receivedAt: CUTOFF + 1 })]);
+      // A number no subscription row or delivery holds (as 0008 left for subscriptions gone before it).
+      await h.harness.query("INSERT INTO subscription_refs (id) VALUES ('sub-gone')");
+
+      const removed = await runRetentionPass(retention, { before: CUTOFF, batch: 3 });
+
+      expect(removed).toMatchObject({
+        events: 2,
+        eventTypes: 2,
+        endpoints: 1,
+        subscriptionRefs: 1,
+        done: true,
+      });
+      expect(await names('SELECT name AS v FROM event_types')).toEqual(['OrderCreated', 'order.created.v1']);
+      expect(await names('SELECT url AS v FROM endpoints')).toEqual([moved.url, prefix.url].sort());
+      expect(await names('SELECT id AS v FROM subscription_refs')).toEqual([exact.id, prefix.id].sort());
+      const recent = await events.getEvent('recent');
+      expect(recent!.integrationEvents[0]!.deliveries.map((d) => d.url).sort()).toEqual(
+        [moved.url, prefix.url].sort(),
+      );
+      // Its types come back with the next event that uses them, this store's memory of them too.
+      const again = domainEvent('retired-again', ['shipment.sent.v1'], {
+        type: 'OrderRetired',
+        receivedAt: CUTOFF + 2,
+      });
+      expect((await events.appendEvents([again])).ok).toBe(true);
+      const stored = await events.getEvent('retired-again');
+      expect(stored).toMatchObject({ type: 'OrderRetired' });
+      expect(stored!.integrationEvents.map((ie) => ie.type)).toEqual(['shipment.sent.v1']);
+    });
+
+    it('keeps endpoints and types while the tables that would hold them are large, and what is held', async () => {
+      await events.appendEvents([
+        domainEvent('gone', ['shipment.sent.v1']),
+        domainEvent('recent', undefined, { receivedAt: CUTOFF + 1 }),
+      ]);
+      expect(await retention.purge({ before: CUTOFF, limit: 10 })).toMatchObject({ events: 1 });
+      const types = () => names('SELECT name AS v FROM event_types');
+      const all = ['OrderCreated', 'order.created.v1', 'shipment.sent.v1'];
+      expect(await types()).toEqual(all);
+
+      // With no room for even the one integration event left (`recent`'s), types stay; with room, the
+      // one nothing holds goes.
+      expect(await retention.prune({ limit: 10, holderRows: 0 })).toEqual({
+        eventTypes: 0,
+        endpoints: 0,
+        subscriptionRefs: 0,
+      });
+      expect(await types()).toEqual(all);
+      expect(await retention.prune({ limit: 10, holderRows: 1 })).toMatchObject({ eventTypes: 1 });
+      // The pending event's types stay: a domain event and an integration event hold them.
+      expect(await types()).toEqual(['OrderCreated', 'order.created.v1']);
+    });
+
     it('purges dead deliveries accepted before the cutoff, bounded per call, and the events left empty', async () => {
       await events.appendEvents([
         domainEvent('dead-alone', ['order.refunded.v1']),
