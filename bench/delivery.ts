@@ -14,7 +14,9 @@
 // memory, see bench/delivery-webhook-server.ts); BENCH_QUIET_WAIT [5 s] longest wait for a lull
 // on a shared machine before each run (0 = none); BENCH_CPU_PROF [unset] a directory for V8 CPU
 // profiles of the dispatcher and the handler servers; BENCH_MESH_ENTRY [src/example/node-main.ts]
-// (bench/delivery-mesh-entry.ts: a mesh whose only subscription is the bench's).
+// (bench/delivery-mesh-entry.ts: a mesh whose only subscription is the bench's); BENCH_RAW_SEND
+// [pool] the raw loop's request (`sender`, `request`: the mesh's send path, see
+// bench/delivery-raw-client.ts — for splitting a delivery's cost, not for the ratio).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -60,6 +62,7 @@ const latencyWarmup = positiveInt('BENCH_LATENCY_WARMUP', 50);
 const latencyGap = nonNegativeInt('BENCH_LATENCY_GAP_MS', 10);
 const quietWait = nonNegativeInt('BENCH_QUIET_WAIT', 5);
 const killEvents = positiveInt('BENCH_KILL_EVENTS', 2_000);
+const rawSend = process.env.BENCH_RAW_SEND || 'pool';
 const parts = new Set((process.env.BENCH_PARTS || '1,2,3,4').split(',').map((p) => p.trim()));
 const cores = availableParallelism();
 const nonce = Math.random().toString(36).slice(2, 8);
@@ -117,7 +120,7 @@ async function throughputRun(sink: ServerProcess, run: number, results: Delivery
   results.raw.push(r);
   const failed = r.failed === 0 ? '' : ` (${r.failed} failed)`;
   console.log(
-    `[1] run ${run} raw undici: ${r.perSecond.toFixed(0)} req/s${failed}  ${formatProcessesCpu(r.cpu, 'client', 'sink')}` +
+    `[1] run ${run} raw undici${rawSend === 'pool' ? '' : ` (${rawSend})`}: ${r.perSecond.toFixed(0)} req/s${failed}  ${formatProcessesCpu(r.cpu, 'client', 'sink')}` +
       formatMicros(cpuMicros(r), 'client CPU', 'request'),
   );
   await lull(`mesh run ${run}`);

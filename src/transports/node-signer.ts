@@ -1,4 +1,4 @@
-import { createHash, createHmac, createSecretKey, type KeyObject, randomFillSync } from 'node:crypto';
+import { createHmac, createSecretKey, hash, type KeyObject, randomFillSync } from 'node:crypto';
 import type { SignQStashJwtInput } from '../core/signature.ts';
 
 /** base64url('{"alg":"HS256","typ":"JWT"}'), as in src/core/signature.ts. */
@@ -48,12 +48,13 @@ let lastBodyHash = '';
 
 function bodyHashOf(body: string | Uint8Array): string {
   if (typeof body === 'string' && body === lastBody) return lastBodyHash;
-  const hash = createHash('sha256').update(body).digest('base64url');
+  // The one-shot `hash` (Node ≥ 20.12): ~0.5 µs against ~1.5 for a `Hash` object per body.
+  const digest = hash('sha256', body, 'base64url');
   if (typeof body === 'string') {
     lastBody = body;
-    lastBodyHash = hash;
+    lastBodyHash = digest;
   }
-  return hash;
+  return digest;
 }
 
 /**
