@@ -112,7 +112,8 @@ export function createWorker(options: CreateWorkerOptions): MeshWorker {
   if (options.env?.HOOKMESH_PUBLIC_URL) {
     const mesh = composeWorkerMesh(options.env, null, options, log);
     started = mesh;
-    mesh.catch(() => {
+    mesh.catch((error) => {
+      log('error', 'the mesh could not start', describeError(error));
       started = null;
     });
   }
