@@ -205,10 +205,14 @@ async function composeWorkerMesh(
   // No database round trip while composing: the code subscriptions' sync rides on the isolate's
   // first database call that is not /healthz (see createWorkerCodeSync).
   const sync = createWorkerCodeSync(driver);
-  const stores = createSqlStores({ driver: sync.driver }, { writesPerRequest: true });
+  // The definitions' type names, presumed in `event_types` (filled below, once the registry is
+  // made): an ingest inserts no type rows, which an isolate would otherwise send with its every
+  // ingest (its stores are per request). A type missing there costs its first batch one retry.
+  const knownTypes = new Set<string>();
+  const stores = createSqlStores({ driver: sync.driver }, { writesPerRequest: true, knownTypes });
   const health = createHealthCheck(driver);
 
-  const { app: api } = await createMesh({
+  const { app: api, registry } = await createMesh({
     definitions: resolveMesh(options.mesh, { publicUrl }),
     // /healthz reads past the sync: it must answer on a database wrangler has not migrated yet.
     events: { ...stores.events, ping: health.ping },
@@ -236,6 +240,9 @@ async function composeWorkerMesh(
     metrics: { store: stores.metrics, token: config.metricsToken },
     dashboard: { eventSearch: stores.eventSearch, gauges: stores.metrics },
   });
+
+  for (const name of registry.domainEvents.keys()) knownTypes.add(name);
+  for (const name of registry.integrationEvents.keys()) knownTypes.add(name);
 
   // The QStash side is made on first use — after the first answer (in its waitUntil) or in a
   // cron — not while composing: the client, the transport and the reconciler are a few
