@@ -401,6 +401,12 @@ try {
       );
       console.log(
         line(
+          '  warm CPU, hookmesh − compare',
+          mine.map((s, i) => s.warmCpu - other[i]!.warmCpu),
+        ),
+      );
+      console.log(
+        line(
           '  start CPU, hookmesh − compare',
           mine.map((s, i) => s.startCpu - other[i]!.startCpu),
         ),
