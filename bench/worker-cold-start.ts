@@ -18,6 +18,9 @@ import { buildWorker } from '../worker/build.ts';
 // beforehand, as wrangler does; QStash is the loopback double).
 //   npm run bench:worker              (ROUNDS=30 by default; ROUNDS=n to change)
 //   WORKER_BUNDLE=old/worker.js npm run bench:worker   (an earlier build instead of building now)
+//   COMPARE_BUNDLE=base/worker.js npm run bench:worker (a third variant, e.g. the base branch's
+//   build, interleaved in the same rounds: base and branch compared on the same moments)
+//   FIRST=post npm run bench:worker     (only one of the two first requests: healthz or post)
 // Each round starts one workerd per variant (new Miniflare), which is the only way to be sure the
 // isolate is fresh. What workerd's start costs (process, config, compiling and evaluating the
 // module) is shown apart as `start`; `first` is the first request's round trip from Node, `warm`
@@ -57,10 +60,12 @@ app.post('/v1/events', async (c) => {
 export default { fetch: app.fetch };
 `;
 
-type Variant = 'baseline' | 'hookmesh';
+type Variant = 'baseline' | 'hookmesh' | 'compare';
 type FirstRequest = 'healthz' | 'post';
 interface Sample {
   readonly start: number;
+  /** workerd's CPU milliseconds from its spawn to ready: its start, evaluating the module included. */
+  readonly startCpu: number;
   readonly first: number;
   readonly warm: number;
   /** workerd's CPU milliseconds for the first and the warm request; NaN where /proc cannot tell. */
@@ -156,7 +161,19 @@ try {
     await d1.prepare('CREATE TABLE bench_baseline (id TEXT PRIMARY KEY, body TEXT NOT NULL)').all();
   });
 
-  const paths: Record<Variant, string> = { baseline: baselinePath, hookmesh: ours.path };
+  const compare = process.env.COMPARE_BUNDLE ? resolve(process.env.COMPARE_BUNDLE) : null;
+  const paths: Record<Variant, string> = {
+    baseline: baselinePath,
+    hookmesh: ours.path,
+    compare: compare ?? '',
+  };
+  const variants: Variant[] = compare ? ['baseline', 'hookmesh', 'compare'] : ['baseline', 'hookmesh'];
+  const kinds: FirstRequest[] =
+    process.env.FIRST === 'post'
+      ? ['post']
+      : process.env.FIRST === 'healthz'
+        ? ['healthz']
+        : ['healthz', 'post'];
   const start = (variant: Variant) =>
     new Miniflare({
       modules: [{ type: 'ESModule', path: paths[variant] }],
@@ -228,6 +245,7 @@ try {
       const t4 = performance.now();
       return {
         start: t1 - t0,
+        startCpu: c1,
         first: t2 - t1,
         warm: t4 - t3,
         firstCpu: c2 - c1,
@@ -242,14 +260,11 @@ try {
   const samples = new Map<string, Sample[]>();
   const keyOf = (variant: Variant, kind: FirstRequest) => `${variant} ${kind}`;
   // One unmeasured round each: the file cache, miniflare's own first start.
-  for (const kind of ['healthz', 'post'] as const) {
-    await measure('baseline', kind);
-    await measure('hookmesh', kind);
-  }
+  for (const kind of kinds) for (const variant of variants) await measure(variant, kind);
   for (let round = 0; round < ROUNDS; round += 1) {
-    for (const kind of ['healthz', 'post'] as const) {
+    for (const kind of kinds) {
       // Alternate which goes first, so a slow moment of the shared machine falls on both.
-      const order: Variant[] = round % 2 === 0 ? ['baseline', 'hookmesh'] : ['hookmesh', 'baseline'];
+      const order: Variant[] = round % 2 === 0 ? variants : [...variants].reverse();
       for (const variant of order) {
         const list = samples.get(keyOf(variant, kind)) ?? [];
         list.push(await measure(variant, kind));
@@ -275,7 +290,7 @@ try {
     `worker bundle ${(ours.bytes / 1024).toFixed(1)} KiB, gzip ${(ours.gzipBytes / 1024).toFixed(1)} KiB; ${ROUNDS} rounds, one fresh workerd per sample`,
   );
   let met = true;
-  for (const kind of ['healthz', 'post'] as const) {
+  for (const kind of kinds) {
     const base = samples.get(keyOf('baseline', kind))!;
     const mine = samples.get(keyOf('hookmesh', kind))!;
     const label = kind === 'healthz' ? 'GET /healthz' : 'POST /v1/events';
@@ -352,6 +367,12 @@ try {
         mine.map((s) => s.afterCpu),
       ),
     );
+    console.log(
+      line(
+        '  start CPU, hookmesh − baseline',
+        mine.map((s, i) => s.startCpu - base[i]!.startCpu),
+      ),
+    );
     const extraCpu = mine.map((s, i) => s.firstCpu - base[i]!.firstCpu);
     const coldCpu = mine.map((s, i) => s.firstCpu - s.warmCpu - (base[i]!.firstCpu - base[i]!.warmCpu));
     console.log(line('  first CPU, hookmesh − baseline', extraCpu));
@@ -363,6 +384,34 @@ try {
     console.log(
       `  → first ${label} over the platform's (${cpuKnown ? 'workerd CPU' : 'round trip'}): ${p50.toFixed(1)} ms (goal ≤ ${GOAL_MS} ms): ${verdict}`,
     );
+    const other = samples.get(keyOf('compare', kind));
+    if (other) {
+      // The same figures for COMPARE_BUNDLE, and this build against it round by round.
+      console.log(
+        line(
+          '  compare first CPU − baseline',
+          other.map((s, i) => s.firstCpu - base[i]!.firstCpu),
+        ),
+      );
+      console.log(
+        line(
+          '  first CPU, hookmesh − compare',
+          mine.map((s, i) => s.firstCpu - other[i]!.firstCpu),
+        ),
+      );
+      console.log(
+        line(
+          '  warm CPU, hookmesh − compare',
+          mine.map((s, i) => s.warmCpu - other[i]!.warmCpu),
+        ),
+      );
+      console.log(
+        line(
+          '  start CPU, hookmesh − compare',
+          mine.map((s, i) => s.startCpu - other[i]!.startCpu),
+        ),
+      );
+    }
   }
   process.exitCode = met ? 0 : 1;
 } finally {

@@ -16,7 +16,7 @@ export interface WorkerBundle {
 /**
  * Bundles `worker/index.ts` into one ES module as wrangler would: the `workerd`, `worker` and
  * `browser` export conditions (so `@libsql/client` resolves to its HTTP-only build), no Node
- * built-ins, ES2022, minified. miniflare takes the result as an explicit module list
+ * built-ins (workerd's `cloudflare:*` modules left to workerd), ES2022, minified. miniflare takes the result as an explicit module list
  * (`modules: [{ type: 'ESModule', path }]`), like wrangler hands it to workerd.
  * @example const { path, bytes, gzipBytes } = await buildWorker();
  */
@@ -34,6 +34,8 @@ export async function buildWorker(
     mainFields: ['browser', 'module', 'main'],
     conditions: ['workerd', 'worker', 'browser'],
     target: 'es2022',
+    // workerd's own modules (`cloudflare:workers`: the bindings in global scope), as wrangler leaves them.
+    external: ['cloudflare:*'],
     minify: options.minify ?? true,
     legalComments: 'none',
     logLevel: 'warning',

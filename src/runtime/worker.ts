@@ -54,6 +54,15 @@ export interface CreateWorkerOptions {
    * `hookmesh/worker`) for Turso or sqld. Opt-in, so a D1 Worker's bundle carries no libSQL client.
    */
   readonly database?: WorkerDatabaseOpener | undefined;
+  /**
+   * The isolate's bindings (`import { env } from 'cloudflare:workers'`): the mesh is then composed
+   * while the module is evaluated — when the isolate starts, which Cloudflare does as a connection
+   * opens, before its first request — instead of on the first request. Composing does no I/O, no
+   * timer and draws nothing random, which global scope forbids. Requests are then served by that
+   * mesh whatever `env` object they carry (an isolate has one set of bindings). Only with
+   * `HOOKMESH_PUBLIC_URL` set: without it the mesh's URL is where its first request reached it.
+   */
+  readonly env?: WorkerEnv | undefined;
 }
 
 /** What `export default` hands the Workers runtime. */
@@ -90,15 +99,27 @@ const RETENTION_BATCHES = 20;
  * `libsql://` / `https://`), with the QStash transport (the default here). `fetch` serves the API,
  * the QStash callback and the handlers; `scheduled` (a cron) republishes what failed to publish
  * or what QStash finished without a word (its callbacks lost), and purges old rows. The Worker never migrates — `wrangler d1 migrations apply` does, from
- * `node_modules/hookmesh/migrations`. The mesh is composed on the first request and kept for the
- * isolate's life, one per `env` object.
+ * `node_modules/hookmesh/migrations`. The mesh is composed on the first request (or, given `env`,
+ * as the module is evaluated) and kept for the isolate's life, one per `env` object.
  * @example export default createWorker({ mesh, handlers: [onOrderCreated] });
  */
 export function createWorker(options: CreateWorkerOptions): MeshWorker {
   const log = options.log ?? consoleLogger;
   const meshes = new WeakMap<object, Promise<WorkerMesh>>();
+  // Composed as the module is evaluated, when the bindings are given (see `env`). One that failed
+  // (a missing secret) is composed again by the next request, whose answer says why.
+  let started: Promise<WorkerMesh> | null = null;
+  if (options.env?.HOOKMESH_PUBLIC_URL) {
+    const mesh = composeWorkerMesh(options.env, null, options, log);
+    started = mesh;
+    mesh.catch((error) => {
+      log('error', 'the mesh could not start', describeError(error));
+      started = null;
+    });
+  }
 
   const meshFor = (env: WorkerEnv, request: Request | null): Promise<WorkerMesh> => {
+    if (started) return started;
     let mesh = meshes.get(env);
     if (!mesh) {
       mesh = composeWorkerMesh(env, request, options, log);
@@ -171,7 +192,12 @@ async function composeWorkerMesh(
   const callbackUrl = `${publicUrl}/v1/qstash/callback`;
   const clock = systemClock;
   // Names this isolate's leases: the transport's passes and the ingests' (createIngestLeases).
-  const isolate = `worker-${crypto.randomUUID()}`;
+  // Drawn on first use: composing may run in global scope, where randomness is refused.
+  let isolateName: string | undefined;
+  const isolate = () => {
+    isolateName ??= `worker-${crypto.randomUUID()}`;
+    return isolateName;
+  };
   const ingestLeases = createIngestLeases(isolate, clock);
   const database = openWorkerDatabase(env, config, options.database, ingestLeases.rider);
   // Typed "cannot write now" errors below the sync, so the sync's own statements get them too.
@@ -179,10 +205,14 @@ async function composeWorkerMesh(
   // No database round trip while composing: the code subscriptions' sync rides on the isolate's
   // first database call that is not /healthz (see createWorkerCodeSync).
   const sync = createWorkerCodeSync(driver);
-  const stores = createSqlStores({ driver: sync.driver }, { writesPerRequest: true });
+  // The definitions' type names, presumed in `event_types` (filled below, once the registry is
+  // made): an ingest inserts no type rows, which an isolate would otherwise send with its every
+  // ingest (its stores are per request). A type missing there costs its first batch one retry.
+  const knownTypes = new Set<string>();
+  const stores = createSqlStores({ driver: sync.driver }, { writesPerRequest: true, knownTypes });
   const health = createHealthCheck(driver);
 
-  const { app: api } = await createMesh({
+  const { app: api, registry } = await createMesh({
     definitions: resolveMesh(options.mesh, { publicUrl }),
     // /healthz reads past the sync: it must answer on a database wrangler has not migrated yet.
     events: { ...stores.events, ping: health.ping },
@@ -211,6 +241,9 @@ async function composeWorkerMesh(
     dashboard: { eventSearch: stores.eventSearch, gauges: stores.metrics },
   });
 
+  for (const name of registry.domainEvents.keys()) knownTypes.add(name);
+  for (const name of registry.integrationEvents.keys()) knownTypes.add(name);
+
   // The QStash side is made on first use — after the first answer (in its waitUntil) or in a
   // cron — not while composing: the client, the transport and the reconciler are a few
   // milliseconds of a new isolate that no response needs to wait for. Values, not promises.
@@ -233,7 +266,7 @@ async function composeWorkerMesh(
       client,
       callbackUrl,
       clock,
-      owner: isolate,
+      owner: isolate(),
       onError: (error) => log('error', 'qstash publish failed', describeError(error)),
     });
     const reconciler = createQStashReconciler({
@@ -404,7 +437,7 @@ const INGEST_LEASE_MARGIN_MS = 15_000;
  * (`take` answers null: `publishDue`), one round trip more, after the answer; ingests after it
  * carry the lease.
  */
-function createIngestLeases(isolate: string, clock: Clock) {
+function createIngestLeases(isolate: () => string, clock: Clock) {
   // The lease's rows as D1 answered them: made into deliveries by `take`, in the waitUntil, so the
   // answer waits for no more than the batch (on a new isolate that code's first run is ~1 ms).
   let leases: { readonly rows: SqlRow[]; readonly owner: string; readonly until: number }[] = [];
@@ -415,7 +448,7 @@ function createIngestLeases(isolate: string, clock: Clock) {
   return {
     rider(statements: readonly SqlStatement[]): D1Rider | null {
       if (!riding || !createsDeliveries(statements)) return null;
-      const owner = `${isolate}/ingest-${++count}`;
+      const owner = `${isolate()}/ingest-${++count}`;
       const now = clock.now();
       return {
         statement: toLeaseForPublish({ owner, now, leaseMs: INGEST_LEASE_MS, limit: QSTASH_BATCH_LIMIT }),

@@ -67,6 +67,12 @@ export function createSqlEventStore(
      * deliveries due now are written leased to it (`toHandOffLease`).
      */
     readonly handOff?: DeliveryHandOff;
+    /**
+     * The type names known to have their `event_types` row, shared by the stores that give it (a
+     * Worker's per-request stores) and possibly seeded with names presumed there: a batch that
+     * finds one missing is written again with every type inserted, as for any name remembered.
+     */
+    readonly knownTypes?: Set<string>;
   },
 ): EventStore {
   const { driver } = options;
@@ -78,7 +84,7 @@ export function createSqlEventStore(
   // is ever deleted), so later batches skip their INSERT OR IGNORE. Forgotten when a batch that
   // skipped some finds a type's row missing (a file swapped for an older one under the process):
   // that batch is written once more with every type inserted.
-  const knownTypes = new Set<string>();
+  const knownTypes = options.knownTypes ?? new Set<string>();
   const rememberTypes = (events: readonly NewDomainEvent[]) => {
     for (const e of events) {
       knownTypes.add(e.type);

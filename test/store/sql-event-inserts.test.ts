@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLibsqlStores } from '../../src/store/libsql-store.ts';
 import type { SqlDriver, SqlStatement } from '../../src/store/sql-driver.ts';
 import { eventIdIn } from '../../src/store/sql-ids.ts';
+import { createSqlStores } from '../../src/store/sql-stores.ts';
 import { createTempDb, type TempDb } from '../support/temp-db.ts';
 import { domainEvent, exactCreated } from './store-contract-fixtures.ts';
 
@@ -182,6 +183,34 @@ describe('ingest inserts', () => {
     expect(await eventTypes()).toEqual(['OrderCreated', 'order.created.v1']);
     expect((await stores.events.findEvents(['fourth']))[0]!.integrationEvents).toEqual([
       { id: 'fourth/ie0', type: 'order.created.v1' },
+    ]);
+  });
+
+  it('shares known type names between per-request stores, and writes a batch again when a presumed one is missing', async () => {
+    const { driver, batches } = recording(db.driver);
+    // As the Worker composes: a store per request, the definitions' names presumed from the start.
+    const stores = createSqlStores(
+      { driver },
+      { writesPerRequest: true, knownTypes: new Set(['OrderCreated', 'order.created.v1']) },
+    );
+    const typeInserts = () =>
+      batches.map((b) => b.filter((s) => s.sql.startsWith('INSERT OR IGNORE INTO event_types')).length);
+
+    // A new database: the presumed names have no rows yet, so the first batch fails on them
+    // (NOT NULL) and is written again with its types; nothing is lost and nothing doubled.
+    expect(await stores.events.appendEvents([domainEvent('first')])).toEqual({ ok: true });
+    expect(await stores.events.appendEvents([domainEvent('second')])).toEqual({ ok: true });
+    expect(await stores.events.appendEvents([domainEvent('third', ['order.paid.v1'])])).toEqual({ ok: true });
+    expect(await stores.events.appendEvents([domainEvent('fourth', ['order.paid.v1'])])).toEqual({
+      ok: true,
+    });
+
+    // Each request's store started from what the others learnt: a name is inserted by one batch,
+    // not by every request.
+    expect(typeInserts()).toEqual([0, 2, 0, 1, 0]);
+    expect(await db.count('domain_events')).toBe(4);
+    expect((await stores.events.findEvents(['fourth']))[0]!.integrationEvents).toEqual([
+      { id: 'fourth/ie0', type: 'order.paid.v1' },
     ]);
   });
 });

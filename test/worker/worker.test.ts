@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toDeliveryRequest } from '../../src/core/delivery-request.ts';
@@ -401,6 +402,88 @@ describe('a fresh isolate and the subscriptions declared in code', () => {
       });
     } finally {
       await next.dispose();
+    }
+  });
+});
+
+describe('a Worker given its bindings (cloudflare:workers): composed as workerd starts it', () => {
+  let dir: string;
+  let bundle: WorkerBundle;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hookmesh-worker-'));
+    bundle = await buildWorker({ outfile: join(dir, 'worker.js') });
+    await migratePersistedD1(join(dir, 'd1'));
+  }, 60_000);
+
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A Worker on `bindings`, and what workerd wrote to its stdout and stderr so far. */
+  const started = (bindings: Record<string, string>) => {
+    let output = '';
+    let waiting: { text: string; resolve: () => void } | null = null;
+    const collect = (stream: Readable) =>
+      stream.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (waiting && output.includes(waiting.text)) waiting.resolve();
+      });
+    const mf = new Miniflare({
+      modules: [{ type: 'ESModule', path: bundle.path }],
+      modulesRoot: dirname(bundle.path),
+      compatibilityDate: COMPATIBILITY_DATE,
+      d1Databases: { DB: 'hookmesh' },
+      d1Persist: join(dir, 'd1'),
+      bindings,
+      handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
+        collect(stdout);
+        collect(stderr);
+      },
+    });
+    return {
+      mf,
+      output: () => output,
+      /** Resolves once `text` was written: no time limit of its own, the test's applies. */
+      written: (text: string) =>
+        new Promise<void>((resolve) => {
+          waiting = { text, resolve };
+          if (output.includes(text)) resolve();
+        }),
+    };
+  };
+
+  it('fails at start, before any request, where a binding is missing; its first request says which', async () => {
+    const { QSTASH_TOKEN: _left, ...withoutToken } = BINDINGS;
+    const worker = started(withoutToken);
+    try {
+      await worker.mf.ready;
+      // Nothing was asked of it yet: the module's evaluation composed the mesh, and failed.
+      await worker.written('the mesh could not start');
+      expect(worker.output()).toMatch(/QSTASH_TOKEN is required/);
+
+      const res = await worker.mf.dispatchFetch(`${PUBLIC_URL}/healthz`);
+      expect(res.status).toBe(503);
+      expect(await res.json()).toMatchObject({ detail: expect.stringMatching(/QSTASH_TOKEN is required/) });
+    } finally {
+      await worker.mf.dispose();
+    }
+  });
+
+  it('starts without randomness, timers or I/O in global scope, and its first requests use that mesh', async () => {
+    const worker = started(BINDINGS);
+    try {
+      const res = await worker.mf.dispatchFetch(`${PUBLIC_URL}/v1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${PRODUCER_TOKEN}` },
+        body: JSON.stringify(orderCreated('evt-started-1')),
+      });
+      expect(res.status).toBe(202);
+      expect((await worker.mf.dispatchFetch(`${PUBLIC_URL}/healthz`)).status).toBe(200);
+      // Workerd refuses those in global scope with an error the start would have logged.
+      expect(worker.output()).not.toMatch(/could not start|Disallowed operation/);
+    } finally {
+      await worker.mf.dispose();
     }
   });
 });
