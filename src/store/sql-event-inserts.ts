@@ -86,8 +86,9 @@ export function toInsertStatements(
    */
   filters?: FilterSnapshot,
   /**
-   * Type names known to be in `event_types` already (rows there are never deleted): no INSERT OR
-   * IGNORE for them, two statements fewer in a batch of one domain event type.
+   * Type names believed to be in `event_types` already: no INSERT OR IGNORE for them, two
+   * statements fewer in a batch of one domain event type. Retention may delete a name no event
+   * holds; the batch then fails on the missing row and is written again with its types inserted.
    */
   knownTypes?: ReadonlySet<string>,
 ): SqlStatement[] {

@@ -80,10 +80,10 @@ export function createSqlEventStore(
 
   const { handOff } = options;
 
-  // The type names this store has seen committed: their `event_types` rows exist for good (none
-  // is ever deleted), so later batches skip their INSERT OR IGNORE. Forgotten when a batch that
-  // skipped some finds a type's row missing (a file swapped for an older one under the process):
-  // that batch is written once more with every type inserted.
+  // The type names this store has seen committed: later batches skip their INSERT OR IGNORE.
+  // Forgotten when a batch that skipped some finds a type's row missing (retention pruned a name
+  // no event held any more, or a file was swapped for an older one under the process): that batch
+  // is written once more with every type inserted.
   const knownTypes = options.knownTypes ?? new Set<string>();
   const rememberTypes = (events: readonly NewDomainEvent[]) => {
     for (const e of events) {
