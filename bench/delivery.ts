@@ -14,7 +14,9 @@
 // memory, see bench/delivery-webhook-server.ts); BENCH_QUIET_WAIT [5 s] longest wait for a lull
 // on a shared machine before each run (0 = none); BENCH_CPU_PROF [unset] a directory for V8 CPU
 // profiles of the dispatcher and the handler servers; BENCH_MESH_ENTRY [src/example/node-main.ts]
-// (bench/delivery-mesh-entry.ts: a mesh whose only subscription is the bench's).
+// (bench/delivery-mesh-entry.ts: a mesh whose only subscription is the bench's); BENCH_COMPILED
+// [unset] 1 = part 3's servers compiled by esbuild and run on plain Node (profiles then name lines;
+// summarise one with `tsx bench/cpu-profile-summary.ts <file>`).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
