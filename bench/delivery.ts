@@ -16,7 +16,9 @@
 // profiles of the dispatcher and the handler servers; BENCH_MESH_ENTRY [src/example/node-main.ts]
 // (bench/delivery-mesh-entry.ts: a mesh whose only subscription is the bench's); BENCH_RAW_SEND
 // [pool] the raw loop's request (`sender`, `request`: the mesh's send path, see
-// bench/delivery-raw-client.ts — for splitting a delivery's cost, not for the ratio).
+// bench/delivery-raw-client.ts — for splitting a delivery's cost, not for the ratio);
+// BENCH_COMPILED [unset] 1 = part 3's servers compiled by esbuild and run on plain Node (profiles
+// then name lines; summarise one with `tsx bench/cpu-profile-summary.ts <file>`).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
