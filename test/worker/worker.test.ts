@@ -59,6 +59,26 @@ const orderCreated = (id: string) => ({
   data: { order: { id: `o-${id}`, customerId: 'c-1', total: 42.5, currency: 'EUR' } },
 });
 
+/**
+ * A temp dir holding the Worker bundle and, when `migrated`, a persisted D1 migrated as `wrangler
+ * d1 migrations apply` would: made before the enclosing describe's tests, removed after them.
+ */
+function useBuiltWorker(options: { readonly migrated: boolean }): {
+  readonly dir: string;
+  readonly bundle: WorkerBundle;
+} {
+  const fixture = { dir: '', bundle: undefined as unknown as WorkerBundle };
+  beforeAll(async () => {
+    fixture.dir = mkdtempSync(join(tmpdir(), 'hookmesh-worker-'));
+    fixture.bundle = await buildWorker({ outfile: join(fixture.dir, 'worker.js') });
+    if (options.migrated) await migratePersistedD1(join(fixture.dir, 'd1'));
+  }, 60_000);
+  afterAll(() => {
+    rmSync(fixture.dir, { recursive: true, force: true });
+  });
+  return fixture;
+}
+
 describe('the Worker bundle in workerd (miniflare, D1)', () => {
   let dir: string;
   let bundle: WorkerBundle;
@@ -235,20 +255,10 @@ describe('the Worker bundle in workerd (miniflare, D1)', () => {
 });
 
 describe('the Worker before wrangler migrated its database', () => {
-  let dir: string;
-  let bundle: WorkerBundle;
-
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'hookmesh-worker-'));
-    bundle = await buildWorker({ outfile: join(dir, 'worker.js') });
-  }, 60_000);
-
-  afterAll(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const worker = useBuiltWorker({ migrated: false });
 
   it('never migrates: 503 until every migration is recorded in d1_migrations, then 200', async () => {
-    const mf = startWorker(bundle, false);
+    const mf = startWorker(worker.bundle, false);
     const healthz = async () => {
       const res = await mf.dispatchFetch(`${PUBLIC_URL}/healthz`);
       return { status: res.status, body: (await res.json()) as { detail?: string } };
@@ -292,8 +302,8 @@ describe('the Worker before wrangler migrated its database', () => {
 
   it('refuses to start without a D1 binding or a libSQL URL it can reach over HTTP', async () => {
     const mf = new Miniflare({
-      modules: [{ type: 'ESModule', path: bundle.path }],
-      modulesRoot: dirname(bundle.path),
+      modules: [{ type: 'ESModule', path: worker.bundle.path }],
+      modulesRoot: dirname(worker.bundle.path),
       compatibilityDate: COMPATIBILITY_DATE,
       bindings: { ...BINDINGS, DATABASE_URL: 'file:./data/hookmesh.db' },
     });
@@ -310,21 +320,10 @@ describe('the Worker before wrangler migrated its database', () => {
 });
 
 describe('a fresh isolate and the subscriptions declared in code', () => {
-  let dir: string;
-  let bundle: WorkerBundle;
-
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'hookmesh-worker-'));
-    bundle = await buildWorker({ outfile: join(dir, 'worker.js') });
-    await migratePersistedD1(join(dir, 'd1'));
-  }, 60_000);
-
-  afterAll(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const worker = useBuiltWorker({ migrated: true });
 
   it('composes without the database: /healthz syncs nothing, the first event still gets their deliveries', async () => {
-    const mf = startWorker(bundle, join(dir, 'd1'));
+    const mf = startWorker(worker.bundle, join(worker.dir, 'd1'));
     try {
       const d1 = await getD1(mf);
       const health = await mf.dispatchFetch(`${PUBLIC_URL}/healthz`);
@@ -367,7 +366,7 @@ describe('a fresh isolate and the subscriptions declared in code', () => {
     const codeRows = async (d1: D1Database) =>
       (await d1.prepare("SELECT id, updated_at FROM subscriptions WHERE origin = 'code' ORDER BY id").all())
         .results;
-    const first = startWorker(bundle, join(dir, 'd1'));
+    const first = startWorker(worker.bundle, join(worker.dir, 'd1'));
     let synced: unknown[] | undefined;
     try {
       const res = await first.dispatchFetch(`${PUBLIC_URL}/v1/events`, {
@@ -383,7 +382,7 @@ describe('a fresh isolate and the subscriptions declared in code', () => {
     }
     expect(synced?.length).toBeGreaterThan(0);
 
-    const next = startWorker(bundle, join(dir, 'd1'));
+    const next = startWorker(worker.bundle, join(worker.dir, 'd1'));
     try {
       const res = await next.dispatchFetch(`${PUBLIC_URL}/v1/events`, {
         method: 'POST',
@@ -407,18 +406,7 @@ describe('a fresh isolate and the subscriptions declared in code', () => {
 });
 
 describe('a Worker given its bindings (cloudflare:workers): composed as workerd starts it', () => {
-  let dir: string;
-  let bundle: WorkerBundle;
-
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'hookmesh-worker-'));
-    bundle = await buildWorker({ outfile: join(dir, 'worker.js') });
-    await migratePersistedD1(join(dir, 'd1'));
-  }, 60_000);
-
-  afterAll(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const worker = useBuiltWorker({ migrated: true });
 
   /** A Worker on `bindings`, and what workerd wrote to its stdout and stderr so far. */
   const started = (bindings: Record<string, string>) => {
@@ -430,11 +418,11 @@ describe('a Worker given its bindings (cloudflare:workers): composed as workerd 
         if (waiting && output.includes(waiting.text)) waiting.resolve();
       });
     const mf = new Miniflare({
-      modules: [{ type: 'ESModule', path: bundle.path }],
-      modulesRoot: dirname(bundle.path),
+      modules: [{ type: 'ESModule', path: worker.bundle.path }],
+      modulesRoot: dirname(worker.bundle.path),
       compatibilityDate: COMPATIBILITY_DATE,
       d1Databases: { DB: 'hookmesh' },
-      d1Persist: join(dir, 'd1'),
+      d1Persist: join(worker.dir, 'd1'),
       bindings,
       handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
         collect(stdout);
