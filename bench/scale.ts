@@ -32,9 +32,9 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import Database from 'libsql';
 import { createBenchContext } from './lib/bench-context.ts';
+import { compileForNode } from './lib/compile.ts';
 import { snapshotCpu } from './lib/cpu.ts';
 import { meshEnv } from './lib/delivery-fixture.ts';
 import { closeClients, createSubscription, postEvents, resetSink, sinkStats } from './lib/mesh-client.ts';
@@ -825,18 +825,7 @@ async function alternatingPurge(
  * levels under the repository, so `../../migrations` and the packages resolve as from `src/runtime`.
  */
 async function compiledMesh(): Promise<string> {
-  const outfile = join(root, '.bench-build', 'scale', 'delivery-mesh-entry.mjs');
-  await build({
-    entryPoints: [join(root, MESH)],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'warning',
-  });
-  return outfile;
+  return compileForNode(join(root, MESH), join(root, '.bench-build', 'scale', 'delivery-mesh-entry.mjs'));
 }
 
 /** Events accepted before `before` (the filled ones). */

@@ -1,10 +1,10 @@
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createClient } from '@libsql/client';
-import { build } from 'esbuild';
 import { signQStashJwt } from '../../src/core/signature.ts';
 import { signQStashJwtNode } from '../../src/transports/node-signer.ts';
 import { type BenchContext, cpuProfileOptions, withServerLog } from './bench-context.ts';
+import { compileForNode } from './compile.ts';
 import { type CpuShares, cpuShares, snapshotCpu } from './cpu.ts';
 import { orderPaidBody, PAID_TYPE, SIGNING_KEY } from './delivery-fixture.ts';
 import { runWrk, type WrkResult } from './wrk.ts';
@@ -63,18 +63,10 @@ const SERVER_SCRIPTS: Record<HandlerKind, string> = {
 async function serverScript(ctx: BenchContext, kind: HandlerKind): Promise<string> {
   const source = SERVER_SCRIPTS[kind];
   if (process.env.BENCH_COMPILED !== '1') return source;
-  const outfile = join(ctx.root, '.bench-build', 'handler', `${kind}-server.mjs`);
-  await build({
-    entryPoints: [join(ctx.root, source)],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'warning',
-  });
-  return outfile;
+  return compileForNode(
+    join(ctx.root, source),
+    join(ctx.root, '.bench-build', 'handler', `${kind}-server.mjs`),
+  );
 }
 
 export async function runHandlerRoute(
