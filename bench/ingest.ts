@@ -6,6 +6,8 @@
 // are then a little lower), writes its profiles there and prints the functions with the most self
 // time; a profiled mesh is stopped with SIGTERM (a killed process writes no profile), so its
 // durability check is skipped.
+// BENCH_COMPILED=1 runs the baseline and the mesh compiled by esbuild on plain Node (as deployed,
+// without tsx's loader): profiles then name functions and lines (`tsx bench/cpu-profile-summary.ts`).
 // `--filtered` (or BENCH_FILTERED=<count>, default 100) also compares, in each round, two meshes with
 // the example's converters and no code-declared subscription: one with a plain subscription on
 // order.created.v1, one with that many filtered subscriptions on it instead, each matching about
@@ -18,6 +20,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient } from '@libsql/client';
+import { compileForNode } from './lib/compile.ts';
 import { type CpuShares, cpuShares, snapshotCpu } from './lib/cpu.ts';
 import { checkDatabase } from './lib/db-check.ts';
 import {
@@ -62,6 +65,8 @@ const profileDir = process.env.BENCH_PROFILE ? resolve(process.env.BENCH_PROFILE
 const cores = availableParallelism();
 const pinned = canPin();
 const nonce = randomBytes(4).toString('hex');
+/** Both servers compiled to JavaScript and run on plain Node (BENCH_COMPILED=1), else under tsx. */
+const compiled = process.env.BENCH_COMPILED === '1';
 
 const dir = mkdtempSync(join(tmpdir(), 'hookmesh-bench-'));
 const live = new Set<ServerProcess>();
@@ -119,7 +124,8 @@ async function main(): Promise<number> {
   const fsType = spawnSync('stat', ['-f', '-c', '%T', dir], { encoding: 'utf8' }).stdout.trim() || '?';
   console.log(`hookmesh ingest bench: POST /v1/events, ~523 B JSON, unique ids, wrk -t1 -c${connections}`);
   console.log(
-    `measured ${duration} s after a ${warmup} s warm-up per server, ${rounds} round(s); db in ${dir} (${fsType})`,
+    `measured ${duration} s after a ${warmup} s warm-up per server, ${rounds} round(s); db in ${dir} (${fsType})` +
+      (compiled ? '; both servers compiled (esbuild, plain Node)' : ''),
   );
   console.log(
     pinned
@@ -136,7 +142,7 @@ async function main(): Promise<number> {
   for (let round = 1; round <= rounds; round++) {
     const suffix = rounds > 1 ? `#${round}` : '';
     if (only !== 'mesh') {
-      const baseline = await bench(`baseline${suffix}`, ['--import', 'tsx', 'bench/baseline-server.ts'], {
+      const baseline = await bench(`baseline${suffix}`, await nodeArgs('bench/baseline-server.ts'), {
         NODE_ENV: 'production',
       });
       await stop(baseline.server, 'SIGTERM');
@@ -152,7 +158,7 @@ async function main(): Promise<number> {
     let mesh: Run & { server: ServerProcess };
     try {
       const profile = profileDir ? [`--cpu-prof`, `--cpu-prof-dir=${join(profileDir, `mesh${round}`)}`] : [];
-      mesh = await bench(`mesh${suffix}`, [...profile, '--import', 'tsx', meshEntry], meshEnv(dbUrl));
+      mesh = await bench(`mesh${suffix}`, [...profile, ...(await nodeArgs(meshEntry))], meshEnv(dbUrl));
     } catch (error) {
       printTable([...baselines, ...meshes]);
       console.log(`\nmesh: FAILED: ${error instanceof Error ? error.message : String(error)}`);
@@ -175,7 +181,7 @@ async function main(): Promise<number> {
         ],
       ] as const) {
         const url = `file:${join(dir, `bench-${name.replace('#', '-')}.db`)}`;
-        const run = await bench(name, ['--import', 'tsx', bareMeshEntry], meshEnv(url), prepare);
+        const run = await bench(name, await nodeArgs(bareMeshEntry), meshEnv(url), prepare);
         await stop(run.server, 'SIGKILL');
         runs.push(run);
         deliveriesPerEvent.set(name, await countDeliveriesPerEvent(url));
@@ -390,6 +396,21 @@ function positiveInt(name: string, fallback: number): number {
   if (!Number.isInteger(value) || value <= 0)
     throw new Error(`${name} must be a positive integer, got ${raw}`);
   return value;
+}
+
+/** The compiled entries by output file, each built once per bench. */
+const builds = new Map<string, Promise<string>>();
+
+/**
+ * How Node runs a server's entry: under tsx, or (BENCH_COMPILED=1) compiled once into
+ * `.bench-build/ingest/`, two levels below the root as `src/example/` is, so the mesh finds
+ * `migrations/` and the packages as from its source.
+ */
+async function nodeArgs(entry: string): Promise<string[]> {
+  if (!compiled) return ['--import', 'tsx', entry];
+  const outfile = join(root, '.bench-build', 'ingest', entry.replace(/^.*\//, '').replace(/\.ts$/, '.mjs'));
+  if (!builds.has(outfile)) builds.set(outfile, compileForNode(join(root, entry), outfile));
+  return [await builds.get(outfile)!];
 }
 
 /** The mesh's environment: the api role alone (no dispatcher), production settings. */

@@ -224,8 +224,7 @@ function pushDeliveryInserts(
   }
   const shape = join === UNFILTERED ? UNFILTERED_DELIVERIES : FILTERED_DELIVERIES;
   for (let done = 0; done < rows.length; ) {
-    let size = MAX_ROWS_PER_INSERT;
-    while (size >> 1 >= rows.length - done) size >>= 1;
+    const size = toChunkRows(rows.length - done, MAX_ROWS_PER_INSERT);
     const args: SqlValue[] = [];
     for (let i = done; i < done + size; i++) {
       const row = rows[i];
@@ -252,23 +251,40 @@ function toTimePrefix(ms: number): string {
 /**
  * Appends multi-row INSERTs for `args` (rows of `width` values, flat) as few statements as the
  * driver's parameter limit allows: chunks of the most rows it takes (at most 64), the last one
- * the smallest of those halved that holds what is left, padded with rows of NULLs that the shape
- * drops (its WHERE tests a column never NULL in a real row). So a few statement shapes cover every group size,
- * and a group of 13 events is one statement per table rather than 8 + 4 + 1: each statement run
- * costs the native binding more than a dozen NULLs bound.
+ * sized by `toChunkRows`, padded with rows of NULLs that the shape drops (its WHERE tests a
+ * column never NULL in a real row). So a few statement shapes cover every group size, and a group
+ * of 13 events is one statement per table rather than 8 + 4 + 1: each statement run costs the
+ * native binding more than a dozen NULLs bound.
  */
 function pushInserts(statements: SqlStatement[], shape: ValuesShape, args: SqlValue[], maxParams: number) {
   const { width } = shape;
   const rows = args.length / width;
   const most = Math.max(1, Math.min(MAX_ROWS_PER_INSERT, Math.floor(maxParams / width)));
   for (let done = 0; done < rows; ) {
-    let size = most;
-    while (size >> 1 >= rows - done) size >>= 1;
+    const size = toChunkRows(rows - done, most);
     const chunk = args.slice(done * width, (done + size) * width);
     for (let i = chunk.length; i < size * width; i++) chunk.push(null);
     statements.push({ sql: toValuesSql(shape, size), args: chunk });
     done += size;
   }
+}
+
+/** Rows a shape rounds up to past eight: a multiple of this. */
+const ROW_STEP = 8;
+
+/**
+ * The rows of the statement that takes the next of `left` rows, at most `most`: the smallest power
+ * of two that holds them up to eight rows, then the next multiple of eight (where the driver binds
+ * 64 rows a statement). Every bound value costs the native binding (~0.1 µs, a NULL included), so
+ * a group of 44 is padded to 48 rows rather than 64 — three statements of a batch bind ~400 NULLs
+ * fewer — for 11 shapes per table instead of 7. A driver that binds fewer halves `most` instead.
+ */
+function toChunkRows(left: number, most: number): number {
+  if (left >= most) return most;
+  if (left > ROW_STEP && most === MAX_ROWS_PER_INSERT) return Math.ceil(left / ROW_STEP) * ROW_STEP;
+  let size = most;
+  while (size >> 1 >= left) size >>= 1;
+  return size;
 }
 
 /**

@@ -114,6 +114,36 @@ describe('ingest inserts', () => {
     expect(refs.map((r) => r.id)).toEqual(Array.from({ length: 13 }, (_, i) => `g13-${i}`));
   });
 
+  it('pads a group past eight rows to the next multiple of eight, not of two: fewer NULLs bound', async () => {
+    const { driver, batches } = recording(db.driver);
+    const stores = createLibsqlStores(db.client, driver);
+    await stores.subscriptions.syncCodeSubscriptions([exactCreated], 1);
+    const rows = (table: string) =>
+      batches[0]!
+        .filter((s) => s.sql.trimStart().startsWith(`INSERT INTO ${table} `))
+        .map((s) => (s.sql.match(/\(\?(, \?)*\)/g) ?? []).length);
+    for (const [size, padded] of [
+      [3, 4],
+      [8, 8],
+      [9, 16],
+      [44, 48],
+      [64, 64],
+      [70, 64 + 8],
+    ] as const) {
+      batches.length = 0;
+      const events = Array.from({ length: size }, (_, i) => domainEvent(`p${size}-${i}`));
+
+      expect(await stores.events.appendEvents(events)).toEqual({ ok: true });
+
+      const chunks = size > 64 ? [64, padded - 64] : [padded];
+      expect(rows('domain_events'), `${size} events`).toEqual(chunks);
+      expect(rows('integration_events'), `${size} events`).toEqual(chunks);
+      expect(rows('deliveries'), `${size} events`).toEqual(chunks);
+    }
+    expect(await db.count('domain_events')).toBe(3 + 8 + 9 + 44 + 64 + 70);
+    expect(await db.count('deliveries')).toBe(3 + 8 + 9 + 44 + 64 + 70);
+  });
+
   it('binds all deliveries as one JSON array where the driver binds few parameters (D1: 100)', async () => {
     const { driver, batches } = recording(db.driver, 100);
     const stores = createLibsqlStores(db.client, driver);
