@@ -335,7 +335,11 @@ describe('POST /v1/events — refusing', () => {
     await expectProblem(await postStreamed([bytes]), 413, 'payload-too-large');
     const third = Math.ceil(bytes.byteLength / 3);
     await expectProblem(
-      await postStreamed([bytes.subarray(0, third), bytes.subarray(third, 2 * third), bytes.subarray(2 * third)]),
+      await postStreamed([
+        bytes.subarray(0, third),
+        bytes.subarray(third, 2 * third),
+        bytes.subarray(2 * third),
+      ]),
       413,
       'payload-too-large',
     );
