@@ -508,12 +508,13 @@ function mayHaveAccepted(request: Request, response: Response): boolean {
 
 /**
  * How long the work after an answer (its publish) waits before starting. On the next turn of the
- * event loop (a 0 ms timer) it ran before the runtime had handed the answer on, on the thread that
- * sends it: on a new isolate that first publish compiles and builds the QStash client and
- * transport, ~3 ms of JavaScript the answer then waited for (bench:worker, first POST: workerd CPU
- * 1.4–3.5 ms lower with 5, 20 or 100 ms here, the same ~3 ms showing after the answer instead;
- * warm POST 1.0–1.8 ms lower). A few milliseconds are nothing beside QStash's own latency, and
- * what an ingest leased stays leased for 30 s.
+ * event loop (a 0 ms timer) part of it ran before the runtime had handed the answer on, on the
+ * thread that sends it (on a new isolate that publish first builds the QStash client and
+ * transport). bench:worker against a 0 ms timer, same rounds: the CPU after the first answer
+ * +2–3 ms (work no longer in the answer's time), the warm POST 1.0–1.8 ms lower in every run; the
+ * first POST −3.5 to +1.4 ms over seven runs (5, 10, 20 or 100 ms here), within that bench's
+ * noise. A few milliseconds are nothing beside QStash's own latency, and what an ingest leased
+ * stays leased for 30 s.
  */
 const AFTER_ANSWER_MS = 10;
 
