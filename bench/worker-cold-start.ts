@@ -405,6 +405,13 @@ try {
           mine.map((s, i) => s.warmCpu - other[i]!.warmCpu),
         ),
       );
+      // Work moved past the answer (or back before it) shows here, beside the first request's.
+      console.log(
+        line(
+          '  after CPU, hookmesh − compare',
+          mine.map((s, i) => s.afterCpu - other[i]!.afterCpu),
+        ),
+      );
       console.log(
         line(
           '  start CPU, hookmesh − compare',

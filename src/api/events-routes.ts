@@ -1,6 +1,6 @@
 import { type Context, Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { EventStore } from '../core/event-store.ts';
+import { readLimitedBody } from '../core/limited-body.ts';
 import {
   describeIngestBody,
   endIngestSpan,
@@ -25,22 +25,23 @@ export interface EventsRoutesOptions {
 
 const JSON_MEDIA = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
 const PRODUCER = ['producer'] as const;
+/** A body of unknown length is read as bytes (bounded), then decoded as `Request.text()` would. */
+const UTF8 = new TextDecoder();
 
 export function createEventsRoutes(options: EventsRoutesOptions) {
   const { ingest, events, auth } = options;
   let inFlight = 0;
   const tooLarge = (c: Context) =>
     problem(c, 413, 'payload-too-large', `the body exceeds ${options.maxBodyBytes} bytes`);
-  const limitStreamedBody = bodyLimit({ maxSize: options.maxBodyBytes, onError: tooLarge });
 
-  /** Reads, parses and ingests an admitted request's body. */
+  /** Parses and ingests an admitted request's body. */
   const accept = async (
     c: Context<AuthEnv>,
+    text: string,
     principal: Principal,
     span: Span,
     traceparent: string | undefined,
   ): Promise<Response> => {
-    const text = await c.req.text();
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -100,20 +101,19 @@ export function createEventsRoutes(options: EventsRoutesOptions) {
           { accept: 'application/json' },
         );
       }
-      // What `bodyLimit` decides from the headers, without touching `c.req.raw.body`: on Node
-      // that getter turns the request into a web stream, which cost more than the rest of the
-      // request. Only a body of unknown length goes through the counting stream.
+      // A declared length is decided from the headers, without touching `c.req.raw.body`: on
+      // Node that getter turns the request into a web stream, which cost more than the rest of the
+      // request.
       const length = c.req.header('content-length');
       if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
         return Number.parseInt(length, 10) > options.maxBodyBytes
           ? tooLarge(c)
-          : await accept(c, principal, span, traceparent);
+          : await accept(c, await c.req.text(), principal, span, traceparent);
       }
-      let accepted: Response | undefined;
-      const refused = await limitStreamedBody(c, async () => {
-        accepted = await accept(c, principal, span, traceparent);
-      });
-      return refused ?? accepted!;
+      // A body of unknown length (chunked: what a Worker's caller often sends) is read once, up to
+      // the limit — not copied into a new Request and read again, as Hono's `bodyLimit` does.
+      const read = await readLimitedBody(c.req.raw, options.maxBodyBytes);
+      return read.ok ? await accept(c, UTF8.decode(read.bytes), principal, span, traceparent) : tooLarge(c);
     } finally {
       inFlight--;
     }

@@ -26,6 +26,24 @@ async function rows() {
   };
 }
 
+/** POST /v1/events with a body of unknown length: a stream of `chunks`, no Content-Length. */
+function postStreamed(chunks: readonly Uint8Array[]): Promise<Response> {
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(chunk);
+      controller.close();
+    },
+  });
+  return Promise.resolve(
+    mesh.app.request('/v1/events', {
+      method: 'POST',
+      headers: { authorization: 'Bearer billing-token-0123456789abcdef', 'content-type': 'application/json' },
+      body: stream,
+      duplex: 'half',
+    } as RequestInit),
+  );
+}
+
 async function expectProblem(res: Response, status: number, type: string) {
   expect(res.status).toBe(status);
   expect(res.headers.get('content-type')).toBe('application/problem+json');
@@ -312,26 +330,40 @@ describe('POST /v1/events — refusing', () => {
     mesh = await createTestMesh();
     const big = orderCreated('big', { metadata: { pad: 'x'.repeat(256 * 1024) } });
     await expectProblem(await mesh.post(big), 413, 'payload-too-large');
-    const stream = new ReadableStream({
-      start(controller) {
-        controller.enqueue(new TextEncoder().encode(JSON.stringify(big)));
-        controller.close();
-      },
-    });
+    const bytes = new TextEncoder().encode(JSON.stringify(big));
+    // In one chunk, and in chunks each under the limit that only together exceed it.
+    await expectProblem(await postStreamed([bytes]), 413, 'payload-too-large');
+    const third = Math.ceil(bytes.byteLength / 3);
     await expectProblem(
-      await mesh.app.request('/v1/events', {
-        method: 'POST',
-        headers: {
-          authorization: 'Bearer billing-token-0123456789abcdef',
-          'content-type': 'application/json',
-        },
-        body: stream,
-        duplex: 'half',
-      } as RequestInit),
+      await postStreamed([
+        bytes.subarray(0, third),
+        bytes.subarray(third, 2 * third),
+        bytes.subarray(2 * third),
+      ]),
       413,
       'payload-too-large',
     );
     expect(await rows()).toEqual({ events: 0, integration: 0, deliveries: 0 });
+  });
+
+  it('reads a body of unknown length (chunked) across its chunks, a character split between two', async () => {
+    mesh = await createTestMesh();
+    const event = orderCreated('streamed', { metadata: { note: 'crème brûlée €' } });
+    const bytes = new TextEncoder().encode(JSON.stringify(event));
+    // Cut inside the euro sign's three bytes: decoding must see the whole body, not each chunk.
+    const cut = bytes.lastIndexOf(0xe2) + 1;
+    const res = await postStreamed([bytes.subarray(0, cut), bytes.subarray(cut)]);
+    expect(res.status).toBe(202);
+    expect(await rows()).toEqual({ events: 1, integration: 1, deliveries: 1 });
+    const stored = await mesh.app.request('/v1/events/streamed', {
+      headers: { authorization: 'Bearer billing-token-0123456789abcdef' },
+    });
+    expect(((await stored.json()) as { metadata: unknown }).metadata).toEqual({ note: 'crème brûlée €' });
+    await expectProblem(
+      await postStreamed([new TextEncoder().encode('{"id": "x", ')]),
+      400,
+      'malformed-json',
+    );
   });
 
   it('401 without a valid producer token, 403 for the admin token', async () => {

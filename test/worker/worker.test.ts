@@ -189,6 +189,14 @@ describe('the Worker bundle in workerd (miniflare, D1)', () => {
     );
   });
 
+  it('refuses a body over the limit with no Content-Length (as dispatchFetch streams it) with 413, writing nothing', async () => {
+    const res = await post({ ...orderCreated('evt-big'), metadata: { pad: 'x'.repeat(256 * 1024) } });
+    expect(res.status).toBe(413);
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+    expect(await res.json()).toMatchObject({ type: 'urn:hookmesh:problem:payload-too-large', status: 413 });
+    expect((await d1.prepare("SELECT id FROM domain_events WHERE id = 'evt-big'").all()).results).toEqual([]);
+  });
+
   it('keeps simultaneous requests apart: each new event in, exactly one copy of a raced id', async () => {
     const fresh = await Promise.all(Array.from({ length: 20 }, (_, i) => post(orderCreated(`par-${i}`))));
     const raced = await Promise.all(Array.from({ length: 10 }, () => post(orderCreated('evt-raced'))));
