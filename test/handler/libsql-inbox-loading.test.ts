@@ -69,7 +69,8 @@ describe('hookmesh/handler and libSQL', () => {
     expect(libsql.configs).toEqual([
       { url: 'http://127.0.0.1:9', authToken: 'token', timeout: expect.any(Number) },
     ]);
-    expect(libsql.executed).toEqual([]);
+    // No file PRAGMAs (a read of the schema, looking for an earlier release's table, may go).
+    expect(libsql.executed.filter((sql) => sql.startsWith('PRAGMA'))).toEqual([]);
     await inbox.close();
   });
 });

@@ -279,7 +279,7 @@ describe('createSqlInbox', () => {
         inbox.recordToken({ jti, handler: 'billing', eventId: jti, expiresAtMs: nowMs + 305_000, nowMs });
       await Promise.all(Array.from({ length: 10 }, (_, i) => record(`old_${i}`, NOW)));
       const count = async () =>
-        Number((await client.execute('SELECT count(*) AS n FROM inbox_tokens')).rows[0]?.n);
+        Number((await client.execute('SELECT count(*) AS n FROM inbox_jtis')).rows[0]?.n);
       expect(await count()).toBe(10);
       const later = NOW + 305_000;
       spy.transactions.length = 0;
