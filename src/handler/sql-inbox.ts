@@ -80,11 +80,18 @@ const CREATE_TOKENS_TABLE = `CREATE TABLE IF NOT EXISTS \`inbox_jtis\` (
 /**
  * Releases before issue 12's change recorded tokens in `inbox_tokens` (see CREATE_TOKENS_TABLE).
  * The first use of this release's table takes their live records over, so a token an older
- * process recorded just before an upgrade is still a replay here. The old table is left for the
- * release that drops it: a process of the older release may still be running beside this one.
+ * process recorded just before an upgrade is still a replay here. In the transaction that creates
+ * the tables, with no read before it (in a Worker, one D1 round trip fewer before the first
+ * answer): the old table is created if missing — empty, the shape those releases gave it — so the
+ * copy always has a table to read. It is left for the release that drops it: a process of the
+ * older release may still be running beside this one.
  */
-const LEGACY_TOKENS_TABLE =
-  "SELECT 1 AS found FROM sqlite_master WHERE type = 'table' AND name = 'inbox_tokens'";
+const CREATE_LEGACY_TOKENS_TABLE = `CREATE TABLE IF NOT EXISTS \`inbox_tokens\` (
+  \`jti\` text PRIMARY KEY NOT NULL,
+  \`handler\` text NOT NULL,
+  \`event_id\` text NOT NULL,
+  \`expires_at\` integer NOT NULL
+)`;
 const TAKE_OVER_LEGACY_TOKENS = `INSERT INTO inbox_jtis (expires_at, jti, handler, event_id)
   SELECT expires_at, jti, handler, event_id FROM inbox_tokens
   WHERE expires_at > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
@@ -332,10 +339,14 @@ function toEnsureTable(executor: SqlInboxExecutor, shared: boolean): () => Promi
   let ready = false;
   let creating: Promise<void> | undefined;
   const create = async () => {
-    const [legacy] = await executor.query(LEGACY_TOKENS_TABLE, []);
-    const statements = [CREATE_TABLE, CREATE_TOKENS_TABLE];
-    // In the transaction that creates the table, or after it: the take-over repeats harmlessly.
-    if (legacy !== undefined) statements.push(TAKE_OVER_LEGACY_TOKENS);
+    // Run again by a racing process, or by every caller until then without group commit: each
+    // statement is idempotent, and the take-over skips what it already copied.
+    const statements = [
+      CREATE_TABLE,
+      CREATE_TOKENS_TABLE,
+      CREATE_LEGACY_TOKENS_TABLE,
+      TAKE_OVER_LEGACY_TOKENS,
+    ];
     await executor.run(statements.map((sql) => ({ sql, args: [] })));
     ready = true;
   };

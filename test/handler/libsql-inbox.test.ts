@@ -207,13 +207,17 @@ describe('libSQL inbox', () => {
     const keys = Array.from({ length: 20 }, (_, i) => ({ handler: 'billing', eventId: `ie_${i}` }));
     const results = await Promise.all(keys.map((key) => inbox.claim({ ...key, nowMs: NOW, leaseMs: LEASE })));
     expect(results).toEqual(keys.map(() => 'claimed'));
-    // The first batch creates the inbox's tables (inbox, inbox_jtis), nothing else.
-    expect(spy.batches.map((b) => b.length)).toEqual([2, 20]);
-    expect(spy.batches[0]).toEqual(
-      Array.from({ length: 2 }, () =>
+    // The first batch creates the inbox's tables (inbox, inbox_jtis, and an earlier release's
+    // inbox_tokens if missing) and copies that one's live tokens over, nothing else.
+    expect(spy.batches.map((b) => b.length)).toEqual([4, 20]);
+    expect(spy.batches[0]).toEqual([
+      ...Array.from({ length: 3 }, () =>
         expect.objectContaining({ sql: expect.stringMatching(/^CREATE \w+ IF NOT EXISTS/) }),
       ),
-    );
+      expect.objectContaining({
+        sql: expect.stringMatching(/^INSERT INTO inbox_jtis .* FROM inbox_tokens/s),
+      }),
+    ]);
   });
 
   it('a real constraint failure rolls back the group, and only its caller fails', async () => {

@@ -13,8 +13,9 @@ import { createTempDir, type TempDir } from './temp-dir.ts';
 const NOW = 1_800_000_000_000;
 const LEASE = 60_000;
 
-const isCreate = (statement: SqlInboxStatement) => statement.sql.startsWith('CREATE ');
-/** The first use's transaction: the inbox's tables and index, and nothing else. */
+const isCreate = (statement: SqlInboxStatement) =>
+  statement.sql.startsWith('CREATE ') || statement.sql.includes('FROM inbox_tokens');
+/** The first use's transaction: the inbox's tables (and the take-over of older tokens), nothing else. */
 const isCreation = (t: readonly SqlInboxStatement[]) => t.length > 0 && t.every(isCreate);
 const isClaim = (statement: SqlInboxStatement) => statement.sql.includes("'running'");
 const isPurge = (statement: SqlInboxStatement) => statement.sql.startsWith('DELETE FROM inbox WHERE rowid');
