@@ -5,10 +5,14 @@
 // reading of its answers, not the driver's (`none` shows what is left of the driver's own share). Run it under `valgrind --tool=callgrind` twice
 // with different `n` and subtract to get instructions per request (what bench:delivery's figure
 // cannot give on a shared machine), or under `node --cpu-prof` for where the time goes.
-// Usage: tsx bench/handler-route-cost.ts <none|hono|memory|libsql|file> <node|web> <n> [warm-up n]
+// Usage: tsx bench/handler-route-cost.ts <none|hono|memory|libsql|file|inbox> <node|web> <n> [warm-up n]
 // (`libsql`: createLibsqlInbox(client); `file`: createLibsqlInbox({ url: 'file:…' }), on Node its
-// own connection with its statements prepared once.)
+// own connection with its statements prepared once; `inbox`: that file inbox alone, no HTTP, driven
+// as the route drives it — token and claim, then complete — with BENCH_LANES [20] events in flight,
+// about the group the route's commits gather under wrk -c50: the storage share of a request, with
+// the wall time its commits hold the event loop.)
 // (bundle it first with esbuild for valgrind: tsx's loader costs more than the route.)
+import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,6 +112,55 @@ async function drive(app: Awaited<ReturnType<typeof makeApp>>, count: number): P
     micros += used.user + used.system;
   }
   return micros;
+}
+
+/** `inbox`: the file inbox alone, `lanes` events in flight; CPU and wall µs per event. */
+async function driveInbox(count: number, lanes: number): Promise<{ cpu: number; wall: number }> {
+  const file = join(tmpdir(), `route-cost-inbox-${process.pid}.db`);
+  rmSync(file, { force: true });
+  const inbox = createLibsqlInbox({ url: `file:${file}` });
+  const one = async () => {
+    const nowMs = Date.now();
+    const key = { handler: OrderPaidV1.type, eventId: `evt-${process.pid}-${seq++}` };
+    const jti = `jwt_${randomUUID()}`;
+    const admitted = await inbox.recordTokenAndClaim?.({
+      ...key,
+      jti,
+      expiresAtMs: nowMs + 305_000,
+      nowMs,
+      leaseMs: 60_000,
+    });
+    if (admitted?.claim !== 'claimed') throw new Error(`not claimed: ${JSON.stringify(admitted)}`);
+    await inbox.complete({ ...key, nowMs: Date.now() });
+  };
+  const run = async (events: number) => {
+    let started = 0;
+    const lane = async () => {
+      while (started < events) {
+        started++;
+        await one();
+      }
+    };
+    const before = process.cpuUsage();
+    const at = performance.now();
+    await Promise.all(Array.from({ length: lanes }, lane));
+    const used = process.cpuUsage(before);
+    return { cpu: (used.user + used.system) / events, wall: ((performance.now() - at) * 1000) / events };
+  };
+  await run(warm);
+  const measured = await run(count);
+  await inbox.close();
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
+  return measured;
+}
+
+if (kind === 'inbox') {
+  const lanes = Number(process.env.BENCH_LANES ?? 20);
+  const { cpu, wall } = await driveInbox(n, lanes);
+  console.log(
+    `inbox (file, ${lanes} in flight): ${n} events, ${cpu.toFixed(1)} µs CPU, ${wall.toFixed(1)} µs wall each`,
+  );
+  process.exit(0);
 }
 
 const app = await makeApp();

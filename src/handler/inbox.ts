@@ -3,6 +3,20 @@
  * The mesh delivers at least once; the inbox is what turns that into effectively-once execution.
  * Adapters: `createMemoryInbox()` (one process), `createLibsqlInbox()` / `createD1Inbox()` (a
  * SQLite table shared by every process of the service).
+ *
+ * What the webhook app gets from each, per handled event:
+ * - every inbox: copies of an event arriving while it runs in this process join that run (the
+ *   app's map of runs) and never reach the inbox's claim; a copy of a handled event is answered 2xx
+ *   without running; a token presented twice never runs a handler; a failed run leaves nothing done;
+ * - a durable inbox (libSQL file on Node, libSQL client, D1), on a database shared by any number of
+ *   processes: two synced commits. The first records the token and a leased claim before the
+ *   handler runs, so a copy in another process waits for that run (503 past its wait) and a
+ *   replayed token is refused by every process, across crashes; the second records `done` before
+ *   the 2xx. Issue 12 measured one commit per event (look first, claim in memory, write token and
+ *   `done` after the run): slower on this route, and it let a copy or a replay reaching another
+ *   process during the run run beside it — so it is not used. Group commit shares each commit's
+ *   fsync between the requests that arrive together (not in D1, which groups nothing);
+ * - the memory inbox: the same answers within one process, forgotten on restart.
  */
 
 export interface InboxKey {

@@ -58,40 +58,67 @@ const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS \`inbox\` (
  * The tokens of verified requests, each bound to the key it was first presented for, until no
  * verifier accepts it any more: a second presentation is a replay and never runs a handler. Its
  * own table, not columns of `inbox`: one row per attempt, gone within minutes.
+ *
+ * Keyed by (deadline, `jti`), WITHOUT ROWID: one B-tree, whose new rows go to its right edge (a
+ * deadline is the token's signed `exp` plus the verifier's clock tolerance, so it grows with time)
+ * and whose expired rows leave from its left edge. The deadline is part of the signed token, so
+ * the pair names exactly the token the `jti` names (a replay carries the same `exp`). Issue 12:
+ * `inbox_tokens`, keyed by `jti` alone in a rowid table with an index on `expires_at`, put each
+ * random `jti` on a leaf page of its own in three B-trees — a busy route's largest storage cost,
+ * growing with the table (about 1.5 million live tokens at 5k requests a second). Processes
+ * sharing an inbox must verify with one clock tolerance (the default unless configured), so that
+ * they compute one deadline for a token.
  */
-const CREATE_TOKENS_TABLE = `CREATE TABLE IF NOT EXISTS \`inbox_tokens\` (
+const CREATE_TOKENS_TABLE = `CREATE TABLE IF NOT EXISTS \`inbox_jtis\` (
+  \`expires_at\` integer NOT NULL,
+  \`jti\` text NOT NULL,
+  \`handler\` text NOT NULL,
+  \`event_id\` text NOT NULL,
+  PRIMARY KEY(\`expires_at\`, \`jti\`)
+) WITHOUT ROWID`;
+
+/**
+ * Releases before issue 12's change recorded tokens in `inbox_tokens` (see CREATE_TOKENS_TABLE).
+ * The first use of this release's table takes their live records over, so a token an older
+ * process recorded just before an upgrade is still a replay here. In the transaction that creates
+ * the tables, with no read before it (in a Worker, one D1 round trip fewer before the first
+ * answer): the old table is created if missing — empty, the shape those releases gave it — so the
+ * copy always has a table to read. It is left for the release that drops it: a process of the
+ * older release may still be running beside this one.
+ */
+const CREATE_LEGACY_TOKENS_TABLE = `CREATE TABLE IF NOT EXISTS \`inbox_tokens\` (
   \`jti\` text PRIMARY KEY NOT NULL,
   \`handler\` text NOT NULL,
   \`event_id\` text NOT NULL,
   \`expires_at\` integer NOT NULL
 )`;
-
-const CREATE_TOKENS_INDEX =
-  'CREATE INDEX IF NOT EXISTS `inbox_tokens_expires_at` ON `inbox_tokens` (`expires_at`)';
+const TAKE_OVER_LEGACY_TOKENS = `INSERT INTO inbox_jtis (expires_at, jti, handler, event_id)
+  SELECT expires_at, jti, handler, event_id FROM inbox_tokens
+  WHERE expires_at > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+  ON CONFLICT DO NOTHING`;
 
 /**
  * Records a token unless a live record of it exists (an expired one, not yet purged, is taken
  * over). Rows changed = 1 means the token is new.
  */
-const RECORD_TOKEN = `INSERT INTO inbox_tokens (jti, handler, event_id, expires_at) VALUES (?1, ?2, ?3, ?4)
-  ON CONFLICT (jti) DO UPDATE SET handler = excluded.handler, event_id = excluded.event_id,
-    expires_at = excluded.expires_at
-  WHERE inbox_tokens.expires_at <= ?5`;
+const RECORD_TOKEN = `INSERT INTO inbox_jtis (expires_at, jti, handler, event_id) VALUES (?4, ?1, ?2, ?3)
+  ON CONFLICT (expires_at, jti) DO UPDATE SET handler = excluded.handler, event_id = excluded.event_id
+  WHERE inbox_jtis.expires_at <= ?5`;
 
 /**
  * Expired token records, a few for every record written (in its transaction, one statement per
  * transaction however many requests share it): each request removes more than it adds while any
  * are expired, so the table stays as small as the tokens alive — with no hourly pass that a busy
- * service would outgrow.
+ * service would outgrow. They are the first rows of the key: the delete reads from the left edge.
  */
-const PURGE_TOKENS = `DELETE FROM inbox_tokens WHERE rowid IN (SELECT rowid FROM inbox_tokens
+const PURGE_TOKENS = `DELETE FROM inbox_jtis WHERE (expires_at, jti) IN (SELECT expires_at, jti FROM inbox_jtis
   WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)`;
 const TOKENS_PURGED_PER_RECORD = 4;
 
 /** Whom a recorded token belongs to, and whether that key is handled. */
 const READ_TOKEN = `SELECT t.handler AS handler, t.event_id AS event_id, i.status AS status
-  FROM inbox_tokens t LEFT JOIN inbox i ON i.handler = t.handler AND i.event_id = t.event_id
-  WHERE t.jti = ?1 AND t.expires_at > ?2`;
+  FROM inbox_jtis t LEFT JOIN inbox i ON i.handler = t.handler AND i.event_id = t.event_id
+  WHERE t.expires_at = ?3 AND t.jti = ?1 AND t.expires_at > ?2`;
 
 /**
  * One statement decides the claim, so it is atomic across every process on the database: it
@@ -188,7 +215,7 @@ function purgeTokens(records: number, nowMs: number): SqlInboxStatement {
 }
 
 /**
- * The inbox as the `inbox` table of a SQLite database (and `inbox_tokens` beside it, for replays),
+ * The inbox as the `inbox` table of a SQLite database (and `inbox_jtis` beside it, for replays),
  * shared by every process of a consuming service; the tables are created on first use if missing.
  * @example const inbox = createSqlInbox({ executor, groupCommit: true });
  */
@@ -225,8 +252,8 @@ export function createSqlInbox(options: SqlInboxOptions): Inbox {
   };
 
   /** A token RECORD_TOKEN refused, read back: whose it is; null if it went meanwhile (try again). */
-  const refusedToken = async (jti: string, nowMs: number) => {
-    const [row] = await executor.query(READ_TOKEN, [jti, nowMs]);
+  const refusedToken = async (jti: string, expiresAtMs: number, nowMs: number) => {
+    const [row] = await executor.query(READ_TOKEN, [jti, nowMs, expiresAtMs]);
     if (row === undefined) return null;
     const key = { handler: String(row.handler), eventId: String(row.event_id) };
     return { status: 'replay', key, handled: row.status === 'done' } as const;
@@ -265,7 +292,7 @@ export function createSqlInbox(options: SqlInboxOptions): Inbox {
           args: [jti, handler, eventId, expiresAtMs, nowMs],
         });
         if (recorded === 1) return { status: 'new' };
-        const replay = await refusedToken(jti, nowMs);
+        const replay = await refusedToken(jti, expiresAtMs, nowMs);
         if (replay !== null) return replay;
         // The record expired (by another process's clock) and went between the two statements.
       }
@@ -286,7 +313,7 @@ export function createSqlInbox(options: SqlInboxOptions): Inbox {
         { sql: CLAIM_IF_TOKEN_NEW, args: [handler, eventId, nowMs + leaseMs, nowMs] },
       );
       if (recorded !== 1) {
-        const replay = await refusedToken(jti, nowMs);
+        const replay = await refusedToken(jti, expiresAtMs, nowMs);
         if (replay !== null) return { token: replay, claim: null };
         // Gone between the two statements: as recordToken does about it, then the claim.
         const token = await inbox.recordToken(input);
@@ -312,9 +339,15 @@ function toEnsureTable(executor: SqlInboxExecutor, shared: boolean): () => Promi
   let ready = false;
   let creating: Promise<void> | undefined;
   const create = async () => {
-    await executor.run(
-      [CREATE_TABLE, CREATE_TOKENS_TABLE, CREATE_TOKENS_INDEX].map((sql) => ({ sql, args: [] })),
-    );
+    // Run again by a racing process, or by every caller until then without group commit: each
+    // statement is idempotent, and the take-over skips what it already copied.
+    const statements = [
+      CREATE_TABLE,
+      CREATE_TOKENS_TABLE,
+      CREATE_LEGACY_TOKENS_TABLE,
+      TAKE_OVER_LEGACY_TOKENS,
+    ];
+    await executor.run(statements.map((sql) => ({ sql, args: [] })));
     ready = true;
   };
   return () => {

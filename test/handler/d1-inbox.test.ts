@@ -97,7 +97,7 @@ describe('D1 inbox under the webhook app', () => {
     expect(replay.status).toBe(200);
     expect(await replay.json()).toEqual({ status: 'duplicate' });
     expect(runs).toBe(1);
-    const tokens = await db.prepare('SELECT handler, event_id FROM inbox_tokens').all();
+    const tokens = await db.prepare('SELECT handler, event_id FROM inbox_jtis').all();
     expect(tokens.results).toEqual([{ handler: 'order.created.v1', event_id: 'ie_01' }]);
   });
 });

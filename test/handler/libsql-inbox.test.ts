@@ -125,6 +125,69 @@ describe('libSQL inbox', () => {
     );
   });
 
+  it('takes over the live tokens an earlier release recorded in inbox_tokens: still replays here', async () => {
+    db = await createTempDb();
+    // src/handler/sql-inbox.ts of releases before issue 12's token table, verbatim.
+    const wallNow = Date.now();
+    await db.driver.batch([
+      {
+        sql: `CREATE TABLE IF NOT EXISTS \`inbox_tokens\` (
+  \`jti\` text PRIMARY KEY NOT NULL,
+  \`handler\` text NOT NULL,
+  \`event_id\` text NOT NULL,
+  \`expires_at\` integer NOT NULL
+)`,
+        args: [],
+      },
+      {
+        sql: 'CREATE INDEX IF NOT EXISTS `inbox_tokens_expires_at` ON `inbox_tokens` (`expires_at`)',
+        args: [],
+      },
+      {
+        sql: 'INSERT INTO inbox_tokens (jti, handler, event_id, expires_at) VALUES (?, ?, ?, ?), (?, ?, ?, ?)',
+        args: ['jwt_live', 'billing', 'ie_1', wallNow + 305_000, 'jwt_gone', 'billing', 'ie_2', wallNow - 1],
+      },
+    ]);
+    const inbox = createLibsqlInbox(db.client);
+    // Presented again after the upgrade, under another ce-id: a replay of the key it first came with.
+    expect(
+      await inbox.recordToken({
+        jti: 'jwt_live',
+        handler: 'billing',
+        eventId: 'ie_forged',
+        expiresAtMs: wallNow + 305_000,
+        nowMs: wallNow,
+      }),
+    ).toEqual({ status: 'replay', key: { handler: 'billing', eventId: 'ie_1' }, handled: false });
+    // Only the live record came over; the old table is left to the release that drops it.
+    const rows = await db.client.execute('SELECT jti FROM inbox_jtis');
+    expect(rows.rows.map((r) => r.jti)).toEqual(['jwt_live']);
+    expect((await db.client.execute('SELECT count(*) AS n FROM inbox_tokens')).rows[0]?.n).toBe(2);
+  });
+
+  it('keeps its tokens in one B-tree, by deadline then jti (WITHOUT ROWID, no other index)', async () => {
+    temp = createTempDir();
+    await openInbox(temp.fileUrl()).recordToken({
+      jti: 'jwt_1',
+      handler: 'billing',
+      eventId: 'ie_1',
+      expiresAtMs: NOW + 305_000,
+      nowMs: NOW,
+    });
+    const client = openClient(temp.fileUrl());
+    const shape = await shapeOf(client, 'inbox_jtis');
+    expect(shape.columns.map((c) => [c.name, c.pk])).toEqual([
+      ['expires_at', 1],
+      ['jti', 2],
+      ['handler', 0],
+      ['event_id', 0],
+    ]);
+    // The primary key's own index is the table itself: no second B-tree.
+    expect(shape.indexes).toEqual([{ unique: 1, origin: 'pk', columns: ['expires_at', 'jti'] }]);
+    const withoutRowid = await client.execute("SELECT sql FROM sqlite_master WHERE name = 'inbox_jtis'");
+    expect(String(withoutRowid.rows[0]?.sql)).toMatch(/WITHOUT ROWID$/);
+  });
+
   it('puts a file database in WAL mode', async () => {
     temp = createTempDir();
     await openInbox(temp.fileUrl()).claim({
@@ -144,13 +207,17 @@ describe('libSQL inbox', () => {
     const keys = Array.from({ length: 20 }, (_, i) => ({ handler: 'billing', eventId: `ie_${i}` }));
     const results = await Promise.all(keys.map((key) => inbox.claim({ ...key, nowMs: NOW, leaseMs: LEASE })));
     expect(results).toEqual(keys.map(() => 'claimed'));
-    // The first batch creates the inbox's tables (inbox, inbox_tokens and its index), nothing else.
-    expect(spy.batches.map((b) => b.length)).toEqual([3, 20]);
-    expect(spy.batches[0]).toEqual(
-      Array.from({ length: 3 }, () =>
+    // The first batch creates the inbox's tables (inbox, inbox_jtis, and an earlier release's
+    // inbox_tokens if missing) and copies that one's live tokens over, nothing else.
+    expect(spy.batches.map((b) => b.length)).toEqual([4, 20]);
+    expect(spy.batches[0]).toEqual([
+      ...Array.from({ length: 3 }, () =>
         expect.objectContaining({ sql: expect.stringMatching(/^CREATE \w+ IF NOT EXISTS/) }),
       ),
-    );
+      expect.objectContaining({
+        sql: expect.stringMatching(/^INSERT INTO inbox_jtis .* FROM inbox_tokens/s),
+      }),
+    ]);
   });
 
   it('a real constraint failure rolls back the group, and only its caller fails', async () => {

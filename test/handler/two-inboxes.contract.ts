@@ -103,7 +103,7 @@ export function describeTwoInboxesOnOneFile(name: string, open: OpenTwoInboxes) 
       expect(counted.runs()).toBe(1);
       const client = createClient({ url: temp.fileUrl() });
       const inbox = await client.execute('SELECT event_id FROM inbox');
-      const tokens = await client.execute('SELECT handler, event_id, expires_at FROM inbox_tokens');
+      const tokens = await client.execute('SELECT handler, event_id, expires_at FROM inbox_jtis');
       client.close();
       // No trace of the forged id; the token is remembered until exp + the 5 s tolerance.
       expect(inbox.rows.map((r) => r.event_id)).toEqual(['ie_01']);
