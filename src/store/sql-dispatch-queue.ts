@@ -3,7 +3,7 @@ import { createGroupCommit } from '../core/group-commit.ts';
 import type { SqlDatabase } from './sql-database.ts';
 import type { SqlDriver, SqlStatement } from './sql-driver.ts';
 import { deliveryIdIn, deliveryIdOut, eventIdIn } from './sql-ids.ts';
-import { loadLeased, loadLeasedUntil, toLeasedDelivery, uniqueLeaseExpiry } from './sql-leased-delivery.ts';
+import { loadLeased, loadLeasedUntil, uniqueLeaseExpiry } from './sql-leased-delivery.ts';
 import { isFirstOfItsKey } from './sql-ordering-key.ts';
 
 /**
@@ -30,7 +30,7 @@ export function createSqlDispatchQueue(options: SqlDatabase): DispatchQueue {
       if (limit <= 0) return [];
       const leased = await driver.query(LEASE_DUE, [owner, now + leaseMs, now, limit]);
       if (leased.length === 0) return [];
-      return (await loadLeased(driver, leased, owner)).map(toLeasedDelivery);
+      return loadLeased(driver, leased, owner);
     },
 
     async recordAttempts(records) {
@@ -59,7 +59,7 @@ function createRecordAndLease({ driver }: SqlDatabase): NonNullable<DispatchQueu
     // Without RETURNING: in a batch its rows would be read (a JS object each) and dropped.
     statements.push({ sql: LEASE_DUE_UPDATE, args: [owner, expiry, now, limit] });
     await driver.batch(statements);
-    return (await loadLeasedUntil(driver, owner, expiry)).map(toLeasedDelivery);
+    return loadLeasedUntil(driver, owner, expiry);
   };
 }
 
@@ -159,7 +159,7 @@ export function toHandOffLease(
       sql: LEASE_HANDED_OFF,
       args: [owner, expiry, now, limit, JSON.stringify(integrationEventIds)],
     },
-    load: async () => (await loadLeasedUntil(driver, owner, expiry)).map(toLeasedDelivery),
+    load: async () => loadLeasedUntil(driver, owner, expiry),
   };
 }
 
