@@ -3,6 +3,7 @@
 // several cycle sizes through a driver that times every statement (and the commit) it runs.
 // Times are CPU (user + system, `process.cpuUsage`), so a commit's fsync wait is not counted.
 // Usage: tsx bench/dispatch-statements.ts [events 20000] [sizes 8,16,32,64,128] [cycles 40]
+// (HELD [40]: deliveries leased to another owner first and never recorded, as attempts still out.)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -145,6 +146,10 @@ async function main() {
       retried: d.retried,
     });
     console.log(`${events} deliveries due; µs per cycle (per row) by statement, ${cycles} cycles each`);
+    // Attempts still out, as in a dispatcher: leased to another owner here and never recorded.
+    const held = Number(process.env.HELD ?? 40);
+    if (held > 0)
+      await queue.recordAndLease!([], { owner: 'other', now: Date.now(), leaseMs: 600_000, limit: held });
     for (const size of sizes) {
       let leased = await queue.recordAndLease!([], { owner, now: Date.now(), leaseMs: 30_000, limit: size });
       spent.clear();
