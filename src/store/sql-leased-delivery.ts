@@ -5,16 +5,21 @@ import { deliveryIdIn, deliveryIdOut, eventIdOut } from './sql-ids.ts';
 import { integrationSource, integrationTime } from './sql-integration-event.ts';
 
 /**
- * What an attempt or a publish needs of the deliveries just leased to `owner`: the row, its event,
- * its subscription's origin. Shared by the dispatch and publish queues.
+ * What an attempt needs of the deliveries just leased to `owner` (their ids in `leased`): the row,
+ * its event, its subscription's origin — in lease order.
  */
-export function loadLeased(driver: SqlDriver, leased: readonly SqlRow[], owner: string): Promise<SqlRow[]> {
-  return driver.query(
-    `${LEASED_SELECT}
+export async function loadLeased(
+  driver: SqlDriver,
+  leased: readonly SqlRow[],
+  owner: string,
+): Promise<LeasedDelivery[]> {
+  const rows = await driver.query(
+    `${LEASED_PACKED_SELECT}
      WHERE d.id IN (SELECT ${deliveryIdIn('value')} FROM json_each(?1)) AND d.lease_owner = ?2
      ORDER BY d.next_attempt_at, d.rowid`,
     [JSON.stringify(leased.map((r) => r.id)), owner],
   );
+  return rows.map(fromPackedRow);
 }
 
 /**
@@ -22,13 +27,18 @@ export function loadLeased(driver: SqlDriver, leased: readonly SqlRow[], owner: 
  * `leaseExpiresAt` — for a lease run inside a batch, whose RETURNING rows the batch does not hand
  * back. The caller makes that time unique among its own leases.
  */
-export function loadLeasedUntil(driver: SqlDriver, owner: string, leaseExpiresAt: number): Promise<SqlRow[]> {
-  return driver.query(
-    `${LEASED_SELECT}
+export async function loadLeasedUntil(
+  driver: SqlDriver,
+  owner: string,
+  leaseExpiresAt: number,
+): Promise<LeasedDelivery[]> {
+  const rows = await driver.query(
+    `${LEASED_PACKED_SELECT}
      WHERE d.status = 'in_flight' AND d.lease_owner = ?1 AND d.lease_expires_at = ?2
      ORDER BY d.next_attempt_at, d.rowid`,
     [owner, leaseExpiresAt],
   );
+  return rows.map(fromPackedRow);
 }
 
 let lastLeaseExpiry = 0;
@@ -92,11 +102,16 @@ export function fromLeasedReturning(rows: readonly SqlRow[]): SqlRow[] {
     });
 }
 
-const LEASED_SELECT = `SELECT ${deliveryIdOut('d.id')} AS id, ep.url, sr.id AS subscription_id, d.attempts, d.retried, d.max_retries, d.retry_delay, d.generation,
-            max(0, d.next_attempt_at - d.updated_at) AS last_publish_delay,
-            coalesce(s.origin, 'api') AS origin, de.traceparent,
-            ${eventIdOut('ie.id')} AS event_id, ${typeNameOf('ie.type_ref')} AS event_type, ${integrationSource('ie', 'de')} AS event_source,
-            ${integrationTime('ie', 'de')} AS event_time,
+/**
+ * The read-back of a lease as two columns, not sixteen: the native binding spends ~0.35 µs on
+ * each column of each row it hands over (16 columns: ~5.5 µs of a row's ~8, the joins ~0.3), and
+ * `JSON.parse` of one short array costs less. The body stays a column of its own, as stored.
+ * `fromPackedRow` reads it; the array's order is `PackedFields`'.
+ */
+const LEASED_PACKED_SELECT = `SELECT json_array(${deliveryIdOut('d.id')}, ep.url, sr.id, coalesce(s.origin, 'api'),
+            d.attempts, d.retried, d.max_retries, d.retry_delay, d.generation, de.traceparent,
+            ${eventIdOut('ie.id')}, ${typeNameOf('ie.type_ref')}, ${integrationSource('ie', 'de')},
+            ${integrationTime('ie', 'de')}) AS leased,
             ie.data AS event_data
      FROM deliveries d
      JOIN integration_events ie ON ie.ref = d.integration_event_ref
@@ -104,6 +119,63 @@ const LEASED_SELECT = `SELECT ${deliveryIdOut('d.id')} AS id, ep.url, sr.id AS s
      JOIN endpoints ep ON ep.id = d.endpoint_id
      JOIN subscription_refs sr ON sr.ref = d.subscription_ref
      LEFT JOIN subscriptions s ON s.ref = d.subscription_ref`;
+
+/** The fields of `LEASED_PACKED_SELECT`'s `leased` array, in order. */
+type PackedFields = [
+  id: string,
+  url: string,
+  subscriptionId: string,
+  origin: string,
+  attempts: number,
+  retried: number,
+  maxRetries: number,
+  retryDelay: string | null,
+  generation: number,
+  traceparent: string | null,
+  eventId: string,
+  eventType: string,
+  eventSource: string,
+  eventTime: string,
+];
+
+/** A row of `LEASED_PACKED_SELECT` as the dispatcher takes it. */
+function fromPackedRow(row: SqlRow): LeasedDelivery {
+  const [
+    id,
+    url,
+    subscriptionId,
+    origin,
+    attempts,
+    retried,
+    maxRetries,
+    retryDelay,
+    generation,
+    traceparent,
+    eventId,
+    eventType,
+    eventSource,
+    eventTime,
+  ] = JSON.parse(String(row.leased)) as PackedFields;
+  return {
+    id,
+    url,
+    subscriptionId,
+    origin: origin === 'code' ? 'code' : 'api',
+    attempts,
+    retried,
+    maxRetries,
+    retryDelay,
+    generation,
+    traceparent,
+    event: {
+      id: eventId,
+      type: eventType,
+      source: eventSource,
+      time: eventTime,
+      data: String(row.event_data),
+    },
+  };
+}
 
 export function toLeasedDelivery(r: SqlRow): LeasedDelivery {
   return {

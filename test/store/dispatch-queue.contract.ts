@@ -471,6 +471,36 @@ export function describeDispatchQueueContract(name: string, open: OpenHarness): 
         expect(byId.get(mine.id)).toBe('delivered');
         expect(byId.get(taken!.id)).toBe('in_flight');
       });
+
+      it('hands the body and every text back exactly as stored, through both leases', async () => {
+        // Last of the suite: its lease at T0 moves the process's unique lease expiry on.
+        // The read-back packs a row's fields into a JSON array: escapes, control characters,
+        // line separators and astral characters must come back byte for byte (the signature
+        // covers the body).
+        const data = '{"note":"q\\"b\\\\s\\n\\u0000 é 😀 \u2028\t","n":1.50}';
+        await subscriptions.syncCodeSubscriptions([roomy], 1);
+        await events.appendEvents([
+          domainEvent('evt-exact-1', [{ data, source: '/producers/ünï\u2028' }], { traceparent: null }),
+          domainEvent('evt-exact-2', [{ data }]),
+        ]);
+        const [viaLease] = await lease('a', T0, 1);
+        const [viaCycle] = await dispatch.recordAndLease!([], {
+          owner: 'b',
+          now: T0,
+          leaseMs: LEASE_MS,
+          limit: 1,
+        });
+        expect(viaLease).toMatchObject({
+          traceparent: null,
+          retryDelay: null,
+          event: { id: 'evt-exact-1/ie0', source: '/producers/ünï\u2028', data },
+        });
+        expect(viaCycle).toMatchObject({
+          traceparent: domainEvent('evt-exact-2').traceparent,
+          event: { id: 'evt-exact-2/ie0', source: '/producers/billing', data },
+        });
+        expect(viaCycle!.event.data).toBe(data);
+      });
     });
   });
 }
