@@ -62,6 +62,14 @@ export default { fetch: app.fetch };
 
 type Variant = 'baseline' | 'hookmesh' | 'compare';
 type FirstRequest = 'healthz' | 'post';
+/** The CPU figures printed for this build against COMPARE_BUNDLE's, in order. */
+const COMPARED_CPU = [
+  ['first', 'firstCpu'],
+  ['warm', 'warmCpu'],
+  ['after', 'afterCpu'],
+  ['start', 'startCpu'],
+] as const;
+
 interface Sample {
   readonly start: number;
   /** workerd's CPU milliseconds from its spawn to ready: its start, evaluating the module included. */
@@ -393,31 +401,16 @@ try {
           other.map((s, i) => s.firstCpu - base[i]!.firstCpu),
         ),
       );
-      console.log(
-        line(
-          '  first CPU, hookmesh − compare',
-          mine.map((s, i) => s.firstCpu - other[i]!.firstCpu),
-        ),
-      );
-      console.log(
-        line(
-          '  warm CPU, hookmesh − compare',
-          mine.map((s, i) => s.warmCpu - other[i]!.warmCpu),
-        ),
-      );
-      // Work moved past the answer (or back before it) shows here, beside the first request's.
-      console.log(
-        line(
-          '  after CPU, hookmesh − compare',
-          mine.map((s, i) => s.afterCpu - other[i]!.afterCpu),
-        ),
-      );
-      console.log(
-        line(
-          '  start CPU, hookmesh − compare',
-          mine.map((s, i) => s.startCpu - other[i]!.startCpu),
-        ),
-      );
+      // This build against it, round by round; "after" shows work moved past the answer (or back
+      // before it), beside the first request's.
+      for (const [name, cpu] of COMPARED_CPU) {
+        console.log(
+          line(
+            `  ${name} CPU, hookmesh − compare`,
+            mine.map((s, i) => s[cpu] - other[i]![cpu]),
+          ),
+        );
+      }
     }
   }
   process.exitCode = met ? 0 : 1;
