@@ -1,8 +1,10 @@
 // npm run bench:scale — how cost grows with the work (issues 11 and 12). The same ingest and
 // delivery measurements on an empty store and on one holding 1,000,000 delivered deliveries (and
-// 10,000 dead), each ratio against the goal (within 10 %); bytes per event, per table and index;
-// ingest while the real retention job purges those 1,000,000 events; how long a 10 GB D1
-// database lasts at 100 events/s; the mesh's resident memory through a delivery run.
+// 10,000 dead), each ratio against the goal (within 10 %; ingest in rounds of alternating order,
+// with the mesh's reads and writes per request); bytes per event, per table and index; ingest
+// beside the real retention job through a fixed slice of its purge of those 1,000,000 events (its
+// rate, and the whole purge projected from it); how long a 10 GB D1 database lasts at 100
+// events/s; the mesh's resident memory through a delivery run.
 //
 // Options: --quick (a 20,000-event store, short runs: a smoke test of about a minute),
 // --minutes=N (the delivery run whose memory is sampled; 1 by default, 5 for the full run),
@@ -12,7 +14,9 @@
 // --purge-variants=A,B,… (with --purge: one measurement per variant, each on a fresh copy of the
 // store, for an A/B inside one run; a variant is `key=value` pairs joined by `+`, passed to
 // bench/scale-retention.ts as RETENTION_<KEY> — e.g. `batch=500,batch=200`),
-// --purge-rounds=N (with --purge: rounds per variant, each on a fresh copy, latencies pooled; 3).
+// --purge-rounds=N (with --purge: rounds per variant, each on a fresh copy, latencies pooled; 3),
+// --rounds=N (delivery and ingest on the empty and the full store, N rounds each; 3, quick 2),
+// --purge-seconds=N (step 3: how long the retention job runs beside ingest; 75, quick 15).
 // Env: BENCH_DURATION [10 s] and BENCH_WARMUP [2 s] of each wrk run, BENCH_CONNECTIONS [50],
 // BENCH_EVENTS [10000] preloaded for the delivery measurement.
 
@@ -86,14 +90,9 @@ const duration = positiveInt('BENCH_DURATION', quick ? 3 : 10);
 const warmup = positiveInt('BENCH_WARMUP', quick ? 1 : 2);
 const connections = positiveInt('BENCH_CONNECTIONS', 50);
 const events = positiveInt('BENCH_EVENTS', quick ? 2_000 : 10_000);
-const ingestRoundsArg = args.find((a) => a.startsWith('--ingest-rounds='));
-const ingestRounds = ingestRoundsArg
-  ? Number(ingestRoundsArg.slice('--ingest-rounds='.length))
-  : quick
-    ? 2
-    : 3;
-if (!Number.isInteger(ingestRounds) || ingestRounds <= 0)
-  throw new Error('--ingest-rounds must be a positive integer');
+const storeRoundsArg = args.find((a) => a.startsWith('--rounds='));
+const rounds = storeRoundsArg ? Number(storeRoundsArg.slice('--rounds='.length)) : quick ? 2 : 3;
+if (!Number.isInteger(rounds) || rounds <= 0) throw new Error('--rounds must be a positive integer');
 const purgeSecondsArg = args.find((a) => a.startsWith('--purge-seconds='));
 const purgeSeconds = purgeSecondsArg
   ? Number(purgeSecondsArg.slice('--purge-seconds='.length))
@@ -159,13 +158,26 @@ async function run(sink: ServerProcess): Promise<number> {
       `${(perEvent - content.domain - content.integration).toFixed(0)} B/event`,
   );
 
-  console.log('\n[1] delivery, empty then full store');
-  const emptyDelivery = await deliver(sink, emptyFile);
-  const fullDelivery = await deliver(sink, fullFile);
   console.log(
-    `\n[2] ingest, ${ingestRounds} rounds on the empty and the full store, the order alternating; a fresh copy of the empty store each round`,
+    `\n[1] delivery, ${rounds} rounds on the empty and the full store, the order alternating; a fresh copy of the empty store each round`,
   );
-  const ingests = await ingestInRounds(sink, emptyFile, fullFile);
+  const deliveries = await inRounds(
+    emptyFile,
+    (file) => deliver(sink, file),
+    () => deliver(sink, fullFile),
+    (run) => run.perSecond,
+  );
+  const emptyDelivery = poolDeliveries(deliveries.empty);
+  const fullDelivery = poolDeliveries(deliveries.full);
+  console.log(
+    `\n[2] ingest, ${rounds} rounds on the empty and the full store, the order alternating; a fresh copy of the empty store each round`,
+  );
+  const ingests = await inRounds(
+    emptyFile,
+    (file) => ingest(sink, file, 'empty'),
+    () => ingest(sink, fullFile, 'full'),
+    (run) => run.okPerSecond,
+  );
   const emptyIngest = pool(ingests.empty);
   const fullIngest = pool(ingests.full);
 
@@ -214,15 +226,28 @@ async function run(sink: ServerProcess): Promise<number> {
       `${verdict(fullIngest.p99Ms <= emptyIngest.p99Ms / GOAL_RATIO)} (≤ ${(1 / GOAL_RATIO).toFixed(2)})`,
     ],
   ];
-  const perRound = ingests.ratios.map((r) => r.toFixed(2));
-  const sortedRatios = [...ingests.ratios].sort((a, b) => a - b);
-  rows.push([
+  const perRound = (label: string, empty: number[], full: number[], ratios: number[]) => {
+    const sorted = [...ratios].sort((a, b) => a - b);
+    rows.push([
+      label,
+      empty.map((x) => x.toFixed(0)).join(' '),
+      full.map((x) => x.toFixed(0)).join(' '),
+      `${ratios.map((r) => r.toFixed(2)).join(' ')} (median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)})`,
+      `${ratios.filter((r) => r >= GOAL_RATIO).length} of ${ratios.length} rounds MET`,
+    ]);
+  };
+  perRound(
+    'delivery, per round',
+    deliveries.empty.map((r) => r.perSecond),
+    deliveries.full.map((r) => r.perSecond),
+    deliveries.ratios,
+  );
+  perRound(
     'ingest, per round (2xx/s)',
-    ingests.empty.map((w) => w.okPerSecond.toFixed(0)).join(' '),
-    ingests.full.map((w) => w.okPerSecond.toFixed(0)).join(' '),
-    `${perRound.join(' ')} (median ${sortedRatios[Math.floor(sortedRatios.length / 2)]!.toFixed(2)})`,
-    `${ingests.ratios.filter((r) => r >= GOAL_RATIO).length} of ${ingests.ratios.length} rounds MET`,
-  ]);
+    ingests.empty.map((w) => w.okPerSecond),
+    ingests.full.map((w) => w.okPerSecond),
+    ingests.ratios,
+  );
   rows.push([
     'ingest CPU (µs/request)',
     emptyIngest.cpuUsPerOp.toFixed(0),
@@ -258,7 +283,7 @@ async function run(sink: ServerProcess): Promise<number> {
     );
   }
   console.log(
-    `\nsummary (delivery one run each; ingest ${ingestRounds} rounds pooled: requests over seconds, p99 of every request; noisy when others are busy)`,
+    `\nsummary (${rounds} rounds each, pooled: deliveries or requests over seconds, p99 of every request; noisy when others are busy)`,
   );
   printTable(rows);
 
@@ -489,52 +514,54 @@ async function ingest(sink: ServerProcess, file: string, label: string): Promise
 }
 
 /**
- * Ingest on the empty and the full store in `ingestRounds` rounds, empty first in odd rounds and
- * full first in even ones: a single pair measured full after empty, so whatever the machine did
- * over the minute (other helpers, writeback) fell on one side only (0.88, 0.97 and 0.8–1.2 in single
- * runs). Each empty round measures a fresh copy of the empty store, or a round's ~80,000 events
- * would make the next round's "empty" store a small full one; the full store keeps what each round
- * adds (under 10 % of it).
+ * One measurement on the empty and the full store in each of `rounds` rounds, empty first in odd
+ * rounds and full first in even ones: a single pair measured full after empty, so whatever the
+ * machine did over that minute (other helpers, writeback) fell on one side only (ingest 0.88, 0.97
+ * and 0.8–1.2 in single runs; delivery 1,225 vs 3,209/s in one). Each empty round measures a fresh
+ * copy of the empty store, or a round's events (~80,000 for ingest) would make the next round's
+ * "empty" store a small full one; the full store keeps what each round adds (under 10 % of it).
  */
-async function ingestInRounds(
-  sink: ServerProcess,
+async function inRounds<T>(
   emptyFile: string,
-  fullFile: string,
-): Promise<{ empty: Measured[]; full: Measured[]; ratios: number[] }> {
-  const empty: Measured[] = [];
-  const full: Measured[] = [];
+  measureEmptyCopy: (file: string) => Promise<T>,
+  measureFull: () => Promise<T>,
+  figure: (run: T) => number,
+): Promise<{ empty: T[]; full: T[]; ratios: number[] }> {
+  const empty: T[] = [];
+  const full: T[] = [];
   const ratios: number[] = [];
-  for (let round = 1; round <= ingestRounds; round++) {
+  for (let round = 1; round <= rounds; round++) {
     // A new file each round (cp in another process, as `fullStore` copies): copied over the one a
     // round wrote, it would keep that file's inode, under this process's lingering read-only
     // connections and a stale `-shm` (one such round measured 7 requests/s, 1,140 reads each).
     const measureEmpty = async () => {
-      const copy = join(ctx.dir, `empty-round-${round}.db`);
+      const copy = join(ctx.dir, `empty-round-${++serial}.db`);
       execFileSync('cp', [emptyFile, copy]);
       // The log too, if the last mesh left one: the copy is then the same database.
       if (existsSync(`${emptyFile}-wal`)) execFileSync('cp', [`${emptyFile}-wal`, `${copy}-wal`]);
       flushDirtyPages();
       try {
-        return await ingest(sink, copy, 'empty');
+        return await measureEmptyCopy(copy);
       } finally {
         for (const suffix of ['', '-wal', '-shm']) rmSync(`${copy}${suffix}`, { force: true });
       }
     };
-    console.log(`  round ${round} of ${ingestRounds}`);
-    let e: Measured;
-    let f: Measured;
-    if (round % 2 === 1) {
-      e = await measureEmpty();
-      f = await ingest(sink, fullFile, 'full');
-    } else {
-      f = await ingest(sink, fullFile, 'full');
-      e = await measureEmpty();
-    }
+    console.log(`  round ${round} of ${rounds}`);
+    const first = round % 2 === 1 ? await measureEmpty() : await measureFull();
+    const second = round % 2 === 1 ? await measureFull() : await measureEmpty();
+    const [e, f] = round % 2 === 1 ? [first, second] : [second, first];
     empty.push(e);
     full.push(f);
-    ratios.push(e.okPerSecond > 0 ? f.okPerSecond / e.okPerSecond : 0);
+    ratios.push(figure(e) > 0 ? figure(f) / figure(e) : 0);
   }
   return { empty, full, ratios };
+}
+
+/** Delivery runs as one: deliveries over their seconds together. */
+function poolDeliveries(runs: readonly DeliveryRun[]): DeliveryRun {
+  const deliveries = runs.reduce((sum, r) => sum + r.deliveries, 0);
+  const seconds = runs.reduce((sum, r) => sum + r.seconds, 0);
+  return { perSecond: deliveries / Math.max(1e-9, seconds), deliveries, seconds };
 }
 
 /**
