@@ -1,8 +1,10 @@
 // npm run bench:scale — how cost grows with the work (issues 11 and 12). The same ingest and
 // delivery measurements on an empty store and on one holding 1,000,000 delivered deliveries (and
-// 10,000 dead), each ratio against the goal (within 10 %); bytes per event, per table and index;
-// ingest while the real retention job purges those 1,000,000 events; how long a 10 GB D1
-// database lasts at 100 events/s; the mesh's resident memory through a delivery run.
+// 10,000 dead), each ratio against the goal (within 10 %; ingest in rounds of alternating order,
+// with the mesh's reads and writes per request); bytes per event, per table and index; ingest
+// beside the real retention job through a fixed slice of its purge of those 1,000,000 events (its
+// rate, and the whole purge projected from it); how long a 10 GB D1 database lasts at 100
+// events/s; the mesh's resident memory through a delivery run.
 //
 // Options: --quick (a 20,000-event store, short runs: a smoke test of about a minute),
 // --minutes=N (the delivery run whose memory is sampled; 1 by default, 5 for the full run),
@@ -12,7 +14,9 @@
 // --purge-variants=A,B,… (with --purge: one measurement per variant, each on a fresh copy of the
 // store, for an A/B inside one run; a variant is `key=value` pairs joined by `+`, passed to
 // bench/scale-retention.ts as RETENTION_<KEY> — e.g. `batch=500,batch=200`),
-// --purge-rounds=N (with --purge: rounds per variant, each on a fresh copy, latencies pooled; 3).
+// --purge-rounds=N (with --purge: rounds per variant, each on a fresh copy, latencies pooled; 3),
+// --rounds=N (delivery and ingest on the empty and the full store, N rounds each; 3, quick 2),
+// --purge-seconds=N (step 3: how long the retention job runs beside ingest; 75, quick 15).
 // Env: BENCH_DURATION [10 s] and BENCH_WARMUP [2 s] of each wrk run, BENCH_CONNECTIONS [50],
 // BENCH_EVENTS [10000] preloaded for the delivery measurement.
 
@@ -33,6 +37,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import Database from 'libsql';
+import { LOCAL_RETENTION_BATCH, RETENTION_LOCK_SHARE } from '../src/core/retention.ts';
 import { createBenchContext } from './lib/bench-context.ts';
 import { compileForNode } from './lib/compile.ts';
 import { snapshotCpu } from './lib/cpu.ts';
@@ -54,6 +59,13 @@ const RATE = 100;
 const RETENTION_DAYS = 7;
 /** One retention pass purges at most this many events (runRetentionPass: RETENTION_PASS_EVENTS). */
 const EVENTS_PER_PASS = 100_000;
+/**
+ * Step 3's wrk slices (s): the job runs through one, is held off between two batches through the
+ * next, and so on, for `--purge-seconds` of the job running. The whole million at the local mesh's
+ * pacing (~334–574 events/s beside saturating ingest) takes 30–50 minutes: the bench measures a
+ * slice of it and projects the rest.
+ */
+const PURGE_SLICE_SECONDS = 5;
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -78,6 +90,17 @@ const duration = positiveInt('BENCH_DURATION', quick ? 3 : 10);
 const warmup = positiveInt('BENCH_WARMUP', quick ? 1 : 2);
 const connections = positiveInt('BENCH_CONNECTIONS', 50);
 const events = positiveInt('BENCH_EVENTS', quick ? 2_000 : 10_000);
+const storeRoundsArg = args.find((a) => a.startsWith('--rounds='));
+const rounds = storeRoundsArg ? Number(storeRoundsArg.slice('--rounds='.length)) : quick ? 2 : 3;
+if (!Number.isInteger(rounds) || rounds <= 0) throw new Error('--rounds must be a positive integer');
+const purgeSecondsArg = args.find((a) => a.startsWith('--purge-seconds='));
+const purgeSeconds = purgeSecondsArg
+  ? Number(purgeSecondsArg.slice('--purge-seconds='.length))
+  : quick
+    ? 15
+    : 75;
+if (!Number.isFinite(purgeSeconds) || purgeSeconds <= 0)
+  throw new Error('--purge-seconds must be a positive number');
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MESH = 'bench/delivery-mesh-entry.ts';
@@ -113,6 +136,9 @@ async function main(): Promise<number> {
   }
 }
 
+const ratio = (value: number, baseline: number) => (baseline > 0 ? value / baseline : 0);
+const verdict = (met: boolean) => (met ? 'MET' : 'NOT MET');
+
 async function run(sink: ServerProcess): Promise<number> {
   if (purgeOnly) return await purgeFigure(sink);
   const emptyFile = join(ctx.dir, 'empty.db');
@@ -132,21 +158,43 @@ async function run(sink: ServerProcess): Promise<number> {
       `${(perEvent - content.domain - content.integration).toFixed(0)} B/event`,
   );
 
-  console.log('\n[1] delivery, empty then full store');
-  const emptyDelivery = await deliver(sink, emptyFile);
-  const fullDelivery = await deliver(sink, fullFile);
-  console.log('\n[2] ingest, empty then full store');
-  const emptyIngest = await ingest(sink, emptyFile, 'empty');
-  const fullIngest = await ingest(sink, fullFile, 'full');
+  console.log(
+    `\n[1] delivery, ${rounds} rounds on the empty and the full store, the order alternating; a fresh copy of the empty store each round`,
+  );
+  const deliveries = await inRounds(
+    emptyFile,
+    (file) => deliver(sink, file),
+    () => deliver(sink, fullFile),
+    (run) => run.perSecond,
+  );
+  const emptyDelivery = poolDeliveries(deliveries.empty);
+  const fullDelivery = poolDeliveries(deliveries.full);
+  console.log(
+    `\n[2] ingest, ${rounds} rounds on the empty and the full store, the order alternating; a fresh copy of the empty store each round`,
+  );
+  const ingests = await inRounds(
+    emptyFile,
+    (file) => ingest(sink, file, 'empty'),
+    () => ingest(sink, fullFile, 'full'),
+    (run) => run.okPerSecond,
+  );
+  const emptyIngest = pool(ingests.empty);
+  const fullIngest = pool(ingests.full);
 
-  console.log('\n[3] ingest while the retention job purges the full store');
-  const beforePurge = statSync(fullFile).size;
+  const slice = PURGE_SLICE_SECONDS;
+  const pairs = Math.max(1, Math.ceil(purgeSeconds / slice));
+  console.log(
+    `\n[3] ingest beside the retention job purging the full store: a fixed slice of the purge, ` +
+      `${pairs} slices of ${slice} s with the job running, each followed by one with it held off between two batches ` +
+      `(the job as the local mesh runs it: batches of ${LOCAL_RETENTION_BATCH}, at most ${RETENTION_LOCK_SHARE} of the write lock; then stopped)`,
+  );
   // Counted in the file: a pass that fails part way keeps the batches it committed.
   const filledLeft = () => countOlder(fullFile, fillTo);
   const filledBefore = filledLeft();
-  const purge = await ingestDuringPurge(sink, fullFile, fillTo);
-  const afterPurge = measureStoreBytes(fullFile);
+  const purge = await alternatingPurge(fullFile, fillTo, {}, { slice, pairs });
   const purged = filledBefore - filledLeft();
+  const purgeLeft = filledBefore - purged - dead;
+  const fileAfterPurge = { bytes: statSync(fullFile).size, freePages: freelistCount(fullFile) };
 
   console.log(
     `\n[4] the mesh's memory through a ${rssSeconds} s delivery run (full store, events posted meanwhile; the mesh compiled to JavaScript, as deployed, not under tsx)`,
@@ -154,8 +202,6 @@ async function run(sink: ServerProcess): Promise<number> {
   const rss = await sampleRss(sink, fullFile);
 
   // The summary.
-  const ratio = (full: number, empty: number) => (empty > 0 ? full / empty : 0);
-  const verdict = (met: boolean) => (met ? 'MET' : 'NOT MET');
   const rows: string[][] = [
     ['figure', 'empty store', 'full store', 'full / empty', `goal ≥ ${GOAL_RATIO}`],
     [
@@ -180,29 +226,123 @@ async function run(sink: ServerProcess): Promise<number> {
       `${verdict(fullIngest.p99Ms <= emptyIngest.p99Ms / GOAL_RATIO)} (≤ ${(1 / GOAL_RATIO).toFixed(2)})`,
     ],
   ];
+  const perRound = (label: string, empty: number[], full: number[], ratios: number[]) => {
+    const sorted = [...ratios].sort((a, b) => a - b);
+    rows.push([
+      label,
+      empty.map((x) => x.toFixed(0)).join(' '),
+      full.map((x) => x.toFixed(0)).join(' '),
+      `${ratios.map((r) => r.toFixed(2)).join(' ')} (median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)})`,
+      `${ratios.filter((r) => r >= GOAL_RATIO).length} of ${ratios.length} rounds MET`,
+    ]);
+  };
+  perRound(
+    'delivery, per round',
+    deliveries.empty.map((r) => r.perSecond),
+    deliveries.full.map((r) => r.perSecond),
+    deliveries.ratios,
+  );
+  perRound(
+    'ingest, per round (2xx/s)',
+    ingests.empty.map((w) => w.okPerSecond),
+    ingests.full.map((w) => w.okPerSecond),
+    ingests.ratios,
+  );
+  rows.push([
+    'ingest CPU (µs/request)',
+    emptyIngest.cpuUsPerOp.toFixed(0),
+    fullIngest.cpuUsPerOp.toFixed(0),
+    ratio(fullIngest.cpuUsPerOp, emptyIngest.cpuUsPerOp).toFixed(2),
+    '',
+  ]);
+  if (emptyIngest.io && fullIngest.io) {
+    const e = emptyIngest.io;
+    const f = fullIngest.io;
+    rows.push(
+      [
+        'ingest reads (calls/request)',
+        e.readCalls.toFixed(1),
+        f.readCalls.toFixed(1),
+        ratio(f.readCalls, e.readCalls).toFixed(2),
+        '',
+      ],
+      [
+        'ingest read (B/request)',
+        e.readChars.toFixed(0),
+        f.readChars.toFixed(0),
+        ratio(f.readChars, e.readChars).toFixed(2),
+        '',
+      ],
+      [
+        'ingest written (KiB/request)',
+        (e.writeBytes / 1024).toFixed(2),
+        (f.writeBytes / 1024).toFixed(2),
+        ratio(f.writeBytes, e.writeBytes).toFixed(2),
+        '',
+      ],
+    );
+  }
   console.log(
-    '\nsummary (each figure as measured on this machine, one run each; noisy when others are busy)',
+    `\nsummary (${rounds} rounds each, pooled: deliveries or requests over seconds, p99 of every request; noisy when others are busy)`,
   );
   printTable(rows);
 
-  console.log('\npurge of the full store by the retention job (ingest under wrk meanwhile):');
   console.log(
-    `  purged ${purged.toLocaleString('en')} events in ${purge.seconds.toFixed(0)} s ` +
-      `(${(purged / purge.seconds).toFixed(0)} events/s; ${filledLeft().toLocaleString('en')} filled events left: the dead ones'; ` +
-      `${purge.passes} passes of ≤ ${EVENTS_PER_PASS.toLocaleString('en')}; ${purge.failures} tries failed on a busy write lock and were repeated)`,
+    `\npurge of the full store by the retention job, a fixed slice (ingest under wrk meanwhile, ${connections} connections):`,
+  );
+  const running = purge.result.seconds - purge.result.heldSeconds;
+  const purgeRate = purged / Math.max(1e-9, running);
+  console.log(
+    `  purged ${purged.toLocaleString('en')} events in ${running.toFixed(1)} s running (held off ${purge.result.heldSeconds.toFixed(1)} s more): ` +
+      `${purgeRate.toFixed(0)} events/s; batches held the write lock p50 ${purge.result.batchMs.p50.toFixed(1)}, ` +
+      `p99 ${purge.result.batchMs.p99.toFixed(1)}, max ${purge.result.batchMs.max.toFixed(1)} ms; ` +
+      `${(purge.result.cpuUs / Math.max(1, purged)).toFixed(0)} µs of the job's CPU per event; ` +
+      `${purge.result.failures} tries failed on a busy write lock and were repeated`,
+  );
+  const withPurge = pool(purge.on);
+  const withoutPurge = pool(purge.off);
+  const quiet = purge.off
+    .map((w, i) => [w, purge.on[i]] as const)
+    .filter((pair): pair is readonly [Measured, Measured] => pair[1] !== undefined)
+    .filter(([w, p]) => isQuiet(w) && isQuiet(p));
+  console.log(
+    `  ingest with the purge ${withPurge.okPerSecond.toFixed(0)}/s p50 ${withPurge.p50Ms.toFixed(1)} ms p99 ${withPurge.p99Ms.toFixed(1)} ms ` +
+      `(${purge.on.length} slices pooled, ${withPurge.cpuUsPerOp.toFixed(0)} µs CPU each); without it, the slices between ` +
+      `(same mesh, same minutes): ${withoutPurge.okPerSecond.toFixed(0)}/s p50 ${withoutPurge.p50Ms.toFixed(1)} ms p99 ${withoutPurge.p99Ms.toFixed(1)} ms ` +
+      `(${purge.off.length} slices, ${withoutPurge.cpuUsPerOp.toFixed(0)} µs CPU each)`,
+  );
+  const purgeThroughput = ratio(withPurge.okPerSecond, withoutPurge.okPerSecond);
+  const purgeP99 = ratio(withPurge.p99Ms, withoutPurge.p99Ms);
+  console.log(
+    `  with / without: throughput ${purgeThroughput.toFixed(2)} (goal ≥ ${GOAL_RATIO}: ${verdict(purgeThroughput >= GOAL_RATIO)}), ` +
+      `p99 ${purgeP99.toFixed(2)} (goal ≤ ${(1 / GOAL_RATIO).toFixed(2)}: ${verdict(purgeP99 <= 1 / GOAL_RATIO)})` +
+      (quiet.length === 0
+        ? '; no pair of slices without other work on the machine'
+        : `; over the ${quiet.length} of ${purge.off.length} pairs other processes left alone (< ${QUIET_OTHER_PCT} % of a core): ` +
+          `throughput ${ratio(pool(quiet.map(([, p]) => p)).okPerSecond, pool(quiet.map(([w]) => w)).okPerSecond).toFixed(2)}, ` +
+          `p99 ${pooledRatio(
+            quiet.map(([w]) => w),
+            quiet.map(([, p]) => p),
+          ).toFixed(2)}`),
+  );
+  const beforeThroughput = ratio(withPurge.okPerSecond, fullIngest.okPerSecond);
+  const beforeP99 = ratio(withPurge.p99Ms, fullIngest.p99Ms);
+  console.log(
+    `  with the purge / [2]'s full store without it (other meshes, minutes earlier): throughput ${beforeThroughput.toFixed(2)} ` +
+      `(${verdict(beforeThroughput >= GOAL_RATIO)}), p99 ${beforeP99.toFixed(2)} (${verdict(beforeP99 <= 1 / GOAL_RATIO)})`,
+  );
+  const hours = (n: number) => {
+    const seconds = n / Math.max(1e-9, purgeRate);
+    return seconds < 3600 ? `${(seconds / 60).toFixed(0)} min` : `${(seconds / 3600).toFixed(1)} h`;
+  };
+  console.log(
+    `  at ${purgeRate.toFixed(0)} events/s beside saturating ingest, the whole backlog of ${delivered.toLocaleString('en')} settled events ` +
+      `takes ${hours(delivered)} (${purgeLeft.toLocaleString('en')} left after this slice: ${hours(purgeLeft)}), plus a second between ` +
+      `passes of ${EVENTS_PER_PASS.toLocaleString('en')} and each pass's reclaim of the freed pages, which this slice (part of one pass) does not reach`,
   );
   console.log(
-    `  ingest before: ${fullIngest.okPerSecond.toFixed(0)}/s p99 ${fullIngest.p99Ms.toFixed(1)} ms; ` +
-      `during (${purge.during.length} wrk slices): ${purge.during.map((w) => `${w.okPerSecond.toFixed(0)}/s p99 ${w.p99Ms.toFixed(1)} ms`).join(', ')}; ` +
-      `after: ${purge.after.okPerSecond.toFixed(0)}/s p99 ${purge.after.p99Ms.toFixed(1)} ms`,
-  );
-  const worstDuring = Math.max(...purge.during.map((w) => w.p99Ms));
-  console.log(
-    `  ingest p99 while purging within ${(1 / GOAL_RATIO).toFixed(2)}× of before: ${verdict(worstDuring <= fullIngest.p99Ms / GOAL_RATIO)} (worst slice ${worstDuring.toFixed(1)} ms)`,
-  );
-  console.log(
-    `  file: ${mib(beforePurge)} before, ${mib(statSync(fullFile).size)} after (${afterPurge.freePages} free pages left for reuse; ` +
-      `each pass hands back ≤ 256 MiB); ${afterPurge.domainEvents.toLocaleString('en')} events left (the dead ones' and the bench's own)`,
+    `  file: ${mib(fileAfterPurge.bytes)}, ${fileAfterPurge.freePages.toLocaleString('en')} free pages (what the purge freed less what ingest beside it reused; a pass hands them back at its end, ≤ 256 MiB); ` +
+      `the later step runs on the store as this slice left it: ${(filledBefore - purged).toLocaleString('en')} filled events`,
   );
 
   console.log('\nbytes per event and the D1 limit:');
@@ -362,9 +502,9 @@ async function deliver(sink: ServerProcess, file: string): Promise<DeliveryRun> 
 async function ingest(sink: ServerProcess, file: string, label: string): Promise<Measured> {
   const api = await startMesh(file, 'api');
   try {
-    const result = await wrk(api, duration);
+    const result = await wrk(api, duration, true, true);
     console.log(
-      `  ${label.padEnd(5)}: ${result.okPerSecond.toFixed(0)}/s p50 ${result.p50Ms.toFixed(1)} ms p99 ${result.p99Ms.toFixed(1)} ms (${result.cpuUsPerOp.toFixed(0)} µs CPU each)`,
+      `  ${label.padEnd(5)}: ${result.okPerSecond.toFixed(0)}/s p50 ${result.p50Ms.toFixed(1)} ms p99 ${result.p99Ms.toFixed(1)} ms (${result.cpuUsPerOp.toFixed(0)} µs CPU each${formatIo(result.io)})`,
     );
     return result;
   } finally {
@@ -373,82 +513,86 @@ async function ingest(sink: ServerProcess, file: string, label: string): Promise
   }
 }
 
-interface PurgeRun {
-  events: number;
-  seconds: number;
-  failures: number;
-  /** CPU of the retention process (µs). */
-  cpuUs: number;
-  passes: number;
-  during: Measured[];
-  after: Measured;
+/**
+ * One measurement on the empty and the full store in each of `rounds` rounds, empty first in odd
+ * rounds and full first in even ones: a single pair measured full after empty, so whatever the
+ * machine did over that minute (other helpers, writeback) fell on one side only (ingest 0.88, 0.97
+ * and 0.8–1.2 in single runs; delivery 1,225 vs 3,209/s in one). Each empty round measures a fresh
+ * copy of the empty store, or a round's events (~80,000 for ingest) would make the next round's
+ * "empty" store a small full one; the full store keeps what each round adds (under 10 % of it).
+ */
+async function inRounds<T>(
+  emptyFile: string,
+  measureEmptyCopy: (file: string) => Promise<T>,
+  measureFull: () => Promise<T>,
+  figure: (run: T) => number,
+): Promise<{ empty: T[]; full: T[]; ratios: number[] }> {
+  const empty: T[] = [];
+  const full: T[] = [];
+  const ratios: number[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    // A new file each round (cp in another process, as `fullStore` copies): copied over the one a
+    // round wrote, it would keep that file's inode, under this process's lingering read-only
+    // connections and a stale `-shm` (one such round measured 7 requests/s, 1,140 reads each).
+    const measureEmpty = async () => {
+      const copy = join(ctx.dir, `empty-round-${++serial}.db`);
+      execFileSync('cp', [emptyFile, copy]);
+      // The log too, if the last mesh left one: the copy is then the same database.
+      if (existsSync(`${emptyFile}-wal`)) execFileSync('cp', [`${emptyFile}-wal`, `${copy}-wal`]);
+      flushDirtyPages();
+      try {
+        return await measureEmptyCopy(copy);
+      } finally {
+        for (const suffix of ['', '-wal', '-shm']) rmSync(`${copy}${suffix}`, { force: true });
+      }
+    };
+    console.log(`  round ${round} of ${rounds}`);
+    const first = round % 2 === 1 ? await measureEmpty() : await measureFull();
+    const second = round % 2 === 1 ? await measureFull() : await measureEmpty();
+    const [e, f] = round % 2 === 1 ? [first, second] : [second, first];
+    empty.push(e);
+    full.push(f);
+    ratios.push(figure(e) > 0 ? figure(f) / figure(e) : 0);
+  }
+  return { empty, full, ratios };
 }
 
-async function ingestDuringPurge(
-  _sink: ServerProcess,
-  file: string,
-  before: number,
-  retentionEnv: Record<string, string> = {},
-): Promise<PurgeRun> {
-  const api = await startMesh(file, 'api');
-  try {
-    // Warmed up first, as the "before" figure's mesh was: a fresh mesh's first seconds (compiling,
-    // first statements) would otherwise count against the purge.
-    await runWrk({
-      url: `${api.url}/v1/events`,
-      script: join(root, 'bench/post-event.lua'),
-      connections,
-      cpus: ctx.pinned ? '1' : null,
-      durationSeconds: Math.max(warmup, 3),
-      nonce: `${nonce}pw${++serial}`,
-    });
-    const child = ctx.spawnPiped(
-      'bench/scale-retention.ts',
-      { DATABASE_URL: `file:${file}`, RETENTION_BEFORE: String(before), ...retentionEnv },
-      1,
-    );
-    let passes = 0;
-    const finished = (async () => {
-      for await (const line of createInterface({ input: child.stdout! })) {
-        if (line.startsWith('pass ')) passes++;
-        if (line.startsWith('failed ')) console.log(`  retention ${line}`);
-        if (line.startsWith('result '))
-          return JSON.parse(line.slice('result '.length)) as {
-            events: number;
-            seconds: number;
-            failures: number;
-            cpuUs: number;
-          };
-      }
-      throw new Error('the retention process ended without a result');
-    })();
-    let done = false;
-    void finished.then(
-      () => {
-        done = true;
-      },
-      () => {
-        done = true;
-      },
-    );
-    const during: Measured[] = [];
-    const slice = Math.max(2, Math.min(duration, 5));
-    while (!done) {
-      const result = await wrk(api, slice, false);
-      if (!done || during.length === 0) during.push(result);
-      console.log(
-        `  during: ${result.okPerSecond.toFixed(0)}/s p99 ${result.p99Ms.toFixed(1)} ms, ${result.cpuUsPerOp.toFixed(0)} µs CPU each (${passes} passes so far)`,
-      );
-    }
-    const purged = await finished;
-    const after = await wrk(api, duration, false);
-    console.log(
-      `  after:  ${after.okPerSecond.toFixed(0)}/s p99 ${after.p99Ms.toFixed(1)} ms, ${after.cpuUsPerOp.toFixed(0)} µs CPU each`,
-    );
-    return { ...purged, passes, during, after };
-  } finally {
-    await ctx.stop(api);
-  }
+/** Delivery runs as one: deliveries over their seconds together. */
+function poolDeliveries(runs: readonly DeliveryRun[]): DeliveryRun {
+  const deliveries = runs.reduce((sum, r) => sum + r.deliveries, 0);
+  const seconds = runs.reduce((sum, r) => sum + r.seconds, 0);
+  return { perSecond: deliveries / Math.max(1e-9, seconds), deliveries, seconds };
+}
+
+/**
+ * Runs of one kind as one: requests per second over their seconds together, p50 and p99 of every
+ * request (their histograms pooled), CPU and I/O per request weighted by requests.
+ */
+function pool(runs: readonly Measured[]): Measured & { rounds: readonly Measured[] } {
+  const ok = (w: Measured) => w.okPerSecond * w.seconds;
+  const requests = runs.reduce((sum, w) => sum + ok(w), 0);
+  const seconds = runs.reduce((sum, w) => sum + w.seconds, 0);
+  const weighted = (value: (w: Measured) => number) =>
+    runs.reduce((sum, w) => sum + value(w) * ok(w), 0) / Math.max(1, requests);
+  const withIo = runs.every((w) => w.io !== undefined);
+  return {
+    ...runs[0]!,
+    seconds,
+    okPerSecond: requests / Math.max(1e-9, seconds),
+    p50Ms: pooled(runs, 0.5),
+    p99Ms: pooled(runs, 0.99),
+    cpuUsPerOp: weighted((w) => w.cpuUsPerOp),
+    ...(withIo
+      ? {
+          io: {
+            readChars: weighted((w) => w.io!.readChars),
+            readCalls: weighted((w) => w.io!.readCalls),
+            writeBytes: weighted((w) => w.io!.writeBytes),
+          },
+        }
+      : {}),
+    rounds: runs,
+  };
 }
 
 /** A mesh with role all on the full store while a producer posts 200 events/s; VmRSS once a second. */
@@ -515,7 +659,50 @@ type Measured = WrkResult & {
   latencies: Map<number, number>;
   /** Percent of one core that went to processes of neither this bench nor the mesh (other work). */
   otherPct?: number;
+  /** The mesh's I/O per request answered < 400 (/proc/<pid>/io; absent without /proc). */
+  io?: IoPerOp;
 };
+
+/**
+ * The mesh's I/O per request from /proc/<pid>/io, all threads (the checkpointer's too): `rchar` and
+ * `syscr` count every read() and pread() — a page SQLite's own cache missed is a 4 KiB pread, served
+ * by the kernel's cache — beside the HTTP request itself (the same on either store); `writeBytes`
+ * is what reached the file system (WAL frames, checkpoints copying them into the database).
+ */
+interface IoPerOp {
+  readChars: number;
+  readCalls: number;
+  writeBytes: number;
+}
+
+function ioCounters(pid: number): Record<string, number> | null {
+  try {
+    const counters: Record<string, number> = {};
+    for (const line of readFileSync(`/proc/${pid}/io`, 'utf8').split('\n')) {
+      const [key, value] = line.split(': ');
+      if (key && value) counters[key] = Number(value);
+    }
+    return counters;
+  } catch {
+    return null;
+  }
+}
+
+function ioPerOp(
+  before: Record<string, number> | null,
+  after: Record<string, number> | null,
+  ops: number,
+): IoPerOp | undefined {
+  if (before === null || after === null || ops <= 0) return undefined;
+  const per = (key: string) => ((after[key] ?? 0) - (before[key] ?? 0)) / ops;
+  return { readChars: per('rchar'), readCalls: per('syscr'), writeBytes: per('write_bytes') };
+}
+
+function formatIo(io: IoPerOp | undefined): string {
+  return io === undefined
+    ? ''
+    : `; per request ${io.readCalls.toFixed(1)} reads, ${io.readChars.toFixed(0)} B read, ${(io.writeBytes / 1024).toFixed(1)} KiB written`;
+}
 
 /** Other processes above this share of a core during either slice of a pair make it a noisy pair. */
 const QUIET_OTHER_PCT = 20;
@@ -538,14 +725,18 @@ async function wrk(
   const cpuBefore = cpuSeconds(pid);
   const machineBefore = snapshotCpu(pid, cores);
   const ownBefore = ownPids.map(cpuSeconds);
+  const ioBefore = ioCounters(pid);
   const result = await runWrk({ ...options, durationSeconds: seconds, nonce: `${nonce}m${++serial}` });
+  const ioAfter = ioCounters(pid);
   const machineAfter = snapshotCpu(pid, cores);
   const ownTicks = ownPids.reduce((sum, p, i) => sum + (cpuSeconds(p) - ownBefore[i]!) * 100, 0);
   const ok = result.okPerSecond * result.seconds;
+  const io = ioPerOp(ioBefore, ioAfter, ok);
   return {
     ...result,
     cpuUsPerOp: ok > 0 ? ((cpuSeconds(pid) - cpuBefore) * 1e6) / ok : 0,
     latencies: latencyHistogram(result.raw),
+    ...(io === undefined ? {} : { io }),
     ...(machineBefore && machineAfter
       ? { otherPct: otherPercent(machineBefore, machineAfter, ownTicks) }
       : {}),
@@ -746,6 +937,10 @@ async function alternatingPurge(
   file: string,
   before: number,
   retentionEnv: Record<string, string>,
+  bounds: { slice: number; pairs: number } = {
+    slice: positiveInt('BENCH_SLICE', 3),
+    pairs: positiveInt('BENCH_PURGE_PAIRS', 10),
+  },
 ): Promise<{ on: Measured[]; off: Measured[]; result: RetentionResult }> {
   const api = await startMesh(file, 'api');
   const child = ctx.spawnPiped(
@@ -755,10 +950,9 @@ async function alternatingPurge(
   );
   ownPids.push(child.pid ?? 0);
   try {
-    const slice = positiveInt('BENCH_SLICE', 3);
-    // A round ends with the purge or after this many slices with it (and as many without), so a
-    // job slowed to a small share of the lock still measures in a minute or so.
-    const pairs = positiveInt('BENCH_PURGE_PAIRS', 10);
+    // A round ends with the purge or after `pairs` slices with it (and as many without), so a job
+    // slowed to a small share of the lock still measures in a minute or so.
+    const { slice, pairs } = bounds;
     let wake: () => void = () => {};
     const next = () =>
       new Promise<void>((resolve) => {
@@ -839,6 +1033,16 @@ function countOlder(file: string, before: number): number {
         }
       ).n,
     );
+  } finally {
+    db.close();
+  }
+}
+
+/** Pages on the file's freelist: what a retention pass's reclaim would hand back. */
+function freelistCount(file: string): number {
+  const db = new Database(file, { readonly: true });
+  try {
+    return Number((db.prepare('PRAGMA freelist_count').get() as { freelist_count: number }).freelist_count);
   } finally {
     db.close();
   }
