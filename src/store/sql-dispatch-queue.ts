@@ -107,9 +107,9 @@ const MAX_ROWID = '9223372036854775807';
  *
  * Bounded work whatever the backlog: `k` is the most any subscription can take now, and each
  * subscription's ranges end at its k-th due row (`cut`, `upToCut`), so no more than k rows per
- * subscription and status are read before ranking, however many share a due time. `CROSS JOIN` keeps SQLite walking
- * subscriptions first, instead of the whole status range of the due index. Ties in due time go in
- * acceptance order (rowid), as a scan of the due index would take them.
+ * subscription and status are read before ranking, however many share a due time. `CROSS JOIN`
+ * keeps SQLite walking subscriptions first, instead of the whole status range of the due index.
+ * Ties in due time go in acceptance order (rowid), as a scan of the due index would take them.
  *
  * Ordering keys (DESIGN "Ordering"): a delivery with a key is due only while no earlier delivery
  * of its subscription and key is unsettled (`isFirstOfItsKey`) — so a key never holds more than
