@@ -191,6 +191,31 @@ export function describeDispatchQueueContract(name: string, open: OpenHarness): 
         );
       });
 
+      it('deliveries due at one time go in acceptance order, as many as asked for and no more', async () => {
+        // One append: one `next_attempt_at` for all six (a group commit's), told apart by rowid.
+        await subscriptions.syncCodeSubscriptions([roomy], 1);
+        await events.appendEvents(Array.from({ length: 6 }, (_, i) => domainEvent(`evt-tie-${i}`)));
+        const ids = await Promise.all(
+          Array.from({ length: 6 }, async (_, i) => (await deliveriesOf(`evt-tie-${i}`))[roomy.id]!.id),
+        );
+        const leasedIds = (leased: readonly LeasedDelivery[]) => leased.map((d) => d.id).sort();
+
+        const first = await lease('a', T0, 2);
+        expect(leasedIds(first)).toEqual(ids.slice(0, 2).sort());
+        expect(leasedIds(await lease('a', T0, 3))).toEqual(ids.slice(2, 5).sort());
+
+        // Two retries due at one time, behind the last pending delivery (due earlier).
+        await dispatch.recordAttempts(
+          first.map((d) =>
+            record(d, 'a', { status: 500, next: 'retrying', nextAttemptAt: T0 + 50, retried: 1 }),
+          ),
+        );
+        expect(leasedIds(await lease('b', T0 + 50, 1))).toEqual([ids[5]!]);
+        expect(leasedIds(await lease('b', T0 + 50, 1))).toEqual([ids[0]!]);
+        expect(leasedIds(await lease('b', T0 + 50, 5))).toEqual([ids[1]!]);
+        expect(await lease('b', T0 + 50)).toEqual([]);
+      });
+
       it('a full subscription does not hold the others back, however many of its deliveries are due first', async () => {
         const slow = defineSubscription('order.created.v1', 'https://slow.example.com/', {
           id: 'sub-slow',
