@@ -124,6 +124,9 @@ function toLostStatements(records: readonly PublishCheckRecord[], maxParams: num
   );
 }
 
+/** SQLite's largest rowid: the range end of a subscription with fewer than ?4 rows publishable. */
+const MAX_ROWID = '9223372036854775807';
+
 /**
  * Leases due, never-published pending deliveries for a publish, in one UPDATE … RETURNING (atomic
  * under SQLite's write lock). They stay `pending` and `updated_at` is left alone:
@@ -131,7 +134,10 @@ function toLostStatements(records: readonly PublishCheckRecord[], maxParams: num
  *
  * Subscription by subscription, as the local lease goes: a paused subscription's deliveries are
  * held (what QStash has accepted already is QStash's), at no cost however many; each active one's
- * range ends at its ?4-th publishable row, so the work is bounded whatever the backlog.
+ * range ends at its ?4-th publishable row by (due time, rowid) — the index's own order — so the
+ * work is bounded whatever the backlog, and however many rows share a due time: a group commit
+ * gives hundreds of deliveries one `next_attempt_at`, and a range ending at a due time alone read
+ * every row tied with its last (as the local lease did, sql-dispatch-queue.ts).
  *
  * Ordering keys (DESIGN "Ordering"): only the head of each (subscription, key) is published — a
  * keyed delivery waits while an earlier one of its key is unsettled, which on this transport
@@ -139,18 +145,22 @@ function toLostStatements(records: readonly PublishCheckRecord[], maxParams: num
  * or dead. So QStash never holds two deliveries of one key at once, whatever it does with
  * retries; waiting rows are read (one index probe each) on the way to publishable ones after them.
  */
-const LEASE_FOR_PUBLISH = `WITH bounds AS MATERIALIZED (
-    SELECT s.ref AS sid, coalesce((
-        SELECT x.next_attempt_at FROM deliveries x
+const LEASE_FOR_PUBLISH = `WITH cuts AS MATERIALIZED (
+    SELECT s.ref AS sid, (
+        SELECT x.rowid FROM deliveries x
         WHERE x.subscription_ref = s.ref AND x.status = 'pending' AND x.next_attempt_at <= ?3
           AND x.message_id IS NULL AND (x.lease_owner IS NULL OR x.lease_expires_at <= ?3)
           AND ${isFirstOfItsKey('x')}
-        ORDER BY x.next_attempt_at LIMIT 1 OFFSET ?4 - 1), ?3) AS cut
-    FROM subscriptions s WHERE s.paused_at IS NULL)
+        ORDER BY x.next_attempt_at, x.rowid LIMIT 1 OFFSET ?4 - 1) AS seq
+    FROM subscriptions s WHERE s.paused_at IS NULL),
+  bounds AS MATERIALIZED (
+    SELECT c0.sid, coalesce((SELECT c.next_attempt_at FROM deliveries c WHERE c.rowid = c0.seq), ?3) AS at,
+      coalesce(c0.seq, ${MAX_ROWID}) AS seq
+    FROM cuts c0)
 UPDATE deliveries SET lease_owner = ?1, lease_expires_at = ?2
 WHERE id IN (
   SELECT x.id FROM bounds b CROSS JOIN deliveries x
-  WHERE x.subscription_ref = b.sid AND x.status = 'pending' AND x.next_attempt_at <= b.cut
+  WHERE x.subscription_ref = b.sid AND x.status = 'pending' AND (x.next_attempt_at, x.rowid) <= (b.at, b.seq)
     AND x.message_id IS NULL AND (x.lease_owner IS NULL OR x.lease_expires_at <= ?3)
     AND ${isFirstOfItsKey('x')}
   ORDER BY x.next_attempt_at, x.rowid LIMIT ?4)

@@ -138,6 +138,25 @@ export function describePublishQueueContract(name: string, open: OpenHarness): v
         expect(new Set(ids).size).toBe(30);
       });
 
+      it('deliveries due at one time are leased in acceptance order, as many as asked for and no more', async () => {
+        // One append: one `next_attempt_at` for all six (a group commit's), told apart by rowid.
+        await subscriptions.syncCodeSubscriptions([exactCreated], 1);
+        await events.appendEvents(Array.from({ length: 6 }, (_, i) => domainEvent(`evt-tie-${i}`)));
+        const ids = await Promise.all(
+          Array.from(
+            { length: 6 },
+            async (_, i) => (await deliveriesOf(`evt-tie-${i}`))[exactCreated.id]!.id,
+          ),
+        );
+        const leasedIds = async (owner: string, limit: number) =>
+          (await lease(owner, T0, limit)).map((d) => d.id).sort();
+
+        expect(await leasedIds('a', 2)).toEqual(ids.slice(0, 2).sort());
+        expect(await leasedIds('b', 3)).toEqual(ids.slice(2, 5).sort());
+        expect(await leasedIds('c', 5)).toEqual([ids[5]!]);
+        expect(await leasedIds('d', 5)).toEqual([]);
+      });
+
       it('markPublished: in_flight and never leased again; a lost lease or another generation is dropped', async () => {
         await subscriptions.syncCodeSubscriptions([exactCreated, prefixOrder], 1);
         await events.appendEvents([domainEvent('evt-mark')]);

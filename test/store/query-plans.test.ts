@@ -227,6 +227,11 @@ describe('every query the stores run is served from an index (migrations 0007 to
       "UPDATE deliveries SET status = 'in_flight', lease_owner",
       /deliveries_subscription_due \(subscription_ref=\? AND status=\? AND \(next_attempt_at,rowid\)<\(\?,\?\)\)/,
     );
+    // So does the publishing transport's lease (leaseForPublish).
+    usesDue(
+      'UPDATE deliveries SET lease_owner = ?1, lease_expires_at = ?2\nWHERE id IN',
+      /deliveries_subscription_due \(subscription_ref=\? AND status=\? AND \(next_attempt_at,rowid\)<\(\?,\?\)\)/,
+    );
     // Ids bound as text find their rows by the primary key, converted to bytes in the SQL (0008).
     const byId = /SEARCH (d|deliveries) USING INDEX sqlite_autoindex_deliveries_1 \(id=\?\)/;
     usesDue('SELECT d.id, r.number', byId);
