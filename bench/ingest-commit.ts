@@ -31,10 +31,18 @@ const group = Number(groupArg);
 const commits = Number(commitsArg);
 const rounds = Number(roundsArg);
 
-/** CPU µs spent in statements and in BEGIN/COMMIT since the last reset. */
+/** CPU µs spent in statements and in BEGIN/COMMIT since the last reset, and per statement kind. */
 interface Spent {
   statements: number;
   commit: number;
+  byKind: Map<string, number>;
+}
+
+/** A statement's kind: the table it writes (or reads), for the split of the statements' time. */
+function kindOf(sql: string): string {
+  const write = /^INSERT (?:OR IGNORE )?INTO (\w+)/.exec(sql);
+  if (write) return `insert ${write[1]}`;
+  return sql.slice(0, 24);
 }
 
 /** The file driver's way (cached statements, BEGIN IMMEDIATE … COMMIT), timed, and its log's size. */
@@ -51,7 +59,11 @@ function timedDriver(path: string, spent: Spent): SqlDriver & { close(): Promise
     }
     return s;
   };
-  const run = (sql: string, args: readonly (string | number | null)[], part: keyof Spent): SqlRow[] => {
+  const run = (
+    sql: string,
+    args: readonly (string | number | null)[],
+    part: 'statements' | 'commit',
+  ): SqlRow[] => {
     const st = prepare(sql);
     const bound = toSqlArgs(args);
     const t = process.cpuUsage();
@@ -60,6 +72,8 @@ function timedDriver(path: string, spent: Spent): SqlDriver & { close(): Promise
     else st.run(bound);
     const d = process.cpuUsage(t);
     spent[part] += d.user + d.system;
+    const kind = part === 'commit' ? sql : kindOf(sql);
+    spent.byKind.set(kind, (spent.byKind.get(kind) ?? 0) + d.user + d.system);
     return rows;
   };
   return {
@@ -135,11 +149,13 @@ interface Store {
   frames: number[];
   statements: number[];
   commit: number[];
+  /** Statement kind → µs per event of each round. */
+  byKind: Map<string, number[]>;
 }
 
 async function openStore(dir: string, name: string, migrationsBefore: string | null): Promise<Store> {
   const path = join(dir, `${name}.db`);
-  const spent: Spent = { statements: 0, commit: 0 };
+  const spent: Spent = { statements: 0, commit: 0, byKind: new Map() };
   const driver = timedDriver(path, spent);
   const migrations = readMigrations().filter((m) => migrationsBefore === null || m.name < migrationsBefore);
   await applyMigrations(driver, migrations);
@@ -148,7 +164,7 @@ async function openStore(dir: string, name: string, migrationsBefore: string | n
     id: 'example-billing',
   });
   await stores.subscriptions.syncCodeSubscriptions([billing], Date.now());
-  return { name, path, spent, stores, driver, frames: [], statements: [], commit: [] };
+  return { name, path, spent, stores, driver, frames: [], statements: [], commit: [], byKind: new Map() };
 }
 
 async function append(store: Store, count: number, at: number) {
@@ -178,11 +194,17 @@ async function measure(store: Store, pageSize: number) {
   const start = walBytes(store.path);
   store.spent.statements = 0;
   store.spent.commit = 0;
+  store.spent.byKind.clear();
   for (let c = 0; c < commits; c++) await append(store, group, Date.now());
   const frames = (walBytes(store.path) - start) / (pageSize + 24) / commits;
   store.frames.push(frames);
   store.statements.push(store.spent.statements / (commits * group));
   store.commit.push(store.spent.commit / (commits * group));
+  for (const [kind, us] of store.spent.byKind) {
+    const rounds = store.byKind.get(kind) ?? [];
+    rounds.push(us / (commits * group));
+    store.byKind.set(kind, rounds);
+  }
 }
 
 const range = (xs: readonly number[], digits: number) =>
@@ -217,6 +239,10 @@ async function main() {
       console.log(
         `${store.name} | ${range(store.frames, 1)} | ${range(store.statements, 1)} | ${range(store.commit, 1)} | ${range(sums, 1)}`,
       );
+    }
+    for (const store of [base, branch]) {
+      const parts = [...store.byKind].map(([kind, us]) => `${kind} ${quantile(us, 0.5).toFixed(1)}`);
+      console.log(`${store.name}, µs per event (median) by statement: ${parts.join(' | ')}`);
     }
     const median = (xs: readonly number[]) => quantile(xs, 0.5);
     const framesCut = 1 - median(branch.frames) / median(base.frames);
