@@ -124,6 +124,10 @@ function describeListing(name: string, open: () => Promise<SqlDriver>) {
         ).toEqual(expected.map((d) => d.id));
       }
 
+      // A type no event has: nothing, answered without walking the deliveries (`pushTypeKnown`).
+      expect(await stores.deliveries.listDeliveries({ type: 'order.refunded.v1', limit: 3 })).toEqual([]);
+      expect(await stores.deliveries.listDeliveries({ type: 'shipment.*', limit: 3 })).toEqual([]);
+
       const listings = [...seen].filter(([sql]) => /ORDER BY deliveries\.[a-z_, .]+ LIMIT \?$/.test(sql));
       expect(listings.length).toBeGreaterThanOrEqual(8);
       for (const [sql, args] of listings) {
