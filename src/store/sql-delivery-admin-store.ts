@@ -65,6 +65,19 @@ export function createSqlDeliveryAdminStore({ driver }: SqlDatabase): DeliveryAd
     return row ? toSummary(row) : null;
   };
 
+  /**
+   * Whether some stored type matches. No index serves a type (`integration_events.type_ref` has
+   * none), so a listing by type filters its walk of the deliveries: a type never stored would read
+   * every one of them to answer nothing (bench:operator, 1,000,000 deliveries: 200-270 ms).
+   */
+  const isTypeStored = async (pattern: string): Promise<boolean> => {
+    const prefix = pattern.slice(0, -1);
+    const rows = pattern.endsWith('.*')
+      ? await driver.query(`${TYPE_PREFIX_REFS} LIMIT 1`, [prefix.length, prefix])
+      : await driver.query('SELECT ref FROM event_types WHERE name = ?', [pattern]);
+    return rows.length > 0;
+  };
+
   /** Moves one delivery if it is dead; the status test in the UPDATE is what makes replay happen once. */
   const replayIfDead = async (id: string, now: number): Promise<boolean> => {
     const moved = await driver.query(
@@ -78,7 +91,7 @@ export function createSqlDeliveryAdminStore({ driver }: SqlDatabase): DeliveryAd
     async listDeliveries({ limit, after, ...filter }) {
       const where = toConditions(filter);
       if (filter.type !== undefined) {
-        pushTypeKnown(where, filter.type);
+        if (!(await isTypeStored(filter.type))) return [];
         pushTypeMatch(where, filter.type);
       }
       // One subscription's deliveries are a range of `deliveries_subscription_created`, ties in
@@ -199,22 +212,6 @@ function pushIdRange(where: Conditions, filter: Pick<DeliveryFilter, 'since' | '
 
 /** Milliseconds as the 12 hex digits a delivery id starts with. */
 const toIdTime = (ms: number): string => ms.toString(16).padStart(12, '0');
-
-/**
- * That some type matches: a term of no table, which SQLite tests once before its walk. No index
- * serves a type (`integration_events.type_ref` has none), so the listing filters its walk of the
- * deliveries; a type never stored would read every one of them to answer nothing.
- */
-function pushTypeKnown(where: Conditions, pattern: string): void {
-  if (!pattern.endsWith('.*')) {
-    where.sql.push(`${typeRefOf('?')} IS NOT NULL`);
-    where.args.push(pattern);
-    return;
-  }
-  const prefix = pattern.slice(0, -1);
-  where.sql.push(`EXISTS (${TYPE_PREFIX_REFS})`);
-  where.args.push(prefix.length, prefix);
-}
 
 /** An exact type, or `prefix.*` (`TYPE_PREFIX_REFS`). */
 function pushTypeMatch(where: Conditions, pattern: string): void {

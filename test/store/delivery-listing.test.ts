@@ -124,7 +124,7 @@ function describeListing(name: string, open: () => Promise<SqlDriver>) {
         ).toEqual(expected.map((d) => d.id));
       }
 
-      // A type no event has: nothing, answered without walking the deliveries (`pushTypeKnown`).
+      // A type no event has: nothing, answered without walking the deliveries (`isTypeStored`).
       expect(await stores.deliveries.listDeliveries({ type: 'order.refunded.v1', limit: 3 })).toEqual([]);
       expect(await stores.deliveries.listDeliveries({ type: 'shipment.*', limit: 3 })).toEqual([]);
 
