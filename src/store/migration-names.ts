@@ -14,4 +14,5 @@ export const MIGRATION_NAMES: readonly string[] = [
   '0007_lean_storage.sql',
   '0008_compact_storage.sql',
   '0009_event_types.sql',
+  '0010_delivery_order_by_id.sql',
 ];
