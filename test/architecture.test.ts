@@ -109,8 +109,6 @@ const LAZY_IN_HANDLER: Readonly<Record<string, string>> = {
   '@libsql/client': 'src/handler/libsql-inbox.ts',
   // The Node entry's file inbox, on the binding itself (prepared statements kept).
   libsql: 'src/handler/libsql-file-inbox.ts',
-  // That inbox's WAL flush, off the event loop (fdatasync on libuv's thread pool).
-  'node:fs': 'src/handler/libsql-file-inbox.ts',
 };
 
 /**

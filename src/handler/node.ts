@@ -35,9 +35,8 @@ export function createWebhookApp(options: WebhookAppOptions): Hono {
 /**
  * `createLibsqlInbox` of the web entry, except for a local file given as `{ url: 'file:…' }`: that
  * inbox owns a connection of the `libsql` binding with its statements prepared once (the client
- * prepares each anew on every call), WAL, group-committed, and as durable as `synchronous = FULL`
- * with the fsync off the event loop — an entry is still on disk before the route answers 2xx (see
- * src/handler/libsql-file-inbox.ts). Same tables, same answers: processes of a service
+ * prepares each anew on every call), WAL and `synchronous = FULL`, group-committed — an entry is
+ * still fsynced before the route answers 2xx. Same tables, same answers: processes of a service
  * may mix the two on one file. A remote URL, a URL with options or escapes, or a client of yours
  * goes through `@libsql/client` as on the web entry.
  * @example const inbox = createLibsqlInbox({ url: 'file:./data/inbox.db' });

@@ -178,10 +178,3 @@ describeTwoInboxesOnOneFile(
   'the Node file inbox beside the client inbox on one file (two processes of a service)',
   (url) => [createLibsqlInbox({ url }), web.createLibsqlInbox({ url })],
 );
-
-// Both flushing the WAL off the event loop: each sees the other's commits before they are
-// flushed, and answers on them only after a flush of its own (src/handler/libsql-file-inbox.ts).
-describeTwoInboxesOnOneFile('two Node file inboxes on one file (two processes of a service)', (url) => [
-  createLibsqlInbox({ url }),
-  createLibsqlInbox({ url }),
-]);
