@@ -10,7 +10,10 @@
 // own connection with its statements prepared once; `inbox`: that file inbox alone, no HTTP, driven
 // as the route drives it — token and claim, then complete — with BENCH_LANES [20] events in flight,
 // about the group the route's commits gather under wrk -c50: the storage share of a request, with
-// the wall time its commits hold the event loop.)
+// the wall time its commits hold the event loop. BENCH_WORK_US [0] adds that much CPU work per
+// event on the event loop, the route's own work around the inbox (verifying, parsing, answering:
+// about 150 µs): then the wall time per event shows whether the inbox's fsync overlaps that work
+// or holds the loop on top of it. Pin it to one core (`taskset -c 0`) as the route's server is.)
 // (bundle it first with esbuild for valgrind: tsx's loader costs more than the route.)
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -119,7 +122,9 @@ async function driveInbox(count: number, lanes: number): Promise<{ cpu: number; 
   const file = join(tmpdir(), `route-cost-inbox-${process.pid}.db`);
   rmSync(file, { force: true });
   const inbox = createLibsqlInbox({ url: `file:${file}` });
+  const workUs = Number(process.env.BENCH_WORK_US ?? 0);
   const one = async () => {
+    spin(workUs);
     const nowMs = Date.now();
     const key = { handler: OrderPaidV1.type, eventId: `evt-${process.pid}-${seq++}` };
     const jti = `jwt_${randomUUID()}`;
@@ -154,11 +159,21 @@ async function driveInbox(count: number, lanes: number): Promise<{ cpu: number; 
   return measured;
 }
 
+/** Holds the event loop for `us` µs of CPU work, as a request's own code would. */
+function spin(us: number): void {
+  if (us <= 0) return;
+  const until = performance.now() + us / 1000;
+  while (performance.now() < until) {
+    // busy: the route's work, not the inbox's
+  }
+}
+
 if (kind === 'inbox') {
   const lanes = Number(process.env.BENCH_LANES ?? 20);
   const { cpu, wall } = await driveInbox(n, lanes);
   console.log(
-    `inbox (file, ${lanes} in flight): ${n} events, ${cpu.toFixed(1)} µs CPU, ${wall.toFixed(1)} µs wall each`,
+    `inbox (file, ${lanes} in flight, ${process.env.BENCH_WORK_US ?? 0} µs work each): ${n} events, ` +
+      `${cpu.toFixed(1)} µs CPU, ${wall.toFixed(1)} µs wall each`,
   );
   process.exit(0);
 }

@@ -178,3 +178,8 @@ describeTwoInboxesOnOneFile(
   'the Node file inbox beside the client inbox on one file (two processes of a service)',
   (url) => [createLibsqlInbox({ url }), web.createLibsqlInbox({ url })],
 );
+
+describeTwoInboxesOnOneFile('two Node file inboxes on one file (two processes of a service)', (url) => [
+  createLibsqlInbox({ url }),
+  createLibsqlInbox({ url }),
+]);
