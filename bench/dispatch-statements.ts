@@ -7,16 +7,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'libsql';
 import type { AttemptRecord, LeasedDelivery } from '../src/core/dispatch-queue.ts';
 import type { NewDomainEvent } from '../src/core/event-store.ts';
 import { defineSubscription } from '../src/core/subscription.ts';
 import { readMigrations } from '../src/runtime/migrations.ts';
-import { toSqlArgs } from '../src/store/libsql-args.ts';
 import { createLibsqlStores, openLibsql } from '../src/store/libsql-store.ts';
 import { applyMigrations } from '../src/store/migrate.ts';
 import { createSqlDispatchQueue } from '../src/store/sql-dispatch-queue.ts';
-import type { SqlDriver, SqlRow } from '../src/store/sql-driver.ts';
+import { createTimedDriver } from './lib/timed-driver.ts';
 
 const [eventsArg = '20000', sizesArg = '8,16,32,64,128', cyclesArg = '40'] = process.argv.slice(2);
 const events = Number(eventsArg);
@@ -40,49 +38,6 @@ const kindOf = (sql: string): string => {
   if (sql.startsWith('SELECT')) return 'read-back';
   return sql.slice(0, 30);
 };
-
-/** The file driver's behaviour (cached statements, BEGIN IMMEDIATE … COMMIT), timed. */
-function timedDriver(path: string): SqlDriver {
-  const db = new Database(path, { timeout: 1000 });
-  db.exec('PRAGMA journal_mode = WAL');
-  db.exec('PRAGMA synchronous = FULL');
-  const cache = new Map<string, Database.Statement>();
-  const prepare = (sql: string) => {
-    let s = cache.get(sql);
-    if (s === undefined) {
-      s = db.prepare(sql);
-      cache.set(sql, s);
-    }
-    return s;
-  };
-  const run = (sql: string, args: readonly (string | number | null)[]): SqlRow[] => {
-    const st = prepare(sql);
-    const bound = toSqlArgs(args);
-    const t = process.cpuUsage();
-    let rows: SqlRow[] = [];
-    if (st.reader) rows = st.all(bound) as SqlRow[];
-    else st.run(bound);
-    const d = process.cpuUsage(t);
-    note(kindOf(sql), d.user + d.system);
-    return rows;
-  };
-  return {
-    maxParams: 30_000,
-    async query(sql, args = []) {
-      return run(sql, args);
-    },
-    async batch(statements) {
-      run('BEGIN IMMEDIATE', []);
-      for (const s of statements) run(s.sql, s.args);
-      run('COMMIT', []);
-      return statements.map(() => 0);
-    },
-    isConstraintError: () => false,
-    async close() {
-      db.close();
-    },
-  };
-}
 
 function event(n: number): NewDomainEvent {
   return {
@@ -130,7 +85,9 @@ async function main() {
     }
     client.close();
 
-    const queue = createSqlDispatchQueue({ driver: timedDriver(path) });
+    const queue = createSqlDispatchQueue({
+      driver: createTimedDriver(path, (sql, us) => note(kindOf(sql), us)),
+    });
     const owner = 'bench-owner';
     const toRecord = (d: LeasedDelivery, at: number): AttemptRecord => ({
       deliveryId: d.id,

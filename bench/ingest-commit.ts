@@ -18,11 +18,11 @@ import type { NewDomainEvent } from '../src/core/event-store.ts';
 import { createIdGenerator } from '../src/core/ids.ts';
 import { defineSubscription } from '../src/core/subscription.ts';
 import { readMigrations } from '../src/runtime/migrations.ts';
-import { toSqlArgs } from '../src/store/libsql-args.ts';
 import { applyMigrations } from '../src/store/migrate.ts';
-import type { SqlDriver, SqlRow } from '../src/store/sql-driver.ts';
+import type { SqlDriver } from '../src/store/sql-driver.ts';
 import { createSqlStores, type SqlStores } from '../src/store/sql-stores.ts';
 import { quantile } from './lib/stats.ts';
+import { createTimedDriver } from './lib/timed-driver.ts';
 
 const [before = '0010', fillArg = '50000', groupArg = '44', commitsArg = '100', roundsArg = '5'] =
   process.argv.slice(2);
@@ -45,58 +45,14 @@ function kindOf(sql: string): string {
   return sql.slice(0, 24);
 }
 
-/** The file driver's way (cached statements, BEGIN IMMEDIATE … COMMIT), timed, and its log's size. */
+/** The file driver's way, timed: BEGIN and COMMIT as the commit's part, the rest by kind. */
 function timedDriver(path: string, spent: Spent): SqlDriver & { close(): Promise<void> } {
-  const db = new Database(path, { timeout: 1000 });
-  db.exec('PRAGMA journal_mode = WAL');
-  db.exec('PRAGMA synchronous = FULL');
-  const cache = new Map<string, Database.Statement>();
-  const prepare = (sql: string) => {
-    let s = cache.get(sql);
-    if (s === undefined) {
-      s = db.prepare(sql);
-      cache.set(sql, s);
-    }
-    return s;
-  };
-  const run = (
-    sql: string,
-    args: readonly (string | number | null)[],
-    part: 'statements' | 'commit',
-  ): SqlRow[] => {
-    const st = prepare(sql);
-    const bound = toSqlArgs(args);
-    const t = process.cpuUsage();
-    let rows: SqlRow[] = [];
-    if (st.reader) rows = st.all(bound) as SqlRow[];
-    else st.run(bound);
-    const d = process.cpuUsage(t);
-    spent[part] += d.user + d.system;
+  return createTimedDriver(path, (sql, us) => {
+    const part = sql === 'BEGIN IMMEDIATE' || sql === 'COMMIT' ? 'commit' : 'statements';
+    spent[part] += us;
     const kind = part === 'commit' ? sql : kindOf(sql);
-    spent.byKind.set(kind, (spent.byKind.get(kind) ?? 0) + d.user + d.system);
-    return rows;
-  };
-  return {
-    maxParams: 30_000,
-    async query(sql, args = []) {
-      return run(sql, args, 'statements');
-    },
-    async batch(statements) {
-      run('BEGIN IMMEDIATE', [], 'commit');
-      try {
-        for (const s of statements) run(s.sql, s.args, 'statements');
-      } catch (error) {
-        db.exec('ROLLBACK');
-        throw error;
-      }
-      run('COMMIT', [], 'commit');
-      return statements.map(() => 0);
-    },
-    isConstraintError: () => false,
-    async close() {
-      db.close();
-    },
-  };
+    spent.byKind.set(kind, (spent.byKind.get(kind) ?? 0) + us);
+  });
 }
 
 let serial = 0;
