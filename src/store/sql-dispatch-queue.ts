@@ -3,7 +3,7 @@ import { createGroupCommit } from '../core/group-commit.ts';
 import type { SqlDatabase } from './sql-database.ts';
 import type { SqlDriver, SqlStatement } from './sql-driver.ts';
 import { deliveryIdIn, deliveryIdOut, eventIdIn } from './sql-ids.ts';
-import { loadLeased, loadLeasedUntil, uniqueLeaseExpiry } from './sql-leased-delivery.ts';
+import { loadLeased, loadLeasedUntil, MAX_ROWID, uniqueLeaseExpiry } from './sql-leased-delivery.ts';
 import { isFirstOfItsKey } from './sql-ordering-key.ts';
 
 /**
@@ -91,9 +91,6 @@ const upToCut = (status: 'pending' | 'retrying') =>
 const cutPair = (status: 'pending' | 'retrying') =>
   `coalesce((SELECT c.next_attempt_at FROM deliveries c WHERE c.rowid = c0.${status}_seq), ?3) AS ${status}_at,
       coalesce(c0.${status}_seq, ${MAX_ROWID}) AS ${status}_seq`;
-
-/** SQLite's largest rowid. */
-const MAX_ROWID = '9223372036854775807';
 
 /**
  * Leases up to ?4 due deliveries to ?1 until ?2 at time ?3, in one statement (atomic under

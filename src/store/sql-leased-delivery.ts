@@ -198,3 +198,9 @@ export function toLeasedDelivery(r: SqlRow): LeasedDelivery {
     },
   };
 }
+
+/**
+ * SQLite's largest rowid: where both leases end a subscription's (due time, rowid) range when fewer
+ * rows are due than it may take — the range is then everything due.
+ */
+export const MAX_ROWID = '9223372036854775807';

@@ -12,7 +12,7 @@ import type { SqlDatabase } from './sql-database.ts';
 import type { SqlDriver, SqlRow, SqlStatement, SqlValue } from './sql-driver.ts';
 import { insertsDeliveries } from './sql-event-inserts.ts';
 import { deliveryIdIn, deliveryIdOut } from './sql-ids.ts';
-import { fromLeasedReturning, LEASED_RETURNING, toLeasedDelivery } from './sql-leased-delivery.ts';
+import { fromLeasedReturning, LEASED_RETURNING, MAX_ROWID, toLeasedDelivery } from './sql-leased-delivery.ts';
 import { isFirstOfItsKey, ORDERING_UNSETTLED } from './sql-ordering-key.ts';
 
 /**
@@ -123,9 +123,6 @@ function toLostStatements(records: readonly PublishCheckRecord[], maxParams: num
       RETURNING ${deliveryIdOut('deliveries.id')} AS id`,
   );
 }
-
-/** SQLite's largest rowid: the range end of a subscription with fewer than ?4 rows publishable. */
-const MAX_ROWID = '9223372036854775807';
 
 /**
  * Leases due, never-published pending deliveries for a publish, in one UPDATE … RETURNING (atomic
