@@ -200,3 +200,34 @@ describe('losing callbacks', () => {
     expect(JSON.parse(mesh.requests[0]!.body)).toMatchObject({ sourceMessageId: again.messageId });
   });
 });
+
+describe('deliverDue({ only })', () => {
+  it('attempts only the published messages named, with the callbacks they cause; one published during the call waits for the next', async () => {
+    const q = await double();
+    const handler = await server();
+    let publishedMeanwhile: Promise<{ messageId: string }> | undefined;
+    // The callback's receiver publishes a message as it answers, as a mesh's callback does.
+    const mesh = await server(() => {
+      publishedMeanwhile ??= client(q).publishJSON({ url: `${handler.url}/next`, body: {} });
+      return { status: 200 };
+    });
+    const first = await client(q).publishJSON({
+      url: `${handler.url}/first`,
+      body: {},
+      callback: `${mesh.url}/cb`,
+    });
+    const other = await client(q).publishJSON({ url: `${handler.url}/other`, body: {} });
+    const known = new Set([first.messageId]);
+
+    expect(await q.deliverDue({ only: (m) => known.has(m.id) })).toBe(2);
+    const next = await publishedMeanwhile!;
+    expect(handler.requests.map((r) => r.path)).toEqual(['/first']);
+    expect(mesh.requests).toHaveLength(1);
+    expect(q.message(first.messageId)?.state).toBe('delivered');
+    expect(q.message(other.messageId)?.state).toBe('pending');
+    expect(q.message(next.messageId)?.state).toBe('pending');
+
+    expect(await q.deliverDue()).toBe(2);
+    expect(handler.requests.map((r) => r.path).sort()).toEqual(['/first', '/next', '/other']);
+  });
+});
