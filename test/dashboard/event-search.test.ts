@@ -1,17 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { EventSearch } from '../../src/core/event-search.ts';
 import type { EventStore, NewDomainEvent } from '../../src/core/event-store.ts';
 import { defineSubscription } from '../../src/core/subscription.ts';
 import type { SubscriptionStore } from '../../src/core/subscription-store.ts';
-import { readMigrations } from '../../src/runtime/migrations.ts';
-import { createD1Stores } from '../../src/store/d1-store.ts';
-import { openLibsql } from '../../src/store/libsql-store.ts';
-import { applyMigrations } from '../../src/store/migrate.ts';
+import type { SqlDriver } from '../../src/store/sql-driver.ts';
 import { createSqlStores } from '../../src/store/sql-stores.ts';
-import { applyD1Migrations, createD1Miniflare, dropAllTables, getD1 } from '../support/d1.ts';
+import { sqlBackends } from '../support/sql-backends.ts';
 
 // The EventSearch port (the dashboard's events page and overview), one suite run against every
 // SQL adapter: libSQL on a file, and D1 as workerd runs it.
@@ -21,7 +15,6 @@ interface Harness {
   readonly events: EventStore;
   readonly subscriptions: SubscriptionStore;
   readonly query: (sql: string) => Promise<Record<string, unknown>[]>;
-  dispose(): Promise<void>;
 }
 
 const T0 = Date.UTC(2026, 0, 15, 9, 0, 0);
@@ -51,11 +44,18 @@ function event(
   };
 }
 
-function describeEventSearch(name: string, open: () => Promise<Harness>) {
+function describeEventSearch(name: string, open: () => Promise<SqlDriver>) {
   describe(`EventSearch on ${name}`, () => {
     let h: Harness;
     beforeEach(async () => {
-      h = await open();
+      const driver = await open();
+      const stores = createSqlStores({ driver });
+      h = {
+        search: stores.eventSearch,
+        events: stores.events,
+        subscriptions: stores.subscriptions,
+        query: (sql) => driver.query(sql),
+      };
       await h.subscriptions.syncCodeSubscriptions(
         [
           defineSubscription('order.*', 'https://a.example.com/hooks', { id: 'sub-a' }),
@@ -63,9 +63,6 @@ function describeEventSearch(name: string, open: () => Promise<Harness>) {
         ],
         T0,
       );
-    });
-    afterEach(async () => {
-      await h.dispose();
     });
 
     it('lists events newest first, with their deliveries counted by status', async () => {
@@ -163,38 +160,4 @@ function describeEventSearch(name: string, open: () => Promise<Harness>) {
   });
 }
 
-describeEventSearch('libSQL (file)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'hookmesh-search-'));
-  const database = await openLibsql({ url: `file:${join(dir, 'search.db')}` });
-  await applyMigrations(database.driver, readMigrations());
-  const stores = createSqlStores(database);
-  return {
-    search: stores.eventSearch,
-    events: stores.events,
-    subscriptions: stores.subscriptions,
-    query: (sql) => database.driver.query(sql),
-    async dispose() {
-      await database.driver.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-});
-
-const mf = createD1Miniflare(['DB']);
-afterAll(async () => {
-  await mf.dispose();
-});
-
-describeEventSearch('D1 (miniflare)', async () => {
-  const d1 = await getD1(mf, 'DB');
-  await dropAllTables(d1);
-  await applyD1Migrations(d1);
-  const stores = createD1Stores(d1);
-  return {
-    search: stores.eventSearch,
-    events: stores.events,
-    subscriptions: stores.subscriptions,
-    query: async (sql) => (await d1.prepare(sql).all()).results as Record<string, unknown>[],
-    dispose: async () => {},
-  };
-});
+for (const backend of sqlBackends()) describeEventSearch(backend.name, backend.open);

@@ -1,10 +1,8 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DeliveryFilter, DeliverySummary } from '../../src/core/delivery-admin-store.ts';
-import { createD1Driver } from '../../src/store/d1-driver.ts';
 import type { SqlDriver, SqlValue } from '../../src/store/sql-driver.ts';
 import { createSqlStores } from '../../src/store/sql-stores.ts';
-import { applyD1Migrations, createD1Miniflare, dropAllTables, getD1 } from '../support/d1.ts';
-import { createTempDb, type TempDb } from '../support/temp-db.ts';
+import { sqlBackends } from '../support/sql-backends.ts';
 import { domainEvent, exactCreated, exactPaid, prefixOrder, RECEIVED_AT } from './store-contract-fixtures.ts';
 
 // GET /v1/deliveries lists by (createdAt, id). Since 0010 no index of `created_at` is written by
@@ -152,25 +150,4 @@ function describeListing(name: string, open: () => Promise<SqlDriver>) {
   });
 }
 
-const temps: TempDb[] = [];
-afterEach(async () => {
-  for (const t of temps.splice(0)) await t.dispose();
-});
-
-describeListing('libSQL (file)', async () => {
-  const db = await createTempDb();
-  temps.push(db);
-  return db.driver;
-});
-
-const mf = createD1Miniflare(['DB']);
-afterAll(async () => {
-  await mf.dispose();
-});
-
-describeListing('D1 (miniflare)', async () => {
-  const d1 = await getD1(mf, 'DB');
-  await dropAllTables(d1);
-  await applyD1Migrations(d1);
-  return createD1Driver(d1);
-});
+for (const backend of sqlBackends()) describeListing(backend.name, backend.open);

@@ -1,14 +1,12 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { NewDomainEvent } from '../../src/core/event-store.ts';
 import { defineSubscription } from '../../src/core/subscription.ts';
 import { OrderCreatedV1 } from '../../src/example/orders.ts';
-import { createD1Driver } from '../../src/store/d1-driver.ts';
 import type { SqlDriver } from '../../src/store/sql-driver.ts';
 import { deliveryIdOut } from '../../src/store/sql-ids.ts';
 import { createSqlMetricsStore, toAcceptedAt } from '../../src/store/sql-metrics.ts';
 import { createSqlStores } from '../../src/store/sql-stores.ts';
-import { applyD1Migrations, createD1Miniflare, dropAllTables, getD1 } from '../support/d1.ts';
-import { createTempDb, type TempDb } from '../support/temp-db.ts';
+import { sqlBackends } from '../support/sql-backends.ts';
 
 const NOW = Date.UTC(2026, 0, 15, 12);
 
@@ -92,42 +90,24 @@ function describeMetricsStore(name: string, open: () => Promise<SqlDriver>) {
   });
 }
 
-const temps: TempDb[] = [];
-afterEach(async () => {
-  for (const t of temps.splice(0)) await t.dispose();
-});
-describeMetricsStore('libSQL (file)', async () => {
-  const db = await createTempDb();
-  temps.push(db);
-  return db.driver;
-});
-
-const mf = createD1Miniflare(['DB']);
-afterAll(async () => {
-  await mf.dispose();
-});
-describeMetricsStore('D1 (miniflare)', async () => {
-  const d1 = await getD1(mf, 'DB');
-  await dropAllTables(d1);
-  await applyD1Migrations(d1);
-  return createD1Driver(d1);
-});
+const backends = sqlBackends();
+for (const backend of backends) describeMetricsStore(backend.name, backend.open);
+const libsqlFile = backends.find((b) => b.name === 'libSQL (file)')!;
 
 describe('the gauges query', () => {
   it('reads deliveries through indexes only: no step visits their table', async () => {
-    const db = await createTempDb();
-    temps.push(db);
+    const driver = await libsqlFile.open();
     const statements: string[] = [];
     const spy: SqlDriver = {
-      ...db.driver,
+      ...driver,
       query: (sql, args) => {
         statements.push(sql);
-        return db.driver.query(sql, args);
+        return driver.query(sql, args);
       },
     };
     await createSqlMetricsStore(spy).readGauges();
     expect(statements).toHaveLength(1);
-    const plan = await db.driver.query(`EXPLAIN QUERY PLAN ${statements[0]}`);
+    const plan = await driver.query(`EXPLAIN QUERY PLAN ${statements[0]}`);
     const steps = plan.map((r) => String(r.detail)).filter((d) => /^(SCAN|SEARCH) (deliveries|d)\b/.test(d));
     expect(steps.length).toBeGreaterThanOrEqual(7);
     for (const step of steps) expect(step).toMatch(/USING COVERING INDEX/);
@@ -136,9 +116,8 @@ describe('the gauges query', () => {
 
 describe('toAcceptedAt', () => {
   it('reads the acceptance time from the ids the SQL store gives deliveries', async () => {
-    const db = await createTempDb();
-    temps.push(db);
-    const stores = createSqlStores({ driver: db.driver });
+    const driver = await libsqlFile.open();
+    const stores = createSqlStores({ driver });
     await stores.subscriptions.syncCodeSubscriptions(
       [defineSubscription(OrderCreatedV1, 'http://h.test/hook', { id: 's1' })],
       NOW,
@@ -158,7 +137,7 @@ describe('toAcceptedAt', () => {
     });
     expect(await stores.events.appendEvents([event('a', NOW)])).toEqual({ ok: true });
     expect(await stores.events.appendEvents([event('b', NOW + 1234)])).toEqual({ ok: true });
-    const rows = await db.driver.query(
+    const rows = await driver.query(
       `SELECT ${deliveryIdOut('id')} AS id, created_at FROM deliveries ORDER BY created_at`,
     );
     expect(rows.map((r) => toAcceptedAt(String(r.id)))).toEqual([NOW, NOW + 1234]);
