@@ -17,7 +17,7 @@
 // (bench/delivery-mesh-entry.ts: a mesh whose only subscription is the bench's); BENCH_RAW_SEND
 // [pool] the raw loop's request (`sender`, `request`: the mesh's send path, see
 // bench/delivery-raw-client.ts — for splitting a delivery's cost, not for the ratio);
-// BENCH_COMPILED [unset] 1 = part 3's servers compiled by esbuild and run on plain Node (profiles
+// BENCH_COMPILED [unset] 1 = part 1's mesh and part 3's servers compiled by esbuild and run on plain Node (profiles
 // then name lines; summarise one with `tsx bench/cpu-profile-summary.ts <file>`).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';

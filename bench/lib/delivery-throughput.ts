@@ -1,6 +1,8 @@
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type Client, createClient } from '@libsql/client';
 import { type BenchContext, cpuProfileOptions, withServerLog } from './bench-context.ts';
+import { compileForNode } from './compile.ts';
 import { type ProcessesShares, processesShares, snapshotProcesses } from './cpu.ts';
 import { meshEnv, orderPaidEvent, PAID_TYPE } from './delivery-fixture.ts';
 import { createSubscription, now, postEvents, resetSink, sinkStats } from './mesh-client.ts';
@@ -11,6 +13,23 @@ import type { ServerProcess } from './server.ts';
 
 /** The mesh as `npm start` runs it (BENCH_MESH_ENTRY: another entry, for experiments). */
 export const MESH_ENTRY = process.env.BENCH_MESH_ENTRY || 'src/example/node-main.ts';
+
+let compiledMesh: Promise<string> | null = null;
+
+/**
+ * Part 1's mesh script: `MESH_ENTRY` under tsx, or with BENCH_COMPILED=1 compiled once by esbuild
+ * and run on plain Node, as deployed — a CPU profile then names each function's lines (under tsx a
+ * module is one line). Written two levels below the root, as `src/example/` is, so the mesh finds
+ * `migrations/` and the packages as from its source.
+ */
+export function meshScript(ctx: BenchContext): Promise<string> {
+  if (process.env.BENCH_COMPILED !== '1') return Promise.resolve(MESH_ENTRY);
+  compiledMesh ??= compileForNode(
+    join(ctx.root, MESH_ENTRY),
+    join(ctx.root, '.bench-build', 'delivery', 'mesh.mjs'),
+  );
+  return compiledMesh;
+}
 
 export interface RawRun {
   perSecond: number;
@@ -107,7 +126,7 @@ export async function runDispatch(
 
   const api = await ctx.start({
     name: 'mesh-api',
-    script: MESH_ENTRY,
+    script: await meshScript(ctx),
     env: { ...env, HOOKMESH_ROLE: 'api' },
     core: 0,
   });
@@ -132,7 +151,7 @@ export async function runDispatch(
     await resetSink(sink.url);
     const dispatcher = await ctx.start({
       name: 'mesh-dispatcher',
-      script: MESH_ENTRY,
+      script: await meshScript(ctx),
       env: { ...env, HOOKMESH_ROLE: 'dispatcher' },
       core: 0,
       ready: false,

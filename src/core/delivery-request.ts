@@ -54,12 +54,27 @@ export function toCloudEventHeaders(
  * @example const req = await toDeliveryRequest({ url, event, traceparent: null, retried: 0, messageId, signingKey, nowMs });
  */
 export async function toDeliveryRequest(input: DeliveryRequestInput): Promise<DeliveryRequest> {
-  const signature = await (input.sign ?? signQStashJwt)({
+  return toSignedDeliveryRequest(input, await signDeliveryRequest(input));
+}
+
+/**
+ * The signature of one attempt's request: a string at once when the signer is synchronous
+ * (`node:crypto`), so a caller can build the request without a promise in between.
+ */
+export function signDeliveryRequest(input: DeliveryRequestInput): string | Promise<string> {
+  return (input.sign ?? signQStashJwt)({
     key: input.signingKey,
     url: input.url,
     body: input.event.data,
     nowMs: input.nowMs,
   });
+}
+
+/**
+ * `toDeliveryRequest` once its signature is minted (`signDeliveryRequest`).
+ * @example const req = toSignedDeliveryRequest(input, signature);
+ */
+export function toSignedDeliveryRequest(input: DeliveryRequestInput, signature: string): DeliveryRequest {
   // Added to the CloudEvents object in place, in the order the wire has always had: spreading it
   // into a new literal cost ~5.8 µs per request here (a slow object clone), against ~0.1 µs.
   const headers = toCloudEventHeaders(input.event, input.traceparent);

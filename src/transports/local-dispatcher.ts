@@ -1,11 +1,19 @@
 import type { Clock } from '../core/clock.ts';
-import { type QStashSigner, toDeliveryRequest } from '../core/delivery-request.ts';
+import {
+  type DeliveryRequest,
+  type QStashSigner,
+  signDeliveryRequest,
+  toSignedDeliveryRequest,
+} from '../core/delivery-request.ts';
 import { decideAttemptOutcome } from '../core/delivery-state.ts';
 import type { AttemptRecord, DispatchQueue, LeasedDelivery } from '../core/dispatch-queue.ts';
 import type { HttpSender, SendResult } from '../core/http-sender.ts';
 import { type DelayExpression, parseDelayExpression } from '../core/retry-delay-expression.ts';
 import { parseRetryAfter } from '../core/retry-policy.ts';
 import { endDeliverSpan, inDeliverSpan, startDeliverSpan, toOnwardTraceparent } from '../tracing/tracing.ts';
+
+/** An attempt's `deliver` span (OpenTelemetry stays inside the tracing file). */
+type DeliverSpan = ReturnType<typeof startDeliverSpan>;
 
 export interface LocalDispatcherOptions {
   readonly queue: DispatchQueue;
@@ -34,12 +42,10 @@ export interface LocalDispatcherOptions {
   readonly onAttempt?: (delivery: LeasedDelivery, record: AttemptRecord) => void;
 }
 
-/** An attempt done and decided, waiting for the cycle that records it. */
+/** An attempt done and decided, waiting for the cycle that records it (its slot is `held` till then). */
 interface Finished {
   readonly delivery: LeasedDelivery;
   readonly record: AttemptRecord;
-  /** Frees its slot in `inFlight` once recorded (or dropped). */
-  done(): void;
 }
 
 export interface LocalDispatcher {
@@ -99,16 +105,19 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
     return parsed;
   };
 
-  /** Sends one attempt and decides its outcome; never throws (a failure is the outcome). */
-  const runAttempt = async (delivery: LeasedDelivery): Promise<AttemptRecord> => {
+  /**
+   * Sends one attempt and decides its outcome; never rejects (a failure is the outcome). With a
+   * synchronous signer the request is built and sent in this turn, with no promise before the
+   * send's own: two fewer promises and three fewer microtask turns per attempt than awaiting it.
+   */
+  const runAttempt = (delivery: LeasedDelivery): Promise<AttemptRecord> => {
     const at = clock.now();
     const started = performance.now();
     // A no-op until the app installs an OpenTelemetry SDK; then the handler's span is its child.
     const span = startDeliverSpan(delivery);
-    let result: SendResult | null = null;
-    let error: string | null = null;
+    let sent: Promise<SendResult>;
     try {
-      const request = await toDeliveryRequest({
+      const input = {
         url: delivery.url,
         event: delivery.event,
         traceparent: toOnwardTraceparent(span, delivery.traceparent),
@@ -117,13 +126,40 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
         signingKey: options.signingKey,
         nowMs: at,
         sign: options.sign,
-      });
-      result = await inDeliverSpan(span, () =>
-        send(request, { trusted: delivery.origin === 'code', timeoutMs: options.attemptTimeoutMs }),
-      );
+      };
+      const signature = signDeliveryRequest(input);
+      sent =
+        typeof signature === 'string'
+          ? sendIn(span, delivery, toSignedDeliveryRequest(input, signature))
+          : signature.then((s) => sendIn(span, delivery, toSignedDeliveryRequest(input, s)));
     } catch (cause) {
-      error = cause instanceof Error ? cause.message : String(cause);
+      sent = Promise.reject(cause);
     }
+    return sent.then(
+      (result) => toRecord(delivery, span, at, started, result, null),
+      (cause: unknown) =>
+        toRecord(delivery, span, at, started, null, cause instanceof Error ? cause.message : String(cause)),
+    );
+  };
+
+  const sendIn = (
+    span: DeliverSpan,
+    delivery: LeasedDelivery,
+    request: DeliveryRequest,
+  ): Promise<SendResult> =>
+    inDeliverSpan(span, () =>
+      send(request, { trusted: delivery.origin === 'code', timeoutMs: options.attemptTimeoutMs }),
+    );
+
+  /** An attempt's record, from its response (`result`) or the error that stood for one. */
+  const toRecord = (
+    delivery: LeasedDelivery,
+    span: DeliverSpan,
+    at: number,
+    started: number,
+    result: SendResult | null,
+    error: string | null,
+  ): AttemptRecord => {
     const durationMs = Math.round(performance.now() - started);
     const outcome = decideAttemptOutcome({
       status: result?.status ?? null,
@@ -173,22 +209,40 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
   // Short beside any lease (30 s and more): a slot waits that long at most to be refilled.
   const commitWaitMs = options.commitWaitMs ?? 5;
 
+  /** Resolves `untilNoneHeld`'s waiters once the last slot is given back. */
+  let noneHeld: (() => void) | null = null;
+  const release = (slots: number) => {
+    held -= slots;
+    if (held === 0 && noneHeld !== null) {
+      const resolve = noneHeld;
+      noneHeld = null;
+      resolve();
+    }
+  };
+  /** Until every leased delivery is recorded or dropped (`stop`): a count, not a promise per attempt. */
+  const untilNoneHeld = (): Promise<void> =>
+    held === 0
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          const before = noneHeld;
+          noneHeld = () => {
+            before?.();
+            resolve();
+          };
+        });
+
   const hold = (delivery: LeasedDelivery) => {
     held++;
-    const p = new Promise<void>((done) => {
-      runAttempt(delivery).then(
-        (record) => {
-          finished.push({ delivery, record, done });
-          recordSoon();
-        },
-        (error: unknown) => {
-          options.onError?.(error);
-          held--;
-          done();
-        },
-      );
-    }).finally(() => inFlight.delete(p));
-    inFlight.add(p);
+    runAttempt(delivery).then(
+      (record) => {
+        finished.push({ delivery, record });
+        recordSoon();
+      },
+      (error: unknown) => {
+        options.onError?.(error);
+        release(1);
+      },
+    );
   };
 
   /**
@@ -237,8 +291,7 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
         // Not recorded: the leases lapse and the deliveries are attempted again (at least once).
         options.onError?.(error);
       } finally {
-        held -= batch.length;
-        for (const f of batch) f.done();
+        release(batch.length);
       }
       for (const delivery of leased) hold(delivery);
       // A full lease took every free slot: the next ones free with records (`worthCommitting`).
@@ -393,6 +446,7 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
       while (handOffs.size > 0) await Promise.allSettled([...handOffs]);
       // Attempts in flight finish and their records are committed (a cycle without a lease).
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      await untilNoneHeld();
       await cycling;
     },
   };
