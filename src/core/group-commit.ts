@@ -27,6 +27,9 @@ const setImmediateIfAny = (globalThis as { setImmediate?: (fn: () => void) => un
 const defer: (fn: () => void) => void =
   typeof setImmediateIfAny === 'function' ? (fn) => setImmediateIfAny(fn) : (fn) => setTimeout(fn, 0);
 
+/** Nested `setTimeout`s are clamped (4 ms on the web): gathering over turns needs `setImmediate`. */
+const CAN_GATHER = typeof setImmediateIfAny === 'function';
+
 export function createGroupCommit<TItem>(options: {
   /** Writes the items atomically. */
   write(items: readonly TItem[]): Promise<void>;
@@ -34,18 +37,40 @@ export function createGroupCommit<TItem>(options: {
   isIsolatable(error: unknown): boolean;
   /** Most items in one transaction. */
   maxItems: number;
+  /**
+   * Turns of the event loop a commit waits at most while each brings more items (default 0; only
+   * where `setImmediate` exists). Under load the answers of one commit come back as new requests
+   * while the loop is still reading those that arrived during it: a commit taken at the first turn
+   * holds only the latter, and the clients just answered wait for the next one. Gathering them
+   * costs no idle time — each turn reads what has already arrived — and a lone request, the only
+   * one of its turn, waits for no further turn.
+   */
+  gatherTurns?: number;
 }): GroupCommit<TItem> {
+  const gatherTurns = CAN_GATHER ? (options.gatherTurns ?? 0) : 0;
   const queue: Pending<TItem>[] = [];
   let running = false;
   let scheduled = false;
+  /** Items submitted so far, and of them still queued: what a turn of the loop brought. */
+  let submitted = 0;
+  let queued = 0;
 
   const schedule = () => {
     if (scheduled || running || queue.length === 0) return;
     scheduled = true;
-    defer(() => {
+    let seen = submitted;
+    let turns = 0;
+    const next = () => {
+      if (submitted !== seen && turns < gatherTurns && queued < options.maxItems) {
+        seen = submitted;
+        turns++;
+        defer(next);
+        return;
+      }
       scheduled = false;
       void drain();
-    });
+    };
+    defer(next);
   };
 
   const drain = async () => {
@@ -69,6 +94,7 @@ export function createGroupCommit<TItem>(options: {
       if (group.length > 0 && count + next.items.length > options.maxItems) break;
       group.push(next);
       count += next.items.length;
+      queued -= next.items.length;
       queue.shift();
     }
     return group;
@@ -98,6 +124,8 @@ export function createGroupCommit<TItem>(options: {
     submit(items) {
       return new Promise<void>((resolve, reject) => {
         queue.push({ items, resolve, reject });
+        submitted += items.length;
+        queued += items.length;
         schedule();
       });
     },

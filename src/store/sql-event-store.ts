@@ -134,6 +134,9 @@ export function createSqlEventStore(
     },
     isIsolatable: (error) => !isStaleSnapshotError(error) && driver.isConstraintError(error),
     maxItems: options.maxEventsPerCommit ?? 500,
+    // A commit of 50 events writes ~1.0 WAL frames an event, one of 35 ~1.3: fewer fsyncs, fewer
+    // index pages written twice (bench:ingest, wrk -c50: 12.5k vs 11.0k req/s, p99 10.6 vs 15.9 ms).
+    gatherTurns: 4,
   });
 
   // An id list is one bound JSON array (`json_each`), not a parameter per id: D1 binds at most

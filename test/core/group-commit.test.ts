@@ -187,4 +187,93 @@ describe('createGroupCommit', () => {
 
     expect(fake.writes).toEqual([['a'], ['b', 'c', 'd', 'e'], ['f']]);
   });
+
+  // Node's turns of the event loop (setImmediate), which group commit gathers over there.
+  const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+  it('takes the first turn without gatherTurns', async () => {
+    const fake = createFakeWrite();
+    const commit = createGroupCommit({ write: fake.write, isIsolatable: isConflict, maxItems: 100 });
+
+    const all = [commit.submit(['a']), commit.submit(['b'])];
+    await nextTurn();
+    all.push(commit.submit(['c']));
+    await Promise.all(all);
+
+    expect(fake.writes).toEqual([['a', 'b'], ['c']]);
+  });
+
+  it('waits a further turn of the event loop while each turn brings more requests', async () => {
+    const fake = createFakeWrite();
+    const commit = createGroupCommit({
+      write: fake.write,
+      isIsolatable: isConflict,
+      maxItems: 100,
+      gatherTurns: 4,
+    });
+
+    // Two in one turn, one more in each of the next two: the answers of a commit coming back.
+    const all = [commit.submit(['a']), commit.submit(['b'])];
+    await nextTurn();
+    all.push(commit.submit(['c']));
+    await nextTurn();
+    all.push(commit.submit(['d']));
+    await Promise.all(all);
+
+    expect(fake.writes).toEqual([['a', 'b', 'c', 'd']]);
+  });
+
+  it('writes a lone request at once, without waiting a turn for company', async () => {
+    const fake = createFakeWrite();
+    const commit = createGroupCommit({
+      write: fake.write,
+      isIsolatable: isConflict,
+      maxItems: 100,
+      gatherTurns: 4,
+    });
+
+    const first = commit.submit(['a']);
+    await nextTurn();
+    await Promise.all([first, commit.submit(['b'])]);
+
+    expect(fake.writes).toEqual([['a'], ['b']]);
+  });
+
+  it('stops gathering after a few turns when requests keep coming', async () => {
+    const fake = createFakeWrite();
+    const commit = createGroupCommit({
+      write: fake.write,
+      isIsolatable: isConflict,
+      maxItems: 100,
+      gatherTurns: 4,
+    });
+
+    const all = [commit.submit(['a']), commit.submit(['b'])];
+    for (let turn = 0; turn < 20; turn++) {
+      await nextTurn();
+      all.push(commit.submit([`t${turn}`]));
+    }
+    await Promise.all(all);
+
+    expect(fake.writes.length).toBeGreaterThan(1);
+    expect(fake.writes[0]!.length).toBeLessThan(10);
+    expect(fake.writes.flat()).toEqual(['a', 'b', ...Array.from({ length: 20 }, (_, t) => `t${t}`)]);
+  });
+
+  it('stops gathering once maxItems are queued', async () => {
+    const fake = createFakeWrite();
+    const commit = createGroupCommit({
+      write: fake.write,
+      isIsolatable: isConflict,
+      maxItems: 3,
+      gatherTurns: 4,
+    });
+
+    const all = [commit.submit(['a']), commit.submit(['b']), commit.submit(['c'])];
+    await nextTurn();
+    all.push(commit.submit(['d']));
+    await Promise.all(all);
+
+    expect(fake.writes).toEqual([['a', 'b', 'c'], ['d']]);
+  });
 });
