@@ -2,8 +2,10 @@ import {
   INBOX_PURGE_EVERY_MS,
   INBOX_TOKEN_PURGE_EVERY_MS,
   type Inbox,
+  type InboxClaimResult,
   type InboxKey,
   type InboxRetentionOptions,
+  type InboxTokenResult,
   toInboxRetentionMs,
 } from './inbox.ts';
 
@@ -20,17 +22,27 @@ type Entry =
  */
 export function createMemoryInbox(options: InboxRetentionOptions = {}): Inbox {
   const retainMs = toInboxRetentionMs(options);
-  const entries = new Map<string, Entry>();
+  // By handler, then by event id: no key string to build per call, and no separator that could
+  // make two different pairs collide.
+  const entries = new Map<string, Map<string, Entry>>();
+  const entriesOf = (handler: string) => {
+    let byId = entries.get(handler);
+    if (byId === undefined) {
+      byId = new Map();
+      entries.set(handler, byId);
+    }
+    return byId;
+  };
   let purgedAt = Number.NEGATIVE_INFINITY;
   const purge = (nowMs: number) => {
     if (nowMs - purgedAt < INBOX_PURGE_EVERY_MS) return;
     purgedAt = nowMs;
-    for (const [key, entry] of entries) {
-      if (entry.status === 'done' && entry.finishedAt < nowMs - retainMs) entries.delete(key);
+    for (const byId of entries.values()) {
+      for (const [eventId, entry] of byId) {
+        if (entry.status === 'done' && entry.finishedAt < nowMs - retainMs) byId.delete(eventId);
+      }
     }
   };
-  // JSON of the pair, not a joined string: no separator can make two different keys collide.
-  const keyOf = (key: InboxKey) => JSON.stringify([key.handler, key.eventId]);
   const tokens = new Map<string, InboxKey & { expiresAtMs: number }>();
   let tokensPurgedAt = Number.NEGATIVE_INFINITY;
   const purgeTokens = (nowMs: number) => {
@@ -39,55 +51,66 @@ export function createMemoryInbox(options: InboxRetentionOptions = {}): Inbox {
     for (const [jti, token] of tokens) if (token.expiresAtMs <= nowMs) tokens.delete(jti);
   };
 
-  const inbox: Inbox = {
+  // Synchronous cores: `recordTokenAndClaim` runs both in one turn, without two more async frames.
+  const claim = (input: Parameters<Inbox['claim']>[0]): InboxClaimResult => {
+    const byId = entriesOf(input.handler);
+    const entry = byId.get(input.eventId);
+    if (entry?.status === 'done') return 'done';
+    if (entry?.status === 'running' && entry.leaseExpiresAt > input.nowMs) return 'running';
+    byId.set(input.eventId, {
+      status: 'running',
+      claimedAt: input.nowMs,
+      leaseExpiresAt: input.nowMs + input.leaseMs,
+    });
+    return 'claimed';
+  };
+  const recordToken = (input: Parameters<Inbox['recordToken']>[0]): InboxTokenResult => {
+    purgeTokens(input.nowMs);
+    const seen = tokens.get(input.jti);
+    if (seen !== undefined && seen.expiresAtMs > input.nowMs) {
+      const key = { handler: seen.handler, eventId: seen.eventId };
+      return {
+        status: 'replay',
+        key,
+        handled: entries.get(key.handler)?.get(key.eventId)?.status === 'done',
+      };
+    }
+    tokens.set(input.jti, {
+      handler: input.handler,
+      eventId: input.eventId,
+      expiresAtMs: input.expiresAtMs,
+    });
+    return { status: 'new' };
+  };
+
+  return {
     async claim(input) {
-      const key = keyOf(input);
-      const entry = entries.get(key);
-      if (entry?.status === 'done') return 'done';
-      if (entry?.status === 'running' && entry.leaseExpiresAt > input.nowMs) return 'running';
-      entries.set(key, {
-        status: 'running',
-        claimedAt: input.nowMs,
-        leaseExpiresAt: input.nowMs + input.leaseMs,
-      });
-      return 'claimed';
+      return claim(input);
     },
     async complete(input) {
-      entries.set(keyOf(input), { status: 'done', finishedAt: input.nowMs });
+      entriesOf(input.handler).set(input.eventId, { status: 'done', finishedAt: input.nowMs });
       purge(input.nowMs);
     },
     async release(input) {
-      const key = keyOf(input);
       // Never forget a done key (a late release must not let a handled event run again), nor a
       // claim another run took over after this one lapsed.
-      const entry = entries.get(key);
-      if (entry?.status === 'running' && entry.claimedAt === input.claimedAt) entries.delete(key);
+      const byId = entries.get(input.handler);
+      const entry = byId?.get(input.eventId);
+      if (entry?.status === 'running' && entry.claimedAt === input.claimedAt) byId?.delete(input.eventId);
     },
     async extend(input) {
-      const entry = entries.get(keyOf(input));
+      const entry = entries.get(input.handler)?.get(input.eventId);
       if (entry?.status !== 'running' || entry.claimedAt !== input.claimedAt) return false;
       entry.leaseExpiresAt = input.nowMs + input.leaseMs;
       return true;
     },
     async recordToken(input) {
-      purgeTokens(input.nowMs);
-      const seen = tokens.get(input.jti);
-      if (seen !== undefined && seen.expiresAtMs > input.nowMs) {
-        const key = { handler: seen.handler, eventId: seen.eventId };
-        return { status: 'replay', key, handled: entries.get(keyOf(key))?.status === 'done' };
-      }
-      tokens.set(input.jti, {
-        handler: input.handler,
-        eventId: input.eventId,
-        expiresAtMs: input.expiresAtMs,
-      });
-      return { status: 'new' };
+      return recordToken(input);
     },
     async recordTokenAndClaim(input) {
-      const token = await inbox.recordToken(input);
+      const token = recordToken(input);
       if (token.status === 'replay') return { token, claim: null };
-      return { token, claim: await inbox.claim(input) };
+      return { token, claim: claim(input) };
     },
   };
-  return inbox;
 }
