@@ -190,6 +190,9 @@ describe('createGroupCommit', () => {
 
   // Node's turns of the event loop (setImmediate), which group commit gathers over there.
   const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+  /** A group commit that gathers over up to 4 turns, as the event store's does. */
+  const gathering = (fake: ReturnType<typeof createFakeWrite>) =>
+    createGroupCommit({ write: fake.write, isIsolatable: isConflict, maxItems: 100, gatherTurns: 4 });
 
   it('takes the first turn without gatherTurns', async () => {
     const fake = createFakeWrite();
@@ -205,12 +208,7 @@ describe('createGroupCommit', () => {
 
   it('waits a further turn of the event loop while each turn brings more requests', async () => {
     const fake = createFakeWrite();
-    const commit = createGroupCommit({
-      write: fake.write,
-      isIsolatable: isConflict,
-      maxItems: 100,
-      gatherTurns: 4,
-    });
+    const commit = gathering(fake);
 
     // Two in one turn, one more in each of the next two: the answers of a commit coming back.
     const all = [commit.submit(['a']), commit.submit(['b'])];
@@ -225,12 +223,7 @@ describe('createGroupCommit', () => {
 
   it('writes a lone request at once, without waiting a turn for company', async () => {
     const fake = createFakeWrite();
-    const commit = createGroupCommit({
-      write: fake.write,
-      isIsolatable: isConflict,
-      maxItems: 100,
-      gatherTurns: 4,
-    });
+    const commit = gathering(fake);
 
     const first = commit.submit(['a']);
     await nextTurn();
@@ -241,12 +234,7 @@ describe('createGroupCommit', () => {
 
   it('stops gathering after a few turns when requests keep coming', async () => {
     const fake = createFakeWrite();
-    const commit = createGroupCommit({
-      write: fake.write,
-      isIsolatable: isConflict,
-      maxItems: 100,
-      gatherTurns: 4,
-    });
+    const commit = gathering(fake);
 
     const all = [commit.submit(['a']), commit.submit(['b'])];
     for (let turn = 0; turn < 20; turn++) {
