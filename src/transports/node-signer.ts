@@ -65,10 +65,15 @@ function bodyHashOf(body: string | Uint8Array): string {
  */
 export function signQStashJwtNode(input: SignQStashJwtInput): string {
   const iat = Math.floor(input.nowMs / 1000);
-  // The JSON of `{ iss, sub, iat, nbf, exp, jti, body }` as `JSON.stringify` writes that object
-  // (the strings that may need escaping go through it), without building the object: ~0.35 µs of
-  // ~3.5 per token here.
-  const claims = `{"iss":"Upstash","sub":${JSON.stringify(input.url)},"iat":${iat},"nbf":${iat},"exp":${iat + 300},"jti":${JSON.stringify(input.jti ?? nextJti())},"body":"${bodyHashOf(input.body)}"}`;
-  const signingInput = `${HEADER_SEGMENT}.${Buffer.from(claims).toString('base64url')}`;
+  const claims = {
+    iss: 'Upstash',
+    sub: input.url,
+    iat,
+    nbf: iat,
+    exp: iat + 300,
+    jti: input.jti ?? nextJti(),
+    body: bodyHashOf(input.body),
+  };
+  const signingInput = `${HEADER_SEGMENT}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
   return `${signingInput}.${createHmac('sha256', hmacKeyOf(input.key)).update(signingInput).digest('base64url')}`;
 }
