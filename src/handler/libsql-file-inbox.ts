@@ -58,8 +58,17 @@ export function toInboxFilePath(url: string): string | null {
  * inbox-s23): as durable, but on this 2-core machine the route's ratio to bare Hono was 0.21–0.51
  * (median 0.30) against FULL's 0.24–0.38 (0.36) in the same runs, server CPU 147–225 against
  * 135–223 µs/request: with group commit serial, the requests in flight wait for the flush either
- * way, and the thread pool's hand-off costs what the fsync cost. A locked database (another process committing) is
- * waited for on timers, not in SQLite, so the event loop is never held longer than a commit.
+ * way, and the thread pool's hand-off costs what the fsync cost. So was committing the token and
+ * claim transactions at `synchronous = NORMAL` (in WAL visible to other connections at commit,
+ * synced by the next FULL commit) in a group commit of their own, `complete` at FULL in another
+ * (issue 12, session 25, three alternated runs): WAL fsyncs fell from 0.053 to 0.044 a request,
+ * but the ratio (0.32, 0.31, 0.31 against 0.32, 0.29, 0.31), server CPU (104–105 against
+ * 101–110 µs/request) and time blocked in fsync (0.71–0.81 against 0.67–0.87 s a run) did not
+ * move. It also breaks the replay rule: a power loss during a run loses its token with its `done`,
+ * and the captured request replayed under another ce-id then runs the handler for an event that no
+ * retry would have run. The route spends as much CPU a request with the memory inbox (102–113
+ * µs): what this inbox adds is the event loop held in fsync. A locked database (another process
+ * committing) is waited for on timers, not in SQLite, so the event loop is never held longer than a commit.
  * @example const inbox = createLibsqlFileInbox('./data/inbox.db', {});
  */
 export function createLibsqlFileInbox(path: string, options: Omit<LibsqlInboxOptions, 'url'>): LibsqlInbox {
@@ -113,6 +122,8 @@ async function openConnection(path: string): Promise<Connection> {
   let begin: Database.Statement;
   let commit: Database.Statement;
   try {
+    // Executed, never prepared and kept: SQLite applies `PRAGMA synchronous` while compiling the
+    // statement, so merely preparing one (to run it later) switches the connection at once.
     await whileBusy(() => {
       db.exec('PRAGMA journal_mode = WAL');
       db.exec('PRAGMA synchronous = FULL');
