@@ -291,6 +291,31 @@ export function describeDispatchQueueContract(name: string, open: OpenHarness): 
         expect(d.attempts.map((a) => [a.number, a.status])).toEqual([[1, 200]]);
       });
 
+      it('records of several writers in one call: each applied only where its own writer holds the lease', async () => {
+        await subscriptions.syncCodeSubscriptions([roomy], 1);
+        await events.appendEvents([domainEvent('evt-w1'), domainEvent('evt-w2')]);
+        const [lost, kept] = await lease('crashed', T0, 2);
+        const [taken] = await lease('b', T0 + LEASE_MS, 1);
+        expect(taken!.id).toBe(lost!.id);
+
+        await dispatch.recordAttempts([
+          record(lost!, 'crashed', { status: 500, next: 'dead' }),
+          record(taken!, 'b', { at: T0 + LEASE_MS + 1 }),
+          record(kept!, 'crashed', { status: 500, next: 'dead' }),
+        ]);
+
+        const byId = Object.fromEntries(
+          [
+            ...Object.values(await deliveriesOf('evt-w1')),
+            ...Object.values(await deliveriesOf('evt-w2')),
+          ].map((d) => [d.id, d] as const),
+        );
+        expect(byId[lost!.id]!.status).toBe('delivered');
+        expect(byId[lost!.id]!.attempts.map((a) => a.status)).toEqual([200]);
+        expect(byId[kept!.id]!.status).toBe('dead');
+        expect(byId[kept!.id]!.attempts.map((a) => a.status)).toEqual([500]);
+      });
+
       it('writes any number of records (chunked to the parameter limit)', async () => {
         await subscriptions.syncCodeSubscriptions([roomy], 1);
         await events.appendEvents(Array.from({ length: 150 }, (_, i) => domainEvent(`evt-many-${i}`)));
