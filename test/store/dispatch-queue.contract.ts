@@ -316,6 +316,42 @@ export function describeDispatchQueueContract(name: string, open: OpenHarness): 
         expect(byId[kept!.id]!.attempts.map((a) => a.status)).toEqual([500]);
       });
 
+      it('records a delivery whose id is stored as text (not hex) like the others, in one call with them', async () => {
+        await subscriptions.syncCodeSubscriptions([roomy], 1);
+        await events.appendEvents([
+          domainEvent('evt-hex1'),
+          domainEvent('evt-text'),
+          domainEvent('evt-hex2'),
+        ]);
+        const idOf = async (eventId: string) => (await deliveriesOf(eventId))[roomy.id]!.id;
+        const hexId = await idOf('evt-text');
+        // An id of another shape is stored as the text it is (sql-ids.ts): one made that way here.
+        await h.harness.query(`UPDATE deliveries SET id = 'Legacy-' || lower(hex(id)) WHERE id = unhex(?1)`, [
+          hexId,
+        ]);
+        const leased = await lease('a');
+        expect(leased.map((d) => d.id)).toEqual([
+          await idOf('evt-hex1'),
+          `Legacy-${hexId}`,
+          await idOf('evt-hex2'),
+        ]);
+
+        await dispatch.recordAttempts([
+          record(leased[0]!, 'a'),
+          record(leased[1]!, 'a', { status: 500, next: 'dead' }),
+          record(leased[2]!, 'a', { status: 500, next: 'dead' }),
+        ]);
+
+        const after = await Promise.all(['evt-hex1', 'evt-text', 'evt-hex2'].map(deliveriesOf));
+        expect(
+          after.map((d) => [d[roomy.id]!.id, d[roomy.id]!.status, d[roomy.id]!.attempts.length]),
+        ).toEqual([
+          [leased[0]!.id, 'delivered', 1],
+          [`Legacy-${hexId}`, 'dead', 1],
+          [leased[2]!.id, 'dead', 1],
+        ]);
+      });
+
       it('writes any number of records (chunked to the parameter limit)', async () => {
         await subscriptions.syncCodeSubscriptions([roomy], 1);
         await events.appendEvents(Array.from({ length: 150 }, (_, i) => domainEvent(`evt-many-${i}`)));
