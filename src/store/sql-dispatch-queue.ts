@@ -113,6 +113,8 @@ const cutPair = (status: 'pending' | 'retrying') =>
  * one of the subscription's `max_concurrency` slots, and its next delivery waits through the
  * retries (or the `notBefore`) of the one before. The price: rows waiting behind their key's head
  * are read (one index probe each) on the way to the due ones after them.
+ *
+ * The rows are updated by the rowids `due` read them at, not by id: no probe of the id index each.
  */
 const LEASE_DUE_UPDATE = `WITH room AS MATERIALIZED (
     SELECT s.ref AS sid, s.max_concurrency - (
@@ -241,7 +243,7 @@ const RECORD_FIELDS = {
 
 /**
  * The parameter `recordFields` reads: one array per record, in `RECORD_FIELDS`' order. The owner
- * is not among them: the records of one statement share it (`byOwner`), bound once as ?2.
+ * is not among them: the records of one statement share it (`toRecordRuns`), bound once as ?2.
  */
 function toRecordRows(records: readonly AttemptRecord[]): string {
   return JSON.stringify(
