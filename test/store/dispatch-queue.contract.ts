@@ -291,6 +291,67 @@ export function describeDispatchQueueContract(name: string, open: OpenHarness): 
         expect(d.attempts.map((a) => [a.number, a.status])).toEqual([[1, 200]]);
       });
 
+      it('records of several writers in one call: each applied only where its own writer holds the lease', async () => {
+        await subscriptions.syncCodeSubscriptions([roomy], 1);
+        await events.appendEvents([domainEvent('evt-w1'), domainEvent('evt-w2')]);
+        const [lost, kept] = await lease('crashed', T0, 2);
+        const [taken] = await lease('b', T0 + LEASE_MS, 1);
+        expect(taken!.id).toBe(lost!.id);
+
+        await dispatch.recordAttempts([
+          record(lost!, 'crashed', { status: 500, next: 'dead' }),
+          record(taken!, 'b', { at: T0 + LEASE_MS + 1 }),
+          record(kept!, 'crashed', { status: 500, next: 'dead' }),
+        ]);
+
+        const byId = Object.fromEntries(
+          [
+            ...Object.values(await deliveriesOf('evt-w1')),
+            ...Object.values(await deliveriesOf('evt-w2')),
+          ].map((d) => [d.id, d] as const),
+        );
+        expect(byId[lost!.id]!.status).toBe('delivered');
+        expect(byId[lost!.id]!.attempts.map((a) => a.status)).toEqual([200]);
+        expect(byId[kept!.id]!.status).toBe('dead');
+        expect(byId[kept!.id]!.attempts.map((a) => a.status)).toEqual([500]);
+      });
+
+      it('records a delivery whose id is stored as text (not hex) like the others, in one call with them', async () => {
+        await subscriptions.syncCodeSubscriptions([roomy], 1);
+        await events.appendEvents([
+          domainEvent('evt-hex1'),
+          domainEvent('evt-text'),
+          domainEvent('evt-hex2'),
+        ]);
+        const idOf = async (eventId: string) => (await deliveriesOf(eventId))[roomy.id]!.id;
+        const hexId = await idOf('evt-text');
+        // An id of another shape is stored as the text it is (sql-ids.ts): one made that way here.
+        await h.harness.query(`UPDATE deliveries SET id = 'Legacy-' || lower(hex(id)) WHERE id = unhex(?1)`, [
+          hexId,
+        ]);
+        const leased = await lease('a');
+        expect(leased.map((d) => d.id)).toEqual([
+          await idOf('evt-hex1'),
+          `Legacy-${hexId}`,
+          await idOf('evt-hex2'),
+        ]);
+
+        await dispatch.recordAttempts([
+          record(leased[0]!, 'a'),
+          record(leased[1]!, 'a', { status: 500, next: 'dead' }),
+          record(leased[2]!, 'a', { status: 500, next: 'dead' }),
+        ]);
+
+        const after = await Promise.all(['evt-hex1', 'evt-text', 'evt-hex2'].map(deliveriesOf));
+        expect(
+          after.map((d) => [d[roomy.id]!.id, d[roomy.id]!.status, d[roomy.id]!.attempts.length]),
+        ).toEqual([
+          [leased[0]!.id, 'delivered', 1],
+          [`Legacy-${hexId}`, 'dead', 1],
+          [leased[2]!.id, 'dead', 1],
+        ]);
+      });
+
       it('writes any number of records (chunked to the parameter limit)', async () => {
         await subscriptions.syncCodeSubscriptions([roomy], 1);
         await events.appendEvents(Array.from({ length: 150 }, (_, i) => domainEvent(`evt-many-${i}`)));
