@@ -92,6 +92,10 @@ const cases: [string, string | null | undefined, Record<string, unknown>, string
   ['garbage', 'garbage', {}, 'malformed'],
   ['two parts', `${h}.${p}`, {}, 'malformed'],
   ['four parts', `${good}.x`, {}, 'malformed'],
+  ['one part', `${h}${p}${mac}`, {}, 'malformed'],
+  ['three empty parts', '..', {}, 'malformed'],
+  ['an empty MAC', `${h}.${p}.`, {}, 'malformed'],
+  ['a dot after the MAC', `${good}.`, {}, 'malformed'],
   ['a header that is not JSON', `bm90IGpzb24.${p}.${mac}`, {}, 'malformed'],
   ['a non-base64url character', `${h}.${p}.${mac.slice(0, -1)}=`, {}, 'malformed'],
   ['a respelled MAC', `${h}.${p}.${respelled}`, {}, 'malformed'],
@@ -240,6 +244,35 @@ describe('verifyQStashSignature', () => {
       claims: { iss: 'Upstash', sub: URL_, exp: iat + 300, nbf: iat, iat, jti: 'jwt_p', body: padded },
     });
     expect((await verify(token)).ok).toBe(true);
+  });
+
+  it('answers with the seven claims alone, whatever else a signed token carries', async () => {
+    const iat = NOW / 1000;
+    const seven = {
+      iss: 'Upstash',
+      sub: URL_,
+      exp: iat + 300,
+      nbf: iat,
+      iat,
+      jti: 'jwt_x',
+      body: claims.body,
+    };
+    const verified = await verify(mintByHand({ claims: { ...seven, extra: 'not a claim of ours' } }));
+    expect(verified).toEqual({ ok: true, claims: seven });
+  });
+
+  it('refuses a padded body hash that differs from the body’s', async () => {
+    const iat = NOW / 1000;
+    const other = createHash('sha256')
+      .update(`${BODY} `)
+      .digest('base64')
+      .replace(/\+/g, '-')
+      .replace(/\//g, '_');
+    expect(other.endsWith('=')).toBe(true);
+    const token = mintByHand({
+      claims: { iss: 'Upstash', sub: URL_, exp: iat + 300, nbf: iat, iat, jti: 'jwt_q', body: other },
+    });
+    expect(await verify(token)).toEqual({ ok: false, reason: 'body' });
   });
 
   it('tries the next key after the current one (rotation)', async () => {
