@@ -7,12 +7,13 @@
 // BENCH_RAW_SEND (default `pool`) swaps the loop's request for the mesh's own, to split what a
 // delivery costs between the bytes and our code: `sender` sends the same signed request through
 // the mesh's sender (createUndiciSender), `request` also builds each request as the dispatcher
-// does (toDeliveryRequest with the node signer: a fresh signature and header object per request).
+// does (signDeliveryRequest with the node signer, synchronous, then toSignedDeliveryRequest: a fresh
+// signature and header object per request, no promise in between).
 // Only `pool` is the ratio's reference.
 // Prints `measuring` when the measured window opens and `result <json>` when it closes, then
 // stays alive until signalled, so the harness can sample its CPU time over exactly that window.
 import { Pool } from 'undici';
-import { toDeliveryRequest } from '../src/core/delivery-request.ts';
+import { signDeliveryRequest, toSignedDeliveryRequest } from '../src/core/delivery-request.ts';
 import { signQStashJwtNode } from '../src/transports/node-signer.ts';
 import { createUndiciSender } from '../src/transports/undici-sender.ts';
 import {
@@ -50,25 +51,27 @@ async function post(): Promise<number> {
     await response.body.text();
     return response.statusCode;
   }
-  const request =
-    mode === 'sender'
-      ? delivery
-      : await toDeliveryRequest({
-          url: target,
-          event: {
-            id: '0199c0de-1234-7abc-8def-0123456789ab',
-            type: PAID_TYPE,
-            source: `/producers/${PRODUCER_NAME}`,
-            time: new Date().toISOString(),
-            data: orderPaidBody(sent++),
-          },
-          traceparent: null,
-          retried: 0,
-          messageId: `msg_${'0123456789abcdef'.repeat(2)}_0`,
-          signingKey: SIGNING_KEY,
-          nowMs: Date.now(),
-          sign: signQStashJwtNode,
-        });
+  let request = delivery;
+  if (mode === 'request') {
+    const input = {
+      url: target,
+      event: {
+        id: '0199c0de-1234-7abc-8def-0123456789ab',
+        type: PAID_TYPE,
+        source: `/producers/${PRODUCER_NAME}`,
+        time: new Date().toISOString(),
+        data: orderPaidBody(sent++),
+      },
+      traceparent: null,
+      retried: 0,
+      messageId: `msg_${'0123456789abcdef'.repeat(2)}_0`,
+      signingKey: SIGNING_KEY,
+      nowMs: Date.now(),
+      sign: signQStashJwtNode,
+    };
+    const signature = signDeliveryRequest(input);
+    request = toSignedDeliveryRequest(input, typeof signature === 'string' ? signature : await signature);
+  }
   return (await sender!(request, { trusted: true, timeoutMs: 15_000 })).status;
 }
 
