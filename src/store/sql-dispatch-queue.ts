@@ -2,7 +2,7 @@ import type { AttemptRecord, DispatchQueue, LeasedDelivery, LeaseInput } from '.
 import { createGroupCommit } from '../core/group-commit.ts';
 import type { SqlDatabase } from './sql-database.ts';
 import type { SqlDriver, SqlStatement } from './sql-driver.ts';
-import { deliveryIdIn, deliveryIdOut, eventIdIn } from './sql-ids.ts';
+import { deliveryIdBytesIn, deliveryIdIn, deliveryIdOut, eventIdIn, isDeliveryIdBytes } from './sql-ids.ts';
 import { loadLeased, loadLeasedUntil, MAX_ROWID, uniqueLeaseExpiry } from './sql-leased-delivery.ts';
 import { isFirstOfItsKey } from './sql-ordering-key.ts';
 
@@ -301,13 +301,6 @@ function toAttemptStatements(records: readonly AttemptRecord[]): SqlStatement[] 
   return statements;
 }
 
-/**
- * A delivery id `deliveryIdIn` stores as its bytes (sql-ids.ts): lower-case hex digits in pairs,
- * the ids the mesh makes. Their records find the row by `unhex` alone: the round-trip check
- * `deliveryIdIn` makes to tell the forms apart cost ~0.3 µs a record in each of two statements.
- */
-const BYTES_ID = /^(?:[0-9a-f]{2})*$/;
-
 function toRecordSql(idIn: string) {
   return {
     insert: insertAttempts(idIn),
@@ -318,15 +311,15 @@ function toRecordSql(idIn: string) {
 }
 
 /**
- * The records in runs of one writer and one id form (`BYTES_ID`), in their order (the breaker
- * counts them in it): a statement binds its writer once, where reading it from every record cost
- * ~0.35 µs a record in each of three statements. A dispatcher's records are one run.
+ * The records in runs of one writer and one id form (`isDeliveryIdBytes`), in their order (the
+ * breaker counts them in it): a statement binds its writer once, where reading it from every record
+ * cost ~0.35 µs a record in each of three statements. A dispatcher's records are one run.
  */
 function toRecordRuns(records: readonly AttemptRecord[]): { run: AttemptRecord[]; bytes: boolean }[] {
   const runs: { run: AttemptRecord[]; bytes: boolean }[] = [];
   let last: { run: AttemptRecord[]; bytes: boolean } | undefined;
   for (const r of records) {
-    const bytes = BYTES_ID.test(r.deliveryId);
+    const bytes = isDeliveryIdBytes(r.deliveryId);
     if (last === undefined || last.run[0]!.owner !== r.owner || last.bytes !== bytes) {
       last = { run: [], bytes };
       runs.push(last);
@@ -387,10 +380,11 @@ WHERE consecutive_failures > 0
   AND EXISTS (SELECT 1 FROM r JOIN deliveries d ON ${isRecordedDelivery('d', idIn)} WHERE d.subscription_ref = subscriptions.ref)`;
 
 /**
- * The record statements, for delivery ids stored as bytes (`BYTES_ID`) and for any id. Last: the
- * statements above are made here, once.
+ * The record statements, for delivery ids stored as bytes (`isDeliveryIdBytes`: found by their
+ * bytes alone, without the round-trip check `deliveryIdIn` makes, which cost ~0.3 µs a record in
+ * each of two statements) and for any id. Last: the statements above are made here, once.
  */
 const RECORD_SQL = {
-  bytes: toRecordSql('unhex(r.delivery_id)'),
+  bytes: toRecordSql(deliveryIdBytesIn('r.delivery_id')),
   any: toRecordSql(deliveryIdIn('r.delivery_id')),
 } as const;

@@ -34,6 +34,22 @@ export function deliveryIdIn(text: string): string {
   return `(CASE WHEN lower(hex(unhex(${text}))) = ${text} THEN unhex(${text}) ELSE ${text} END)`;
 }
 
+/**
+ * Whether `deliveryIdIn` stores the delivery id `text` as bytes — lower-case hex digits in pairs,
+ * the ids the mesh makes — decided in JS: statements over such ids alone may use
+ * `deliveryIdBytesIn`, which skips the round-trip check.
+ */
+export function isDeliveryIdBytes(text: string): boolean {
+  return HEX_PAIRS.test(text);
+}
+
+const HEX_PAIRS = /^(?:[0-9a-f]{2})*$/;
+
+/** SQL: `deliveryIdIn` of a `text` known to pass `isDeliveryIdBytes` — its bytes, no check. */
+export function deliveryIdBytesIn(text: string): string {
+  return `unhex(${text})`;
+}
+
 /** SQL: the text of the stored delivery id `column`. */
 export function deliveryIdOut(column: string): string {
   return `(CASE WHEN typeof(${column}) = 'blob' THEN lower(hex(${column})) ELSE ${column} END)`;
