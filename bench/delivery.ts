@@ -13,8 +13,12 @@
 // event would (0 = back to back); BENCH_PARTS [1,2,3]; BENCH_INBOX [file] (file | client |
 // memory, see bench/delivery-webhook-server.ts); BENCH_QUIET_WAIT [5 s] longest wait for a lull
 // on a shared machine before each run (0 = none); BENCH_CPU_PROF [unset] a directory for V8 CPU
-// profiles of the dispatcher and the handler servers; BENCH_MESH_ENTRY [src/example/node-main.ts]
-// (bench/delivery-mesh-entry.ts: a mesh whose only subscription is the bench's); BENCH_RAW_SEND
+// profiles of the dispatcher and the handler servers; BENCH_MESH_ENTRY [unset] one mesh entry for
+// every part (part 1 otherwise runs two meshes each run: the figure's, bench/delivery-mesh-entry.ts,
+// whose only subscription is the bench's — as many in flight as the raw loop —, and `npm start`'s
+// example app, src/example/node-main.ts, whose own order.paid.v1 subscription, also pointed at the
+// receiver, allows 16 in flight and runs alone once the bench's is done; parts 2 and 4 run the
+// example app); BENCH_RAW_SEND
 // [pool] the raw loop's request (`sender`, `request`: the mesh's send path, see
 // bench/delivery-raw-client.ts — for splitting a delivery's cost, not for the ratio);
 // BENCH_COMPILED [unset] 1 = part 1's mesh and part 3's servers compiled by esbuild and run on plain Node (profiles
@@ -39,8 +43,11 @@ import {
   wrkErrors,
 } from './lib/delivery-report.ts';
 import {
+  APP_ENTRY,
+  BENCH_ENTRY,
   cpuMicros,
   type DispatchRun,
+  ENTRY_OVERRIDE,
   MESH_ENTRY,
   type RawRun,
   runDispatch,
@@ -58,7 +65,7 @@ const duration = positiveInt('BENCH_DURATION', 4);
 const warmup = positiveInt('BENCH_WARMUP', 1);
 const connections = positiveInt('BENCH_CONNECTIONS', 50);
 const concurrency = positiveInt('BENCH_CONCURRENCY', 64);
-const events = positiveInt('BENCH_EVENTS', 10_000);
+const deliveries = positiveInt('BENCH_DELIVERIES', 20_000);
 const latencyEvents = positiveInt('BENCH_LATENCY_EVENTS', 500);
 const latencyWarmup = positiveInt('BENCH_LATENCY_WARMUP', 50);
 const latencyGap = nonNegativeInt('BENCH_LATENCY_GAP_MS', 10);
@@ -87,6 +94,7 @@ async function main(): Promise<number> {
   const results: DeliveryResults = {
     raw: [],
     dispatch: [],
+    app: [],
     latency: [],
     hono: [],
     webhook: [],
@@ -125,20 +133,33 @@ async function throughputRun(sink: ServerProcess, run: number, results: Delivery
     `[1] run ${run} raw undici${rawSend === 'pool' ? '' : ` (${rawSend})`}: ${r.perSecond.toFixed(0)} req/s${failed}  ${formatProcessesCpu(r.cpu, 'client', 'sink')}` +
       formatMicros(cpuMicros(r), 'client CPU', 'request'),
   );
-  await lull(`mesh run ${run}`);
-  const d: DispatchRun = await runDispatch(ctx, sink, { events, run, concurrency });
-  results.dispatch.push(d);
-  console.log(
-    `[1] run ${run} mesh:       ${d.perSecond.toFixed(0)} deliveries/s (${d.deliveries} in ${d.seconds.toFixed(2)} s; ` +
-      `sink saw ${d.sinkPerSecond.toFixed(0)}/s; preload ${d.preloadPerSecond.toFixed(0)} events/s)  ` +
-      formatProcessesCpu(d.cpu, 'mesh', 'sink') +
-      formatMicros(cpuMicros(d), 'mesh CPU', 'delivery'),
-  );
-  const delivered = d.statuses.delivered ?? 0;
-  if (delivered !== d.deliveries || d.attempts !== d.deliveries) {
-    results.warnings.push(
-      `mesh run ${run}: ${delivered} of ${d.deliveries} delivered in ${d.attempts} attempts (${JSON.stringify(d.statuses)})`,
+  // The figure: a mesh whose only subscription is the bench's (the raw loop's work); then, for
+  // context, `npm start`'s app with its own subscription beside it (unless one entry is forced).
+  const meshes: [string, DispatchRun[], string][] =
+    ENTRY_OVERRIDE === null
+      ? [
+          [BENCH_ENTRY, results.dispatch, 'mesh:      '],
+          [APP_ENTRY, results.app, 'mesh (app):'],
+        ]
+      : [[ENTRY_OVERRIDE, results.dispatch, 'mesh:      ']];
+  for (const [entry, list, label] of meshes) {
+    await lull(`${label.trim()} run ${run}`);
+    // The example app makes two deliveries per event (ours and its own subscription's).
+    const events = entry === APP_ENTRY ? Math.ceil(deliveries / 2) : deliveries;
+    const d: DispatchRun = await runDispatch(ctx, sink, { entry, events, run, concurrency });
+    list.push(d);
+    console.log(
+      `[1] run ${run} ${label} ${d.perSecond.toFixed(0)} deliveries/s (${d.deliveries} in ${d.seconds.toFixed(2)} s; ` +
+        `sink saw ${d.sinkPerSecond.toFixed(0)}/s; preload ${d.preloadPerSecond.toFixed(0)} events/s)  ` +
+        formatProcessesCpu(d.cpu, 'mesh', 'sink') +
+        formatMicros(cpuMicros(d), 'mesh CPU', 'delivery'),
     );
+    const delivered = d.statuses.delivered ?? 0;
+    if (delivered !== d.deliveries || d.attempts !== d.deliveries) {
+      results.warnings.push(
+        `${label.trim()} run ${run}: ${delivered} of ${d.deliveries} delivered in ${d.attempts} attempts (${JSON.stringify(d.statuses)})`,
+      );
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type Client, createClient } from '@libsql/client';
 import { type BenchContext, cpuProfileOptions, withServerLog } from './bench-context.ts';
@@ -11,24 +11,35 @@ import type { ServerProcess } from './server.ts';
 // Part 1 of bench:delivery: how many deliveries per second the mesh's dispatcher gets through,
 // next to what raw undici gets from the same loopback receiver.
 
-/** The mesh as `npm start` runs it (BENCH_MESH_ENTRY: another entry, for experiments). */
-export const MESH_ENTRY = process.env.BENCH_MESH_ENTRY || 'src/example/node-main.ts';
+/** The mesh as `npm start` runs it: the example app, with its code-declared subscriptions. */
+export const APP_ENTRY = 'src/example/node-main.ts';
+/**
+ * The mesh of `npm start` through its public options with none of the example's subscriptions:
+ * part 1's figure, whose only subscription is the bench's, as many in flight as the raw loop keeps.
+ */
+export const BENCH_ENTRY = 'bench/delivery-mesh-entry.ts';
+/** BENCH_MESH_ENTRY: one entry for every part, for experiments (part 1 then runs it alone). */
+export const ENTRY_OVERRIDE = process.env.BENCH_MESH_ENTRY || null;
+/** The latency run's and the kill check's mesh: `npm start`'s app unless overridden. */
+export const MESH_ENTRY = ENTRY_OVERRIDE ?? APP_ENTRY;
 
-let compiledMesh: Promise<string> | null = null;
+const compiledMeshes = new Map<string, Promise<string>>();
 
 /**
- * Part 1's mesh script: `MESH_ENTRY` under tsx, or with BENCH_COMPILED=1 compiled once by esbuild
+ * Part 1's mesh script for `entry`: under tsx, or with BENCH_COMPILED=1 compiled once by esbuild
  * and run on plain Node, as deployed — a CPU profile then names each function's lines (under tsx a
  * module is one line). Written two levels below the root, as `src/example/` is, so the mesh finds
  * `migrations/` and the packages as from its source.
  */
-export function meshScript(ctx: BenchContext): Promise<string> {
-  if (process.env.BENCH_COMPILED !== '1') return Promise.resolve(MESH_ENTRY);
-  compiledMesh ??= compileForNode(
-    join(ctx.root, MESH_ENTRY),
-    join(ctx.root, '.bench-build', 'delivery', 'mesh.mjs'),
-  );
-  return compiledMesh;
+export function meshScript(ctx: BenchContext, entry: string): Promise<string> {
+  if (process.env.BENCH_COMPILED !== '1') return Promise.resolve(entry);
+  let compiled = compiledMeshes.get(entry);
+  if (compiled === undefined) {
+    const name = `${basename(entry, '.ts')}.mjs`;
+    compiled = compileForNode(join(ctx.root, entry), join(ctx.root, '.bench-build', 'delivery', name));
+    compiledMeshes.set(entry, compiled);
+  }
+  return compiled;
 }
 
 export interface RawRun {
@@ -40,8 +51,10 @@ export interface RawRun {
 }
 
 export interface DispatchRun {
+  /** The mesh's entry script (source path). */
+  entry: string;
   events: number;
-  /** Every delivery the preload created: ours and the example's `order.paid.v1` subscription. */
+  /** Every delivery the preload created: ours, and the example's `order.paid.v1` subscription's when it runs. */
   deliveries: number;
   /** All of them `delivered`, counted from the first request at the sink to the last commit seen. */
   perSecond: number;
@@ -119,14 +132,14 @@ export async function runRaw(
 export async function runDispatch(
   ctx: BenchContext,
   sink: ServerProcess,
-  options: { events: number; run: number; concurrency: number },
+  options: { entry: string; events: number; run: number; concurrency: number },
 ): Promise<DispatchRun> {
-  const dbUrl = `file:${ctx.dir}/dispatch-${options.run}.db`;
+  const dbUrl = `file:${ctx.dir}/dispatch-${options.run}-${basename(options.entry, '.ts')}.db`;
   const env = { ...meshEnv(sink.url), DATABASE_URL: dbUrl };
 
   const api = await ctx.start({
     name: 'mesh-api',
-    script: await meshScript(ctx),
+    script: await meshScript(ctx, options.entry),
     env: { ...env, HOOKMESH_ROLE: 'api' },
     core: 0,
   });
@@ -151,7 +164,7 @@ export async function runDispatch(
     await resetSink(sink.url);
     const dispatcher = await ctx.start({
       name: 'mesh-dispatcher',
-      script: await meshScript(ctx),
+      script: await meshScript(ctx, options.entry),
       env: { ...env, HOOKMESH_ROLE: 'dispatcher' },
       core: 0,
       ready: false,
@@ -161,7 +174,7 @@ export async function runDispatch(
       const measured = await withServerLog(dispatcher, () =>
         measureDispatch(ctx, { sink, dispatcher, db, deliveries }),
       );
-      return { events: options.events, deliveries, preloadPerSecond, ...measured };
+      return { entry: options.entry, events: options.events, deliveries, preloadPerSecond, ...measured };
     } finally {
       await ctx.stop(dispatcher);
     }
@@ -177,7 +190,7 @@ export async function runDispatch(
 async function measureDispatch(
   ctx: BenchContext,
   run: { sink: ServerProcess; dispatcher: ServerProcess; db: Client; deliveries: number },
-): Promise<Omit<DispatchRun, 'events' | 'deliveries' | 'preloadPerSecond'>> {
+): Promise<Omit<DispatchRun, 'entry' | 'events' | 'deliveries' | 'preloadPerSecond'>> {
   const { sink, dispatcher, db, deliveries } = run;
   const pids = [dispatcher.child.pid ?? 0, sink.child.pid ?? 0];
   const deadline = Date.now() + 60_000 + deliveries * 5;
