@@ -78,7 +78,13 @@ export function toInboxFilePath(url: string): string | null {
  * move. It also breaks the replay rule: a power loss during a run loses its token with its `done`,
  * and the captured request replayed under another ce-id then runs the handler for an event that no
  * retry would have run. The route spends as much CPU a request with the memory inbox (102–113
- * µs): what this inbox adds is the event loop held in fsync. A locked database (another process
+ * µs): what this inbox adds is the event loop held in fsync. A commit costs what it writes: each
+ * page it changed is two writes to the log (frame header, page), and each token's random `jti`
+ * changes a leaf of its own, so a commit of 20 requests writes some 25 pages — about 550 µs where
+ * 20 inserts at the end of one table take 140 (issue 12, session 26). Checkpointing the log from
+ * a thread (as the store does, libsql-checkpointer.ts) was measured and lost on the bench's one
+ * pinned core: server CPU 85–101 against 80–86 µs/request, its copy competing with the route; the
+ * longer log (WAL_AUTOCHECKPOINT_PAGES) won instead. A locked database (another process
  * committing) is waited for on timers, not in SQLite, so the event loop is never held longer than a commit.
  * @example const inbox = createLibsqlFileInbox('./data/inbox.db', {});
  */
