@@ -61,11 +61,15 @@ const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS \`inbox\` (
  *
  * Keyed by (deadline, `jti`), WITHOUT ROWID: one B-tree, whose new rows go to its right edge (a
  * deadline is the token's signed `exp` plus the verifier's clock tolerance, so it grows with time)
- * and whose expired rows leave from its left edge. The deadline is part of the signed token, so
- * the pair names exactly the token the `jti` names (a replay carries the same `exp`). Issue 12:
- * `inbox_tokens`, keyed by `jti` alone in a rowid table with an index on `expires_at`, put each
- * random `jti` on a leaf page of its own in three B-trees — a busy route's largest storage cost,
- * growing with the table (about 1.5 million live tokens at 5k requests a second). Processes
+ * and whose expired rows leave from its left edge. At the grain of a second only: the tokens of one
+ * second share a deadline and sort among themselves by `jti`, so random ids still put each new row
+ * on a leaf of its own — at a few thousand requests a second, most of the pages a commit writes
+ * (issue 12, session 26: two thirds of the file inbox's log frames). The deadline is part of the
+ * signed token, so the pair names exactly the token the `jti` names (a replay carries the same
+ * `exp`). Issue 12: `inbox_tokens`, keyed by `jti` alone in a rowid table with an index on
+ * `expires_at`, put each random `jti` on a leaf page of its own in three B-trees — a busy route's
+ * largest storage cost, growing with the table (about 1.5 million live tokens at 5k requests a
+ * second). Processes
  * sharing an inbox must verify with one clock tolerance (the default unless configured), so that
  * they compute one deadline for a token.
  */

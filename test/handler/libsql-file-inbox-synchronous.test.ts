@@ -63,4 +63,15 @@ describe('libSQL file inbox on Node: its connection', () => {
     expect(connection!.prepare('PRAGMA synchronous').get([])).toMatchObject({ synchronous: 2 });
     await inbox.close();
   });
+
+  it('copies its write-ahead log into the database every 4,000 pages, not every 1,000', async () => {
+    temp = createTempDir();
+    const inbox = createLibsqlInbox({ url: temp.fileUrl() });
+    await inbox.complete({ handler: 'billing', eventId: 'ie_1', nowMs: NOW });
+    expect(opened).toHaveLength(1);
+    expect(opened[0]!.prepare('PRAGMA wal_autocheckpoint').get([])).toMatchObject({
+      wal_autocheckpoint: 4000,
+    });
+    await inbox.close();
+  });
 });
