@@ -170,13 +170,15 @@ async function probe(kind: HandlerKind, url: string, body: string, ceId: string)
   expect('a wrong key', await send(`${SIGNING_KEY}-wrong`), 401);
 }
 
-/** Writes `count` signed tokens for `url` and `body`, one a line, each with its own `jti`. */
+/**
+ * Writes `count` signed tokens for `url` and `body`, one a line, each with its own `jti`, each
+ * signed at its own time as the dispatcher signs each attempt (a jti leads with its signing time).
+ */
 async function mintTokens(file: string, count: number, url: string, body: string): Promise<void> {
   const out = createWriteStream(file);
-  const nowMs = Date.now();
   const lines: string[] = [];
   for (let i = 0; i < count; i++) {
-    lines.push(signQStashJwtNode({ key: SIGNING_KEY, url, body, nowMs }));
+    lines.push(signQStashJwtNode({ key: SIGNING_KEY, url, body, nowMs: Date.now() }));
     if (lines.length === 4096 || i === count - 1) {
       if (!out.write(`${lines.join('\n')}\n`))
         await new Promise<void>((resolve) => out.once('drain', () => resolve()));

@@ -173,6 +173,19 @@ describe('signQStashJwt', () => {
     expect(jtis.size).toBe(20);
   });
 
+  it('leads each jti with its signing time, so the ids of a second sort as they were signed', async () => {
+    // The inbox keys its token records by (deadline, jti): ordered ids land at the edge of its B-tree.
+    const times = [NOW + 2, NOW + 1, NOW + 1_000];
+    const jtis: string[] = [];
+    for (const nowMs of times) {
+      const token = await signQStashJwt({ key: CURRENT, url: URL_, body: BODY, nowMs });
+      jtis.push((decodePart(token, 1) as QStashClaims).jti);
+    }
+    for (const jti of jtis) expect(jti).toMatch(/^jwt_[0-9a-f]{32}$/);
+    expect(jtis.map((jti) => jti.slice(4, 16))).toEqual(times.map((ms) => ms.toString(16).padStart(12, '0')));
+    expect([...jtis].sort()).toEqual([jtis[1], jtis[0], jtis[2]]);
+  });
+
   it('uses a given jti', async () => {
     const token = await signQStashJwt({ key: CURRENT, url: URL_, body: BODY, nowMs: NOW, jti: 'jwt_fixed' });
     expect((decodePart(token, 1) as QStashClaims).jti).toBe('jwt_fixed');

@@ -31,6 +31,20 @@ describe('the node:crypto signer', () => {
     for (const each of inputs) expect(signQStashJwtNode(each)).toBe(await signQStashJwt(each));
   });
 
+  it('mints jtis as the WebCrypto signer does: the signing time in milliseconds, then random bits', () => {
+    const { jti: _, ...fresh } = input;
+    const jtis = Array.from({ length: 300 }, () => {
+      const [, claims] = signQStashJwtNode(fresh).split('.');
+      return (JSON.parse(Buffer.from(claims!, 'base64url').toString('utf8')) as { jti: string }).jti;
+    });
+    for (const jti of jtis) expect(jti).toMatch(/^jwt_[0-9a-f]{32}$/);
+    expect(new Set(jtis.map((jti) => jti.slice(0, 16)))).toEqual(
+      new Set([`jwt_${input.nowMs.toString(16).padStart(12, '0')}`]),
+    );
+    // 300 draws cross the end of the pool of random bytes: no two ids alike.
+    expect(new Set(jtis).size).toBe(300);
+  });
+
   it('is verified by hookmesh and by @upstash/qstash’s Receiver, with a fresh jti each time', async () => {
     const now = Date.now();
     const token = signQStashJwtNode({ key: input.key, url: input.url, body: input.body, nowMs: now });
