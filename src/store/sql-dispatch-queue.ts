@@ -3,7 +3,7 @@ import { createGroupCommit } from '../core/group-commit.ts';
 import type { SqlDatabase } from './sql-database.ts';
 import type { SqlDriver, SqlStatement } from './sql-driver.ts';
 import { deliveryIdBytesIn, deliveryIdIn, deliveryIdOut, eventIdIn, isDeliveryIdBytes } from './sql-ids.ts';
-import { loadLeased, loadLeasedUntil, MAX_ROWID, uniqueLeaseExpiry } from './sql-leased-delivery.ts';
+import { loadLeased, loadLeasedUntil, uniqueLeaseExpiry } from './sql-leased-delivery.ts';
 import { isFirstOfItsKey } from './sql-ordering-key.ts';
 
 /**
@@ -64,33 +64,16 @@ function createRecordAndLease({ driver }: SqlDatabase): NonNullable<DispatchQueu
 }
 
 /**
- * The rowid of a subscription's `(SELECT k FROM k)`-th due delivery in `status`, in due order
- * (`next_attempt_at`, then rowid: the index's own order): a range end. Rows held back by their
- * ordering key are not counted, so a long chain waiting behind its head does not use up the range
- * that other keys' deliveries need. Null when fewer are due: the range is all that is due.
+ * The rowids of a subscription's (`r.sid`) first `(SELECT k FROM k)` due deliveries in `status`, in
+ * due order (`next_attempt_at`, then rowid: the index's own order) — one walk of the due index that
+ * stops at the k-th, however many share its due time (a group commit gives hundreds of deliveries
+ * one `next_attempt_at`). Rows held back by their ordering key are not counted, so a long chain
+ * waiting behind its head does not use up the k that other keys' deliveries need.
  */
-const cut = (status: 'pending' | 'retrying') =>
-  `(SELECT x.rowid FROM deliveries x
-    WHERE x.subscription_ref = r.sid AND x.status = '${status}' AND x.next_attempt_at <= ?3
-      AND ${isFirstOfItsKey('x')}
-    ORDER BY x.next_attempt_at, x.rowid LIMIT 1 OFFSET (SELECT k FROM k) - 1)`;
-
-/**
- * SQL true for a delivery `x` up to its subscription's cut in `status` (`bounds`), the cut row
- * included: its due time and rowid, as a pair, at most the cut's. By due time alone, every row
- * tied with the cut's would be read — and a group commit gives hundreds of deliveries one
- * `next_attempt_at`: a lease of 16 read ~440 rows (~500 µs) in bench/dispatch-statements.ts.
- */
-const upToCut = (status: 'pending' | 'retrying') =>
-  `(x.next_attempt_at, x.rowid) <= (b.${status}_at, b.${status}_seq)`;
-
-/**
- * A cut (`cut`'s rowid, or null) as the pair `upToCut` compares: the row's due time and rowid, or
- * (?3, the largest rowid) — everything due — when there is none.
- */
-const cutPair = (status: 'pending' | 'retrying') =>
-  `coalesce((SELECT c.next_attempt_at FROM deliveries c WHERE c.rowid = c0.${status}_seq), ?3) AS ${status}_at,
-      coalesce(c0.${status}_seq, ${MAX_ROWID}) AS ${status}_seq`;
+const firstDue = (status: 'pending' | 'retrying') => `SELECT y.rowid FROM deliveries y
+      WHERE y.subscription_ref = r.sid AND y.status = '${status}' AND y.next_attempt_at <= ?3
+        AND ${isFirstOfItsKey('y')}
+      ORDER BY y.next_attempt_at, y.rowid LIMIT (SELECT k FROM k)`;
 
 /**
  * Leases up to ?4 due deliveries to ?1 until ?2 at time ?3, in one statement (atomic under
@@ -100,11 +83,13 @@ const cutPair = (status: 'pending' | 'retrying') =>
  * index: a paused subscription is skipped whole (its held deliveries cost nothing however many),
  * and each active one gets at most its room — `max_concurrency` less its live leases, counted
  * here, across processes. Due means pending or retrying with `next_attempt_at` passed, or in
- * flight under a lapsed lease (a crashed holder's: taken over, and not counted as live).
+ * flight under a lapsed lease (a crashed holder's: taken over, and not counted as live). One pass
+ * over a subscription's leases counts both, so the search for lapsed ones runs only where there are
+ * some (`lapsed`): in flight are the attempts still out, read once a cycle instead of twice.
  *
  * Bounded work whatever the backlog: `k` is the most any subscription can take now, and each
- * subscription's ranges end at its k-th due row (`cut`, `upToCut`), so no more than k rows per
- * subscription and status are read before ranking, however many share a due time. `CROSS JOIN`
+ * subscription's candidates are its first k due rows per status (`firstDue`), each read once, found
+ * by rowid — no more than k rows per subscription and status are read before ranking. `CROSS JOIN`
  * keeps SQLite walking subscriptions first, instead of the whole status range of the due index.
  * Ties in due time go in acceptance order (rowid), as a scan of the due index would take them.
  *
@@ -117,33 +102,27 @@ const cutPair = (status: 'pending' | 'retrying') =>
  * The rows are updated by the rowids `due` read them at, not by id: no probe of the id index each.
  */
 const LEASE_DUE_UPDATE = `WITH room AS MATERIALIZED (
-    SELECT s.ref AS sid, s.max_concurrency - (
-        SELECT count(*) FROM deliveries f
-        WHERE f.subscription_ref = s.ref AND f.status = 'in_flight' AND f.lease_expires_at > ?3) AS free
-    FROM subscriptions s WHERE s.paused_at IS NULL),
+    SELECT s.ref AS sid,
+      s.max_concurrency - count(*) FILTER (WHERE f.lease_expires_at > ?3) AS free,
+      count(*) FILTER (WHERE f.lease_expires_at <= ?3) AS lapsed
+    FROM subscriptions s LEFT JOIN deliveries f ON f.subscription_ref = s.ref AND f.status = 'in_flight'
+    WHERE s.paused_at IS NULL GROUP BY s.ref),
   k AS (SELECT min(?4, max(free)) AS k FROM room WHERE free > 0),
-  cuts AS MATERIALIZED (
-    SELECT r.sid, r.free, ${cut('pending')} AS pending_seq, ${cut('retrying')} AS retrying_seq
-    FROM room r WHERE r.free > 0),
-  bounds AS MATERIALIZED (
-    SELECT c0.sid, c0.free, ${cutPair('pending')}, ${cutPair('retrying')} FROM cuts c0),
   due AS (
-    SELECT x.id, x.rowid AS seq, x.subscription_ref AS sid, x.next_attempt_at AS at, b.free
-    FROM bounds b CROSS JOIN deliveries x
-    WHERE x.subscription_ref = b.sid AND x.status = 'pending' AND ${upToCut('pending')}
-      AND ${isFirstOfItsKey('x')}
+    SELECT x.rowid AS seq, x.subscription_ref AS sid, x.next_attempt_at AS at, r.free
+    FROM room r CROSS JOIN deliveries x
+    WHERE r.free > 0 AND x.rowid IN (${firstDue('pending')})
     UNION ALL
-    SELECT x.id, x.rowid, x.subscription_ref, x.next_attempt_at, b.free
-    FROM bounds b CROSS JOIN deliveries x
-    WHERE x.subscription_ref = b.sid AND x.status = 'retrying' AND ${upToCut('retrying')}
-      AND ${isFirstOfItsKey('x')}
+    SELECT x.rowid, x.subscription_ref, x.next_attempt_at, r.free
+    FROM room r CROSS JOIN deliveries x
+    WHERE r.free > 0 AND x.rowid IN (${firstDue('retrying')})
     UNION ALL
-    SELECT x.id, x.rowid, x.subscription_ref, x.next_attempt_at, b.free
-    FROM bounds b CROSS JOIN deliveries x
-    WHERE x.subscription_ref = b.sid AND x.status = 'in_flight' AND x.lease_expires_at <= ?3
-      AND ${isFirstOfItsKey('x')}),
+    SELECT x.rowid, x.subscription_ref, x.next_attempt_at, r.free
+    FROM room r CROSS JOIN deliveries x
+    WHERE r.free > 0 AND r.lapsed > 0 AND x.subscription_ref = r.sid AND x.status = 'in_flight'
+      AND x.lease_expires_at <= ?3 AND ${isFirstOfItsKey('x')}),
   ranked AS (
-    SELECT id, seq, at, free, row_number() OVER (PARTITION BY sid ORDER BY at, seq) AS n FROM due)
+    SELECT seq, at, free, row_number() OVER (PARTITION BY sid ORDER BY at, seq) AS n FROM due)
 UPDATE deliveries SET status = 'in_flight', lease_owner = ?1, lease_expires_at = ?2, updated_at = ?3
 WHERE rowid IN (SELECT seq FROM ranked WHERE n <= free ORDER BY at, seq LIMIT ?4)`;
 

@@ -221,12 +221,24 @@ describe('every query the stores run is served from an index (migrations 0007 to
       "UPDATE deliveries SET status = 'in_flight', lease_owner",
       /deliveries_subscription_due \(subscription_ref=\? AND status=\?/,
     );
-    // A lease's ranges end at the k-th due row by (due time, rowid), so rows tied in due time with
-    // it (a group commit's) are not all read.
-    usesDue(
-      "UPDATE deliveries SET status = 'in_flight', lease_owner",
-      /deliveries_subscription_due \(subscription_ref=\? AND status=\? AND \(next_attempt_at,rowid\)<\(\?,\?\)\)/,
+    // A lease reads each subscription's first k due rows by (due time, rowid) in one walk of the
+    // index, in the index's own order, stopping at the k-th: rows tied in due time with it (a group
+    // commit's) are not all read — no sort between the walk and its LIMIT.
+    const lease = [...seen].find(([sql]) =>
+      sql.includes("UPDATE deliveries SET status = 'in_flight', lease_owner"),
     );
+    expect(lease).toBeDefined();
+    const tree = await mesh.db.driver.query(`EXPLAIN QUERY PLAN ${lease![0]}`, lease![1]);
+    const walks = tree.filter((r) =>
+      String(r.detail).startsWith(
+        'SEARCH y USING INDEX deliveries_subscription_due (subscription_ref=? AND status=? AND next_attempt_at<?)',
+      ),
+    );
+    expect(walks).toHaveLength(2);
+    for (const walk of walks) {
+      const siblings = tree.filter((r) => r.parent === walk.parent).map((r) => String(r.detail));
+      expect(siblings.filter((d) => d.startsWith('USE TEMP B-TREE'))).toEqual([]);
+    }
     // So does the publishing transport's lease (leaseForPublish).
     usesDue(
       'UPDATE deliveries SET lease_owner = ?1, lease_expires_at = ?2\nWHERE id IN',
