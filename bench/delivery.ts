@@ -6,7 +6,9 @@
 // BENCH_RUNS interleaved runs, with the spread printed as the noise.
 //
 // Env (defaults in brackets): BENCH_RUNS [3]; BENCH_DURATION [4 s] and BENCH_WARMUP [1 s] of the
-// raw loop and wrk; BENCH_EVENTS [10000] preloaded events; BENCH_CONCURRENCY [64] of the raw loop;
+// raw loop and wrk (the mesh's deliveries, too, are counted from BENCH_WARMUP after the first);
+// BENCH_DELIVERIES [60000] preloaded per mesh run; BENCH_CONCURRENCY [64] of the raw loop and of
+// the bench's subscription;
 // BENCH_CONNECTIONS [50] of wrk; BENCH_KILL_EVENTS [2000] events of the kill check (part 4: the
 // dispatcher SIGKILLed half-way, then every accepted delivery counted, restarted, all delivered); BENCH_LATENCY_EVENTS [500] after BENCH_LATENCY_WARMUP [50];
 // BENCH_LATENCY_GAP_MS [10] idle before each POST, so each event meets an idle mesh as a lone
@@ -65,7 +67,7 @@ const duration = positiveInt('BENCH_DURATION', 4);
 const warmup = positiveInt('BENCH_WARMUP', 1);
 const connections = positiveInt('BENCH_CONNECTIONS', 50);
 const concurrency = positiveInt('BENCH_CONCURRENCY', 64);
-const deliveries = positiveInt('BENCH_DELIVERIES', 20_000);
+const deliveries = positiveInt('BENCH_DELIVERIES', 60_000);
 const latencyEvents = positiveInt('BENCH_LATENCY_EVENTS', 500);
 const latencyWarmup = positiveInt('BENCH_LATENCY_WARMUP', 50);
 const latencyGap = nonNegativeInt('BENCH_LATENCY_GAP_MS', 10);
@@ -146,10 +148,11 @@ async function throughputRun(sink: ServerProcess, run: number, results: Delivery
     await lull(`${label.trim()} run ${run}`);
     // The example app makes two deliveries per event (ours and its own subscription's).
     const events = entry === APP_ENTRY ? Math.ceil(deliveries / 2) : deliveries;
-    const d: DispatchRun = await runDispatch(ctx, sink, { entry, events, run, concurrency });
+    const d: DispatchRun = await runDispatch(ctx, sink, { entry, events, run, concurrency, warmupS: warmup });
     list.push(d);
     console.log(
-      `[1] run ${run} ${label} ${d.perSecond.toFixed(0)} deliveries/s (${d.deliveries} in ${d.seconds.toFixed(2)} s; ` +
+      `[1] run ${run} ${label} ${d.perSecond.toFixed(0)} deliveries/s (${(d.perSecond * d.seconds).toFixed(0)} of ${d.deliveries} ` +
+        `in the ${d.seconds.toFixed(2)} s after a ${warmup} s warm-up; ` +
         `sink saw ${d.sinkPerSecond.toFixed(0)}/s; preload ${d.preloadPerSecond.toFixed(0)} events/s)  ` +
         formatProcessesCpu(d.cpu, 'mesh', 'sink') +
         formatMicros(cpuMicros(d), 'mesh CPU', 'delivery'),

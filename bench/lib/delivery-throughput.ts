@@ -132,7 +132,7 @@ export async function runRaw(
 export async function runDispatch(
   ctx: BenchContext,
   sink: ServerProcess,
-  options: { entry: string; events: number; run: number; concurrency: number },
+  options: { entry: string; events: number; run: number; concurrency: number; warmupS: number },
 ): Promise<DispatchRun> {
   const dbUrl = `file:${ctx.dir}/dispatch-${options.run}-${basename(options.entry, '.ts')}.db`;
   const env = { ...meshEnv(sink.url), DATABASE_URL: dbUrl };
@@ -172,7 +172,7 @@ export async function runDispatch(
     });
     try {
       const measured = await withServerLog(dispatcher, () =>
-        measureDispatch(ctx, { sink, dispatcher, db, deliveries }),
+        measureDispatch(ctx, { sink, dispatcher, db, deliveries, warmupS: options.warmupS }),
       );
       return { entry: options.entry, events: options.events, deliveries, preloadPerSecond, ...measured };
     } finally {
@@ -184,12 +184,13 @@ export async function runDispatch(
 }
 
 /**
- * From the dispatcher's first request at the sink until the database shows every delivery
- * `delivered` (the sink's count gates the costlier database polling).
+ * From `warmupS` after the dispatcher's first request at the sink (the raw loop's warm-up: the JIT
+ * and the connections warm in both) until the database shows every delivery `delivered` (the
+ * sink's count gates the costlier database polling).
  */
 async function measureDispatch(
   ctx: BenchContext,
-  run: { sink: ServerProcess; dispatcher: ServerProcess; db: Client; deliveries: number },
+  run: { sink: ServerProcess; dispatcher: ServerProcess; db: Client; deliveries: number; warmupS: number },
 ): Promise<Omit<DispatchRun, 'entry' | 'events' | 'deliveries' | 'preloadPerSecond'>> {
   const { sink, dispatcher, db, deliveries } = run;
   const pids = [dispatcher.child.pid ?? 0, sink.child.pid ?? 0];
@@ -202,7 +203,11 @@ async function measureDispatch(
     alive();
     await sleep(5);
   }
+  await sleep(run.warmupS * 1000);
+  const warm = await sinkStats(sink.url);
+  const warmAt = now();
   const before = snapshotProcesses(pids, ctx.cores);
+  if (warm.count >= deliveries) throw new Error('the warm-up took every delivery: raise BENCH_DELIVERIES');
   while ((await sinkStats(sink.url)).count < deliveries) {
     alive();
     await sleep(20);
@@ -217,10 +222,10 @@ async function measureDispatch(
   const statuses: Record<string, number> = {};
   const byStatus = await db.execute('SELECT status, count(*) AS n FROM deliveries GROUP BY status');
   for (const row of byStatus.rows) statuses[String(row.status)] = Number(row.n);
-  const seconds = (finished - stats.first) / 1000;
+  const seconds = (finished - warmAt) / 1000;
   return {
-    perSecond: deliveries / seconds,
-    sinkPerSecond: (stats.count - 1) / ((stats.last - stats.first) / 1000),
+    perSecond: (deliveries - warm.count) / seconds,
+    sinkPerSecond: (stats.count - warm.count) / ((stats.last - warmAt) / 1000),
     seconds,
     statuses,
     attempts: await count(db, 'SELECT count(*) FROM attempts'),
