@@ -51,12 +51,10 @@ export interface RawRun {
 }
 
 export interface DispatchRun {
-  /** The mesh's entry script (source path). */
-  entry: string;
   events: number;
   /** Every delivery the preload created: ours, and the example's `order.paid.v1` subscription's when it runs. */
   deliveries: number;
-  /** All of them `delivered`, counted from the first request at the sink to the last commit seen. */
+  /** Those delivered after the warm-up, counted from its end to the last commit seen. */
   perSecond: number;
   /** Requests per second at the sink, first to last (excludes the tail of recording attempts). */
   sinkPerSecond: number;
@@ -174,7 +172,7 @@ export async function runDispatch(
       const measured = await withServerLog(dispatcher, () =>
         measureDispatch(ctx, { sink, dispatcher, db, deliveries, warmupS: options.warmupS }),
       );
-      return { entry: options.entry, events: options.events, deliveries, preloadPerSecond, ...measured };
+      return { events: options.events, deliveries, preloadPerSecond, ...measured };
     } finally {
       await ctx.stop(dispatcher);
     }
@@ -191,7 +189,7 @@ export async function runDispatch(
 async function measureDispatch(
   ctx: BenchContext,
   run: { sink: ServerProcess; dispatcher: ServerProcess; db: Client; deliveries: number; warmupS: number },
-): Promise<Omit<DispatchRun, 'entry' | 'events' | 'deliveries' | 'preloadPerSecond'>> {
+): Promise<Omit<DispatchRun, 'events' | 'deliveries' | 'preloadPerSecond'>> {
   const { sink, dispatcher, db, deliveries } = run;
   const pids = [dispatcher.child.pid ?? 0, sink.child.pid ?? 0];
   const deadline = Date.now() + 60_000 + deliveries * 5;

@@ -389,13 +389,18 @@ function ownBuffer(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
  */
 function randomJti(nowMs: number): string {
   const bytes = crypto.getRandomValues(new Uint8Array(JTI_RANDOM_BYTES));
-  let hex = Math.trunc(nowMs).toString(16).padStart(12, '0');
+  let hex = '';
   for (const byte of bytes) hex += byte.toString(16).padStart(2, '0');
-  return `jwt_${hex}`;
+  return `${jtiPrefix(nowMs)}${hex}`;
 }
 
-/** The random part of a jti, after its 48-bit time. */
-const JTI_RANDOM_BYTES = 10;
+/** The random part of a jti, in bytes, after its 48-bit time: shared by every signer. */
+export const JTI_RANDOM_BYTES = 10;
+
+/** A jti's start, `jwt_` and the signing time in 12 hex digits: shared by every signer. */
+export function jtiPrefix(nowMs: number): string {
+  return `jwt_${Math.trunc(nowMs).toString(16).padStart(12, '0')}`;
+}
 
 function toBase64url(bytes: Uint8Array): string {
   let binary = '';

@@ -25,7 +25,7 @@ const MAX_BACKOFF_MS = 100;
  * Pages the write-ahead log takes before a commit copies it into the database (SQLite's default is
  * 1,000). That copy runs inside whichever commit crosses the mark, on the event loop: it reads the
  * newest frame of every page in the log, writes each into the database and syncs both files. Each
- * token lands on a leaf page of its own (its `jti` is random), so a commit of 20 requests writes
+ * token with a random `jti` (QStash's) lands on a leaf page of its own, so a commit of 20 requests writes
  * some 25 pages and the default log filled every 40 commits; a log four times as long holds most
  * leaves several times over, and each is copied once (issue 12, session 26: reads of the log 64 %
  * fewer, database writes 9 %, the inbox's CPU 8 % less a request). The log file keeps its largest

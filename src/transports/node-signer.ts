@@ -1,13 +1,11 @@
 import { createHmac, createSecretKey, hash, type KeyObject, randomFillSync } from 'node:crypto';
-import type { SignQStashJwtInput } from '../core/signature.ts';
+import { JTI_RANDOM_BYTES, jtiPrefix, type SignQStashJwtInput } from '../core/signature.ts';
 
 /** base64url('{"alg":"HS256","typ":"JWT"}'), as in src/core/signature.ts. */
 const HEADER_SEGMENT = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9';
 
 /** Random bytes drawn at once for this many tokens' ids: one call to the system's generator each. */
 const JTI_POOL_TOKENS = 256;
-/** The random part of a jti, after its 48-bit time (see `randomJti` in src/core/signature.ts). */
-const JTI_RANDOM_BYTES = 10;
 const jtiPool = Buffer.alloc(JTI_POOL_TOKENS * JTI_RANDOM_BYTES);
 let jtiOffset = jtiPool.length;
 
@@ -23,7 +21,7 @@ function nextJti(nowMs: number): string {
   }
   const random = jtiPool.toString('hex', jtiOffset, jtiOffset + JTI_RANDOM_BYTES);
   jtiOffset += JTI_RANDOM_BYTES;
-  return `jwt_${Math.trunc(nowMs).toString(16).padStart(12, '0')}${random}`;
+  return `${jtiPrefix(nowMs)}${random}`;
 }
 
 /** HMAC keys by signing key: a string key is turned into a key object for every token otherwise. */
