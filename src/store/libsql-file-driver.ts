@@ -109,17 +109,19 @@ export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOpti
       }, false);
     },
     batch(statements) {
-      return whileBusy(() => {
-        begin.run([]);
-        try {
-          const changes = statements.map(run);
-          commit.run([]);
-          checkpointer?.committed();
-          return changes;
-        } finally {
-          if (db.inTransaction) db.exec('ROLLBACK');
-        }
-      }, true);
+      return whileBusy(() => inTransaction(() => statements.map(run)), true);
+    },
+    queryAfter(statements, sql, args = []) {
+      // The read in the write's transaction: what the statements wrote, without a read
+      // transaction of its own after the commit.
+      return whileBusy(
+        () =>
+          inTransaction(() => {
+            for (const statement of statements) run(statement);
+            return prepare(sql).all(toSqlArgs(args)) as SqlRow[];
+          }),
+        true,
+      );
     },
     isConstraintError: isLibsqlConstraintError,
     async close() {
@@ -131,6 +133,19 @@ export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOpti
       db.exec(sql);
     },
   };
+
+  /** `fn` inside `BEGIN IMMEDIATE … COMMIT`, rolled back if it throws. */
+  function inTransaction<T>(fn: () => T): T {
+    begin.run([]);
+    try {
+      const result = fn();
+      commit.run([]);
+      checkpointer?.committed();
+      return result;
+    } finally {
+      if (db.inTransaction) db.exec('ROLLBACK');
+    }
+  }
 
   function run(statement: SqlStatement): number {
     const prepared = prepare(statement.sql);

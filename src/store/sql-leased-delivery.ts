@@ -1,5 +1,5 @@
 import type { LeasedDelivery } from '../core/dispatch-queue.ts';
-import type { SqlDriver, SqlRow } from './sql-driver.ts';
+import type { SqlDriver, SqlRow, SqlStatement } from './sql-driver.ts';
 import { typeNameOf } from './sql-event-types.ts';
 import { deliveryIdIn, deliveryIdOut, eventIdOut } from './sql-ids.ts';
 import { integrationSource, integrationTime } from './sql-integration-event.ts';
@@ -32,12 +32,25 @@ export async function loadLeasedUntil(
   owner: string,
   leaseExpiresAt: number,
 ): Promise<LeasedDelivery[]> {
-  const rows = await driver.query(
-    `${LEASED_PACKED_SELECT}
-     WHERE d.status = 'in_flight' AND d.lease_owner = ?1 AND d.lease_expires_at = ?2
-     ORDER BY d.next_attempt_at, d.rowid`,
-    [owner, leaseExpiresAt],
-  );
+  const rows = await driver.query(LEASED_UNTIL, [owner, leaseExpiresAt]);
+  return rows.map(fromPackedRow);
+}
+
+/**
+ * `loadLeasedUntil` in the transaction that leases: `statements`, then the rows they leased to
+ * `owner` until `leaseExpiresAt`, read before the commit where the driver can (`queryAfter`).
+ */
+export async function leaseAndLoad(
+  driver: SqlDriver,
+  statements: readonly SqlStatement[],
+  owner: string,
+  leaseExpiresAt: number,
+): Promise<LeasedDelivery[]> {
+  if (driver.queryAfter === undefined) {
+    await driver.batch(statements);
+    return loadLeasedUntil(driver, owner, leaseExpiresAt);
+  }
+  const rows = await driver.queryAfter(statements, LEASED_UNTIL, [owner, leaseExpiresAt]);
   return rows.map(fromPackedRow);
 }
 
@@ -119,6 +132,11 @@ const LEASED_PACKED_SELECT = `SELECT json_array(${deliveryIdOut('d.id')}, ep.url
      JOIN endpoints ep ON ep.id = d.endpoint_id
      JOIN subscription_refs sr ON sr.ref = d.subscription_ref
      LEFT JOIN subscriptions s ON s.ref = d.subscription_ref`;
+
+/** The deliveries one lease statement gave ?1 until exactly ?2 (`loadLeasedUntil`), in lease order. */
+const LEASED_UNTIL = `${LEASED_PACKED_SELECT}
+     WHERE d.status = 'in_flight' AND d.lease_owner = ?1 AND d.lease_expires_at = ?2
+     ORDER BY d.next_attempt_at, d.rowid`;
 
 /** The fields of `LEASED_PACKED_SELECT`'s `leased` array, in order. */
 type PackedFields = [

@@ -5,6 +5,7 @@ import { defineDomainEvent } from '../../src/core/domain-event.ts';
 import type { EventStore } from '../../src/core/event-store.ts';
 import { defineIntegrationEvent } from '../../src/core/integration-event.ts';
 import { defineSubscription } from '../../src/core/subscription.ts';
+import type { SqlStatement } from '../../src/store/sql-driver.ts';
 import {
   ADMIN_TOKEN,
   createTestMesh,
@@ -456,14 +457,23 @@ describe('POST /v1/events — atomicity', () => {
   it('a failure inside the write transaction → 5xx and nothing written', async () => {
     let fail = false;
     mesh = await createTestMesh({
-      wrapDriver: (driver) => ({
-        ...driver,
-        // The real transaction, with one more statement that fails after every insert ran.
-        batch: (statements) =>
-          driver.batch(
-            fail ? [...statements, { sql: 'INSERT INTO no_such_table VALUES (1)', args: [] }] : statements,
-          ),
-      }),
+      wrapDriver: (driver) => {
+        // The real transaction, with one more statement that fails after every insert ran — a
+        // batch, or the statements before a query (`queryAfter`, a process's first write).
+        const failing = (statements: readonly SqlStatement[]) =>
+          fail ? [...statements, { sql: 'INSERT INTO no_such_table VALUES (1)', args: [] }] : statements;
+        const { queryAfter } = driver;
+        return {
+          ...driver,
+          batch: (statements) => driver.batch(failing(statements)),
+          ...(queryAfter
+            ? {
+                queryAfter: (statements, sql, args) =>
+                  queryAfter.call(driver, failing(statements), sql, args),
+              }
+            : {}),
+        };
+      },
     });
     fail = true;
     const res = await mesh.post([orderCreated('w1'), orderCreated('w2')]);

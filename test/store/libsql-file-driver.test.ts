@@ -138,6 +138,60 @@ describe.each(['main', 'worker'] as const)(
   },
 );
 
+describe('the file driver on the main thread, queryAfter', () => {
+  let db: TempDb;
+
+  beforeEach(async () => {
+    db = await createTempDb({ sqliteThread: 'main' });
+  });
+
+  afterEach(async () => {
+    await db.dispose();
+  });
+
+  it('reads inside the write transaction: the rows as written, or nothing written when a statement fails', async () => {
+    const { queryAfter } = db.driver;
+    if (queryAfter === undefined) throw new Error('the main-thread file driver reads after a batch');
+    const insert = (id: string) => ({
+      sql: `INSERT INTO subscriptions (id, type, url, retries, origin, created_at, updated_at)
+          VALUES (?, 'order.created.v1', 'https://h.example.com/', 3, 'api', 1, 1)`,
+      args: [id],
+    });
+    const select = 'SELECT id, retries FROM subscriptions WHERE id >= ? ORDER BY id';
+    expect(
+      await queryAfter.call(
+        db.driver,
+        [
+          insert('s1'),
+          insert('s2'),
+          { sql: "UPDATE subscriptions SET retries = 5 WHERE id = 's2'", args: [] },
+        ],
+        select,
+        ['s'],
+      ),
+    ).toEqual([
+      { id: 's1', retries: 3 },
+      { id: 's2', retries: 5 },
+    ]);
+
+    const failed = await queryAfter
+      .call(db.driver, [insert('s3'), { sql: 'INSERT INTO no_such_table VALUES (1)', args: [] }], select, [
+        's',
+      ])
+      .catch((error: unknown) => error);
+    expect(String(failed)).toMatch(/no_such_table/);
+    const broken = await queryAfter
+      .call(db.driver, [insert('s4')], 'SELECT * FROM no_such_table', [])
+      .catch((error: unknown) => error);
+    expect(String(broken)).toMatch(/no_such_table/);
+    // Neither s3 nor s4: a failed statement or a failed read rolls the whole transaction back.
+    expect(await db.driver.query(select, ['s'])).toEqual([
+      { id: 's1', retries: 3 },
+      { id: 's2', retries: 5 },
+    ]);
+  });
+});
+
 describe('the worker-thread file driver', () => {
   const dirs: string[] = [];
   afterEach(() => {
