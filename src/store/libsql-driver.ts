@@ -20,6 +20,18 @@ export function createLibsqlDriver(client: Client): SqlDriver {
       );
       return results.map((r) => r.rowsAffected);
     },
+    async queryAfter(statements, sql, args = []) {
+      // The read as the batch's last statement: in its transaction, and one round trip to a
+      // libSQL server (sqld, Turso) where a read after the batch is a second.
+      const results = await client.batch(
+        [
+          ...statements.map((s) => ({ sql: s.sql, args: s.args as InValue[] })),
+          { sql, args: args as InValue[] },
+        ],
+        'write',
+      );
+      return results[results.length - 1]!.rows as unknown as Record<string, unknown>[];
+    },
     isConstraintError(error) {
       const codes = [
         (error as { code?: unknown })?.code,

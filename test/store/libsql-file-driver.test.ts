@@ -10,6 +10,7 @@ import { createLibsqlDriver } from '../../src/store/libsql-driver.ts';
 import { openLibsqlFileDriver } from '../../src/store/libsql-file-driver.ts';
 import { createLibsqlStores } from '../../src/store/libsql-store.ts';
 import { openLibsqlWorkerDriver } from '../../src/store/libsql-worker-driver.ts';
+import type { SqlDriver } from '../../src/store/sql-driver.ts';
 import { deliveryIdOut } from '../../src/store/sql-ids.ts';
 import { createTempDb, type TempDb } from '../support/temp-db.ts';
 
@@ -138,7 +139,11 @@ describe.each(['main', 'worker'] as const)(
   },
 );
 
-describe('the file driver on the main thread, queryAfter', () => {
+// The file driver on the main thread and the client's driver read after a batch in its transaction.
+describe.each([
+  ['the file driver on the main thread', (db: TempDb): SqlDriver => db.driver],
+  ["@libsql/client's driver", (db: TempDb): SqlDriver => createLibsqlDriver(db.client)],
+] as const)('%s, queryAfter', (_name, driverOf) => {
   let db: TempDb;
 
   beforeEach(async () => {
@@ -150,8 +155,9 @@ describe('the file driver on the main thread, queryAfter', () => {
   });
 
   it('reads inside the write transaction: the rows as written, or nothing written when a statement fails', async () => {
-    const { queryAfter } = db.driver;
-    if (queryAfter === undefined) throw new Error('the main-thread file driver reads after a batch');
+    const driver = driverOf(db);
+    const { queryAfter } = driver;
+    if (queryAfter === undefined) throw new Error('this driver reads after a batch');
     const insert = (id: string) => ({
       sql: `INSERT INTO subscriptions (id, type, url, retries, origin, created_at, updated_at)
           VALUES (?, 'order.created.v1', 'https://h.example.com/', 3, 'api', 1, 1)`,
@@ -160,7 +166,7 @@ describe('the file driver on the main thread, queryAfter', () => {
     const select = 'SELECT id, retries FROM subscriptions WHERE id >= ? ORDER BY id';
     expect(
       await queryAfter.call(
-        db.driver,
+        driver,
         [
           insert('s1'),
           insert('s2'),
@@ -175,17 +181,15 @@ describe('the file driver on the main thread, queryAfter', () => {
     ]);
 
     const failed = await queryAfter
-      .call(db.driver, [insert('s3'), { sql: 'INSERT INTO no_such_table VALUES (1)', args: [] }], select, [
-        's',
-      ])
+      .call(driver, [insert('s3'), { sql: 'INSERT INTO no_such_table VALUES (1)', args: [] }], select, ['s'])
       .catch((error: unknown) => error);
     expect(String(failed)).toMatch(/no_such_table/);
     const broken = await queryAfter
-      .call(db.driver, [insert('s4')], 'SELECT * FROM no_such_table', [])
+      .call(driver, [insert('s4')], 'SELECT * FROM no_such_table', [])
       .catch((error: unknown) => error);
     expect(String(broken)).toMatch(/no_such_table/);
     // Neither s3 nor s4: a failed statement or a failed read rolls the whole transaction back.
-    expect(await db.driver.query(select, ['s'])).toEqual([
+    expect(await driver.query(select, ['s'])).toEqual([
       { id: 's1', retries: 3 },
       { id: 's2', retries: 5 },
     ]);
