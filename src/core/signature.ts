@@ -122,6 +122,11 @@ export interface QStashVerifyCrypto {
   macMatches(key: string, mac: Uint8Array<ArrayBuffer>, signingInput: string): boolean | Promise<boolean>;
   /** base64url(SHA-256(body)), without padding; a string body is hashed as UTF-8. */
   sha256Base64url(body: string | Uint8Array): string | Promise<string>;
+  /**
+   * The bytes of a token segment, where the runtime decodes base64url natively (`fromBase64url`
+   * otherwise). Given only segments of base64url characters whose length is not 1 modulo 4.
+   */
+  decodeBase64url?(segment: string): Uint8Array<ArrayBuffer>;
 }
 
 /** `QStashVerifyCrypto` on WebCrypto (`crypto.subtle`): Workers, Deno, Bun, browsers and Node. */
@@ -206,7 +211,7 @@ export function checkQStashToken(
     headerSegment === HEADER_SEGMENT
       ? STANDARD_HEADER
       : SEGMENT.test(headerSegment)
-        ? decodeJsonObject(headerSegment)
+        ? decodeJsonObject(primitives, headerSegment)
         : null;
   if (header === null) return refuse('malformed');
   // The algorithm is pinned, never taken from the token: that is what shuts out `none` and
@@ -221,7 +226,7 @@ export function checkQStashToken(
   // A non-canonical spelling of the same MAC (stray low bits in the last character) is refused, so
   // one signed request has exactly one valid token string.
   if (!isCanonicalBase64url(macSegment)) return refuse('malformed');
-  const mac = fromBase64url(macSegment);
+  const mac = decodeSegment(primitives, macSegment);
   if (mac === null) return refuse('malformed');
 
   const signingInput = token.slice(0, secondDot);
@@ -232,10 +237,14 @@ export function checkQStashToken(
   if (signed === false && second !== undefined) signed = primitives.macMatches(second, mac, signingInput);
   if (typeof signed !== 'boolean') {
     return signedAsync(primitives, signed, second, mac, signingInput).then((matched) =>
-      matched ? checkClaims(payloadSegment, input.url, input.nowMs, tolerance) : refuse('signature'),
+      matched
+        ? checkClaims(primitives, payloadSegment, input.url, input.nowMs, tolerance)
+        : refuse('signature'),
     );
   }
-  return signed ? checkClaims(payloadSegment, input.url, input.nowMs, tolerance) : refuse('signature');
+  return signed
+    ? checkClaims(primitives, payloadSegment, input.url, input.nowMs, tolerance)
+    : refuse('signature');
 }
 
 /** The MAC check of async primitives: the current key's answer, then (when it fails) the next key's. */
@@ -252,12 +261,13 @@ async function signedAsync(
 
 /** What a signed token claims, checked: read only once the MAC holds (until then a stranger's words). */
 function checkClaims(
+  primitives: QStashVerifyCrypto,
   payloadSegment: string,
   url: string,
   nowMs: number,
   tolerance: number,
 ): QStashTokenResult {
-  const claims = toClaims(decodeJsonObject(payloadSegment));
+  const claims = toClaims(decodeJsonObject(primitives, payloadSegment));
   if (claims === null) return refuse('malformed');
   if (claims.iss !== 'Upstash') return refuse('issuer');
   if (claims.sub !== url) return refuse('subject');
@@ -458,8 +468,18 @@ export function fromBase64url(segment: string): Uint8Array<ArrayBuffer> | null {
   return bytes;
 }
 
-function decodeJsonObject(segment: string): Record<string, unknown> | null {
-  const bytes = fromBase64url(segment);
+/**
+ * The bytes of a segment of base64url characters (`SEGMENT` holds), natively where the primitives
+ * can (`Buffer` on Node: ~1 µs less a token than `fromBase64url`'s loop, issue 12), or null when
+ * its length is no encoding.
+ */
+function decodeSegment(primitives: QStashVerifyCrypto, segment: string): Uint8Array<ArrayBuffer> | null {
+  if (segment.length % 4 === 1) return null;
+  return primitives.decodeBase64url?.(segment) ?? fromBase64url(segment);
+}
+
+function decodeJsonObject(primitives: QStashVerifyCrypto, segment: string): Record<string, unknown> | null {
+  const bytes = decodeSegment(primitives, segment);
   if (bytes === null) return null;
   try {
     const value: unknown = JSON.parse(decoder.decode(bytes));
