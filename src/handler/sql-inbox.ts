@@ -458,8 +458,8 @@ function toBatchedWrite(writes: readonly GroupedWrite[]): BatchedWrite | null {
   const claims: GroupedWrite[] = [];
   const completes: GroupedWrite[] = [];
   const others: GroupedWrite[] = [];
-  const tokenKeys = new Set<string>();
-  const eventKeys = new Set<string>();
+  const tokenKeys = new Map<SqlInboxValue | undefined, Set<string>>();
+  const eventKeys = new Map<string, Set<string>>();
   let earliest = Number.POSITIVE_INFINITY;
   for (let i = 0; i < writes.length; i++) {
     const w = writes[i]!;
@@ -467,19 +467,14 @@ function toBatchedWrite(writes: readonly GroupedWrite[]): BatchedWrite | null {
     if (sql === RECORD_TOKEN) {
       const [jti, , , expiresAt, nowMs] = args;
       if (!isPlainKey(jti) || !Number.isSafeInteger(expiresAt) || typeof nowMs !== 'number') return null;
-      const key = `${expiresAt} ${jti}`;
-      if (tokenKeys.has(key)) return null;
-      tokenKeys.add(key);
+      if (isSeen(tokenKeys, expiresAt, jti)) return null;
       earliest = Math.min(earliest, nowMs);
       records.push(w);
       continue;
     }
     const [handler, eventId] = args;
     if (!isPlainKey(handler) || !isPlainKey(eventId)) return null;
-    // Handler names and event ids never hold a NUL (isPlainKey), so the pair is a key.
-    const key = `${handler}\0${eventId}`;
-    if (eventKeys.has(key)) return null;
-    eventKeys.add(key);
+    if (isSeen(eventKeys, handler, eventId)) return null;
     if (sql === CLAIM_IF_TOKEN_NEW) {
       // Its gate is the statement just before it, its caller's own record.
       if (writes[i - 1]?.statement.sql !== RECORD_TOKEN) return null;
@@ -508,12 +503,11 @@ function toBatchedWrite(writes: readonly GroupedWrite[]): BatchedWrite | null {
   for (const chunk of toChunks(claims)) {
     // A lone claim as CLAIM, not CLAIM_IF_TOKEN_NEW: the statement before it is no longer its record.
     if (chunk.length === 1) add({ sql: CLAIM, args: chunk[0]!.statement.args }, 1);
-    else add({ sql: claimEvents(chunk.length), args: chunk.flatMap((w) => w.statement.args) }, chunk.length);
+    else add({ sql: claimEvents(chunk.length), args: toRowArgs(chunk) }, chunk.length);
   }
   for (const chunk of toChunks(completes)) {
     if (chunk.length === 1) add(chunk[0]!.statement, 1);
-    else
-      add({ sql: completeEvents(chunk.length), args: chunk.flatMap((w) => w.statement.args) }, chunk.length);
+    else add({ sql: completeEvents(chunk.length), args: toRowArgs(chunk) }, chunk.length);
   }
   for (const w of others) add(w.statement, undefined);
   return {
@@ -531,6 +525,24 @@ function toBatchedWrite(writes: readonly GroupedWrite[]): BatchedWrite | null {
   };
 }
 
+/** Whether the key (a, b) was seen already; remembers it. Two levels, so no key is built. */
+function isSeen<TFirst>(seen: Map<TFirst, Set<string>>, a: TFirst, b: string): boolean {
+  let second = seen.get(a);
+  if (second === undefined) {
+    second = new Set();
+    seen.set(a, second);
+  } else if (second.has(b)) return true;
+  second.add(b);
+  return false;
+}
+
+/** The arguments of a multi-row statement whose rows are each write's own arguments. */
+function toRowArgs(chunk: readonly GroupedWrite[]): SqlInboxValue[] {
+  const args: SqlInboxValue[] = [];
+  for (const w of chunk) for (const arg of w.statement.args) args.push(arg);
+  return args;
+}
+
 interface BatchedWrite {
   readonly statements: readonly SqlInboxStatement[];
   /** Rows each statement must change for the group to be kept; undefined: any. */
@@ -545,7 +557,7 @@ interface BatchedWrite {
  * replaces each with U+FFFD). Anything else, however unlikely as a key, leaves its group one by one.
  */
 function isPlainKey(value: SqlInboxValue | undefined): value is string {
-  return typeof value === 'string' && !/[\0\p{Cs}]/u.test(value);
+  return typeof value === 'string' && value.isWellFormed() && !value.includes('\0');
 }
 
 /**
