@@ -2,6 +2,10 @@ import { type Client, createClient, type InValue } from '@libsql/client';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Inbox } from '../../src/handler/inbox.ts';
+import {
+  createLibsqlInbox as createClientInbox,
+  toGatheringExecutor,
+} from '../../src/handler/libsql-inbox.ts';
 import { createLibsqlInbox } from '../../src/handler/node.ts';
 import {
   createSqlInbox,
@@ -305,9 +309,106 @@ describe('group commit with multi-row statements', () => {
   });
 });
 
-// The same rounds of concurrent calls on two inboxes — the Node file inbox (its executor gathers)
-// and a client inbox whose executor has no `runExpecting` (statement by statement) — answer alike
-// and leave the same rows: replays, copies of one event, expired tokens and leases, late releases.
+describe('the client inbox on a file it opened: gathered in an interactive transaction', () => {
+  it('its calls take turns: none starts while a transaction is open, nor is stopped by one that failed', async () => {
+    const steps: string[] = [];
+    let letBatch!: () => void;
+    const batchMay = new Promise<void>((resolve) => {
+      letBatch = resolve;
+    });
+    const client = {
+      async transaction() {
+        steps.push('begin');
+        return {
+          async batch(statements: readonly unknown[]) {
+            await batchMay;
+            steps.push('batch');
+            return statements.map(() => ({ rowsAffected: 2 }));
+          },
+          async commit() {
+            steps.push('commit');
+          },
+          async rollback() {
+            steps.push('rollback');
+          },
+          close() {},
+        };
+      },
+      async execute() {
+        steps.push('read');
+        return { rows: [] };
+      },
+      async batch(statements: readonly unknown[]) {
+        steps.push('write');
+        if (steps.length > 6) throw new StatementFault('refused');
+        return statements.map(() => ({ rowsAffected: 1 }));
+      },
+    } as unknown as Client;
+    const executor = toGatheringExecutor(async () => client);
+    const statement = { sql: 'UPDATE …', args: [] };
+    const calls = [
+      executor.runExpecting!([statement], [2]),
+      executor.query('SELECT …', []),
+      executor.run([statement]),
+      executor.runExpecting!([statement], [1]),
+      executor.run([statement]),
+      executor.query('SELECT …', []),
+    ];
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(steps).toEqual(['begin']);
+    letBatch();
+    const settled = await Promise.allSettled(calls);
+    expect(steps).toEqual([
+      'begin',
+      'batch',
+      'commit',
+      'read',
+      'write',
+      'begin',
+      'batch',
+      'rollback',
+      'write',
+      'read',
+    ]);
+    expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : 'failed'))).toEqual([
+      [2],
+      [],
+      [1],
+      null,
+      'failed',
+      [],
+    ]);
+  });
+
+  it('answers each caller on an in-memory database (one connection, which a transaction holds)', async () => {
+    // A read lent the connection while a transaction held it would be refused at once.
+    const inbox = createClientInbox({ url: 'file::memory:' });
+    try {
+      await inbox.recordTokenAndClaim!(admission('ie_0', 'j_0'));
+      const ids = ['ie_1', 'ie_2', 'ie_3', 'ie_4'];
+      const [replay, ...admitted] = await Promise.all([
+        // Refused, then read back while the next group's transaction runs.
+        inbox.recordTokenAndClaim!(admission('ie_9', 'j_0')),
+        ...ids.map((id) => inbox.recordTokenAndClaim!(admission(id, `j_${id}`))),
+        ...ids.map((id) => inbox.claim({ handler: 'other', eventId: id, nowMs: NOW, leaseMs: LEASE })),
+      ]);
+      expect(replay).toEqual({
+        token: { status: 'replay', key: { handler: 'billing', eventId: 'ie_0' }, handled: false },
+        claim: null,
+      });
+      expect(admitted).toEqual([...ids.map(() => NEW_AND_CLAIMED), ...ids.map(() => 'claimed')]);
+      const again = await Promise.all(ids.map((id) => inbox.recordTokenAndClaim!(admission(id, `j2_${id}`))));
+      expect(again).toEqual(ids.map(() => ({ token: { status: 'new' }, claim: 'running' })));
+    } finally {
+      await inbox.close();
+    }
+  });
+});
+
+// The same rounds of concurrent calls on three inboxes — the Node file inbox and the client inbox on
+// a file it opened (both gather) and a client inbox whose executor has no `runExpecting` (statement
+// by statement) — answer alike and leave the same rows: replays, copies of one event, expired
+// tokens and leases, late releases.
 describe('gathered and one by one answer alike', () => {
   const jti = fc.constantFrom('j0', 'j1', 'j2', 'j3');
   const eventId = fc.constantFrom('e0', 'e1', 'e2');
@@ -358,25 +459,30 @@ describe('gathered and one by one answer alike', () => {
         async (rounds) => {
           const temp = createTempDir();
           const gathered = createLibsqlInbox({ url: temp.fileUrl('gathered.db') });
+          const gatheredByClient = createClientInbox({ url: temp.fileUrl('client.db') });
           const client = createClient({ url: temp.fileUrl('one-by-one.db') });
           const { executor } = spyExecutor(client);
           const { runExpecting: _, ...oneByOne } = executor;
           const reference = createSqlInbox({ executor: oneByOne, groupCommit: true });
           try {
             for (const round of rounds) {
-              const [a, b] = await Promise.all([
-                Promise.allSettled(round.map((c) => perform(gathered, c))),
-                Promise.allSettled(round.map((c) => perform(reference, c))),
+              const [a, b, c] = await Promise.all([
+                Promise.allSettled(round.map((call) => perform(gathered, call))),
+                Promise.allSettled(round.map((call) => perform(gatheredByClient, call))),
+                Promise.allSettled(round.map((call) => perform(reference, call))),
               ]);
-              expect(a).toEqual(b);
+              expect(a).toEqual(c);
+              expect(b).toEqual(c);
             }
             await gathered.close();
+            await gatheredByClient.close();
             client.close();
-            expect(await dump(temp.fileUrl('gathered.db'))).toEqual(
-              await dump(temp.fileUrl('one-by-one.db')),
-            );
+            const expected = await dump(temp.fileUrl('one-by-one.db'));
+            expect(await dump(temp.fileUrl('gathered.db'))).toEqual(expected);
+            expect(await dump(temp.fileUrl('client.db'))).toEqual(expected);
           } finally {
             await gathered.close();
+            await gatheredByClient.close();
             client.close();
             temp.dispose();
           }
