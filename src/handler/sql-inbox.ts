@@ -197,6 +197,12 @@ const GATHERABLE: GatherableStatements = {
   extend: EXTEND,
 };
 
+/**
+ * Turns of the event loop a commit waits while each brings more callers (group-commit.ts): under
+ * load, the callers a commit just answered come back within a turn or two with their next write.
+ */
+const GATHER_TURNS = 4;
+
 /** Most statements in one shared transaction: each is a single-row upsert or delete. */
 const MAX_GROUP_STATEMENTS = 256;
 
@@ -432,6 +438,7 @@ function toRunStatements(executor: SqlInboxExecutor, groupCommit: boolean): RunS
     },
     isIsolatable: isStatementFault,
     maxItems: MAX_GROUP_STATEMENTS,
+    gatherTurns: GATHER_TURNS,
   });
   return async (statements, recordsTokensAt) => {
     // One submission: a caller's statements always share one transaction.
