@@ -35,8 +35,11 @@ const WAL_AUTOCHECKPOINT_PAGES = 4000;
 
 /** The inbox's connection: its statements prepared once, each transaction one commit. */
 interface Connection {
-  /** One `BEGIN IMMEDIATE … COMMIT`; the rows each statement changed. */
-  run(statements: readonly SqlInboxStatement[]): number[];
+  /**
+   * One `BEGIN IMMEDIATE … COMMIT`; the rows each statement changed. With `expected`, rolled back
+   * instead at the first statement that changed other than the rows it names, and null.
+   */
+  run(statements: readonly SqlInboxStatement[], expected?: readonly (number | undefined)[]): number[] | null;
   query(sql: string, args: readonly SqlInboxValue[]): Record<string, unknown>[];
   close(): void;
 }
@@ -103,7 +106,11 @@ export function createLibsqlFileInbox(path: string, options: Omit<LibsqlInboxOpt
   const executor: SqlInboxExecutor = {
     async run(statements) {
       const connection = await connect();
-      return whileBusy(() => connection.run(statements));
+      return (await whileBusy(() => connection.run(statements))) ?? [];
+    },
+    async runExpecting(statements, expected) {
+      const connection = await connect();
+      return whileBusy(() => connection.run(statements, expected));
     },
     async query(sql, args) {
       const connection = await connect();
@@ -131,7 +138,8 @@ async function openConnection(path: string): Promise<Connection> {
     let statement = statements.get(sql);
     if (statement === undefined) {
       statement = db.prepare(sql);
-      // Never evicted: the inbox runs a dozen SQL texts, all its own.
+      // Never evicted: the inbox runs a few dozen SQL texts, all its own (its multi-row statements
+      // come in a few sizes: sql-inbox.ts, toChunks).
       statements.set(sql, statement);
     }
     return statement;
@@ -153,10 +161,18 @@ async function openConnection(path: string): Promise<Connection> {
     throw error;
   }
   return {
-    run(list) {
+    run(list, expected) {
       begin.run([]);
       try {
-        const changes = list.map((s) => prepare(s.sql).run(s.args).changes);
+        const changes: number[] = [];
+        for (let i = 0; i < list.length; i++) {
+          const s = list[i]!;
+          const changed = prepare(s.sql).run(s.args).changes;
+          const wanted = expected?.[i];
+          // Rolled back below: nothing of it is kept.
+          if (wanted !== undefined && changed !== wanted) return null;
+          changes.push(changed);
+        }
         commit.run([]);
         return changes;
       } finally {

@@ -9,6 +9,7 @@ import {
   type InboxTokenResult,
   toInboxRetentionMs,
 } from './inbox.ts';
+import { type GatherableStatements, toBatchedWrite } from './sql-inbox-batch.ts';
 
 /** A value bound to a statement: the inbox binds only text, integers and null. */
 export type SqlInboxValue = string | number | null;
@@ -26,6 +27,16 @@ export interface SqlInboxStatement {
 export interface SqlInboxExecutor {
   /** Runs the statements as one transaction, all or nothing; answers rows changed per statement. */
   run(statements: readonly SqlInboxStatement[]): Promise<number[]>;
+  /**
+   * `run`, but the transaction is kept only if each statement changed exactly the rows `expected`
+   * names for it (undefined: any number); otherwise it is rolled back — its later statements need
+   * not run — and the answer is null. Optional: with it, group commit runs the like statements of
+   * many callers as a few multi-row ones (sql-inbox-batch.ts).
+   */
+  runExpecting?(
+    statements: readonly SqlInboxStatement[],
+    expected: readonly (number | undefined)[],
+  ): Promise<number[] | null>;
   /**
    * The rows of a read. Each of the inbox's reads looks up one row by its key, so an executor may
    * answer the first row alone.
@@ -176,6 +187,22 @@ const READ_STATUS = 'SELECT status, lease_expires_at FROM inbox WHERE handler = 
  */
 const CLAIM_ROUNDS = 3;
 
+/** The one-row statements group commit may gather into multi-row ones (sql-inbox-batch.ts). */
+const GATHERABLE: GatherableStatements = {
+  recordToken: RECORD_TOKEN,
+  claimIfTokenNew: CLAIM_IF_TOKEN_NEW,
+  claim: CLAIM,
+  complete: COMPLETE,
+  release: RELEASE,
+  extend: EXTEND,
+};
+
+/**
+ * Turns of the event loop a commit waits while each brings more callers (group-commit.ts): under
+ * load, the callers a commit just answered come back within a turn or two with their next write.
+ */
+const GATHER_TURNS = 4;
+
 /** Most statements in one shared transaction: each is a single-row upsert or delete. */
 const MAX_GROUP_STATEMENTS = 256;
 
@@ -183,8 +210,9 @@ export interface SqlInboxOptions extends InboxRetentionOptions {
   readonly executor: SqlInboxExecutor;
   /**
    * Whether concurrent callers may share I/O. On: claims, completes and releases that arrive
-   * together share one transaction (one fsync), each still its own statement with its own answer,
-   * each resolved only once that transaction has committed; and the first use's CREATE TABLE is
+   * together share one transaction (one fsync), each with its own answer, each resolved only once
+   * that transaction has committed (with the executor's `runExpecting`, like statements of
+   * different callers run as one multi-row statement when that gives every caller the same answer); and the first use's CREATE TABLE is
    * awaited by every caller that arrives meanwhile. Off (the default): each call runs its own
    * transaction, and until the table is known to exist each caller runs the (idempotent) CREATE
    * itself. Must be off in workerd: there one request's promise settled by another request's I/O
@@ -376,6 +404,7 @@ function toRunStatements(executor: SqlInboxExecutor, groupCommit: boolean): RunS
     };
   }
   const isStatementFault = executor.isStatementFault?.bind(executor) ?? (() => false);
+  const runExpecting = executor.runExpecting?.bind(executor);
   const group = createGroupCommit<GroupedWrite>({
     async write(writes) {
       let records = 0;
@@ -385,17 +414,31 @@ function toRunStatements(executor: SqlInboxExecutor, groupCommit: boolean): RunS
         records++;
         earliest = Math.min(earliest, w.recordsTokensAt);
       }
-      const statements = writes.map((w) => w.statement);
       // One purge for the whole transaction, ahead of every caller's statements.
-      if (records > 0) statements.unshift(purgeTokens(records, earliest));
+      const purge = records > 0 ? purgeTokens(records, earliest) : undefined;
+      const batched = runExpecting === undefined ? null : toBatchedWrite(writes, GATHERABLE);
+      if (batched !== null && runExpecting !== undefined) {
+        const statements = purge === undefined ? batched.statements : [purge, ...batched.statements];
+        const expected = purge === undefined ? batched.expected : [undefined, ...batched.expected];
+        const changed = await runExpecting(statements, expected);
+        if (changed !== null) {
+          batched.answer(purge === undefined ? changed : changed.slice(1));
+          return;
+        }
+        // Some statement changed fewer rows than it had (a replay, a refused claim): each caller's
+        // answer then needs its own statement, so the group runs as below, statement by statement.
+      }
+      const statements = writes.map((w) => w.statement);
+      if (purge !== undefined) statements.unshift(purge);
       const changed = await executor.run(statements);
-      const offset = records > 0 ? 1 : 0;
+      const offset = purge === undefined ? 0 : 1;
       writes.forEach((w, i) => {
         w.changed = changed[i + offset] ?? 0;
       });
     },
     isIsolatable: isStatementFault,
     maxItems: MAX_GROUP_STATEMENTS,
+    gatherTurns: GATHER_TURNS,
   });
   return async (statements, recordsTokensAt) => {
     // One submission: a caller's statements always share one transaction.
