@@ -21,7 +21,33 @@ function nextJti(nowMs: number): string {
   }
   const random = jtiPool.toString('hex', jtiOffset, jtiOffset + JTI_RANDOM_BYTES);
   jtiOffset += JTI_RANDOM_BYTES;
-  return `${jtiPrefix(nowMs)}${random}`;
+  return `${prefixAt(nowMs)}${random}`;
+}
+
+/** The last millisecond's `jtiPrefix`: a busy dispatcher signs a dozen tokens in each. */
+let prefixMs = Number.NaN;
+let prefix = '';
+
+function prefixAt(nowMs: number): string {
+  if (nowMs !== prefixMs) {
+    prefix = jtiPrefix(nowMs);
+    prefixMs = nowMs;
+  }
+  return prefix;
+}
+
+/** URLs as JSON strings, by URL: a mesh signs for few distinct subscription URLs. */
+const SUBJECT_CACHE_SIZE = 1024;
+const subjects = new Map<string, string>();
+
+function subjectJson(url: string): string {
+  let json = subjects.get(url);
+  if (json === undefined) {
+    if (subjects.size >= SUBJECT_CACHE_SIZE) subjects.clear();
+    json = JSON.stringify(url);
+    subjects.set(url, json);
+  }
+  return json;
 }
 
 /** HMAC keys by signing key: a string key is turned into a key object for every token otherwise. */
@@ -64,15 +90,22 @@ function bodyHashOf(body: string | Uint8Array): string {
  */
 export function signQStashJwtNode(input: SignQStashJwtInput): string {
   const iat = Math.floor(input.nowMs / 1000);
-  const claims = {
-    iss: 'Upstash',
-    sub: input.url,
-    iat,
-    nbf: iat,
-    exp: iat + 300,
-    jti: input.jti ?? nextJti(input.nowMs),
-    body: bodyHashOf(input.body),
-  };
-  const signingInput = `${HEADER_SEGMENT}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+  const jti = input.jti ?? nextJti(input.nowMs);
+  // What JSON.stringify writes for { iss, sub, iat, nbf, exp, jti, body }, spelled out (~0.4 µs
+  // a token less): the times are integers, the body hash is base64url, and a jti of anyone's
+  // (`input.jti`) is quoted as JSON quotes it.
+  const jtiJson = input.jti === undefined ? `"${jti}"` : JSON.stringify(jti);
+  const claims = Number.isSafeInteger(iat)
+    ? `{"iss":"Upstash","sub":${subjectJson(input.url)},"iat":${iat},"nbf":${iat},"exp":${iat + 300},"jti":${jtiJson},"body":"${bodyHashOf(input.body)}"}`
+    : JSON.stringify({
+        iss: 'Upstash',
+        sub: input.url,
+        iat,
+        nbf: iat,
+        exp: iat + 300,
+        jti,
+        body: bodyHashOf(input.body),
+      });
+  const signingInput = `${HEADER_SEGMENT}.${Buffer.from(claims).toString('base64url')}`;
   return `${signingInput}.${createHmac('sha256', hmacKeyOf(input.key)).update(signingInput).digest('base64url')}`;
 }
