@@ -161,13 +161,16 @@ export function createLocalDispatcher(options: LocalDispatcherOptions): LocalDis
     error: string | null,
   ): AttemptRecord => {
     const durationMs = Math.round(performance.now() - started);
+    // A 2xx's headers are never read: the undici sender then never decodes them.
+    const failed = result === null || result.status < 200 || result.status > 299;
+    const headers = failed ? result?.headers : undefined;
     const outcome = decideAttemptOutcome({
       status: result?.status ?? null,
-      nonRetryable: result?.headers['upstash-nonretryable-error']?.toLowerCase() === 'true',
+      nonRetryable: headers?.['upstash-nonretryable-error']?.toLowerCase() === 'true',
       retried: delivery.retried,
       maxRetries: delivery.maxRetries,
       retryDelay: delayExpression(delivery.retryDelay),
-      retryAfterMs: parseRetryAfter(result?.headers['retry-after'], at),
+      retryAfterMs: parseRetryAfter(headers?.['retry-after'], at),
     });
     const record: AttemptRecord = {
       deliveryId: delivery.id,

@@ -161,7 +161,7 @@ class Attempt implements Dispatcher.DispatchHandler {
   private abortRequest: ((reason: Error) => void) | null = null;
   private settled = false;
   private status = 0;
-  private headers: Record<string, string> = {};
+  private rawHeaders: Buffer[] = [];
   private first: Buffer | null = null;
   private more: Buffer[] | null = null;
   private kept = 0;
@@ -192,14 +192,7 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
     this.status = statusCode;
-    const headers: Record<string, string> = {};
-    for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-      const name = rawHeaders[i]!.toString('latin1').toLowerCase();
-      const value = rawHeaders[i + 1]!.toString('latin1');
-      const seen = headers[name];
-      headers[name] = seen === undefined ? value : `${seen}, ${value}`;
-    }
-    this.headers = headers;
+    this.rawHeaders = rawHeaders;
     return true;
   }
 
@@ -237,11 +230,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.settled = true;
     this.sweep.remove(this);
     const body = this.more !== null ? Buffer.concat(this.more) : this.first;
-    this.resolve({
-      status: this.status,
-      headers: this.headers,
-      excerpt: body === null ? '' : body.toString('utf8'),
-    });
+    this.resolve(new SentResponse(this.status, this.rawHeaders, body === null ? '' : body.toString('utf8')));
   }
 
   private fail(error: unknown): void {
@@ -249,6 +238,36 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.settled = true;
     this.sweep.remove(this);
     this.reject(error);
+  }
+}
+
+/**
+ * An attempt's answer, its headers read from the raw ones when first asked for: the dispatcher
+ * reads them only of a failed attempt (`Retry-After`, `Upstash-NonRetryable-Error`), and a 2xx's
+ * went unread.
+ */
+class SentResponse implements SendResult {
+  #headers: Record<string, string> | null = null;
+
+  constructor(
+    readonly status: number,
+    private readonly rawHeaders: readonly Buffer[],
+    readonly excerpt: string,
+  ) {}
+
+  get headers(): Readonly<Record<string, string>> {
+    if (this.#headers === null) {
+      const headers: Record<string, string> = {};
+      const raw = this.rawHeaders;
+      for (let i = 0; i + 1 < raw.length; i += 2) {
+        const name = raw[i]!.toString('latin1').toLowerCase();
+        const value = raw[i + 1]!.toString('latin1');
+        const seen = headers[name];
+        headers[name] = seen === undefined ? value : `${seen}, ${value}`;
+      }
+      this.#headers = headers;
+    }
+    return this.#headers;
   }
 }
 
