@@ -587,6 +587,36 @@ export function describeDispatchQueueContract(name: string, open: OpenHarness): 
         });
         expect(viaCycle!.event.data).toBe(data);
       });
+
+      it('hands back many bodies of any text at once, each byte for byte, in acceptance order', async () => {
+        // Last too, for the same reason. The read-back is one JSON array of every delivery it
+        // read, bodies as JSON strings inside it: raw quotes, backslashes, every control character,
+        // DEL, line separators, astral characters and a long body must all come back as stored.
+        const controls = Array.from({ length: 32 }, (_, c) => String.fromCharCode(c)).join('');
+        const bodies = [
+          'not "json" at all \\ \\" \\u0041 \\n',
+          `${controls}\u007f\u0080\u2028\u2029`,
+          '["a",{"b":"\\"c\\""}]',
+          '😀𝄞 é ü 中文 \ufeff',
+          'x'.repeat(70_000),
+          '{}',
+          ' ',
+        ];
+        await subscriptions.syncCodeSubscriptions([roomy], 1);
+        await events.appendEvents(
+          bodies.map((data, i) => domainEvent(`evt-bodies-${i}`, [{ data }], { traceparent: null })),
+        );
+        const viaLease = await lease('bodies-a', T0, 3);
+        const viaCycle = await dispatch.recordAndLease!([], {
+          owner: 'bodies-b',
+          now: T0,
+          leaseMs: LEASE_MS,
+          limit: 1000,
+        });
+        const back = [...viaLease, ...viaCycle];
+        expect(back.map((d) => d.event.id)).toEqual(bodies.map((_, i) => `evt-bodies-${i}/ie0`));
+        expect(back.map((d) => d.event.data)).toEqual(bodies);
+      });
     });
   });
 }
