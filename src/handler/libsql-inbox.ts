@@ -1,8 +1,8 @@
 // `@libsql/client` only as a type and a lazy `import()`: `hookmesh/handler` must not load libSQL's
 // native binding for users of the memory or D1 inbox (test/architecture.test.ts holds this).
-import type { Client, InValue } from '@libsql/client';
+import type { Client, InStatement, InValue } from '@libsql/client';
 import type { Inbox, InboxRetentionOptions } from './inbox.ts';
-import { createSqlInbox, type SqlInboxExecutor } from './sql-inbox.ts';
+import { createSqlInbox, type SqlInboxExecutor, type SqlInboxStatement } from './sql-inbox.ts';
 
 export interface LibsqlInboxOptions extends InboxRetentionOptions {
   /** `file:./data/inbox.db`, `libsql://…` (Turso), `http(s)://…` (sqld). */
@@ -110,14 +110,16 @@ async function openClient(options: LibsqlInboxOptions): Promise<Client> {
   return client;
 }
 
+/** The inbox's statements as the client takes them, in a batch or a transaction's batch. */
+function toClientStatements(statements: readonly SqlInboxStatement[]): InStatement[] {
+  return statements.map((s) => ({ sql: s.sql, args: s.args as InValue[] }));
+}
+
 function toExecutor(getClient: () => Promise<Client>): SqlInboxExecutor {
   return {
     async run(statements) {
       const client = await getClient();
-      const results = await client.batch(
-        statements.map((s) => ({ sql: s.sql, args: s.args as InValue[] })),
-        'write',
-      );
+      const results = await client.batch(toClientStatements(statements), 'write');
       return results.map((r) => r.rowsAffected);
     },
     async query(sql, args) {
@@ -155,7 +157,7 @@ export function toGatheringExecutor(getClient: () => Promise<Client>): SqlInboxE
       inTurn(async () => {
         const tx = await (await getClient()).transaction('write');
         try {
-          const results = await tx.batch(statements.map((s) => ({ sql: s.sql, args: s.args as InValue[] })));
+          const results = await tx.batch(toClientStatements(statements));
           const changed = results.map((r) => r.rowsAffected);
           if (changed.some((n, i) => expected[i] !== undefined && n !== expected[i])) {
             await tx.rollback();
