@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import Database from 'libsql';
 import { toSqlArgs } from './libsql-args.ts';
 import { createBusyRetry } from './libsql-busy-retry.ts';
@@ -7,6 +8,7 @@ import {
   startLibsqlCheckpointer,
 } from './libsql-checkpointer.ts';
 import type { SqlDriver, SqlRow, SqlStatement } from './sql-driver.ts';
+import { createWalFlusher, type Fdatasync, type WalFlusher } from './wal-flush.ts';
 
 /** Prepared statements kept per connection; ingest and the dispatcher reuse a few dozen shapes. */
 const STATEMENT_CACHE_SIZE = 256;
@@ -46,7 +48,22 @@ export interface LibsqlFileDriverOptions {
    * false: SQLite's auto-checkpoint alone, in that commit.
    */
   readonly checkpointThread?: boolean | LibsqlCheckpointerOptions;
+  /**
+   * Where a commit's log is synced: `flush` (the default on Node), committed at `synchronous = NORMAL` and
+   * answered once an fdatasync of the log on the thread pool has covered it (`createWalFlusher`);
+   * `commit`, `synchronous = FULL`, the sync inside COMMIT on this thread. Either way nothing is
+   * answered before it is on disk; `flush` keeps the event loop working while the disk syncs.
+   */
+  readonly walSync?: 'flush' | 'commit';
+  /** How `flush` syncs the log (default `fs.fdatasync`); tests observe the order. */
+  readonly fdatasync?: Fdatasync;
 }
+
+/**
+ * `flush` on Node; `commit` under Deno, whose permissions would have to grant reading the log
+ * beside whatever file the mesh is pointed at, and whose `node:fs` sync was not measured.
+ */
+const DEFAULT_WAL_SYNC: 'flush' | 'commit' = 'Deno' in globalThis ? 'commit' : 'flush';
 
 /** How long statements keep retrying a locked database unless told (`busyWaitMs`). */
 export const DEFAULT_BUSY_WAIT_MS = 3_000;
@@ -70,8 +87,15 @@ export const waitOnTimer = (ms: number) => new Promise<void>((ok) => setTimeout(
  */
 export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOptions): LibsqlFileDriver {
   const db = new Database(path, { timeout: options.busyTimeoutMs });
-  db.exec('PRAGMA journal_mode = WAL');
-  db.exec('PRAGMA synchronous = FULL');
+  const mode = (db.prepare('PRAGMA journal_mode = WAL').get([]) as { journal_mode?: unknown } | undefined)
+    ?.journal_mode;
+  // Only a log can be synced apart from its commit: without WAL (`:memory:`), FULL as before.
+  const flusher: WalFlusher | null =
+    (options.walSync ?? DEFAULT_WAL_SYNC) === 'flush' && mode === 'wal'
+      ? // Absolute: SQLite resolved the path when it opened the file, whatever the process's cwd later.
+        createWalFlusher(`${resolve(path)}-wal`, { fdatasync: options.fdatasync })
+      : null;
+  db.exec(`PRAGMA synchronous = ${flusher === null ? 'FULL' : 'NORMAL'}`);
   const cache = new Map<string, Statement>();
 
   const prepare = (sql: string): Statement => {
@@ -97,30 +121,56 @@ export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOpti
   return {
     maxParams: 30_000,
     query(sql, args = []) {
-      return whileBusy(() => {
-        const statement = prepare(sql);
-        const bound = toSqlArgs(args);
-        if (!statement.reader) {
-          statement.run(bound);
-          checkpointer?.committed();
-          return [];
-        }
-        return statement.all(bound) as SqlRow[];
-      }, false);
+      let seq = 0;
+      return settle(
+        whileBusy(() => {
+          const statement = prepare(sql);
+          const bound = toSqlArgs(args);
+          if (!statement.reader) {
+            statement.run(bound);
+            seq = committed();
+            return [];
+          }
+          return statement.all(bound) as SqlRow[];
+        }, false),
+        () => seq,
+      );
     },
     batch(statements) {
-      return whileBusy(() => inTransaction(() => statements.map(run)), true);
+      let seq = 0;
+      return settle(
+        whileBusy(
+          () =>
+            inTransaction(
+              () => statements.map(run),
+              (s) => {
+                seq = s;
+              },
+            ),
+          true,
+        ),
+        () => seq,
+      );
     },
     queryAfter(statements, sql, args = []) {
       // The read in the write's transaction: what the statements wrote, without a read
       // transaction of its own after the commit.
-      return whileBusy(
-        () =>
-          inTransaction(() => {
-            for (const statement of statements) run(statement);
-            return prepare(sql).all(toSqlArgs(args)) as SqlRow[];
-          }),
-        true,
+      let seq = 0;
+      return settle(
+        whileBusy(
+          () =>
+            inTransaction(
+              () => {
+                for (const statement of statements) run(statement);
+                return prepare(sql).all(toSqlArgs(args)) as SqlRow[];
+              },
+              (s) => {
+                seq = s;
+              },
+            ),
+          true,
+        ),
+        () => seq,
       );
     },
     isConstraintError: isLibsqlConstraintError,
@@ -131,16 +181,36 @@ export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOpti
     closeNow,
     async exec(sql) {
       db.exec(sql);
+      if (flusher !== null) await flusher.durable(flusher.committed());
     },
   };
 
-  /** `fn` inside `BEGIN IMMEDIATE … COMMIT`, rolled back if it throws. */
-  function inTransaction<T>(fn: () => T): T {
+  /** Counts a commit just made; what `settle` waits for. */
+  function committed(): number {
+    checkpointer?.committed();
+    return flusher === null ? 0 : flusher.committed();
+  }
+
+  /**
+   * The answer of `work` once what it committed (`seq()`, 0 for nothing) is on disk — and, for a
+   * read, once every commit it may show is: nothing leaves the driver before it is durable.
+   */
+  async function settle<T>(work: Promise<T>, seq: () => number): Promise<T> {
+    const result = await work;
+    if (flusher === null) return result;
+    const wrote = seq();
+    if (wrote > 0) await flusher.durable(wrote);
+    else if (flusher.pending) await flusher.settled();
+    return result;
+  }
+
+  /** `fn` inside `BEGIN IMMEDIATE … COMMIT`, rolled back if it throws; `done` gets the commit's number. */
+  function inTransaction<T>(fn: () => T, done: (seq: number) => void): T {
     begin.run([]);
     try {
       const result = fn();
       commit.run([]);
-      checkpointer?.committed();
+      done(committed());
       return result;
     } finally {
       if (db.inTransaction) db.exec('ROLLBACK');
@@ -160,6 +230,7 @@ export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOpti
 
   function closeNow() {
     void checkpointer?.close();
+    flusher?.close();
     if (!db.open) return;
     cache.clear();
     db.close();

@@ -63,9 +63,12 @@ const VACUUM_PAGES_PER_ROUND = 128;
 const VACUUM_ROUNDS = 512;
 
 /**
- * Opens a libSQL database for the outbox. A local file runs in WAL mode with `synchronous=FULL`:
- * "accepted" means on disk, surviving power loss, and group commit — not weaker syncing — makes
- * ingest fast.
+ * Opens a libSQL database for the outbox. A local file runs in WAL mode, every commit's log synced
+ * before anything answers or acts on it: "accepted" means on disk, surviving power loss, and group
+ * commit — not weaker syncing — makes ingest fast. The client's connections run
+ * `synchronous=FULL`; the driver's commits at NORMAL and syncs the log itself on the thread pool
+ * before it answers (`walSync`, wal-flush.ts), which is as durable and keeps the event loop
+ * working while the disk syncs.
  *
  * For a local file the driver, which every store runs on, gets a connection of its own with cached
  * prepared statements; the client stays for what takes a client (the handlers' inbox). Closing the
