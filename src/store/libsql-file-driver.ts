@@ -175,6 +175,8 @@ export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOpti
     },
     isConstraintError: isLibsqlConstraintError,
     async close() {
+      // What was committed is synced first (a sync in flight, or one asked for now).
+      await flusher?.settled().catch(() => undefined);
       closeNow();
       await checkpointer?.close();
     },

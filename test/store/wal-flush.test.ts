@@ -140,6 +140,19 @@ describe('the libSQL file driver syncing its log', () => {
     expect(syncs).toHaveLength(1);
   });
 
+  it('syncs what was committed before it closes', async () => {
+    const { driver: opened, syncs } = await heldDriver();
+    const write = watch(opened.batch([{ sql: 'INSERT INTO t VALUES (1)', args: [] }]));
+    await settle();
+    const closing = watch(opened.close());
+    await settle();
+    expect(closing.done).toBe(false);
+    syncs[0]!.release();
+    await closing.promise;
+    await write.promise;
+    driver = null;
+  });
+
   it('syncs nothing for a failed batch, which is rolled back', async () => {
     const { driver, syncs } = await heldDriver();
     const failed = await driver
