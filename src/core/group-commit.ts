@@ -2,7 +2,7 @@
  * Group commit: requests that arrive together share one transaction, and each is answered only
  * after that transaction is durable. No timer adds latency: a lone request is written on the next
  * turn of the event loop; under load, everything that queued while a commit ran goes in the next
- * one. Durability stays at `synchronous=FULL` — fewer fsyncs, not weaker ones.
+ * one. Fewer syncs, not weaker ones.
  *
  * When a shared commit fails on a constraint (a duplicate id), each request is retried alone so
  * one bad request cannot fail its neighbours.

@@ -7,8 +7,9 @@ import {
   type LibsqlCheckpointerOptions,
   startLibsqlCheckpointer,
 } from './libsql-checkpointer.ts';
+import { nodeWalFiles } from './node-wal-files.ts';
 import type { SqlDriver, SqlRow, SqlStatement } from './sql-driver.ts';
-import { createWalFlusher, type Fdatasync, type WalFlusher } from './wal-flush.ts';
+import { createWalFlusher, type WalFiles, type WalFlusher } from './wal-flush.ts';
 
 /** Prepared statements kept per connection; ingest and the dispatcher reuse a few dozen shapes. */
 const STATEMENT_CACHE_SIZE = 256;
@@ -55,8 +56,8 @@ export interface LibsqlFileDriverOptions {
    * answered before it is on disk; `flush` keeps the event loop working while the disk syncs.
    */
   readonly walSync?: 'flush' | 'commit';
-  /** How `flush` syncs the log (default `fs.fdatasync`); tests observe the order. */
-  readonly fdatasync?: Fdatasync;
+  /** How `flush` opens and syncs the log (default `nodeWalFiles`); tests observe the order. */
+  readonly walFiles?: WalFiles;
 }
 
 /**
@@ -93,7 +94,7 @@ export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOpti
   const flusher: WalFlusher | null =
     (options.walSync ?? DEFAULT_WAL_SYNC) === 'flush' && mode === 'wal'
       ? // Absolute: SQLite resolved the path when it opened the file, whatever the process's cwd later.
-        createWalFlusher(`${resolve(path)}-wal`, { fdatasync: options.fdatasync })
+        createWalFlusher(`${resolve(path)}-wal`, options.walFiles ?? nodeWalFiles)
       : null;
   db.exec(`PRAGMA synchronous = ${flusher === null ? 'FULL' : 'NORMAL'}`);
   const cache = new Map<string, Statement>();
@@ -175,9 +176,12 @@ export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOpti
     },
     isConstraintError: isLibsqlConstraintError,
     async close() {
-      // What was committed is synced first (a sync in flight, or one asked for now).
-      await flusher?.settled().catch(() => undefined);
+      // What was committed is synced (a sync in flight, or one asked for now) on the flusher's own
+      // descriptor, so the connection closes at once; if it was the file's last, SQLite has
+      // checkpointed the log into the database, synced, and the sync finds no log to sync.
+      const syncing = flusher?.settled().catch(() => undefined);
       closeNow();
+      await syncing;
       await checkpointer?.close();
     },
     closeNow,

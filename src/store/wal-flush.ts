@@ -1,11 +1,12 @@
-import { closeSync, fdatasync, fstatSync, openSync, statSync } from 'node:fs';
-
-/** fdatasync(2) as `node:fs` runs it: on libuv's thread pool, the callback on the event loop. */
-export type Fdatasync = (fd: number, done: (error: Error | null) => void) => void;
-
-export interface WalFlusherOptions {
-  /** How the log is synced (default `fs.fdatasync`); tests observe the order of commits and syncs. */
-  readonly fdatasync?: Fdatasync | undefined;
+/** The file operations a flusher needs: `nodeWalFiles` on Node; tests observe or hold them. */
+export interface WalFiles {
+  /** The file's identity (its inode), or null when there is no file at `path`. */
+  identity(path: string): number | null;
+  /** Opens the file for syncing (never written) and its identity. */
+  open(path: string): { readonly fd: number; readonly identity: number };
+  close(fd: number): void;
+  /** fdatasync(2) off the event loop (Node: libuv's thread pool), the callback on it. */
+  fdatasync(fd: number, done: (error: Error | null) => void): void;
 }
 
 /**
@@ -24,7 +25,7 @@ export interface WalFlusherOptions {
  * pages and reports the error once, so a later sync's success proves nothing. Every commit after
  * it then fails to become durable (the store answers 503) until the process restarts and SQLite
  * recovers from the file as it is.
- * @example const flusher = createWalFlusher('./data/hookmesh.db-wal'); await flusher.durable(flusher.committed());
+ * @example const flusher = createWalFlusher('/srv/data/hookmesh.db-wal', nodeWalFiles); await flusher.durable(flusher.committed());
  */
 export interface WalFlusher {
   /** Counts a commit just made on the connection; the number `durable` waits for. */
@@ -50,11 +51,10 @@ interface Sync {
 }
 
 /**
- * A flusher for the write-ahead log at `walPath` (the database's path plus `-wal`).
- * @example const flusher = createWalFlusher(`${path}-wal`);
+ * A flusher for the write-ahead log at `walPath` (the database's absolute path plus `-wal`).
+ * @example const flusher = createWalFlusher(`${path}-wal`, nodeWalFiles);
  */
-export function createWalFlusher(walPath: string, options: WalFlusherOptions = {}): WalFlusher {
-  const syncLog = options.fdatasync ?? fdatasync;
+export function createWalFlusher(walPath: string, files: WalFiles): WalFlusher {
   let counted = 0;
   let synced = 0;
   let running: Sync | null = null;
@@ -119,7 +119,7 @@ export function createWalFlusher(walPath: string, options: WalFlusherOptions = {
       if (closed) finish(covers, settle.resolve);
       else fail(new Error(`no write-ahead log at ${walPath}`), settle.reject);
     } else
-      syncLog(target, (error) => {
+      files.fdatasync(target, (error) => {
         if (error) fail(error, settle.reject);
         else finish(covers, settle.resolve);
       });
@@ -141,7 +141,7 @@ export function createWalFlusher(walPath: string, options: WalFlusherOptions = {
   }
 
   function closeFd() {
-    if (fd !== null) closeSync(fd);
+    if (fd !== null) files.close(fd);
     fd = null;
   }
 
@@ -151,13 +151,13 @@ export function createWalFlusher(walPath: string, options: WalFlusherOptions = {
    * assumption of ours; the sync runs on the descriptor, which stays valid if the file goes.
    */
   function logFd(): number | null {
-    const stat = statSync(walPath, { throwIfNoEntry: false });
-    if (stat === undefined) return null;
-    if (fd !== null && stat.ino === ino) return fd;
+    const identity = files.identity(walPath);
+    if (identity === null) return null;
+    if (fd !== null && identity === ino) return fd;
     closeFd();
-    // Opened for writing so that every platform may sync it (Windows needs write access); never written.
-    fd = openSync(walPath, 'r+');
-    ino = fstatSync(fd).ino;
+    const opened = files.open(walPath);
+    fd = opened.fd;
+    ino = opened.identity;
     return fd;
   }
 }

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import Database from 'libsql';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type LibsqlFileDriver, openLibsqlFileDriver } from '../../src/store/libsql-file-driver.ts';
-import { createWalFlusher, type Fdatasync } from '../../src/store/wal-flush.ts';
+import { nodeWalFiles } from '../../src/store/node-wal-files.ts';
+import { createWalFlusher, type WalFiles } from '../../src/store/wal-flush.ts';
 
 // The file driver commits at `synchronous = NORMAL` and answers only once an fdatasync of the log,
 // started after the commit, has completed: FULL's promise with the sync off the event loop. These
@@ -38,14 +39,17 @@ afterEach(async () => {
 /** A driver whose syncs wait for the test; the table `t` made (and synced) before it returns. */
 async function heldDriver(): Promise<{ driver: LibsqlFileDriver; syncs: HeldSync[] }> {
   const syncs: HeldSync[] = [];
-  const held: Fdatasync = (fd, done) => {
+  const held: WalFiles['fdatasync'] = (fd, done) => {
     const visible =
       reader === null
         ? -1
         : Number((reader.prepare('SELECT count(*) AS n FROM t').get([]) as { n: number }).n);
     syncs.push({ fd, visible, release: (error) => done(error ?? null) });
   };
-  const opened = openLibsqlFileDriver(file, { busyTimeoutMs: 10, fdatasync: held });
+  const opened = openLibsqlFileDriver(file, {
+    busyTimeoutMs: 10,
+    walFiles: { ...nodeWalFiles, fdatasync: held },
+  });
   driver = opened;
   const creating = opened.query('CREATE TABLE t (n INTEGER)');
   await settle();
@@ -187,9 +191,12 @@ describe('the libSQL file driver syncing its log', () => {
     driver = openLibsqlFileDriver(file, {
       busyTimeoutMs: 10,
       walSync: 'commit',
-      fdatasync: (fd, done) => {
-        calls.push(fd);
-        done(null);
+      walFiles: {
+        ...nodeWalFiles,
+        fdatasync: (fd, done) => {
+          calls.push(fd);
+          done(null);
+        },
       },
     });
     await driver.query('CREATE TABLE t (n INTEGER)');
@@ -202,9 +209,12 @@ describe('the libSQL file driver syncing its log', () => {
     const synced: string[] = [];
     driver = openLibsqlFileDriver(file, {
       busyTimeoutMs: 10,
-      fdatasync: (fd, done) => {
-        synced.push(readlinkSync(`/proc/self/fd/${fd}`));
-        fdatasync(fd, done);
+      walFiles: {
+        ...nodeWalFiles,
+        fdatasync: (fd, done) => {
+          synced.push(readlinkSync(`/proc/self/fd/${fd}`));
+          fdatasync(fd, done);
+        },
       },
     });
     await driver.query('CREATE TABLE t (n INTEGER)');
@@ -220,6 +230,7 @@ describe('createWalFlusher', () => {
     const wal = join(dir, 'x.db-wal');
     const synced: { fd: number; ino: number }[] = [];
     const flusher = createWalFlusher(wal, {
+      ...nodeWalFiles,
       fdatasync: (fd, done) => {
         synced.push({ fd, ino: statSync(readlinkSync(`/proc/self/fd/${fd}`)).ino });
         done(null);
@@ -234,6 +245,7 @@ describe('createWalFlusher', () => {
     const wal = join(dir, 'x.db-wal');
     const synced: { fd: number; ino: number }[] = [];
     const flusher = createWalFlusher(wal, {
+      ...nodeWalFiles,
       fdatasync: (fd, done) => {
         synced.push({ fd, ino: statSync(readlinkSync(`/proc/self/fd/${fd}`)).ino });
         done(null);
@@ -267,6 +279,7 @@ describe('createWalFlusher', () => {
     const wal = join(dir, 'y.db-wal');
     writeFileSync(wal, '');
     const flusher = createWalFlusher(wal, {
+      ...nodeWalFiles,
       fdatasync: (_fd, done) => {
         calls++;
         done(null);
