@@ -75,9 +75,10 @@ export const waitOnTimer = (ms: number) => new Promise<void>((ok) => setTimeout(
 /**
  * libSQL on a local file, through its own connection and with prepared statements cached by SQL
  * text. `@libsql/client` prepares every statement anew on each call, which costs more than the
- * insert itself on the ingest path. Runs `synchronous=FULL` in WAL mode like every connection of
- * the mesh; a batch is one `BEGIN IMMEDIATE … COMMIT`, run synchronously, so no other statement
- * of this process can slip into it.
+ * insert itself on the ingest path. Runs in WAL mode, every answer given once what it committed
+ * (and, for a read, this connection's commits it may show) is on disk (`walSync`); a batch is one
+ * `BEGIN IMMEDIATE … COMMIT`, run synchronously, so no other statement of this process can slip
+ * into it.
  *
  * The native calls are synchronous: a long SQLite busy timeout would freeze the whole process
  * (health checks, reads, keep-alive connections) while another process holds the write lock. So
@@ -98,6 +99,7 @@ export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOpti
       : null;
   db.exec(`PRAGMA synchronous = ${flusher === null ? 'FULL' : 'NORMAL'}`);
   const cache = new Map<string, Statement>();
+  const returning = new Map<string, boolean>();
 
   const prepare = (sql: string): Statement => {
     const cached = cache.get(sql);
@@ -132,7 +134,10 @@ export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOpti
             seq = committed();
             return [];
           }
-          return statement.all(bound) as SqlRow[];
+          const rows = statement.all(bound) as SqlRow[];
+          // A write that answers rows (`… RETURNING`, the leases) committed as it finished.
+          if (returnsWrites(sql)) seq = committed();
+          return rows;
         }, false),
         () => seq,
       );
@@ -191,6 +196,21 @@ export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOpti
     },
   };
 
+  /**
+   * Whether a statement that answers rows also writes them: in SQLite only `RETURNING` does (the
+   * PRAGMAs that answer rows change settings, not data). Read from the text, once a text; a
+   * `returning` inside a literal only costs a sync's wait.
+   */
+  function returnsWrites(sql: string): boolean {
+    let writes = returning.get(sql);
+    if (writes === undefined) {
+      writes = /\bRETURNING\b/i.test(sql);
+      if (returning.size >= STATEMENT_CACHE_SIZE) returning.clear();
+      returning.set(sql, writes);
+    }
+    return writes;
+  }
+
   /** Counts a commit just made; what `settle` waits for. */
   function committed(): number {
     checkpointer?.committed();
@@ -199,7 +219,9 @@ export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOpti
 
   /**
    * The answer of `work` once what it committed (`seq()`, 0 for nothing) is on disk — and, for a
-   * read, once every commit it may show is: nothing leaves the driver before it is durable.
+   * read, once this connection's commits it may show are. Another process's commit may show up
+   * to one sync early; whatever acts on it commits first (a lease, a record), and that commit's
+   * sync covers it: the log is one file, appended in order.
    */
   async function settle<T>(work: Promise<T>, seq: () => number): Promise<T> {
     const result = await work;

@@ -129,6 +129,17 @@ describe('the libSQL file driver syncing its log', () => {
     expect(await Promise.all(later.map((w) => w.promise))).toEqual([[{ n: 2 }], [{ n: 3 }], [{ n: 4 }]]);
   });
 
+  it('answers a write that returns rows (RETURNING) only once it is synced, like any write', async () => {
+    const { driver, syncs } = await heldDriver();
+    const leased = watch(driver.query('INSERT INTO t VALUES (7) RETURNING n'));
+    await settle();
+    expect(syncs).toHaveLength(1);
+    expect(syncs[0]!.visible).toBe(1);
+    expect(leased.done).toBe(false);
+    syncs[0]!.release();
+    expect(await leased.promise).toEqual([{ n: 7 }]);
+  });
+
   it('answers a read that may show an unsynced commit only once that commit is synced', async () => {
     const { driver, syncs } = await heldDriver();
     const write = watch(driver.batch([{ sql: 'INSERT INTO t VALUES (1)', args: [] }]));
