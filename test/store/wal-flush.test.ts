@@ -236,17 +236,23 @@ describe('the libSQL file driver syncing its log', () => {
   });
 });
 
+/** A flusher on the real files whose syncs complete at once, recording the inode each synced. */
+function recordingFlusher(wal: string) {
+  const synced: { fd: number; ino: number }[] = [];
+  const flusher = createWalFlusher(wal, {
+    ...nodeWalFiles,
+    fdatasync: (fd, done) => {
+      synced.push({ fd, ino: statSync(readlinkSync(`/proc/self/fd/${fd}`)).ino });
+      done(null);
+    },
+  });
+  return { flusher, synced };
+}
+
 describe('createWalFlusher', () => {
   it('fails a sync when the log is missing while its connection is open', async () => {
     const wal = join(dir, 'x.db-wal');
-    const synced: { fd: number; ino: number }[] = [];
-    const flusher = createWalFlusher(wal, {
-      ...nodeWalFiles,
-      fdatasync: (fd, done) => {
-        synced.push({ fd, ino: statSync(readlinkSync(`/proc/self/fd/${fd}`)).ino });
-        done(null);
-      },
-    });
+    const { flusher, synced } = recordingFlusher(wal);
     // No log while the connection is open is a wrong path, not a log SQLite removed.
     await expect(flusher.durable(flusher.committed())).rejects.toThrow(/no write-ahead log at/);
     expect(synced).toEqual([]);
@@ -254,14 +260,7 @@ describe('createWalFlusher', () => {
 
   it('reopens the log when the file at its path is another one', async () => {
     const wal = join(dir, 'x.db-wal');
-    const synced: { fd: number; ino: number }[] = [];
-    const flusher = createWalFlusher(wal, {
-      ...nodeWalFiles,
-      fdatasync: (fd, done) => {
-        synced.push({ fd, ino: statSync(readlinkSync(`/proc/self/fd/${fd}`)).ino });
-        done(null);
-      },
-    });
+    const { flusher, synced } = recordingFlusher(wal);
     writeFileSync(wal, 'one');
     const firstIno = statSync(wal).ino;
     await flusher.durable(flusher.committed());
