@@ -10,6 +10,8 @@ export interface MeshConfig {
   readonly databaseAuthToken: string | undefined;
   /** `HOOKMESH_SQLITE_THREAD`: where a `file:` database's statements run; unset = the runtime's default. */
   readonly sqliteThread: 'worker' | 'main' | undefined;
+  /** `HOOKMESH_SQLITE_SYNC`: how a `file:` database's commits reach the disk; unset = the runtime's default. */
+  readonly sqliteSync: 'flush' | 'full' | undefined;
   readonly transport: 'local' | 'qstash';
   readonly producerTokens: readonly { readonly name: string; readonly token: string }[] | null;
   readonly adminToken: string | null;
@@ -81,6 +83,9 @@ export function readConfig(
     databaseAuthToken: env.DATABASE_AUTH_TOKEN || undefined,
     sqliteThread: env.HOOKMESH_SQLITE_THREAD
       ? oneOf(env, 'HOOKMESH_SQLITE_THREAD', ['worker', 'main'] as const, 'worker')
+      : undefined,
+    sqliteSync: env.HOOKMESH_SQLITE_SYNC
+      ? oneOf(env, 'HOOKMESH_SQLITE_SYNC', ['flush', 'full'] as const, 'flush')
       : undefined,
     transport,
     producerTokens,

@@ -5,7 +5,13 @@ import type { QStashSigner } from '../core/delivery-request.ts';
 import type { HttpSender } from '../core/http-sender.ts';
 import { resolveMesh } from '../core/mesh-definition.ts';
 import { createLibsqlInbox } from '../handler/libsql-inbox.ts';
-import { DEFAULT_SQLITE_THREAD, type LibsqlDatabase, openLibsql } from '../store/libsql-store.ts';
+import { DEFAULT_WAL_SYNC, type WalSync } from '../store/libsql-file-driver.ts';
+import {
+  DEFAULT_SQLITE_THREAD,
+  type LibsqlDatabase,
+  openLibsql,
+  type SqliteThread,
+} from '../store/libsql-store.ts';
 import { applyMigrations } from '../store/migrate.ts';
 import { createSqlStores } from '../store/sql-stores.ts';
 import { type MeshConfig, readConfig } from './config.ts';
@@ -39,10 +45,19 @@ export async function openMigratedDatabase(config: MeshConfig, log: Logger): Pro
     url: config.databaseUrl,
     authToken: config.databaseAuthToken,
     sqliteThread: config.sqliteThread,
+    walSync: config.sqliteSync,
   });
   const applied = await applyMigrations(database.driver, readMigrations());
   if (applied.length > 0) log('info', 'migrations applied', { applied });
   return database;
+}
+
+function sqliteSettings(config: MeshConfig): { sqliteThread: SqliteThread; sqliteSync: WalSync } {
+  const sqliteThread = config.sqliteThread ?? DEFAULT_SQLITE_THREAD;
+  return {
+    sqliteThread,
+    sqliteSync: sqliteThread === 'worker' ? 'full' : (config.sqliteSync ?? DEFAULT_WAL_SYNC),
+  };
 }
 
 /** A `file:` URL naming a file (not SQLite's in-memory database). */
@@ -155,10 +170,9 @@ export async function startLocalEntry(
       transport: 'local',
       runtime: runtime.name.toLowerCase(),
       database: redactUrl(config.databaseUrl),
-      // Where a file's statements run (HOOKMESH_SQLITE_THREAD, or the store's default).
-      ...(isLocalFile(config.databaseUrl)
-        ? { sqliteThread: config.sqliteThread ?? DEFAULT_SQLITE_THREAD }
-        : {}),
+      // Where a file's statements run and how its commits are synced (HOOKMESH_SQLITE_THREAD,
+      // HOOKMESH_SQLITE_SYNC, or the store's defaults; a worker thread always syncs in COMMIT).
+      ...(isLocalFile(config.databaseUrl) ? sqliteSettings(config) : {}),
     });
     if (!config.production) printDevBanner(server.url, secrets, runtime.name, [...mesh.domainTypes]);
 

@@ -50,12 +50,13 @@ export interface LibsqlFileDriverOptions {
    */
   readonly checkpointThread?: boolean | LibsqlCheckpointerOptions;
   /**
-   * Where a commit's log is synced: `flush` (the default on Node), committed at `synchronous = NORMAL` and
-   * answered once an fdatasync of the log on the thread pool has covered it (`createWalFlusher`);
-   * `commit`, `synchronous = FULL`, the sync inside COMMIT on this thread. Either way nothing is
-   * answered before it is on disk; `flush` keeps the event loop working while the disk syncs.
+   * Where a commit's log is synced (`HOOKMESH_SQLITE_SYNC`): `flush` (the default on Node),
+   * committed at `synchronous = NORMAL` and answered once an fdatasync of the log on the thread
+   * pool has covered it (`createWalFlusher`); `full`, `synchronous = FULL`, the sync inside COMMIT
+   * on this thread. Either way nothing is answered before it is on disk; `flush` keeps the event
+   * loop working while the disk syncs.
    */
-  readonly walSync?: 'flush' | 'commit';
+  readonly walSync?: WalSync | undefined;
   /** How `flush` opens and syncs the log (default `nodeWalFiles`); tests observe the order. */
   readonly walFiles?: WalFiles;
 }
@@ -64,7 +65,10 @@ export interface LibsqlFileDriverOptions {
  * `flush` on Node; `commit` under Deno, whose permissions would have to grant reading the log
  * beside whatever file the mesh is pointed at, and whose `node:fs` sync was not measured.
  */
-const DEFAULT_WAL_SYNC: 'flush' | 'commit' = 'Deno' in globalThis ? 'commit' : 'flush';
+export const DEFAULT_WAL_SYNC: WalSync = 'Deno' in globalThis ? 'full' : 'flush';
+
+/** How a local file's commits reach the disk: see `LibsqlFileDriverOptions.walSync`. */
+export type WalSync = 'flush' | 'full';
 
 /** How long statements keep retrying a locked database unless told (`busyWaitMs`). */
 export const DEFAULT_BUSY_WAIT_MS = 3_000;

@@ -4,7 +4,12 @@ import { type Client, createClient } from '@libsql/client';
 import { pauseForLockShare, RETENTION_LOCK_SHARE } from '../core/retention.ts';
 import { createBusyRetry } from './libsql-busy-retry.ts';
 import { createLibsqlDriver } from './libsql-driver.ts';
-import { type LibsqlFileDriver, openLibsqlFileDriver, waitOnTimer } from './libsql-file-driver.ts';
+import {
+  type LibsqlFileDriver,
+  openLibsqlFileDriver,
+  type WalSync,
+  waitOnTimer,
+} from './libsql-file-driver.ts';
 import { openLibsqlWorkerDriver } from './libsql-worker-driver.ts';
 import type { SqlDatabase } from './sql-database.ts';
 import type { SqlDriver } from './sql-driver.ts';
@@ -19,6 +24,12 @@ export interface LibsqlOptions {
    * commit's fsync off the event loop), or `main`, the calling thread (the default).
    */
   sqliteThread?: SqliteThread | undefined;
+  /**
+   * How the calling thread's connection syncs its commits (`HOOKMESH_SQLITE_SYNC`): `flush`, the
+   * log on the thread pool before anything answers (Node's default), or `full`, inside COMMIT
+   * (`synchronous=FULL`; Deno's default, and always so in a worker thread).
+   */
+  walSync?: WalSync | undefined;
 }
 
 export type SqliteThread = 'worker' | 'main';
@@ -106,6 +117,7 @@ export async function openLibsql(options: LibsqlOptions): Promise<LibsqlDatabase
     busyWaitMs: STORE_BUSY_WAIT_MS,
     // The log's checkpoints mostly off the writer's thread (libsql-checkpointer.ts, issue 12).
     checkpointThread: true,
+    walSync: options.walSync,
   });
   await fileDriver.query(`PRAGMA journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
   const closeClient = client.close.bind(client);

@@ -89,6 +89,20 @@ describe('readConfig — bearer tokens in production (DESIGN "Hardening rules")'
   });
 });
 
+describe('readConfig — HOOKMESH_SQLITE_SYNC', () => {
+  it("leaves the sync to the runtime's default unless set, and refuses anything but flush or full", () => {
+    const read = (value: string | undefined) =>
+      readConfig({ HOOKMESH_SQLITE_SYNC: value }, { transport: 'local' }).sqliteSync;
+    expect(read(undefined)).toBeUndefined();
+    expect(read('')).toBeUndefined();
+    expect(read('flush')).toBe('flush');
+    expect(read('full')).toBe('full');
+    expect(refusal({ HOOKMESH_SQLITE_SYNC: 'normal' }).message).toBe(
+      'HOOKMESH_SQLITE_SYNC must be one of flush, full',
+    );
+  });
+});
+
 describe('readConfig — HOOKMESH_SQLITE_THREAD', () => {
   it("leaves the thread to the runtime's default unless set, and refuses anything but worker or main", () => {
     const read = (value: string | undefined) =>

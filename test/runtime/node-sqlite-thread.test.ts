@@ -13,7 +13,7 @@ import { orderCreated } from '../support/test-mesh.ts';
 const PRODUCER = 'thread-producer-token-0123456789abcdef';
 const ADMIN = 'thread-admin-token-0123456789abcdef';
 
-async function serveAndPost(role: string, thread?: string) {
+async function serveAndPost(role: string, thread?: string, sync?: string) {
   const db = await createTempDb();
   const lines: { message: string; fields?: Record<string, unknown> }[] = [];
   const mesh = await serveMesh({
@@ -26,6 +26,7 @@ async function serveAndPost(role: string, thread?: string) {
       HOOKMESH_ADMIN_TOKEN: ADMIN,
       QSTASH_CURRENT_SIGNING_KEY: 'thread-signing-key-0123456789abcdef',
       ...(thread === undefined ? {} : { HOOKMESH_SQLITE_THREAD: thread }),
+      ...(sync === undefined ? {} : { HOOKMESH_SQLITE_SYNC: sync }),
     },
     log: (_level, message, fields) => {
       lines.push({ message, ...(fields === undefined ? {} : { fields }) });
@@ -47,7 +48,12 @@ async function serveAndPost(role: string, thread?: string) {
       ).status;
     }
     const listening = lines.find((l) => l.message === 'hookmesh listening');
-    return { sqliteThread: listening?.fields?.sqliteThread, accepted, read };
+    return {
+      sqliteThread: listening?.fields?.sqliteThread,
+      sqliteSync: listening?.fields?.sqliteSync,
+      accepted,
+      read,
+    };
   } finally {
     await mesh.close();
     await db.dispose();
@@ -55,14 +61,29 @@ async function serveAndPost(role: string, thread?: string) {
 }
 
 describe('Node serveMesh: where SQLite runs', () => {
-  it('the calling thread by default, whatever the role', async () => {
-    expect(await serveAndPost('api')).toEqual({ sqliteThread: 'main', accepted: 202, read: 200 });
-    expect(await serveAndPost('all')).toEqual({ sqliteThread: 'main', accepted: 202, read: 200 });
+  it('the calling thread by default, its log synced on the thread pool, whatever the role', async () => {
+    const main = { sqliteThread: 'main', sqliteSync: 'flush', accepted: 202, read: 200 };
+    expect(await serveAndPost('api')).toEqual(main);
+    expect(await serveAndPost('all')).toEqual(main);
     expect((await serveAndPost('dispatcher')).sqliteThread).toBe('main');
   });
 
-  it('a worker thread with HOOKMESH_SQLITE_THREAD=worker, and events are accepted and read back', async () => {
-    expect(await serveAndPost('api', 'worker')).toEqual({ sqliteThread: 'worker', accepted: 202, read: 200 });
+  it('syncing inside COMMIT with HOOKMESH_SQLITE_SYNC=full, and events are accepted and read back', async () => {
+    expect(await serveAndPost('all', undefined, 'full')).toEqual({
+      sqliteThread: 'main',
+      sqliteSync: 'full',
+      accepted: 202,
+      read: 200,
+    });
+  });
+
+  it('a worker thread with HOOKMESH_SQLITE_THREAD=worker (always syncing in COMMIT), and events are accepted and read back', async () => {
+    expect(await serveAndPost('api', 'worker')).toEqual({
+      sqliteThread: 'worker',
+      sqliteSync: 'full',
+      accepted: 202,
+      read: 200,
+    });
     expect((await serveAndPost('dispatcher', 'worker')).sqliteThread).toBe('worker');
   });
 });

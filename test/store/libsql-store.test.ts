@@ -97,6 +97,18 @@ describe('libSQL store', () => {
       ]);
     });
 
+    it('runs the driver at FULL, syncing inside COMMIT, when told (HOOKMESH_SQLITE_SYNC=full)', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'hookmesh-sync-full-'));
+      const { client, driver } = await openLibsql({ url: `file:${join(dir, 'full.db')}`, walSync: 'full' });
+      try {
+        expect(await driver.query('PRAGMA synchronous')).toEqual([{ synchronous: 2 }]);
+      } finally {
+        client.close();
+        await driver.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('keeps them after writes and on every pooled connection', async () => {
       const store = createLibsqlStores(db.client, db.driver).events;
       await Promise.all(Array.from({ length: 10 }, (_, i) => store.appendEvents([event(`evt-${i}`)])));

@@ -197,11 +197,11 @@ describe('the libSQL file driver syncing its log', () => {
     expect(syncs).toHaveLength(1);
   });
 
-  it('keeps SQLite syncing inside COMMIT when told (`walSync: commit`)', async () => {
+  it('keeps SQLite syncing inside COMMIT when told (`walSync: full`)', async () => {
     const calls: number[] = [];
     driver = openLibsqlFileDriver(file, {
       busyTimeoutMs: 10,
-      walSync: 'commit',
+      walSync: 'full',
       walFiles: {
         ...nodeWalFiles,
         fdatasync: (fd, done) => {
