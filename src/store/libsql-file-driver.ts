@@ -62,7 +62,7 @@ export interface LibsqlFileDriverOptions {
 }
 
 /**
- * `flush` on Node; `commit` under Deno, whose permissions would have to grant reading the log
+ * `flush` on Node; `full` under Deno, whose permissions would have to grant reading the log
  * beside whatever file the mesh is pointed at, and whose `node:fs` sync was not measured.
  */
 export const DEFAULT_WAL_SYNC: WalSync = 'Deno' in globalThis ? 'full' : 'flush';
@@ -147,41 +147,15 @@ export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOpti
       );
     },
     batch(statements) {
-      let seq = 0;
-      return settle(
-        whileBusy(
-          () =>
-            inTransaction(
-              () => statements.map(run),
-              (s) => {
-                seq = s;
-              },
-            ),
-          true,
-        ),
-        () => seq,
-      );
+      return transact(() => statements.map(run));
     },
     queryAfter(statements, sql, args = []) {
       // The read in the write's transaction: what the statements wrote, without a read
       // transaction of its own after the commit.
-      let seq = 0;
-      return settle(
-        whileBusy(
-          () =>
-            inTransaction(
-              () => {
-                for (const statement of statements) run(statement);
-                return prepare(sql).all(toSqlArgs(args)) as SqlRow[];
-              },
-              (s) => {
-                seq = s;
-              },
-            ),
-          true,
-        ),
-        () => seq,
-      );
+      return transact(() => {
+        for (const statement of statements) run(statement);
+        return prepare(sql).all(toSqlArgs(args)) as SqlRow[];
+      });
     },
     isConstraintError: isLibsqlConstraintError,
     async close() {
@@ -236,13 +210,25 @@ export function openLibsqlFileDriver(path: string, options: LibsqlFileDriverOpti
     return result;
   }
 
-  /** `fn` inside `BEGIN IMMEDIATE … COMMIT`, rolled back if it throws; `done` gets the commit's number. */
-  function inTransaction<T>(fn: () => T, done: (seq: number) => void): T {
+  /** `fn` in a transaction (`inTransaction`), retried while the database is busy, answered once durable. */
+  function transact<T>(fn: () => T): Promise<T> {
+    let seq = 0;
+    return settle(
+      whileBusy(() => {
+        const result = inTransaction(fn);
+        seq = committed();
+        return result;
+      }, true),
+      () => seq,
+    );
+  }
+
+  /** `fn` inside `BEGIN IMMEDIATE … COMMIT`, rolled back if it throws. */
+  function inTransaction<T>(fn: () => T): T {
     begin.run([]);
     try {
       const result = fn();
       commit.run([]);
-      done(committed());
       return result;
     } finally {
       if (db.inTransaction) db.exec('ROLLBACK');
