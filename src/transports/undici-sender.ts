@@ -158,6 +158,9 @@ export function createUndiciSender(options: {
  */
 class Attempt implements Dispatcher.DispatchHandler {
   readonly deadline: number;
+  /** Its neighbours in the sweep's list of attempts in flight; both null once it left the list. */
+  prevLive: Attempt | null = null;
+  nextLive: Attempt | null = null;
   private abortRequest: ((reason: Error) => void) | null = null;
   private settled = false;
   private status = 0;
@@ -280,16 +283,32 @@ interface DeadlineSweep {
 /**
  * The attempts in flight and one interval over them, started with the first and stopped with the
  * last; its period is a tenth of the shortest timeout seen, between 10 ms and 1 s.
+ *
+ * The attempts are a list threaded through them (`prevLive`, `nextLive`), not a `Set`. A set that
+ * gains and loses an entry per attempt replaces its hash table every few dozen attempts, and V8
+ * allocates each new table in the generation of the one it replaces, which keeps its entries and a
+ * link to its successor. Once one table had lived through two young collections, every later one
+ * was born old, and each attempt it held (with its request and response) outlived two young
+ * collections too: 1.9 MB promoted a collection against 0.15 MB, 19 % of the young generation
+ * surviving against 5-6 %, 4 ms scavenges against 1 ms, and 13-15k deliveries/s against
+ * 15.5-17k (bench:delivery, 2026-12-05, in most compiled runs; in none of those under tsx). A
+ * node that leaves the list drops both its links, so a dead attempt never keeps a live one.
  */
 function createDeadlineSweep(): DeadlineSweep {
-  const live = new Set<Attempt>();
+  let first: Attempt | null = null;
+  let last: Attempt | null = null;
   let timer: ReturnType<typeof setInterval> | null = null;
   let periodMs = SWEEP_MAX_MS;
 
   const tick = () => {
     const now = performance.now();
-    for (const attempt of live) if (attempt.deadline <= now) attempt.expire();
-    if (live.size === 0) stop();
+    for (let attempt = first; attempt !== null; ) {
+      // Read before `expire`, which takes the attempt out of the list.
+      const next: Attempt | null = attempt.nextLive;
+      if (attempt.deadline <= now) attempt.expire();
+      attempt = next;
+    }
+    if (first === null) stop();
   };
   const stop = () => {
     if (timer !== null) clearInterval(timer);
@@ -298,7 +317,10 @@ function createDeadlineSweep(): DeadlineSweep {
 
   return {
     add(attempt, timeoutMs) {
-      live.add(attempt);
+      attempt.prevLive = last;
+      if (last === null) first = attempt;
+      else last.nextLive = attempt;
+      last = attempt;
       const wanted = Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, Math.floor(timeoutMs / 10)));
       if (wanted < periodMs) {
         periodMs = wanted;
@@ -311,7 +333,16 @@ function createDeadlineSweep(): DeadlineSweep {
       }
     },
     remove(attempt) {
-      live.delete(attempt);
+      const { prevLive: prev, nextLive: next } = attempt;
+      if (prev === null) {
+        // Not first in the list and without a predecessor: already out of it.
+        if (first !== attempt) return;
+        first = next;
+      } else prev.nextLive = next;
+      if (next === null) last = prev;
+      else next.prevLive = prev;
+      attempt.prevLive = null;
+      attempt.nextLive = null;
     },
     stop,
   };

@@ -163,6 +163,39 @@ describe('timeouts', () => {
     }
   });
 
+  it('attempts in flight together each end once, whatever order they end in: by deadline or by answer', async () => {
+    // The sweep keeps the attempts in flight in a list it walks and unlinks from: a dripping body
+    // expires in a sweep (several in one), the others leave the list as their answers come, from
+    // its head, middle and tail. Each settles exactly once, and the sweep still works afterwards.
+    const server = createServer((req, res) => {
+      req.resume();
+      if (req.url === '/drip') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        const timer = setInterval(() => res.write('x'), 20);
+        res.on('close', () => clearInterval(timer));
+      } else if (req.url === '/late') setTimeout(() => res.end('late'), 100);
+      else res.end('fast');
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const send = createUndiciSender({ allowPrivateNetwork: true });
+    const round = (paths: readonly string[]) =>
+      Promise.allSettled(paths.map((path) => send(request(`${url}${path}`), { trusted: true, timeoutMs: 400 })));
+    const outcome = (r: PromiseSettledResult<{ excerpt: string }>) =>
+      r.status === 'fulfilled' ? r.value.excerpt : /timeout/i.test(String(r.reason)) ? 'timeout' : String(r.reason);
+    try {
+      const paths = ['/drip', '/fast', '/late', '/drip', '/fast', '/drip', '/late', '/fast', '/drip', '/late'];
+      const first = await round(paths);
+      expect(first.map(outcome)).toEqual(paths.map((p) => (p === '/drip' ? 'timeout' : p.slice(1))));
+      const second = await round(['/late', '/drip', '/fast']);
+      expect(second.map(outcome)).toEqual(['late', 'timeout', 'fast']);
+    } finally {
+      await send.close();
+      server.closeAllConnections();
+      await new Promise<void>((ok) => server.close(() => ok()));
+    }
+  });
+
   it('a peer that never answers is cut by the headers timeout; the sender is usable afterwards', async () => {
     server.reply(() => new Promise<Reply>(() => {}));
     const send = createUndiciSender({ allowPrivateNetwork: true });
