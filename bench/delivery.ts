@@ -3,7 +3,9 @@
 // (2) end-to-end latency from POST /v1/events to the receiver, (3) the handler side's webhook route
 // (signature + schema + durable inbox) vs a bare Hono route. Processes under test run on core 0,
 // the receiver and wrk on core 1 (when taskset is available). Each figure is the best of
-// BENCH_RUNS interleaved runs, with the spread printed as the noise.
+// BENCH_RUNS interleaved runs, with the spread printed as the noise. Each dispatcher run also says
+// how much of its life young-generation collections took (bench/lib/gc-preload.mjs), and warns
+// past 6 %: objects kept past two of them slow the dispatcher by a sixth.
 //
 // Env (defaults in brackets): BENCH_RUNS [3]; BENCH_DURATION [4 s] and BENCH_WARMUP [1 s] of the
 // raw loop and wrk (the mesh's deliveries, too, are counted from BENCH_WARMUP after the first);
@@ -40,9 +42,11 @@ import {
   formatMicros,
   formatProcessesCpu,
   formatWrkCpu,
+  formatYoungGc,
   ms,
   printSummary,
   wrkErrors,
+  youngGcPercent,
 } from './lib/delivery-report.ts';
 import {
   APP_ENTRY,
@@ -61,6 +65,8 @@ import type { ServerProcess } from './lib/server.ts';
 
 /** Percent of one core used by others below which a run may start. */
 const QUIET_PERCENT = 25;
+/** A dispatcher whose young-generation collections take more of its life than this is warned about. */
+const YOUNG_GC_WARNING_PERCENT = 6;
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const runs = positiveInt('BENCH_RUNS', 3);
 const duration = positiveInt('BENCH_DURATION', 4);
@@ -155,8 +161,15 @@ async function throughputRun(sink: ServerProcess, run: number, results: Delivery
         `in the ${d.seconds.toFixed(2)} s after a ${warmup} s warm-up; ` +
         `sink saw ${d.sinkPerSecond.toFixed(0)}/s; preload ${d.preloadPerSecond.toFixed(0)} events/s)  ` +
         formatProcessesCpu(d.cpu, 'mesh', 'sink') +
-        formatMicros(cpuMicros(d), 'mesh CPU', 'delivery'),
+        formatMicros(cpuMicros(d), 'mesh CPU', 'delivery') +
+        formatYoungGc(d.gc),
     );
+    if (d.gc !== null && youngGcPercent(d.gc) > YOUNG_GC_WARNING_PERCENT) {
+      results.warnings.push(
+        `${label.trim()} run ${run}: young-generation collections took ${youngGcPercent(d.gc).toFixed(1)} % of the dispatcher's life ` +
+          `(2-3 % when objects die young; 8-9 % when the undici sender's Set kept every attempt past two of them)`,
+      );
+    }
     const delivered = d.statuses.delivered ?? 0;
     if (delivered !== d.deliveries || d.attempts !== d.deliveries) {
       results.warnings.push(

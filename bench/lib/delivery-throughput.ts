@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type Client, createClient } from '@libsql/client';
@@ -64,6 +65,23 @@ export interface DispatchRun {
   attempts: number;
   /** mesh (dispatcher), sink */
   cpu: ProcessesShares | null;
+  /** V8's collections in the dispatcher over its life (gc-preload.mjs), or null if it wrote none. */
+  gc: GcShares | null;
+}
+
+/** What gc-preload.mjs writes: the process's life, and the collections' count and time in it. */
+export interface GcShares {
+  lifeMs: number;
+  young: { count: number; ms: number };
+  full: { count: number; ms: number };
+}
+
+/** The preload that writes a server's `GcShares` to HOOKMESH_BENCH_GC_FILE as it exits. */
+export const GC_PRELOAD = join(import.meta.dirname, 'gc-preload.mjs');
+
+/** A dispatcher's `GcShares`, as its preload wrote them at exit; null when it did not (killed). */
+function readGcShares(file: string): GcShares | null {
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as GcShares) : null;
 }
 
 /** CPU time per request or delivery of the process measured first (client, mesh), in µs. */
@@ -160,22 +178,25 @@ export async function runDispatch(
   try {
     const deliveries = await count(db, 'SELECT count(*) FROM deliveries');
     await resetSink(sink.url);
+    const gcFile = join(ctx.dir, `gc-dispatch-${options.run}-${basename(options.entry, '.ts')}.json`);
     const dispatcher = await ctx.start({
       name: 'mesh-dispatcher',
       script: await meshScript(ctx, options.entry),
-      env: { ...env, HOOKMESH_ROLE: 'dispatcher' },
+      env: { ...env, HOOKMESH_ROLE: 'dispatcher', HOOKMESH_BENCH_GC_FILE: gcFile },
       core: 0,
       ready: false,
-      nodeOptions: cpuProfileOptions('dispatcher'),
+      nodeOptions: ['--import', GC_PRELOAD, ...cpuProfileOptions('dispatcher')],
     });
+    let measured: Omit<DispatchRun, 'events' | 'deliveries' | 'preloadPerSecond' | 'gc'>;
     try {
-      const measured = await withServerLog(dispatcher, () =>
+      measured = await withServerLog(dispatcher, () =>
         measureDispatch(ctx, { sink, dispatcher, db, deliveries, warmupS: options.warmupS }),
       );
-      return { events: options.events, deliveries, preloadPerSecond, ...measured };
     } finally {
+      // SIGTERM: the mesh closes and exits, and its preload writes the collections' figures.
       await ctx.stop(dispatcher);
     }
+    return { events: options.events, deliveries, preloadPerSecond, ...measured, gc: readGcShares(gcFile) };
   } finally {
     db.close();
   }
@@ -189,7 +210,7 @@ export async function runDispatch(
 async function measureDispatch(
   ctx: BenchContext,
   run: { sink: ServerProcess; dispatcher: ServerProcess; db: Client; deliveries: number; warmupS: number },
-): Promise<Omit<DispatchRun, 'events' | 'deliveries' | 'preloadPerSecond'>> {
+): Promise<Omit<DispatchRun, 'events' | 'deliveries' | 'preloadPerSecond' | 'gc'>> {
   const { sink, dispatcher, db, deliveries } = run;
   const pids = [dispatcher.child.pid ?? 0, sink.child.pid ?? 0];
   const deadline = Date.now() + 60_000 + deliveries * 5;
