@@ -89,30 +89,19 @@ describe('readConfig — bearer tokens in production (DESIGN "Hardening rules")'
   });
 });
 
-describe('readConfig — HOOKMESH_SQLITE_SYNC', () => {
-  it("leaves the sync to the runtime's default unless set, and refuses anything but flush or full", () => {
-    const read = (value: string | undefined) =>
-      readConfig({ HOOKMESH_SQLITE_SYNC: value }, { transport: 'local' }).sqliteSync;
-    expect(read(undefined)).toBeUndefined();
-    expect(read('')).toBeUndefined();
-    expect(read('flush')).toBe('flush');
-    expect(read('full')).toBe('full');
-    expect(refusal({ HOOKMESH_SQLITE_SYNC: 'normal' }).message).toBe(
-      'HOOKMESH_SQLITE_SYNC must be one of flush, full',
-    );
-  });
-});
-
-describe('readConfig — HOOKMESH_SQLITE_THREAD', () => {
-  it("leaves the thread to the runtime's default unless set, and refuses anything but worker or main", () => {
-    const read = (value: string | undefined) =>
-      readConfig({ HOOKMESH_SQLITE_THREAD: value }, { transport: 'local' }).sqliteThread;
-    expect(read(undefined)).toBeUndefined();
-    expect(read('')).toBeUndefined();
-    expect(read('worker')).toBe('worker');
-    expect(read('main')).toBe('main');
-    expect(refusal({ HOOKMESH_SQLITE_THREAD: 'thread' }).message).toBe(
-      'HOOKMESH_SQLITE_THREAD must be one of worker, main',
-    );
-  });
+describe('readConfig — the SQLite settings, each one of a few words', () => {
+  it.each([
+    { name: 'HOOKMESH_SQLITE_SYNC', field: 'sqliteSync', values: ['flush', 'full'], wrong: 'normal' },
+    { name: 'HOOKMESH_SQLITE_THREAD', field: 'sqliteThread', values: ['worker', 'main'], wrong: 'thread' },
+  ] as const)(
+    "$name: the runtime's default unless set, and nothing but $values",
+    ({ name, field, values, wrong }) => {
+      const read = (value: string | undefined) =>
+        readConfig({ [name]: value }, { transport: 'local' })[field];
+      expect(read(undefined)).toBeUndefined();
+      expect(read('')).toBeUndefined();
+      for (const value of values) expect(read(value)).toBe(value);
+      expect(refusal({ [name]: wrong }).message).toBe(`${name} must be one of ${values.join(', ')}`);
+    },
+  );
 });
