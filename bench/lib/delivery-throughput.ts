@@ -65,15 +65,14 @@ export interface DispatchRun {
   attempts: number;
   /** mesh (dispatcher), sink */
   cpu: ProcessesShares | null;
-  /** V8's collections in the dispatcher over its life (gc-preload.mjs), or null if it wrote none. */
+  /** V8's young-generation collections in the dispatcher over its life (gc-preload.mjs), or null if it wrote none. */
   gc: GcShares | null;
 }
 
-/** What gc-preload.mjs writes: the process's life, and the collections' count and time in it. */
+/** What gc-preload.mjs writes: the process's life, and its young-generation collections' count and time. */
 export interface GcShares {
   lifeMs: number;
   young: { count: number; ms: number };
-  full: { count: number; ms: number };
 }
 
 /** The preload that writes a server's `GcShares` to HOOKMESH_BENCH_GC_FILE as it exits. */
