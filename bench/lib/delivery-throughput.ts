@@ -246,7 +246,7 @@ async function measureDispatch(
     sinkPerSecond: (stats.count - warm.count) / ((stats.last - warmAt) / 1000),
     seconds,
     statuses,
-    attempts: await count(db, 'SELECT count(*) FROM attempts'),
+    attempts: await count(db, 'SELECT count(*) FROM attempt_log'),
     cpu: before === null || after === null ? null : processesShares(before, after),
   };
 }

@@ -119,7 +119,7 @@ async function fill(path: string, events: number, log: (line: string) => void): 
     db,
     'deliveries',
     integrationRows,
-    'id integration_event_ref subscription_ref endpoint_id status attempts retried max_retries retry_delay next_attempt_at lease_owner lease_expires_at generation message_id created_at updated_at',
+    'id integration_event_ref subscription_ref endpoint_id status attempts retried max_retries retry_delay next_attempt_at lease_owner lease_expires_at generation message_id created_at updated_at delivered_at delivered_status delivered_duration_ms delivered_excerpt',
   );
   const attemptRows = createBulkInsert(
     db,
@@ -198,6 +198,8 @@ function pushDelivery(
 ): void {
   const s = d.subscription;
   const id = toBytes(d.id);
+  // A delivered delivery's last attempt is kept on its row, as the local dispatcher writes it (0011).
+  const delivered = d.status === 'delivered' ? d.attempts.at(-1) : undefined;
   deliveries.push(
     id,
     integrationEventRef,
@@ -215,9 +217,13 @@ function pushDelivery(
     null,
     createdAt,
     d.updatedAt,
+    delivered?.at ?? null,
+    delivered?.status ?? null,
+    delivered?.durationMs ?? null,
+    delivered?.excerpt ?? null,
   );
   d.attempts.forEach((a, n) => {
-    attempts.push(id, n + 1, a.at, a.status, a.durationMs, a.error, a.excerpt);
+    if (a !== delivered) attempts.push(id, n + 1, a.at, a.status, a.durationMs, a.error, a.excerpt);
   });
 }
 

@@ -36,7 +36,7 @@ export function readStoreFacts(file: string): StoreFacts {
     return {
       domainEvents: Number(one<{ n: number }>('SELECT count(*) AS n FROM domain_events').n),
       deliveries: Object.values(byStatus).reduce((a, b) => a + b, 0),
-      attempts: Number(one<{ n: number }>('SELECT count(*) AS n FROM attempts').n),
+      attempts: Number(one<{ n: number }>('SELECT count(*) AS n FROM attempt_log').n),
       byStatus,
       newestAt: Number(one<{ t: number }>('SELECT max(received_at) AS t FROM domain_events').t),
       deadEventId: dead.id,

@@ -109,16 +109,22 @@ export function fillStore(options: FillOptions): number {
       lease_expires_at: null,
       created_at: receivedAt,
       updated_at: settledAt,
+      // A delivered delivery keeps its one attempt on its row, as the local dispatcher writes it
+      // (0011); a dead one's attempts are rows.
+      delivered_at: dead ? null : settledAt,
+      delivered_status: dead ? null : 200,
+      delivered_duration_ms: dead ? null : 2 + (n % 5),
+      delivered_excerpt: dead ? null : '{}',
     });
-    for (let number = 1; number <= tries; number++) {
+    for (let number = 1; dead && number <= tries; number++) {
       attempts.push({
         delivery_id: Buffer.from(deliveryId, 'hex'),
         number,
-        at: dead ? receivedAt + number * 300_000 : settledAt,
-        status: dead ? 500 : 200,
+        at: receivedAt + number * 300_000,
+        status: 500,
         duration_ms: 2 + (n % 5),
         error: null,
-        response_excerpt: dead ? '{"error":"upstream unavailable"}' : '{}',
+        response_excerpt: '{"error":"upstream unavailable"}',
       });
     }
     if ((n + 1) % EVENTS_PER_TRANSACTION === 0) {

@@ -67,7 +67,7 @@ export function audit(options: {
       integrationEvents: one('SELECT count(*) FROM integration_events'),
       byStatus,
       attempts: one(
-        `SELECT count(*) FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.subscription_ref = ${SUBSCRIPTION}`,
+        `SELECT count(*) FROM attempt_log a JOIN deliveries d ON d.id = a.delivery_id WHERE d.subscription_ref = ${SUBSCRIPTION}`,
         options.subscriptionId,
       ),
       ackedMissing,

@@ -33,6 +33,7 @@ export interface AttemptRecord {
   readonly at: number;
   readonly status: number | null;
   readonly durationMs: number;
+  /** Why no response came; null when one did, as it always has for a delivered attempt. */
   readonly error: string | null;
   readonly responseExcerpt: string | null;
   readonly next: 'delivered' | 'retrying' | 'dead';

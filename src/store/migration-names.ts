@@ -15,4 +15,5 @@ export const MIGRATION_NAMES: readonly string[] = [
   '0008_compact_storage.sql',
   '0009_event_types.sql',
   '0010_delivery_order_by_id.sql',
+  '0011_delivered_attempt.sql',
 ];

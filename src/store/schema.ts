@@ -1,5 +1,14 @@
 import { sql } from 'drizzle-orm';
-import { blob, check, index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import {
+  blob,
+  check,
+  index,
+  integer,
+  primaryKey,
+  sqliteTable,
+  sqliteView,
+  text,
+} from 'drizzle-orm/sqlite-core';
 
 // Times are integer milliseconds since the epoch; JSON payloads are stored as the exact text that
 // is delivered, so "byte for byte as stored" holds on every transport and every retry.
@@ -208,6 +217,17 @@ export const deliveries = sqliteTable(
     orderingKey: text('ordering_key'),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
+    /**
+     * The attempt that delivered it, when the local dispatcher made it (0011): kept here instead
+     * of as an `attempts` row — a delivered attempt is the last of its delivery and has a
+     * response, so four columns of the row the same commit updates anyway say all of it (its
+     * number is `attempts`, its error null). Earlier attempts, and every attempt of the QStash
+     * transport, are `attempts` rows; `attempt_log` reads both as one.
+     */
+    deliveredAt: integer('delivered_at'),
+    deliveredStatus: integer('delivered_status'),
+    deliveredDurationMs: integer('delivered_duration_ms'),
+    deliveredExcerpt: text('delivered_excerpt'),
   },
   (t) => [
     // Partial (0007): delivered rows, the bulk of the table, are never looked up by status. A
@@ -260,4 +280,28 @@ export const attempts = sqliteTable(
     responseExcerpt: text('response_excerpt'),
   },
   (t) => [primaryKey({ columns: [t.deliveryId, t.number] })],
+);
+
+/**
+ * Every attempt, however it is stored (0011): the `attempts` rows, and the delivered attempts the
+ * local dispatcher keeps on their delivery's row. Read it, not `attempts`, for a delivery's
+ * history (an operator's SQL, the tests): SQLite pushes a `WHERE delivery_id = ?` into both
+ * halves, each served by its own primary key — but not an `IN (SELECT …)`, which would read both
+ * tables whole, so the event view spells the two halves out (sql-event-view.ts). A migration that
+ * rebuilds `deliveries` or `attempts` drops this view first and creates it again after: SQLite
+ * checks every view when a table is renamed.
+ */
+export const attemptLog = sqliteView('attempt_log', {
+  deliveryId: blob('delivery_id', { mode: 'buffer' }).notNull(),
+  number: integer('number').notNull(),
+  at: integer('at').notNull(),
+  status: integer('status'),
+  durationMs: integer('duration_ms').notNull(),
+  error: text('error'),
+  responseExcerpt: text('response_excerpt'),
+}).as(
+  sql`SELECT delivery_id, number, at, status, duration_ms, error, response_excerpt FROM attempts
+UNION ALL
+SELECT id, attempts, delivered_at, delivered_status, delivered_duration_ms, NULL, delivered_excerpt
+FROM deliveries WHERE delivered_at IS NOT NULL`,
 );

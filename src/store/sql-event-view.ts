@@ -7,7 +7,19 @@ import { integrationSource, integrationTime } from './sql-integration-event.ts';
 import { toInteger, toIntegerOrNull, toText, toTextOrNull } from './sql-row.ts';
 
 // Subqueries rather than id lists: one bound parameter however many rows (D1 binds ≤100).
-const INTEGRATION_REFS = 'SELECT ref FROM integration_events WHERE domain_event_ref = ?';
+const INTEGRATION_REFS = 'SELECT ref FROM integration_events WHERE domain_event_ref = ?1';
+
+/**
+ * The attempts of the event's deliveries, from both places an attempt is kept (0011: the view
+ * `attempt_log`, spelled out): SQLite does not push an `IN (SELECT …)` into a compound view, so
+ * through the view each half would read its whole table.
+ */
+const ATTEMPTS_OF_EVENT = `SELECT ${deliveryIdOut('delivery_id')} AS delivery_id, number, at, status, duration_ms, error, response_excerpt
+  FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE integration_event_ref IN (${INTEGRATION_REFS}))
+  UNION ALL
+  SELECT ${deliveryIdOut('id')}, attempts, delivered_at, delivered_status, delivered_duration_ms, NULL, delivered_excerpt
+  FROM deliveries WHERE integration_event_ref IN (${INTEGRATION_REFS}) AND delivered_at IS NOT NULL
+  ORDER BY number`;
 
 /** One event with its integration events, deliveries and attempts, in plain SQL (not a hot path). */
 export async function readEventView(driver: SqlDriver, id: string): Promise<EventView | null> {
@@ -34,16 +46,7 @@ export async function readEventView(driver: SqlDriver, id: string): Promise<Even
            WHERE d.integration_event_ref IN (${INTEGRATION_REFS}) ORDER BY d.created_at, d.id`,
           [ref],
         );
-  const attemptRows =
-    deliveryRows.length === 0
-      ? []
-      : await driver.query(
-          `SELECT ${deliveryIdOut('delivery_id')} AS delivery_id, number, at, status, duration_ms, error, response_excerpt
-           FROM attempts
-           WHERE delivery_id IN (SELECT id FROM deliveries WHERE integration_event_ref IN (${INTEGRATION_REFS}))
-           ORDER BY number`,
-          [ref],
-        );
+  const attemptRows = deliveryRows.length === 0 ? [] : await driver.query(ATTEMPTS_OF_EVENT, [ref]);
   const attemptsOf = (deliveryId: string): AttemptView[] =>
     attemptRows.filter((a) => a.delivery_id === deliveryId).map(toAttemptView);
   // Every delivery of an integration event carries its key (sql-event-inserts.ts): any one says it.

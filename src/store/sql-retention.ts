@@ -22,6 +22,18 @@ const CANDIDATES = `SELECT ref, id, received_at FROM domain_events
 const BATCH = 'SELECT value FROM json_each(?1)';
 
 /**
+ * The deliveries of the events `refs` selects: first those that keep their delivered attempt on
+ * their row (0011), then the rest — so the changes say how many attempts went with them.
+ */
+function deleteDeliveries(refs: string): string[] {
+  const of = `integration_event_ref IN (SELECT ref FROM integration_events WHERE domain_event_ref IN (${refs}))`;
+  return [
+    `DELETE FROM deliveries WHERE ${of} AND delivered_at IS NOT NULL`,
+    `DELETE FROM deliveries WHERE ${of}`,
+  ];
+}
+
+/**
  * The write of a batch read outside it: one check that none of its events became held since the
  * read (a dead delivery replayed meanwhile), then its rows deleted by key, children before
  * parents (D1 enforces the foreign keys). The check is the batch's first statement: should an
@@ -35,8 +47,7 @@ const KEYED = [
      WHERE ref IN (${BATCH}) AND ${HELD} LIMIT 1`,
   `DELETE FROM attempts WHERE delivery_id IN (SELECT d.id FROM deliveries d
      JOIN integration_events ie ON ie.ref = d.integration_event_ref WHERE ie.domain_event_ref IN (${BATCH}))`,
-  `DELETE FROM deliveries WHERE integration_event_ref IN
-     (SELECT ref FROM integration_events WHERE domain_event_ref IN (${BATCH}))`,
+  ...deleteDeliveries(BATCH),
   `DELETE FROM integration_events WHERE domain_event_ref IN (${BATCH})`,
   `DELETE FROM domain_events WHERE ref IN (${BATCH})`,
 ];
@@ -52,8 +63,7 @@ const CHECKED = [
   `DELETE FROM attempts WHERE delivery_id IN (SELECT d.id FROM deliveries d
      JOIN integration_events ie ON ie.ref = d.integration_event_ref
      WHERE ie.domain_event_ref IN (${VICTIMS}))`,
-  `DELETE FROM deliveries WHERE integration_event_ref IN
-     (SELECT ref FROM integration_events WHERE domain_event_ref IN (${VICTIMS}))`,
+  ...deleteDeliveries(VICTIMS),
   `DELETE FROM integration_events WHERE domain_event_ref IN (${VICTIMS})`,
   `DELETE FROM domain_events WHERE ref IN (${VICTIMS})`,
 ];
@@ -118,12 +128,13 @@ export function createSqlRetention(driver: SqlDriver): RetentionStore {
         if (!driver.isConstraintError(error)) throw error;
         changes = await write(CHECKED, args);
       }
-      const [attempts, deliveries, integrationEvents, events] = changes;
+      const [attemptRows = 0, delivered = 0, others = 0, integrationEvents, events] = changes;
       return {
         events: events ?? 0,
         integrationEvents: integrationEvents ?? 0,
-        deliveries: deliveries ?? 0,
-        attempts: attempts ?? 0,
+        deliveries: delivered + others,
+        // A delivered attempt kept on its delivery's row went with it.
+        attempts: attemptRows + delivered,
         next,
       };
     },

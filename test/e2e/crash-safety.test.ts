@@ -96,7 +96,7 @@ async function deliveryCounts(subscriptionId: string) {
       args: [subscriptionId],
     });
     const attempts = await client.execute({
-      sql: `SELECT count(*) AS n FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
+      sql: `SELECT count(*) AS n FROM attempt_log a JOIN deliveries d ON d.id = a.delivery_id
             WHERE d.subscription_ref = (SELECT ref FROM subscription_refs WHERE id = ?)`,
       args: [subscriptionId],
     });

@@ -276,6 +276,62 @@ export function describeDispatchQueueContract(name: string, open: OpenHarness): 
         expect(again).toMatchObject({ id: (await of('evt-retry')).id, attempts: 1, retried: 1 });
       });
 
+      it("keeps a delivery's whole history in order: failed attempts as rows, the delivering one on its row", async () => {
+        await subscriptions.syncCodeSubscriptions([exactCreated], 1);
+        await events.appendEvents([domainEvent('evt-history')]);
+        const [first] = await lease('a');
+        await dispatch.recordAttempts([
+          record(first!, 'a', {
+            status: null,
+            error: 'ECONNRESET',
+            durationMs: 3,
+            next: 'retrying',
+            nextAttemptAt: T0 + 1000,
+            retried: 1,
+          }),
+        ]);
+        const [second] = await lease('a', T0 + 1000);
+        const delivered = record(second!, 'a', {
+          at: T0 + 1010,
+          status: 204,
+          durationMs: 9,
+          responseExcerpt: 'fine',
+        });
+        await dispatch.recordAttempts([delivered]);
+        // The same record again (a dispatcher's retry of its commit) changes nothing: no lease.
+        await dispatch.recordAttempts([{ ...delivered, at: T0 + 2000, durationMs: 99 }]);
+
+        expect((await deliveriesOf('evt-history'))[exactCreated.id]).toMatchObject({
+          status: 'delivered',
+          attempts: [
+            {
+              number: 1,
+              at: T0 + 10,
+              status: null,
+              durationMs: 3,
+              error: 'ECONNRESET',
+              responseExcerpt: null,
+            },
+            { number: 2, at: T0 + 1010, status: 204, durationMs: 9, error: null, responseExcerpt: 'fine' },
+          ],
+        });
+        // Stored as schema.ts says (0011): one `attempts` row, the delivering attempt on the delivery.
+        expect(await h.harness.query('SELECT number FROM attempts')).toEqual([{ number: 1 }]);
+        expect(
+          await h.harness.query(
+            'SELECT attempts, delivered_at, delivered_status, delivered_duration_ms, delivered_excerpt FROM deliveries',
+          ),
+        ).toEqual([
+          {
+            attempts: 2,
+            delivered_at: T0 + 1010,
+            delivered_status: 204,
+            delivered_duration_ms: 9,
+            delivered_excerpt: 'fine',
+          },
+        ]);
+      });
+
       it('drops the record of a dispatcher that lost its lease', async () => {
         await subscriptions.syncCodeSubscriptions([exactCreated], 1);
         await events.appendEvents([domainEvent('evt-lost')]);
@@ -360,7 +416,7 @@ export function describeDispatchQueueContract(name: string, open: OpenHarness): 
 
         await dispatch.recordAttempts(leased.map((d) => record(d, 'a')));
 
-        expect(await h.harness.count('attempts')).toBe(150);
+        expect(await h.harness.count('attempt_log')).toBe(150);
         expect(await lease('b', T0 + LEASE_MS)).toEqual([]);
       });
     });
@@ -426,7 +482,7 @@ export function describeDispatchQueueContract(name: string, open: OpenHarness): 
         ).toEqual([]);
 
         const attempts = await h.harness.query(
-          'SELECT number, at, status, duration_ms, error, response_excerpt FROM attempts ORDER BY duration_ms',
+          'SELECT number, at, status, duration_ms, error, response_excerpt FROM attempt_log ORDER BY duration_ms',
         );
         expect(attempts).toEqual(
           mine.map((_, i) => {
@@ -529,7 +585,7 @@ export function describeDispatchQueueContract(name: string, open: OpenHarness): 
           attempts: 0,
           event: { type: exactCreated.type },
         });
-        expect(await h.harness.count('attempts')).toBe(2);
+        expect(await h.harness.count('attempt_log')).toBe(2);
         for (const d of first) {
           const id = d.id;
           const all = await Promise.all(Array.from({ length: 5 }, (_, i) => deliveriesOf(`evt-cycle-${i}`)));
@@ -547,7 +603,7 @@ export function describeDispatchQueueContract(name: string, open: OpenHarness): 
             { owner: 'a', now: T0 + 20, leaseMs: LEASE_MS, limit: 0 },
           ),
         ).toEqual([]);
-        expect(await h.harness.count('attempts')).toBe(3);
+        expect(await h.harness.count('attempt_log')).toBe(3);
         const statuses = await Promise.all(
           Array.from({ length: 5 }, (_, i) => deliveriesOf(`evt-cycle-${i}`)),
         );

@@ -117,7 +117,7 @@ export function describeRetentionContract(name: string, open: OpenHarness): void
             retried: 0,
           })),
       );
-      const attemptsBefore = await count('attempts');
+      const attemptsBefore = await count('attempt_log');
 
       const removed = await runRetentionPass(retention, { before: CUTOFF, batch: 3 });
 
@@ -136,7 +136,7 @@ export function describeRetentionContract(name: string, open: OpenHarness): void
       expect(await count('domain_events')).toBe(5);
       expect(await count('integration_events')).toBe(5);
       expect(await count('deliveries')).toBe(10);
-      expect(await count('attempts')).toBe(attemptsBefore - 16);
+      expect(await count('attempt_log')).toBe(attemptsBefore - 16);
 
       // A second pass finds nothing; an id past the window is accepted again as a new event.
       expect(await runRetentionPass(retention, { before: CUTOFF, batch: 3 })).toMatchObject({ events: 0 });
@@ -256,7 +256,7 @@ export function describeRetentionContract(name: string, open: OpenHarness): void
       expect(await exists('dead-late')).toBe(true);
       expect(await exists('retrying')).toBe(true);
       expect(await count('deliveries')).toBe(3);
-      expect(await count('attempts')).toBe(3);
+      expect(await count('attempt_log')).toBe(3);
       // What remains of the half-dead event is now settled: retention takes it past the window.
       expect(await runRetentionPass(retention, { before: CUTOFF })).toMatchObject({ events: 1 });
     });

@@ -27,16 +27,20 @@ export async function applyD1Migrations(
   return applyMigrations(createD1Driver(d1), migrations);
 }
 
-/** Every table a test may have created, `d1_migrations` included; D1's own `_cf_*` tables stay. */
+/**
+ * Every table and view a test may have created, `d1_migrations` included; D1's own `_cf_*` tables
+ * stay. Views first: a view left behind is checked by the next migrations' `ALTER TABLE`s, against
+ * tables that do not have its columns yet.
+ */
 export async function dropAllTables(d1: D1Database): Promise<void> {
   const rows = await createD1Driver(d1).query(
-    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'",
+    "SELECT type, name FROM sqlite_master WHERE type IN ('view', 'table') AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY type = 'table'",
   );
   if (rows.length === 0) return;
   // D1 enforces foreign keys (libSQL does not by default): defer them so drop order does not matter.
   await d1.batch([
     d1.prepare('PRAGMA defer_foreign_keys = ON'),
-    ...rows.map((r) => d1.prepare(`DROP TABLE "${String(r.name)}"`)),
+    ...rows.map((r) => d1.prepare(`DROP ${r.type === 'view' ? 'VIEW' : 'TABLE'} "${String(r.name)}"`)),
   ]);
 }
 

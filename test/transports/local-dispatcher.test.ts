@@ -296,7 +296,7 @@ describe('local dispatcher — leases', () => {
     expect(a + b).toBe(200);
     expect(server.requests).toHaveLength(200);
     expect(new Set(server.requests.map((r) => r.headers['ce-id'])).size).toBe(200);
-    expect(await mesh.db.count('attempts')).toBe(200);
+    expect(await mesh.db.count('attempt_log')).toBe(200);
   });
 
   it("a crashed holder's lease expires and is taken over; its late record is dropped", async () => {
@@ -382,7 +382,7 @@ describe('local dispatcher — running', () => {
     while (server.requests.length < 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await running.stop();
     expect(server.requests).toHaveLength(10);
-    expect(await mesh.db.count('attempts')).toBe(10);
+    expect(await mesh.db.count('attempt_log')).toBe(10);
   });
 
   it('polls that find every slot busy never wedge it (a pass with nothing to do ends synchronously)', async () => {
@@ -408,7 +408,7 @@ describe('local dispatcher — running', () => {
     while (server.requests.length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await running.stop();
     expect(server.requests).toHaveLength(6);
-    expect(await mesh.db.count('attempts')).toBe(6);
+    expect(await mesh.db.count('attempt_log')).toBe(6);
   });
 
   it('finished attempts wait for the others out to share one commit (below commitBatch)', async () => {
@@ -441,7 +441,7 @@ describe('local dispatcher — running', () => {
     running.start();
     while (server.requests.length < 4) await new Promise((r) => setTimeout(r, 5));
     release();
-    while ((await mesh.db.count('attempts')) < 4) await new Promise((r) => setTimeout(r, 5));
+    while ((await mesh.db.count('attempt_log')) < 4) await new Promise((r) => setTimeout(r, 5));
     await running.stop();
     expect(commits).toEqual([4]);
   });
