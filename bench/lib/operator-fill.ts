@@ -119,7 +119,7 @@ async function fill(path: string, events: number, log: (line: string) => void): 
     db,
     'deliveries',
     integrationRows,
-    'id integration_event_ref subscription_ref endpoint_id status attempts retried max_retries retry_delay next_attempt_at lease_owner lease_expires_at generation message_id created_at updated_at delivered_at delivered_status delivered_duration_ms delivered_excerpt',
+    'id integration_event_ref subscription_ref endpoint_id status attempts retried max_retries retry_delay next_attempt_at lease_owner lease_expires_at generation message_id created_at updated_at delivered_number delivered_at delivered_status delivered_duration_ms delivered_excerpt',
   );
   const attemptRows = createBulkInsert(
     db,
@@ -217,6 +217,7 @@ function pushDelivery(
     null,
     createdAt,
     d.updatedAt,
+    delivered === undefined ? null : d.attempts.length,
     delivered?.at ?? null,
     delivered?.status ?? null,
     delivered?.durationMs ?? null,

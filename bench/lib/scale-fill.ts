@@ -111,6 +111,7 @@ export function fillStore(options: FillOptions): number {
       updated_at: settledAt,
       // A delivered delivery keeps its one attempt on its row, as the local dispatcher writes it
       // (0011); a dead one's attempts are rows.
+      delivered_number: dead ? null : 1,
       delivered_at: dead ? null : settledAt,
       delivered_status: dead ? null : 200,
       delivered_duration_ms: dead ? null : 2 + (n % 5),

@@ -218,12 +218,12 @@ export const deliveries = sqliteTable(
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
     /**
-     * The attempt that delivered it, when the local dispatcher made it (0011): kept here instead
-     * of as an `attempts` row — a delivered attempt is the last of its delivery and has a
-     * response, so four columns of the row the same commit updates anyway say all of it (its
-     * number is `attempts`, its error null). Earlier attempts, and every attempt of the QStash
-     * transport, are `attempts` rows; `attempt_log` reads both as one.
+     * The attempt that delivered it (0011): kept here instead of as an `attempts` row, by the
+     * statement that moves the delivery to `delivered` anyway — the attempt that delivers has a
+     * response (its error is null) and `delivered` is terminal, so five columns say all of it.
+     * Every other attempt is an `attempts` row; `attempt_log` reads both as one.
      */
+    deliveredNumber: integer('delivered_number'),
     deliveredAt: integer('delivered_at'),
     deliveredStatus: integer('delivered_status'),
     deliveredDurationMs: integer('delivered_duration_ms'),
@@ -283,8 +283,8 @@ export const attempts = sqliteTable(
 );
 
 /**
- * Every attempt, however it is stored (0011): the `attempts` rows, and the delivered attempts the
- * local dispatcher keeps on their delivery's row. Read it, not `attempts`, for a delivery's
+ * Every attempt, however it is stored (0011): the `attempts` rows, and the delivering attempts
+ * kept on their delivery's row. Read it, not `attempts`, for a delivery's
  * history (an operator's SQL, the tests): SQLite pushes a `WHERE delivery_id = ?` into both
  * halves, each served by its own primary key — but not an `IN (SELECT …)`, which would read both
  * tables whole, so the event view spells the two halves out (sql-event-view.ts). A migration that
@@ -302,6 +302,6 @@ export const attemptLog = sqliteView('attempt_log', {
 }).as(
   sql`SELECT delivery_id, number, at, status, duration_ms, error, response_excerpt FROM attempts
 UNION ALL
-SELECT id, attempts, delivered_at, delivered_status, delivered_duration_ms, NULL, delivered_excerpt
-FROM deliveries WHERE delivered_at IS NOT NULL`,
+SELECT id, delivered_number, delivered_at, delivered_status, delivered_duration_ms, NULL, delivered_excerpt
+FROM deliveries WHERE delivered_number IS NOT NULL`,
 );

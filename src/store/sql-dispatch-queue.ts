@@ -258,9 +258,9 @@ FROM r JOIN deliveries d ON ${isRecordedDelivery('d', idIn)}`;
  * The deliveries moved on as their records decided, where the writer still holds the lease. The
  * attempt that delivers one is recorded here, on its row (0011, `attempt_log`): the row this
  * statement rewrites anyway, where an `attempts` row was one more statement and B-tree insert a
- * delivery. At a cycle of 32, the cycle's statements went from 24.9 to 21.9 µs a row
+ * delivery. At a cycle of 32, the cycle's statements went from 24.9 to 21.9-22.1 µs a row
  * (bench/dispatch-statements.ts), the dispatcher from 16.0-16.7k to 16.6-17.7k deliveries/s
- * compiled (bench:delivery, 3 alternated pairs), and a delivered event from 537 to 509 B on disk
+ * compiled (bench:delivery, 3 alternated pairs), and a delivered event from 537 to 510 B on disk
  * (issue 12). Only a delivered record writes those columns (`delivered` is terminal): a failed one
  * leaves them NULL.
  */
@@ -269,6 +269,7 @@ const applyOutcomes = (
 ) => `WITH ${recordFields('delivery_id', 'number', 'at', 'status', 'duration_ms', 'excerpt', 'next', 'next_at', 'retried')}
 UPDATE deliveries SET status = r.next, attempts = max(deliveries.attempts, r.number), retried = r.retried,
   next_attempt_at = r.next_at, lease_owner = NULL, lease_expires_at = NULL, updated_at = r.at,
+  delivered_number = CASE WHEN r.next = 'delivered' THEN r.number END,
   delivered_at = CASE WHEN r.next = 'delivered' THEN r.at END,
   delivered_status = CASE WHEN r.next = 'delivered' THEN r.status END,
   delivered_duration_ms = CASE WHEN r.next = 'delivered' THEN r.duration_ms END,

@@ -17,8 +17,8 @@ const INTEGRATION_REFS = 'SELECT ref FROM integration_events WHERE domain_event_
 const ATTEMPTS_OF_EVENT = `SELECT ${deliveryIdOut('delivery_id')} AS delivery_id, number, at, status, duration_ms, error, response_excerpt
   FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE integration_event_ref IN (${INTEGRATION_REFS}))
   UNION ALL
-  SELECT ${deliveryIdOut('id')}, attempts, delivered_at, delivered_status, delivered_duration_ms, NULL, delivered_excerpt
-  FROM deliveries WHERE integration_event_ref IN (${INTEGRATION_REFS}) AND delivered_at IS NOT NULL
+  SELECT ${deliveryIdOut('id')}, delivered_number, delivered_at, delivered_status, delivered_duration_ms, NULL, delivered_excerpt
+  FROM deliveries WHERE integration_event_ref IN (${INTEGRATION_REFS}) AND delivered_number IS NOT NULL
   ORDER BY number`;
 
 /** One event with its integration events, deliveries and attempts, in plain SQL (not a hot path). */

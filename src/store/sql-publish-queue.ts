@@ -289,6 +289,15 @@ function toValuesStatements(
   return statements;
 }
 
+/**
+ * SQL true while the delivery `d` has no record of attempt ?2 yet: no `attempts` row of that
+ * number, and not the attempt kept on its row (0011, the one that delivered it).
+ */
+function isNewAttempt(d: string): string {
+  return `NOT EXISTS (SELECT 1 FROM attempts a WHERE a.delivery_id = ${d}.id AND a.number = ?2)
+      AND ${d}.delivered_number IS NOT ?2`;
+}
+
 /** A callback's failure count for its subscription: a delivered attempt sets it back to 0. */
 const CALLBACK_COUNT = `CASE WHEN ?3 = 'delivered' THEN 0 ELSE consecutive_failures + 1 END`;
 
@@ -304,15 +313,19 @@ const COUNT_CALLBACK = `UPDATE subscriptions SET consecutive_failures = ${CALLBA
     paused_reason = CASE WHEN paused_at IS NULL AND pause_after > 0 AND ${CALLBACK_COUNT} >= pause_after
                          THEN 'failing' ELSE paused_reason END
   WHERE ref = (SELECT d.subscription_ref FROM deliveries d WHERE d.id = ${deliveryIdIn('?5')} AND d.message_id = ?1
-      AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.delivery_id = d.id AND a.number = ?2))
+      AND ${isNewAttempt('d')})
     AND (?3 <> 'delivered' OR consecutive_failures > 0)`;
 
 /**
  * Applies a callback's decided transition, in one transaction.
  *
- * The UPDATE runs first and only while that attempt row is absent, so a duplicate changes nothing;
- * `delivered` and `dead` never move; an older attempt's `retrying` leaves the newer one's schedule.
- * `attempts` and `retried` rise together (see `PublishedDelivery.earlierAttempts`).
+ * The UPDATE runs only while that attempt is not recorded yet, so a duplicate changes nothing (and
+ * its count of changed rows tells the two apart); `delivered` and `dead` never move; an older
+ * attempt's `retrying` leaves the newer one's schedule. `attempts` and `retried` rise together
+ * (see `PublishedDelivery.earlierAttempts`). The attempt whose report moves the delivery to
+ * `delivered` is kept on its row, as the local dispatcher keeps it (0011): one row written fewer in
+ * D1 for most events. Any other attempt (a failure, a late report of an older one, a 2xx reported
+ * after the delivery died) is an `attempts` row, written only where the UPDATE did not keep it.
  */
 async function applyCallback(
   driver: SqlDriver,
@@ -320,7 +333,9 @@ async function applyCallback(
 ): Promise<Exclude<CallbackOutcome, 'unknown'>> {
   const older = `(?3 = 'retrying' AND ?7 < deliveries.retried)`;
   const status = `CASE WHEN status IN ('delivered', 'dead') OR ${older} THEN status ELSE ?3 END`;
-  const [, , inserted] = await driver.batch([
+  // SET sees the row as it was: kept when this attempt is the one that moves it to delivered.
+  const keep = `(?3 = 'delivered' AND status NOT IN ('delivered', 'dead'))`;
+  const [, updated] = await driver.batch([
     // The circuit breaker first, while "not recorded yet" still tells a new attempt from a repeat.
     { sql: COUNT_CALLBACK, args: [t.messageId, t.number, t.next, t.at, t.deliveryId] },
     {
@@ -330,16 +345,33 @@ async function applyCallback(
                                      ELSE ?4 END,
               attempts = max(attempts, ?2),
               retried = max(retried, ?7),
-              updated_at = max(updated_at, ?5)
-            WHERE id = ${deliveryIdIn('?6')} AND message_id = ?1
-              AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.delivery_id = deliveries.id AND a.number = ?2)`,
-      args: [t.messageId, t.number, t.next, t.nextAttemptAt, t.at, t.deliveryId, t.retried],
+              updated_at = max(updated_at, ?5),
+              delivered_number = CASE WHEN ${keep} THEN ?2 ELSE delivered_number END,
+              delivered_at = CASE WHEN ${keep} THEN ?5 ELSE delivered_at END,
+              delivered_status = CASE WHEN ${keep} THEN ?8 ELSE delivered_status END,
+              delivered_duration_ms = CASE WHEN ${keep} THEN ?9 ELSE delivered_duration_ms END,
+              delivered_excerpt = CASE WHEN ${keep} THEN ?10 ELSE delivered_excerpt END
+            WHERE id = ${deliveryIdIn('?6')} AND message_id = ?1 AND ${isNewAttempt('deliveries')}`,
+      args: [
+        t.messageId,
+        t.number,
+        t.next,
+        t.nextAttemptAt,
+        t.at,
+        t.deliveryId,
+        t.retried,
+        t.status,
+        t.durationMs,
+        t.responseExcerpt,
+      ],
     },
     {
+      // Not where the UPDATE kept it (or had kept it before: a duplicate, which changed nothing).
       sql: `INSERT OR IGNORE INTO attempts (delivery_id, number, at, status, duration_ms, error, response_excerpt)
-            SELECT id, ?2, ?3, ?4, ?5, ?6, ?7 FROM deliveries WHERE id = ${deliveryIdIn('?8')} AND message_id = ?1`,
+            SELECT id, ?2, ?3, ?4, ?5, ?6, ?7 FROM deliveries WHERE id = ${deliveryIdIn('?8')} AND message_id = ?1
+              AND delivered_number IS NOT ?2`,
       args: [t.messageId, t.number, t.at, t.status, t.durationMs, t.error, t.responseExcerpt, t.deliveryId],
     },
   ]);
-  return (inserted ?? 0) > 0 ? 'applied' : 'duplicate';
+  return (updated ?? 0) > 0 ? 'applied' : 'duplicate';
 }

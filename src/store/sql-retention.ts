@@ -28,7 +28,7 @@ const BATCH = 'SELECT value FROM json_each(?1)';
 function deleteDeliveries(refs: string): string[] {
   const of = `integration_event_ref IN (SELECT ref FROM integration_events WHERE domain_event_ref IN (${refs}))`;
   return [
-    `DELETE FROM deliveries WHERE ${of} AND delivered_at IS NOT NULL`,
+    `DELETE FROM deliveries WHERE ${of} AND delivered_number IS NOT NULL`,
     `DELETE FROM deliveries WHERE ${of}`,
   ];
 }

@@ -85,9 +85,9 @@ describe('bytes per delivered event (libSQL file)', () => {
       ).toMatchObject([{ id: 'blob', bytes: 16, endpoint: 'integer' }]);
       const total = [...bytes.values()].reduce((a, b) => a + b, 0);
       // Measured 2026-12-03: 602 B/event at 2,000 events, 554 at 6,000, 529 for each of the last 4,000;
-      // 584, 537 and 514 once 0010 dropped `deliveries_created` (~15 B a delivery); 555, 509 and 485
+      // 584, 537 and 514 once 0010 dropped `deliveries_created` (~15 B a delivery); 557, 510 and 486
       // (2026-12-05) once 0011 kept the delivering attempt on its delivery's row (an `attempts` row
-      // and its key, ~43 B, for ~15 B more of the delivery row).
+      // and its key, ~43 B, for ~16 B more of the delivery row).
       expect(total / EVENTS).toBeLessThanOrEqual(600);
       expect((total - first) / (EVENTS - FIRST)).toBeLessThan(600);
     } finally {

@@ -319,11 +319,12 @@ export function describeDispatchQueueContract(name: string, open: OpenHarness): 
         expect(await h.harness.query('SELECT number FROM attempts')).toEqual([{ number: 1 }]);
         expect(
           await h.harness.query(
-            'SELECT attempts, delivered_at, delivered_status, delivered_duration_ms, delivered_excerpt FROM deliveries',
+            'SELECT attempts, delivered_number, delivered_at, delivered_status, delivered_duration_ms, delivered_excerpt FROM deliveries',
           ),
         ).toEqual([
           {
             attempts: 2,
+            delivered_number: 2,
             delivered_at: T0 + 1010,
             delivered_status: 204,
             delivered_duration_ms: 9,

@@ -238,6 +238,11 @@ export function describePublishQueueContract(name: string, open: OpenHarness): v
             responseExcerpt: '{"ok":true}',
           },
         ]);
+        // Kept on the delivery's row, as the local dispatcher keeps it (0011): no `attempts` row.
+        expect(await h.harness.count('attempts')).toBe(0);
+        expect(await h.harness.query('SELECT delivered_number, delivered_status FROM deliveries')).toEqual([
+          { delivered_number: 1, delivered_status: 201 },
+        ]);
       });
 
       it('applyCallback: failures retry on the subscription policy, then die when the retries run out', async () => {

@@ -182,7 +182,7 @@ describe('QStash transport — outcomes by callback', () => {
     expect(kinds.filter(([k]) => k === 'callback')).toHaveLength(3);
     // Three callbacks and a failure callback, all answered 200; the failure one changed nothing new.
     expect(s.callbacks.map((c) => c.status)).toEqual([200, 200, 200, 200]);
-    expect(await s.mesh.db.count('attempts')).toBe(3);
+    expect(await s.mesh.db.count('attempt_log')).toBe(3);
   });
 
   it('489 with Upstash-NonRetryable-Error: dead after one attempt', async () => {
@@ -201,7 +201,7 @@ describe('QStash transport — outcomes by callback', () => {
     expect(d.attempts.map((a) => [a.number, a.status])).toEqual([[1, 489]]);
   });
 
-  it('the same callback delivered twice: one state change, one attempt row', async () => {
+  it('the same callback delivered twice: one state change, one attempt recorded', async () => {
     const s = await setup(() => ({ status: 200 }));
     await postEvent(s.mesh, 'e1');
     await s.transport.publishDue();
@@ -215,7 +215,7 @@ describe('QStash transport — outcomes by callback', () => {
     expect(again.status).toBe(200);
     expect(await again.json()).toEqual({ outcome: 'duplicate' });
     expect(await deliveryOf(s.mesh, 'e1')).toEqual(first);
-    expect(await s.mesh.db.count('attempts')).toBe(1);
+    expect(await s.mesh.db.count('attempt_log')).toBe(1);
   });
 
   it('a late callback for an older attempt after delivered never moves it back', async () => {

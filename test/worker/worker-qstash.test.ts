@@ -221,7 +221,7 @@ describe('the Worker in workerd delivering through QStash (miniflare, D1, QStash
     (
       await d1
         .prepare(
-          `SELECT number, status FROM attempts WHERE delivery_id = ${deliveryIdIn('?1')} ORDER BY number`,
+          `SELECT number, status FROM attempt_log WHERE delivery_id = ${deliveryIdIn('?1')} ORDER BY number`,
         )
         .bind(deliveryId)
         .all<{ number: number; status: number | null }>()
@@ -493,7 +493,7 @@ describe('the Worker in workerd delivering through QStash (miniflare, D1, QStash
     await settleOrderPaid(ieId, 'o-wq-3');
   });
 
-  it('the same callback twice: one state change, one attempt row; a late failure callback never moves delivered back', async () => {
+  it('the same callback twice: one state change, one attempt recorded; a late failure callback never moves delivered back', async () => {
     const accepted = await postEvent(orderCreated('wq-4', 4));
     const ieId = accepted.integrationEvents[0]!.id;
     const { delivery, message } = await waitPublished('wq-4', 'example-billing');
