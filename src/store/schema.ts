@@ -271,6 +271,14 @@ export const attempts = sqliteTable(
     deliveryId: blob('delivery_id', { mode: 'buffer' })
       .notNull()
       .references(() => deliveries.id),
+    ...attemptColumns(),
+  },
+  (t) => [primaryKey({ columns: [t.deliveryId, t.number] })],
+);
+
+/** An attempt's columns after its delivery's id, made anew for each of `attempts` and `attempt_log`. */
+function attemptColumns() {
+  return {
     number: integer('number').notNull(),
     at: integer('at').notNull(),
     /** HTTP status, or null when no response came (network error, timeout). */
@@ -278,14 +286,13 @@ export const attempts = sqliteTable(
     durationMs: integer('duration_ms').notNull(),
     error: text('error'),
     responseExcerpt: text('response_excerpt'),
-  },
-  (t) => [primaryKey({ columns: [t.deliveryId, t.number] })],
-);
+  };
+}
 
 /**
  * Every attempt, however it is stored (0011): the `attempts` rows, and the delivering attempts
- * kept on their delivery's row. Read it, not `attempts`, for a delivery's
- * history (an operator's SQL, the tests): SQLite pushes a `WHERE delivery_id = ?` into both
+ * kept on their delivery's row. Read it, not `attempts`, for a delivery's history (an operator's
+ * SQL, the tests): SQLite pushes a `WHERE delivery_id = ?` into both
  * halves, each served by its own primary key — but not an `IN (SELECT …)`, which would read both
  * tables whole, so the event view spells the two halves out (sql-event-view.ts). A migration that
  * rebuilds `deliveries` or `attempts` drops this view first and creates it again after: SQLite
@@ -293,12 +300,7 @@ export const attempts = sqliteTable(
  */
 export const attemptLog = sqliteView('attempt_log', {
   deliveryId: blob('delivery_id', { mode: 'buffer' }).notNull(),
-  number: integer('number').notNull(),
-  at: integer('at').notNull(),
-  status: integer('status'),
-  durationMs: integer('duration_ms').notNull(),
-  error: text('error'),
-  responseExcerpt: text('response_excerpt'),
+  ...attemptColumns(),
 }).as(
   sql`SELECT delivery_id, number, at, status, duration_ms, error, response_excerpt FROM attempts
 UNION ALL
