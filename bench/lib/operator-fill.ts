@@ -35,7 +35,8 @@ export async function ensureFilledStore(options: {
 }): Promise<FilledStore> {
   const migrations = readMigrations();
   const key = createHash('sha256')
-    .update(JSON.stringify([FIXTURE_VERSION, options.events, migrations.map((m) => m.name)]))
+    // By content, not name: a migration regenerated under its own name (unreleased) changes the key.
+    .update(JSON.stringify([FIXTURE_VERSION, options.events, migrations.map((m) => [m.name, m.sql])]))
     .digest('hex')
     .slice(0, 12);
   const dir = join(tmpdir(), 'hookmesh-bench-operator');
