@@ -30,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'libsql';
 import { LOCAL_RETENTION_BATCH, RETENTION_LOCK_SHARE } from '../src/core/retention.ts';
 import { readMigrations } from '../src/runtime/migrations.ts';
-import { createBenchContext } from './lib/bench-context.ts';
+import { createBenchContext, withServerLog } from './lib/bench-context.ts';
 import { compileForNode } from './lib/compile.ts';
 import { snapshotCpu } from './lib/cpu.ts';
 import { meshEnv } from './lib/delivery-fixture.ts';
@@ -471,15 +471,19 @@ async function deliver(sink: ServerProcess, file: string): Promise<DeliveryRun> 
   const dispatcher = await startMesh(file, 'dispatcher');
   try {
     const deadline = Date.now() + 120_000 + open * 5;
-    while ((await sinkStats(sink.url)).count < open) {
-      if (Date.now() > deadline || dispatcher.child.exitCode !== null)
-        throw new Error('the deliveries did not finish');
-      await sleep(20);
-    }
-    while (openCount(file) > 0) {
-      if (Date.now() > deadline) throw new Error('the deliveries were not all recorded');
-      await sleep(10);
-    }
+    // A stall comes back with the dispatcher's log: its errors say why (a stale cached store's
+    // schema once failed every cycle, and the bench only saw the deadline pass).
+    await withServerLog(dispatcher, async () => {
+      while ((await sinkStats(sink.url)).count < open) {
+        if (Date.now() > deadline || dispatcher.child.exitCode !== null)
+          throw new Error('the deliveries did not finish');
+        await sleep(20);
+      }
+      while (openCount(file) > 0) {
+        if (Date.now() > deadline) throw new Error('the deliveries were not all recorded');
+        await sleep(10);
+      }
+    });
     const finished = performance.timeOrigin + performance.now();
     const { first } = await sinkStats(sink.url);
     const seconds = (finished - first) / 1000;
