@@ -21,7 +21,6 @@
 // BENCH_EVENTS [10000] preloaded for the delivery measurement.
 
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -29,7 +28,6 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import Database from 'libsql';
 import { LOCAL_RETENTION_BATCH, RETENTION_LOCK_SHARE } from '../src/core/retention.ts';
-import { readMigrations } from '../src/runtime/migrations.ts';
 import { createBenchContext, withServerLog } from './lib/bench-context.ts';
 import { compileForNode } from './lib/compile.ts';
 import { snapshotCpu } from './lib/cpu.ts';
@@ -39,6 +37,7 @@ import { canPin, positiveInt } from './lib/options.ts';
 import { fillStore } from './lib/scale-fill.ts';
 import { type ServerProcess, waitUntilReady } from './lib/server.ts';
 import { formatStoreBytes, measureContentBytes, measureStoreBytes } from './lib/store-bytes.ts';
+import { storeCacheKey } from './lib/store-cache-key.ts';
 import { runWrk, type WrkResult } from './lib/wrk.ts';
 
 const GOAL_RATIO = 0.9;
@@ -380,13 +379,7 @@ async function run(sink: ServerProcess): Promise<number> {
  * run's sink. Returns the newest filled acceptance time (what the purge takes).
  */
 async function fullStore(sink: ServerProcess, file: string): Promise<number> {
-  // By content, not name: a migration regenerated under its own name before its release (0011 in
-  // the thirteenth session) must not reuse a store filled with the old one.
-  const migrations = readMigrations().map((m) => [m.name, m.sql]);
-  const key = createHash('sha256')
-    .update(JSON.stringify([delivered, dead, migrations]))
-    .digest('hex')
-    .slice(0, 12);
+  const key = storeCacheKey([delivered, dead]);
   const cacheDir = join(tmpdir(), 'hookmesh-bench-scale');
   const cached = join(cacheDir, `full-${delivered}-${key}.db`);
   const meta = `${cached}.json`;

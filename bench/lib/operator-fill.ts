@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { openLibsqlFileDriver } from '../../src/store/libsql-file-driver.ts';
 import { applyMigrations } from '../../src/store/migrate.ts';
 import { ANALYTICS_PAUSED_FOR_MS, SUBSCRIPTIONS, WINDOW_MS } from './operator-fixture.ts';
 import { createHistory, type DeliveryFate } from './operator-history.ts';
+import { storeCacheKey } from './store-cache-key.ts';
 
 // bench:operator's store: migrated by the mesh's own code, then filled with raw multi-row INSERTs
 // in large transactions, unsynced, then checkpointed into one file (WAL mode, as the mesh runs it). Kept
@@ -34,11 +34,7 @@ export async function ensureFilledStore(options: {
   log: (line: string) => void;
 }): Promise<FilledStore> {
   const migrations = readMigrations();
-  const key = createHash('sha256')
-    // By content, not name: a migration regenerated under its own name (unreleased) changes the key.
-    .update(JSON.stringify([FIXTURE_VERSION, options.events, migrations.map((m) => [m.name, m.sql])]))
-    .digest('hex')
-    .slice(0, 12);
+  const key = storeCacheKey([FIXTURE_VERSION, options.events]);
   const dir = join(tmpdir(), 'hookmesh-bench-operator');
   mkdirSync(dir, { recursive: true });
   const file = join(
